@@ -1,0 +1,67 @@
+"""Train / validation split with a fixed seed, stratified by class (scikit-learn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from playground.data.base import ImageDataset
+
+
+@dataclass(frozen=True)
+class Split:
+    """Index-based train / validation views of one :class:`ImageDataset`.
+
+    Attributes:
+        dataset: the full dataset.
+        train_indices: ``(N_train,)`` int64 indices into ``dataset``.
+        val_indices: ``(N_val,)`` int64 indices into ``dataset``.
+    """
+
+    dataset: ImageDataset
+    train_indices: torch.Tensor
+    val_indices: torch.Tensor
+
+    def train_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(images (N_train, C, H, W) uint8, targets (N_train,) int64)``."""
+        return self.dataset.images[self.train_indices], self.dataset.targets[self.train_indices]
+
+    def val_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(images (N_val, C, H, W) uint8, targets (N_val,) int64)``."""
+        return self.dataset.images[self.val_indices], self.dataset.targets[self.val_indices]
+
+    def class_counts(self) -> dict[str, list[int]]:
+        """Examples per class in each part: ``{"train": [...], "val": [...]}``."""
+        k = len(self.dataset.classes)
+        t = self.dataset.targets
+        return {
+            "train": torch.bincount(t[self.train_indices], minlength=k).tolist(),
+            "val": torch.bincount(t[self.val_indices], minlength=k).tolist(),
+        }
+
+
+def split_dataset(dataset: ImageDataset, val_fraction: float = 0.1, seed: int = 0) -> Split:
+    """Split ``dataset`` into train and validation parts, stratified when every class has 2+ examples.
+
+    Args:
+        dataset: the data to split.
+        val_fraction: share of examples for validation, in ``(0, 1)``.
+        seed: random seed; the same seed gives the same split.
+
+    Raises:
+        ValueError: if ``val_fraction`` is outside ``(0, 1)`` or leaves a part empty.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    n = len(dataset)
+    n_val = round(n * val_fraction)
+    if n_val < 1 or n - n_val < 1:
+        raise ValueError(f"a validation fraction of {val_fraction} leaves an empty part of {n} examples")
+    targets = dataset.targets.numpy()
+    counts = np.bincount(targets)
+    stratify = targets if counts[counts > 0].min() >= 2 and n_val >= len(counts[counts > 0]) else None
+    train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=seed, stratify=stratify)
+    return Split(dataset, torch.as_tensor(np.sort(train_idx)), torch.as_tensor(np.sort(val_idx)))

@@ -1,0 +1,46 @@
+"""Choosing the compute device: CUDA, then Apple MPS, then CPU."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+DeviceChoice = Literal["auto", "cuda", "mps", "cpu"]
+
+
+def pick_device(choice: str = "auto") -> torch.device:
+    """Return the device to run on.
+
+    Args:
+        choice: ``"auto"`` picks cuda > mps > cpu; ``"cuda"``, ``"mps"`` or ``"cpu"`` ask for one.
+
+    Raises:
+        ValueError: if ``choice`` is unknown or the requested accelerator is not available here.
+    """
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if choice == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available here")
+        return torch.device("cuda")
+    if choice == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError("device 'mps' was asked for, but Apple MPS is not available here")
+        return torch.device("mps")
+    if choice == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"unknown device {choice!r}; expected one of auto, cuda, mps, cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """A short human label, e.g. ``"CUDA: NVIDIA H200"`` or ``"CPU (2 threads)"``."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"

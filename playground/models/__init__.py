@@ -1,0 +1,16 @@
+"""Model architectures: the registry and every entry in it.
+
+Importing this package registers every entry; ``MODELS.names()`` lists them.
+"""
+
+from playground.models import (  # noqa: F401  (imported for their @register_model side effect)
+    efficientnet_lite,
+    lenet,
+    resnet_cifar,
+    seed_cnn,
+    torchvision_models,
+    vgg,
+)
+from playground.models.base import MODELS, ModelSpec, WeightsUnavailableError, register_model
+
+__all__ = ["MODELS", "ModelSpec", "WeightsUnavailableError", "register_model"]
