@@ -17,7 +17,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -203,7 +202,9 @@ def create_bundle(
         raise ValueError(
             f"unknown hyper-parameters for {architecture}: {sorted(unknown)}; known: {sorted(spec.defaults)}"
         )
-    model = spec.builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size, weights=weights, **merged)
+    model = spec.builder(
+        num_classes=num_classes, in_channels=in_channels, image_size=image_size, weights=weights, **merged
+    )
     if labels is None:
         if pretrained_labels and len(pretrained_labels) == num_classes:
             labels = list(pretrained_labels)
@@ -257,7 +258,9 @@ def read_state_dict(data: bytes, filename: str) -> dict[str, torch.Tensor]:
         if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
             raise ValueError(f"{filename} does not hold a state dict (a mapping of names to tensors)")
         return obj
-    raise ValueError(f"{filename}: unsupported checkpoint type {suffix or '(no extension)'}; use .safetensors, .pt or .pth")
+    raise ValueError(
+        f"{filename}: unsupported checkpoint type {suffix or '(no extension)'}; use .safetensors, .pt or .pth"
+    )
 
 
 def load_weights(model: nn.Module, data: bytes, filename: str) -> None:
@@ -271,7 +274,11 @@ def load_weights(model: nn.Module, data: bytes, filename: str) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    wrong = [f"{k}: expected {tuple(own[k].shape)}, got {tuple(state[k].shape)}" for k in own if k in state and own[k].shape != state[k].shape]
+    wrong = [
+        f"{k}: expected {tuple(own[k].shape)}, got {tuple(state[k].shape)}"
+        for k in own
+        if k in state and own[k].shape != state[k].shape
+    ]
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -325,3 +332,51 @@ def bundle_from_files(card_json: bytes, weights: bytes, weights_name: str = WEIG
     )
     load_weights(model, weights, weights_name)
     return Bundle(model.eval(), preprocessing, labels, card)
+
+
+def create_bundle_for_dataset(
+    architecture: str,
+    classes: list[str],
+    channels: int,
+    image_side: int,
+    *,
+    weights: str | None = None,
+    hparams: dict[str, Any] | None = None,
+) -> Bundle:
+    """Build ``architecture`` sized for a dataset: one output per class, ready to train.
+
+    From scratch (``weights=None``) the model takes the dataset's own channels and image size
+    (raised to the architecture's minimum). With pretrained weights it keeps the size and RGB input
+    those weights were trained on, only the head is replaced, and gray images are repeated to RGB by
+    the preprocessing (fine-tuning).
+
+    Args:
+        architecture: registry name.
+        classes: the dataset's class names.
+        channels: the dataset's channels (1 or 3).
+        image_side: the dataset's image side in pixels (the larger of H and W).
+        weights: pretrained weights to start from, or ``None``.
+        hparams: builder hyper-parameters.
+
+    Raises:
+        ValueError: as :func:`create_bundle`.
+    """
+    spec = MODELS.get(architecture)
+    if weights is None:
+        in_channels, image_size = channels, max(image_side, spec.min_image_size)
+    else:
+        in_channels, image_size = spec.in_channels, spec.image_size
+    return create_bundle(
+        architecture,
+        num_classes=len(classes),
+        in_channels=in_channels,
+        image_size=image_size,
+        weights=weights,
+        labels=list(classes),
+        hparams=hparams,
+    )
+
+
+def default_runs_dir() -> Path:
+    """Where training runs are saved: ``$PLAYGROUND_RUNS`` or ``./runs``."""
+    return Path(os.environ.get("PLAYGROUND_RUNS", "runs"))

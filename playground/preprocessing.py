@@ -51,9 +51,7 @@ class Preprocessing:
         if self.image_size < 1:
             raise ValueError(f"image_size must be positive, got {self.image_size}")
         if len(self.mean) != self.channels or len(self.std) != self.channels:
-            raise ValueError(
-                f"mean and std need {self.channels} values each, got {len(self.mean)} and {len(self.std)}"
-            )
+            raise ValueError(f"mean and std need {self.channels} values each, got {len(self.mean)} and {len(self.std)}")
         if any(s <= 0 for s in self.std):
             raise ValueError(f"std must be positive, got {self.std}")
         if self.resize is not None and self.resize < self.image_size:

@@ -54,9 +54,7 @@ class ImageDataset:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.shape[1] not in (1, 3) or self.images.dtype != torch.uint8:
-            raise ValueError(
-                f"images must be (N, 1|3, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}"
-            )
+            raise ValueError(f"images must be (N, 1|3, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}")
         if self.targets.shape != (self.images.shape[0],):
             raise ValueError(f"targets must be ({self.images.shape[0]},), got {tuple(self.targets.shape)}")
         if len(self.images) == 0:

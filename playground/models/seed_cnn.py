@@ -52,5 +52,7 @@ class SeedCNN(nn.Module):
     min_image_size=4,
     defaults={"hidden": 128},
 )
-def seed_cnn(num_classes: int, in_channels: int, image_size: int, weights: str | None = None, hidden: int = 128) -> nn.Module:
+def seed_cnn(
+    num_classes: int, in_channels: int, image_size: int, weights: str | None = None, hidden: int = 128
+) -> nn.Module:
     return SeedCNN(num_classes, in_channels, image_size, hidden)

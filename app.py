@@ -1,0 +1,31 @@
+"""Deep Learning Playground: entry point.
+
+``streamlit run app.py``. Sets the page config, draws the shared sidebar (device, active model)
+and runs the page picked in the navigation. Pages live in ``pages/``; the logic in ``playground/``.
+"""
+
+import streamlit as st
+
+from ui.pages import PAGES
+from ui.state import active_model, card_facts, device_label, finalize_job
+
+st.set_page_config(page_title="Deep Learning Playground", page_icon=":material/neurology:", layout="wide")
+
+navigation = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES])
+
+with st.sidebar:
+    st.caption(f"Device: **{device_label()}**")
+    try:
+        active = active_model()
+        facts = card_facts(active.bundle)
+        st.markdown(f"**Active model**  \n{active.bundle.title}")
+        st.caption(f"{facts['parameters']} parameters · input {facts['input']} · {active.origin}")
+    except Exception as exc:  # the page edge: show, never crash the whole app
+        st.error(f"The default model could not be loaded: {exc}")
+
+    job = st.session_state.get("job")
+    if job is not None:
+        st.caption(f"Training: **{job.status}**")
+        finalize_job()  # a run that ended while this page was open is saved here
+
+navigation.run()

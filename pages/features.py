@@ -1,0 +1,104 @@
+"""Filters & feature maps: a conv layer's weights and what it computes on the current image."""
+
+import numpy as np
+import streamlit as st
+
+from playground.features import capture_activations, channel_stats, conv_layers, filters_as_images
+from playground.imageio import decode_image, list_samples
+from playground.predict import model_device
+from playground.viz import channel_stats_figure, image_grid
+from ui.state import active_model, current_image, set_current_image, show_error
+
+PAGE_SIZE = 32
+
+st.title("Filters & feature maps")
+bundle = active_model().bundle
+layers = conv_layers(bundle.model)
+if not layers:
+    st.info(f"{bundle.title} has no convolution layers. Pick a CNN on the Models page.")
+    st.stop()
+
+layer_names = [name for name, _ in layers]
+c1, c2 = st.columns([2, 1])
+layer_name = c1.selectbox(
+    f"Conv layer ({len(layers)} in {bundle.title})",
+    layer_names,
+    format_func=lambda n: f"{n}  ·  {tuple(dict(layers)[n].weight.shape)}",
+    key="f_layer",
+)
+conv = dict(layers)[layer_name]
+c2.caption(
+    f"weight (out, in/groups, kH, kW) = {tuple(conv.weight.shape)}  \n"
+    f"stride {conv.stride} · padding {conv.padding} · groups {conv.groups}"
+)
+
+# ---------------------------------------------------------------- filters
+st.subheader("Filters")
+n_out, n_in = conv.weight.shape[0], conv.weight.shape[1]
+shown = min(n_out, 64)
+if n_in == 3:
+    st.caption(
+        "Each filter of this layer sees the RGB input directly: shown as a colour image (min–max scaled per filter)."
+    )
+    rgb = filters_as_images(conv, rgb=True)[:shown]  # (n, kH, kW, 3)
+    st.plotly_chart(image_grid(rgb, [str(i) for i in range(shown)], cols=16, cell_px=70), key="f_filters_rgb")
+else:
+    in_channel = 0
+    if n_in > 1:
+        in_channel = st.slider("Input channel", 0, int(n_in) - 1, 0, key=f"f_in_{layer_name}")
+    st.caption(
+        f"Kernel slice for input channel {in_channel} of each of the first {shown} filters "
+        "(min–max scaled per filter; dark = negative, bright = positive)."
+    )
+    gray = filters_as_images(conv, rgb=False)[:shown, in_channel]  # (n, kH, kW)
+    st.plotly_chart(
+        image_grid(gray, [str(i) for i in range(shown)], cols=16, cell_px=70, zmin=0, zmax=1), key="f_filters_gray"
+    )
+
+# ---------------------------------------------------------------- input
+st.subheader("Feature maps")
+current = current_image()
+samples = list_samples()
+c1, c2 = st.columns([1, 3])
+with c1:
+    options = ["(current image)"] + [s.name for s in samples]
+    titles = {s.name: s.title for s in samples}
+    choice = st.selectbox(
+        "Input image", options, format_func=lambda n: titles.get(n, f"current: {current.name}"), key="f_input"
+    )
+    if choice != "(current image)":
+        sample = next(s for s in samples if s.name == choice)
+        set_current_image(decode_image(sample.path.read_bytes(), sample.path.name), f"{sample.title} (sample)")
+        current = current_image()
+    pixels = bundle.preprocessing.pixels_from_pil(current.image)  # (C, H, W) in [0, 1]
+    seen = pixels.permute(1, 2, 0).squeeze(-1).numpy()
+    st.image(seen, caption=f"what the model sees: {current.name}", width="stretch", clamp=True)
+    order = st.radio("Order channels by", ["index", "strongest mean activation"], key="f_order")
+
+try:
+    x = bundle.preprocessing.normalize(pixels).unsqueeze(0).to(model_device(bundle.model))  # (1, C, H, W)
+    fmap = capture_activations(bundle.model, x, [layer_name])[layer_name][0]  # (C_l, H_l, W_l)
+except (ValueError, RuntimeError) as exc:
+    show_error(exc, "compute the feature maps")
+    st.stop()
+
+stats = channel_stats(fmap)
+channels = np.arange(fmap.shape[0])
+if order != "index":
+    channels = np.argsort(-stats.mean)
+with c2:
+    pages = (len(channels) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = 1
+    if pages > 1:
+        page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} channels each)", 1, pages, 1, key=f"f_page_{layer_name}")
+    chosen = channels[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    maps = fmap[chosen].numpy()  # (n, H_l, W_l)
+    st.caption(
+        f"{fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]} · one shared colour scale "
+        f"[{maps.min():.2f}, {maps.max():.2f}] so channels compare"
+    )
+    st.plotly_chart(
+        image_grid(maps, [f"ch {c}" for c in chosen], cols=8, colorscale="Viridis", cell_px=120),
+        key="f_maps",
+    )
+st.plotly_chart(channel_stats_figure(stats.mean, stats.max, stats.active_fraction), key="f_stats")

@@ -1,0 +1,150 @@
+"""Models: build an architecture, load pretrained weights, a saved run or an uploaded checkpoint."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from playground.bundle import Bundle, bundle_from_files, create_bundle, default_runs_dir, load_bundle, load_weights
+from playground.models import MODELS
+from playground.models.summary import count_flops, layer_table
+from playground.runs import list_checkpoints
+from ui.state import active_model, pretrained_bundle, set_active_model, show_error
+from ui.widgets import hparam_inputs
+
+st.title("Models")
+build_tab, runs_tab, upload_tab = st.tabs(["Build an architecture", "Saved runs", "Upload a checkpoint"])
+
+with build_tab:
+    names = MODELS.names()
+    name = st.selectbox("Architecture", names, index=names.index("lenet5") if "lenet5" in names else 0, key="m_arch")
+    spec = MODELS.get(name)
+    st.caption(f"{spec.description}  \nSource: {spec.source}")
+    weight_options = ["random init", *spec.weights]
+    default_index = weight_options.index(spec.default_weights) if spec.default_weights else 0
+    weights_choice = st.radio("Weights", weight_options, index=default_index, horizontal=True, key=f"m_weights_{name}")
+    weights = None if weights_choice == "random init" else weights_choice
+    c1, c2, c3 = st.columns(3)
+    if weights is None:
+        num_classes = int(c1.number_input("Classes", 1, 10_000, spec.num_classes, key=f"m_classes_{name}"))
+        in_channels = int(c2.radio("Input channels", [1, 3], index=[1, 3].index(spec.in_channels), key=f"m_ch_{name}"))
+        image_size = int(
+            c3.number_input("Image size (px)", spec.min_image_size, 1024, spec.image_size, key=f"m_size_{name}")
+        )
+    else:
+        num_classes, in_channels, image_size = None, None, None
+        c1.caption("Pretrained weights fix the input size and classes; fine-tune on the Train page.")
+    hparams = hparam_inputs(spec, "m") if weights is None else {}
+    local_weights = st.file_uploader(
+        "Optional: a local weights file for this architecture (.safetensors, .pt, .pth)",
+        type=["safetensors", "pt", "pth"],
+        key=f"m_local_{name}",
+        help="For example ImageNet weights downloaded on another machine. Read without unpickling code.",
+    )
+    if st.button("Build and use this model", type="primary", key="m_build"):
+        try:
+            if weights is not None and local_weights is None:
+                bundle: Bundle = pretrained_bundle(name, weights)  # shared and read-only
+            else:
+                bundle = create_bundle(
+                    name,
+                    num_classes=num_classes,
+                    in_channels=in_channels,
+                    image_size=image_size,
+                    weights=None if local_weights is not None else weights,
+                    hparams=hparams,
+                )
+                if local_weights is not None:
+                    load_weights(bundle.model, local_weights.getvalue(), local_weights.name)
+            set_active_model(bundle, "built on the Models page")
+            st.success(f"Active model: {bundle.title}")
+        except (ValueError, TypeError, OSError) as exc:
+            show_error(exc, f"build {name}")
+
+with runs_tab:
+    folders = [default_runs_dir(), Path("assets/checkpoints")]
+    checkpoints = list_checkpoints(folders)
+    if not checkpoints:
+        st.info("No saved runs yet: train a model on the Train page.")
+    else:
+        table = pd.DataFrame(
+            [
+                {
+                    "title": c.title,
+                    "architecture": c.architecture,
+                    "dataset": c.dataset,
+                    "val_accuracy": c.val_accuracy,
+                    "created": c.created,
+                    "folder": str(c.path),
+                }
+                for c in checkpoints
+            ]
+        )
+        st.dataframe(
+            table, hide_index=True, column_config={"val_accuracy": st.column_config.NumberColumn(format="%.3f")}
+        )
+        labels = {str(c.path): f"{c.title} — {c.path}" for c in checkpoints}
+        picked = st.selectbox("Checkpoint", list(labels), format_func=lambda p: labels[p], key="m_run")
+        if st.button("Use this checkpoint", key="m_use_run"):
+            try:
+                bundle = load_bundle(picked)
+                set_active_model(bundle, f"saved run {Path(picked).name}")
+                st.success(f"Active model: {bundle.title}")
+            except (ValueError, OSError) as exc:
+                show_error(exc, "load this checkpoint")
+
+with upload_tab:
+    st.markdown(
+        "Upload a checkpoint folder's two files: **card.json** (architecture, labels, preprocessing) and "
+        "**model.safetensors** (weights; a `.pt`/`.pth` state dict also works, read with "
+        "`torch.load(weights_only=True)` — pickled code is refused)."
+    )
+    card_file = st.file_uploader("card.json", type=["json"], key="m_card")
+    weights_file = st.file_uploader("Weights", type=["safetensors", "pt", "pth"], key="m_weights_file")
+    clicked = st.button(
+        "Load the uploaded checkpoint", disabled=card_file is None or weights_file is None, key="m_upload"
+    )
+    if clicked and card_file is not None and weights_file is not None:
+        try:
+            bundle = bundle_from_files(card_file.getvalue(), weights_file.getvalue(), weights_file.name)
+            set_active_model(bundle, f"uploaded {weights_file.name}")
+            st.success(f"Active model: {bundle.title}")
+        except (ValueError, OSError) as exc:
+            show_error(exc, "load the uploaded checkpoint")
+
+st.divider()
+active = active_model()
+bundle = active.bundle
+st.subheader(f"Active model: {bundle.title}")
+card = bundle.card
+shape = (1, card.in_channels, card.image_size, card.image_size)
+try:
+    rows = layer_table(bundle.model, shape)
+    flops = count_flops(bundle.model, shape)
+except (ValueError, RuntimeError) as exc:
+    show_error(exc, "summarise this model")
+    st.stop()
+trainable = sum(p.numel() for p in bundle.model.parameters() if p.requires_grad)
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Parameters", f"{bundle.num_parameters:,}")
+m2.metric("Trainable", f"{trainable:,}")
+m3.metric("FLOPs / image", f"{flops / 1e6:,.1f} M")
+m4.metric("Input", f"{card.in_channels}×{card.image_size}×{card.image_size}")
+st.caption(f"Source: {card.source}  \nOrigin: {active.origin}")
+if card.metrics:
+    st.caption("Metrics: " + ", ".join(f"{k} = {v:.4g}" for k, v in card.metrics.items() if isinstance(v, int | float)))
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "layer": r.name,
+                "type": r.type,
+                "output shape": " × ".join(str(d) for d in r.output_shape),
+                "parameters": r.num_params,
+            }
+            for r in rows
+        ]
+    ),
+    hide_index=True,
+    height=min(600, 38 + 35 * len(rows)),
+)

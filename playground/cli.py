@@ -1,0 +1,179 @@
+"""Command line for scripting and checking; the same library the app uses.
+
+    python -m playground models [--json]
+    python -m playground datasets [--json]
+    python -m playground train --model lenet5 --dataset mnist --epochs 8 [--json]
+    python -m playground predict --model efficientnet_lite0 --input cat.jpg --top-k 5 [--json]
+
+Bad input ends with exit status 2 and one line starting with ``error:`` (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def _print(obj: Any, as_json: bool, text: str) -> None:
+    print(json.dumps(obj, indent=2) if as_json else text)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from playground.models import MODELS
+
+    rows = []
+    for name, spec in MODELS.items():
+        rows.append(
+            {
+                "name": name,
+                "family": spec.family,
+                "modality": spec.modality,
+                "input": {"channels": spec.in_channels, "image_size": spec.image_size},
+                "num_classes": spec.num_classes,
+                "defaults": spec.defaults,
+                "weights": list(spec.weights),
+                "default_weights": spec.default_weights,
+                "source": spec.source,
+                "description": spec.description,
+            }
+        )
+    text = "\n".join(f"{r['name']:<20} {r['family']:<6} {r['description']}" for r in rows)
+    _print(rows, args.json, text)
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from playground.data import DATASETS
+
+    rows = []
+    for name, spec in DATASETS.items():
+        rows.append(
+            {
+                "name": name,
+                "modality": spec.modality,
+                "num_classes": spec.num_classes,
+                "channels": spec.channels,
+                "image_size": spec.image_size,
+                "offline": bool(spec.offline()),
+                "source": spec.source,
+                "description": spec.description,
+            }
+        )
+    text = "\n".join(
+        f"{r['name']:<15} {'offline' if r['offline'] else 'online only':<12} {r['description']}" for r in rows
+    )
+    _print(rows, args.json, text)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from playground.bundle import create_bundle_for_dataset, default_runs_dir
+    from playground.data import load_dataset, split_dataset
+    from playground.training import TrainConfig, train
+
+    options: dict[str, Any] = {}
+    if args.data_path:
+        options["path"] = args.data_path
+    dataset = load_dataset(args.dataset, **options)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        device=args.device,
+    )
+    split = split_dataset(dataset, config.val_fraction, config.seed)
+    bundle = create_bundle_for_dataset(
+        args.model, dataset.classes, dataset.channels, max(dataset.image_size), weights=args.weights
+    )
+
+    def on_epoch(record: Any) -> None:
+        if not args.json:
+            print(
+                f"epoch {record.epoch}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.3f} | "
+                f"val loss {record.val_loss:.4f} acc {record.val_accuracy:.3f} | {record.samples_per_s:.0f} samples/s",
+                file=sys.stderr,
+            )
+
+    result = train(bundle, split, config, on_epoch=on_epoch)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else default_runs_dir() / f"{args.model}-{args.dataset}-{stamp}"
+    bundle.save(out)
+    summary = {"checkpoint": str(out), **result.metrics}
+    text = f"saved {out}\n" + "\n".join(f"{k}: {v}" for k, v in result.metrics.items())
+    _print(summary, args.json, text)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from playground.bundle import create_bundle, load_bundle
+    from playground.imageio import decode_image
+    from playground.predict import predict_image
+
+    path = Path(args.model)
+    bundle = load_bundle(path) if path.is_dir() else create_bundle(args.model)
+    source = Path(args.input)
+    if not source.is_file():
+        raise ValueError(f"input file {source} does not exist")
+    image = decode_image(source.read_bytes(), source.name)
+    prediction = predict_image(bundle, image, top_k=args.top_k)
+    rows = [{"label": t.label, "index": t.index, "probability": t.probability} for t in prediction.top_k]
+    text = "\n".join(f"{r['probability']:7.2%}  {r['label']} ({r['index']})" for r in rows)
+    _print({"model": bundle.title, "input": str(source), "top_k": rows}, args.json, text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m playground", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list the model architectures")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("datasets", help="list the datasets and whether they are available offline")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("train", help="train a model on a dataset and save the checkpoint")
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-path", help="folder of class-named sub-folders (dataset 'folder')")
+    p.add_argument("--weights", default=None, help="start from pretrained weights, e.g. imagenet")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="checkpoint folder (default: runs/<model>-<dataset>-<time>)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="classify an image")
+    p.add_argument("--model", required=True, help="registry name or checkpoint folder")
+    p.add_argument("--input", required=True, help="image file")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, TypeError, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE

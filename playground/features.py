@@ -1,0 +1,145 @@
+"""Looking inside a CNN: its conv layers, their filters, feature maps and activation statistics.
+
+Feature maps are recorded with forward hooks that are always removed afterwards (the hooks are
+registered inside a ``try``/``finally``), so inspecting a model never changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    """Every ``nn.Conv2d`` (subclasses included) in forward-definition order, with its qualified name."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def get_conv(model: nn.Module, name: str) -> nn.Conv2d:
+    """The conv layer called ``name``.
+
+    Raises:
+        ValueError: if ``name`` is not a conv layer of ``model`` (the message lists a few that are).
+    """
+    layers = dict(conv_layers(model))
+    if name not in layers:
+        some = ", ".join(list(layers)[:8]) or "(the model has no conv layers)"
+        raise ValueError(f"{name!r} is not a conv layer of this model; conv layers: {some}")
+    return layers[name]
+
+
+def filters_as_images(conv: nn.Conv2d, rgb: bool | None = None) -> np.ndarray:
+    """A conv layer's weights scaled to ``[0, 1]`` for display.
+
+    Each filter is min-max scaled on its own (a common display choice, e.g. CNN Explainer), so
+    the picture shows the pattern, not the magnitude; compare magnitudes with ``filter_norms``.
+
+    Args:
+        conv: the layer; weight ``(C_out, C_in / groups, kH, kW)``.
+        rgb: show each filter as one RGB image (only when it has 3 input channels); default: True
+            exactly when it has 3 input channels.
+
+    Returns:
+        ``(C_out, kH, kW, 3)`` float32 when ``rgb``, else ``(C_out, C_in / groups, kH, kW)`` float32,
+        all in ``[0, 1]``.
+
+    Raises:
+        ValueError: if ``rgb`` is asked for a layer without 3 input channels.
+    """
+    w = conv.weight.detach().float().cpu()  # (C_out, C_in, kH, kW)
+    if rgb is None:
+        rgb = w.shape[1] == 3
+    if rgb and w.shape[1] != 3:
+        raise ValueError(f"RGB display needs 3 input channels, the layer has {w.shape[1]}")
+    flat = w.reshape(w.shape[0], -1)  # (C_out, C_in * kH * kW)
+    lo = flat.min(dim=1).values.view(-1, 1, 1, 1)
+    hi = flat.max(dim=1).values.view(-1, 1, 1, 1)
+    scaled = (w - lo) / (hi - lo).clamp_min(1e-12)
+    if rgb:
+        return scaled.permute(0, 2, 3, 1).numpy()  # (C_out, kH, kW, 3)
+    return scaled.numpy()
+
+
+def filter_norms(conv: nn.Conv2d) -> np.ndarray:
+    """L2 norm of each filter: ``(C_out,)`` float32."""
+    w = conv.weight.detach().float().cpu()
+    return w.reshape(w.shape[0], -1).norm(dim=1).numpy()
+
+
+@torch.no_grad()
+def capture_activations(model: nn.Module, x: torch.Tensor, layer_names: list[str]) -> dict[str, torch.Tensor]:
+    """Run ``model(x)`` and record the outputs of the named modules.
+
+    Args:
+        model: any module; it is put in eval mode.
+        x: the normalized model input, e.g. ``(B, C, H, W)`` float32, on the model's device.
+        layer_names: qualified module names (as in ``model.named_modules()``).
+
+    Returns:
+        ``{name: output}`` on the CPU, e.g. ``(B, C_l, H_l, W_l)`` for a conv layer.
+
+    Raises:
+        ValueError: if a name is not a module of ``model``.
+    """
+    modules = dict(model.named_modules())
+    missing = [n for n in layer_names if n not in modules]
+    if missing:
+        raise ValueError(f"no module named {missing[0]!r} in this model")
+    recorded: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def hook_for(name: str):  # a closure per layer, so each hook knows its name
+        def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            recorded[name] = output.detach().float().cpu()
+
+        return hook
+
+    model.eval()
+    try:
+        for name in layer_names:
+            handles.append(modules[name].register_forward_hook(hook_for(name)))
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return recorded
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """Per-channel statistics of one feature map ``(C, H, W)``; every array is ``(C,)`` float32.
+
+    Attributes:
+        mean: mean activation.
+        std: standard deviation.
+        max: maximum activation.
+        active_fraction: share of positions with activation > 0 (after a ReLU: how often the unit fires).
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    max: np.ndarray
+    active_fraction: np.ndarray
+
+
+def channel_stats(feature_map: torch.Tensor) -> ChannelStats:
+    """Statistics per channel of one feature map.
+
+    Args:
+        feature_map: ``(C, H, W)`` float.
+
+    Raises:
+        ValueError: if the map is not 3-D.
+    """
+    if feature_map.ndim != 3:
+        raise ValueError(f"expected a (C, H, W) feature map, got shape {tuple(feature_map.shape)}")
+    flat = feature_map.reshape(feature_map.shape[0], -1).float()  # (C, H*W)
+    return ChannelStats(
+        mean=flat.mean(dim=1).numpy(),
+        std=flat.std(dim=1, unbiased=False).numpy(),
+        max=flat.max(dim=1).values.numpy(),
+        active_fraction=(flat > 0).float().mean(dim=1).numpy(),
+    )

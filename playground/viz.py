@@ -1,0 +1,207 @@
+"""Plotly figures: pure functions, data in, figure out (no Streamlit, no state).
+
+In the manner of BertViz's ``head_view``: a view is a function that returns its rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from playground.predict import TopK
+
+_FONT = {"size": 15}  # readable on a projector
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
+    fig.update_layout(title=title, font=_FONT, margin={"l": 40, "r": 20, "t": 50 if title else 20, "b": 40})
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
+
+
+def topk_bar(top_k: Sequence[TopK], title: str | None = None) -> go.Figure:
+    """Horizontal bars of the top-k probabilities, most probable on top."""
+    labels = [t.label for t in top_k][::-1]
+    probs = [t.probability for t in top_k][::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=probs,
+            y=labels,
+            orientation="h",
+            text=[f"{p:.1%}" for p in probs],
+            textposition="auto",
+            marker_color="#4C78A8",
+        )
+    )
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
+    return _layout(fig, title, height=max(220, 48 * len(labels) + 80))
+
+
+def training_curves(
+    history: Sequence[dict[str, Any]],
+    batch_losses: Sequence[tuple[int, float]] = (),
+    steps_per_epoch: int | None = None,
+) -> go.Figure:
+    """Loss and accuracy, train and validation, per epoch; batch losses as a faint line.
+
+    Args:
+        history: per-epoch dicts with ``epoch``, ``train_loss``, ``val_loss``, ``train_accuracy``,
+            ``val_accuracy``.
+        batch_losses: ``(global_step, loss)`` pairs, shown at fractional epochs
+            ``step / steps_per_epoch`` (so the live curve moves before the first epoch ends).
+        steps_per_epoch: batches per epoch; batch losses are hidden without it.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    if batch_losses and steps_per_epoch:
+        steps, losses = zip(*batch_losses, strict=True)
+        fig.add_trace(
+            go.Scattergl(
+                x=[s / steps_per_epoch for s in steps],
+                y=list(losses),
+                mode="lines",
+                name="batch loss",
+                line={"color": "rgba(76,120,168,0.35)", "width": 1},
+            ),
+            row=1,
+            col=1,
+        )
+    epochs = [h["epoch"] for h in history]
+    styles = {"train": ("#4C78A8", "solid"), "val": ("#F58518", "dash")}
+    for part, (color, dash) in styles.items():
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[h[f"{part}_{metric}"] for h in history],
+                    mode="lines+markers",
+                    name=f"{part} {metric}",
+                    line={"color": color, "dash": dash},
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    return _layout(fig, height=380)
+
+
+def confusion_matrix_figure(confusion: np.ndarray, labels: Sequence[str], normalize: bool = True) -> go.Figure:
+    """Heatmap of a ``(K, K)`` confusion matrix (rows: true class, columns: predicted).
+
+    Args:
+        confusion: counts, int.
+        labels: ``K`` class names.
+        normalize: colour by row share (recall) and print counts.
+    """
+    counts = np.asarray(confusion)
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
+    z = share if normalize else counts
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(labels),
+            y=list(labels),
+            text=counts,
+            texttemplate="%{text}" if len(labels) <= 20 else None,
+            colorscale="Blues",
+            hovertemplate="true %{y}<br>predicted %{x}<br>count %{text}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title="true class", type="category")
+    fig.update_xaxes(title="predicted class", type="category")
+    return _layout(fig, "confusion matrix (validation)", height=max(360, 28 * len(labels) + 140))
+
+
+def per_class_bar(values: np.ndarray, labels: Sequence[str], title: str, as_percent: bool = True) -> go.Figure:
+    """One bar per class (accuracy, counts, ...)."""
+    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color="#54A24B"))
+    fig.update_xaxes(type="category")
+    if as_percent:
+        fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    return _layout(fig, title, height=320)
+
+
+def image_grid(
+    images: np.ndarray,
+    titles: Sequence[str] | None = None,
+    cols: int = 8,
+    colorscale: str = "gray",
+    zmin: float | None = None,
+    zmax: float | None = None,
+    cell_px: int = 110,
+) -> go.Figure:
+    """A grid of small images.
+
+    Args:
+        images: ``(N, H, W)`` single-channel (drawn with ``colorscale``) or ``(N, H, W, 3)`` RGB in ``[0, 1]``.
+        titles: ``N`` captions.
+        cols: images per row.
+        zmin, zmax: colour range for single-channel images (default: each grid's own min/max).
+        cell_px: height of one row in pixels.
+
+    Raises:
+        ValueError: for an empty array or the wrong number of dimensions.
+    """
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"expected (N, H, W) or (N, H, W, 3) images, got shape {images.shape}")
+    n = len(images)
+    cols = max(1, min(cols, n))
+    rows = (n + cols - 1) // cols
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=list(titles) if titles is not None else None,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.04 if titles is not None else 0.01,
+    )
+    lo = float(images.min()) if zmin is None else zmin
+    hi = float(images.max()) if zmax is None else zmax
+    for i in range(n):
+        r, c = divmod(i, cols)
+        if images.ndim == 4:
+            trace: go.BaseTraceType = go.Image(z=(np.clip(images[i], 0, 1) * 255).astype(np.uint8))
+        else:
+            trace = go.Heatmap(z=images[i], colorscale=colorscale, zmin=lo, zmax=hi, showscale=False)
+        fig.add_trace(trace, row=r + 1, col=c + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=None)
+    if images.ndim == 3:
+        fig.update_yaxes(autorange="reversed")
+    fig.update_annotations(font_size=11)
+    return _layout(fig, height=rows * cell_px + 40)
+
+
+def channel_stats_figure(mean: np.ndarray, maximum: np.ndarray, active_fraction: np.ndarray) -> go.Figure:
+    """Per-channel mean and max activation (bars) and how often each channel fires (line)."""
+    channels = np.arange(len(mean))
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=channels, y=maximum, name="max", marker_color="rgba(76,120,168,0.45)"))
+    fig.add_trace(go.Bar(x=channels, y=mean, name="mean", marker_color="#4C78A8"))
+    fig.add_trace(
+        go.Scatter(x=channels, y=active_fraction, name="share > 0", mode="lines", line={"color": "#E45756"}),
+        secondary_y=True,
+    )
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="channel")
+    fig.update_yaxes(title="activation", secondary_y=False)
+    fig.update_yaxes(title="share of positions > 0", range=[0, 1], tickformat=".0%", secondary_y=True)
+    return _layout(fig, "per-channel activation statistics", height=340)
+
+
+def class_balance_figure(counts: dict[str, Sequence[int]], labels: Sequence[str]) -> go.Figure:
+    """Grouped bars of examples per class for each part (``{"train": [...], "val": [...]}``)."""
+    fig = go.Figure()
+    for part, values in counts.items():
+        fig.add_trace(go.Bar(x=list(labels), y=list(values), name=part))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category", title="class")
+    fig.update_yaxes(title="examples")
+    return _layout(fig, "class balance", height=300)

@@ -1,0 +1,123 @@
+"""Session state and cached resources shared by every page.
+
+- Pretrained bundles are shared, read-only resources (``st.cache_resource``): never trained or
+  mutated in place. Training always builds a fresh bundle that belongs to the session.
+- The active model, the current input image and the training job live in ``st.session_state``,
+  so they survive moving between pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from PIL import Image
+
+from playground.bundle import Bundle, create_bundle, default_runs_dir
+from playground.data import ImageDataset, load_dataset
+from playground.device import describe_device, pick_device
+from playground.imageio import load_sample
+
+DEFAULT_MODEL = "efficientnet_lite0"
+DEFAULT_SAMPLE = "tabby_cat"
+
+
+@st.cache_resource(show_spinner="Loading pretrained weights…", max_entries=4)
+def pretrained_bundle(architecture: str, weights: str | None = "default") -> Bundle:
+    """A registry model with its default (pretrained) weights; shared by all sessions, read-only."""
+    return create_bundle(architecture, weights=weights)
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)
+def cached_dataset(name: str) -> ImageDataset:
+    """A registry dataset loaded once per process (read-only tensors)."""
+    return load_dataset(name)
+
+
+@dataclass
+class ActiveModel:
+    """The model every page works on, and where it came from (shown in the sidebar)."""
+
+    bundle: Bundle
+    origin: str
+
+
+def active_model() -> ActiveModel:
+    """The session's active model; the offline default (EfficientNet-Lite0, ImageNet) at first."""
+    if "active_model" not in st.session_state:
+        st.session_state.active_model = ActiveModel(pretrained_bundle(DEFAULT_MODEL), "pretrained (offline default)")
+    model: ActiveModel = st.session_state.active_model
+    return model
+
+
+def set_active_model(bundle: Bundle, origin: str) -> None:
+    """Make ``bundle`` the active model of every page."""
+    st.session_state.active_model = ActiveModel(bundle, origin)
+
+
+@dataclass
+class CurrentImage:
+    """The input image shared by Predict and Filters & feature maps."""
+
+    image: Image.Image
+    name: str
+
+
+def current_image() -> CurrentImage:
+    """The last image picked on any page; the shipped tabby-cat photo at first."""
+    if "current_image" not in st.session_state:
+        st.session_state.current_image = CurrentImage(load_sample(DEFAULT_SAMPLE), f"{DEFAULT_SAMPLE} (sample)")
+    image: CurrentImage = st.session_state.current_image
+    return image
+
+
+def set_current_image(image: Image.Image, name: str) -> None:
+    st.session_state.current_image = CurrentImage(image, name)
+
+
+def device_label() -> str:
+    return describe_device(pick_device("auto"))
+
+
+def show_error(exc: BaseException, doing: str) -> None:
+    """Show a library error at the page edge in words, without a traceback."""
+    st.error(f"Could not {doing}: {exc}", icon=":material/error:")
+
+
+def card_facts(bundle: Bundle) -> dict[str, Any]:
+    """A few card facts for captions."""
+    card = bundle.card
+    return {
+        "architecture": card.architecture,
+        "classes": card.num_classes,
+        "input": f"{card.in_channels}×{card.image_size}×{card.image_size}",
+        "parameters": f"{bundle.num_parameters:,}",
+        "weights": card.weights or ("trained here" if card.dataset else "random init"),
+    }
+
+
+def finalize_job() -> Path | None:
+    """Save a finished training run once (done or stopped, with a result); return its folder.
+
+    Called on every page run, so a run that ends while the person is on another page is still
+    saved. A failed save is shown, never swallowed.
+    """
+    job = st.session_state.get("job")
+    if job is None or job.result is None or job.status not in ("done", "stopped", "failed"):
+        return None
+    saved: Path | None = st.session_state.get("job_saved")
+    if saved is not None:
+        return saved
+    bundle = job.result.bundle
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = default_runs_dir() / f"{bundle.card.architecture}-{bundle.card.dataset or 'data'}-{stamp}"
+    try:
+        bundle.save(folder)
+    except OSError as exc:
+        show_error(exc, f"save the checkpoint to {folder}")
+        return None
+    st.session_state.job_saved = folder
+    return folder
