@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from playground.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+
 NUM_IMAGENET_CLASSES = 1000
 
 
@@ -32,3 +34,41 @@ def imagenet_categories() -> list[str]:
         A new list of 1,000 strings (e.g. index 281 is ``"tabby"``); the underlying tuple is cached.
     """
     return list(_categories())
+
+
+def imagenet_preprocessing(
+    in_channels: int,
+    image_size: int = 224,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+    resize_size: int = 256,
+    crop_size: int = 224,
+) -> Preprocessing:
+    """The ImageNet evaluation recipe: resize the shorter side, center-crop, normalize.
+
+    The resize keeps the recipe's ratio (256 / 224 by default) at any ``image_size``. With
+    ``in_channels == 1`` the RGB statistics are averaged into one gray channel, which matches a stem
+    whose RGB kernels were summed (:func:`playground.models.adapt.replace_stem`).
+
+    Args:
+        in_channels: 1 or 3.
+        image_size: crop side in pixels.
+        mean: RGB mean on the ``[0, 1]`` pixel scale (3 values).
+        std: RGB standard deviation on the ``[0, 1]`` pixel scale (3 values).
+        resize_size: shorter side before the crop, at ``crop_size``.
+        crop_size: the crop side the recipe was written for.
+
+    Returns:
+        A :class:`~playground.preprocessing.Preprocessing` with ``resize`` set.
+
+    Raises:
+        ValueError: if ``mean`` / ``std`` do not have 3 values or the sizes are invalid.
+    """
+    if len(mean) != 3 or len(std) != 3:
+        raise ValueError(f"expected RGB mean and std with 3 values each, got {len(mean)} and {len(std)}")
+    if crop_size < 1 or resize_size < crop_size:
+        raise ValueError(f"expected 1 <= crop_size <= resize_size, got crop {crop_size}, resize {resize_size}")
+    if in_channels == 1:
+        mean, std = (sum(mean) / 3,), (sum(std) / 3,)
+    resize = max(image_size, round(image_size * resize_size / crop_size))
+    return Preprocessing(image_size, in_channels, tuple(mean), tuple(std), resize=resize)

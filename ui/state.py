@@ -22,7 +22,7 @@ from playground.device import describe_device, pick_device
 from playground.imageio import load_sample
 
 DEFAULT_MODEL = "efficientnet_lite0"
-DEFAULT_SAMPLE = "tabby_cat"
+DEFAULT_SAMPLE = "cat"
 
 
 @st.cache_resource(show_spinner="Loading pretrained weights…", max_entries=4)

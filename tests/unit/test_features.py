@@ -1,0 +1,74 @@
+"""Filters, feature maps via hooks, channel statistics, and predictions."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from playground.bundle import create_bundle
+from playground.features import capture_activations, channel_stats, conv_layers, filters_as_images, get_conv
+from playground.predict import predict_images
+
+
+def test_conv_layers_in_order() -> None:
+    bundle = create_bundle("seed_cnn", image_size=16)
+    assert [n for n, _ in conv_layers(bundle.model)] == ["conv1", "conv2"]
+    with pytest.raises(ValueError, match="not a conv layer"):
+        get_conv(bundle.model, "fc1")
+
+
+def test_feature_map_equals_direct_convolution() -> None:
+    torch.manual_seed(0)
+    bundle = create_bundle("seed_cnn", image_size=16)
+    x = torch.randn(1, 3, 16, 16)
+    maps = capture_activations(bundle.model, x, ["conv1"])
+    expected = bundle.model.conv1(x)
+    assert torch.allclose(maps["conv1"], expected, atol=1e-6)
+    assert maps["conv1"].shape == (1, 32, 16, 16)
+    # hooks are removed: no hook left behind on the module
+    assert not bundle.model.conv1._forward_hooks
+
+
+def test_hooks_removed_even_when_forward_fails() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(10, 2))
+    with pytest.raises(RuntimeError):
+        capture_activations(model, torch.randn(1, 3, 8, 8), ["0"])
+    assert not model[0]._forward_hooks
+
+
+def test_filters_scaled_per_filter() -> None:
+    conv = nn.Conv2d(3, 5, 3)
+    rgb = filters_as_images(conv)
+    assert rgb.shape == (5, 3, 3, 3)
+    assert np.allclose(rgb.reshape(5, -1).min(1), 0) and np.allclose(rgb.reshape(5, -1).max(1), 1)
+    gray = filters_as_images(nn.Conv2d(4, 2, 5))
+    assert gray.shape == (2, 4, 5, 5)
+    with pytest.raises(ValueError, match="3 input channels"):
+        filters_as_images(nn.Conv2d(4, 2, 5), rgb=True)
+
+
+def test_channel_stats_values() -> None:
+    fmap = torch.tensor([[[1.0, -1.0], [3.0, 0.0]], [[0.0, 0.0], [0.0, 2.0]]])  # (2, 2, 2)
+    stats = channel_stats(fmap)
+    assert np.allclose(stats.mean, [0.75, 0.5])
+    assert np.allclose(stats.max, [3.0, 2.0])
+    assert np.allclose(stats.active_fraction, [0.5, 0.25])
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        channel_stats(torch.zeros(2, 2))
+
+
+def test_predict_probabilities_and_topk() -> None:
+    torch.manual_seed(0)
+    bundle = create_bundle("seed_cnn", image_size=16, num_classes=4, labels=["a", "b", "c", "d"])
+    images = [Image.new("RGB", (30, 20), (200, 10, 10)), Image.new("L", (16, 16), 40)]
+    predictions = predict_images(bundle, images, top_k=3)
+    assert len(predictions) == 2
+    for p in predictions:
+        assert abs(float(p.probs.sum()) - 1) < 1e-5
+        assert [t.probability for t in p.top_k] == sorted((t.probability for t in p.top_k), reverse=True)
+        assert p.top_k[0].index == int(p.logits.argmax())
+        assert p.top_k[0].label == bundle.labels[p.top_k[0].index]
+        assert p.pixels.shape == (3, 16, 16)
+    with pytest.raises(ValueError, match="at least one image"):
+        predict_images(bundle, [])
