@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 from torch import nn
@@ -243,7 +243,7 @@ def read_state_dict(data: bytes, filename: str) -> dict[str, torch.Tensor]:
     if suffix == ".safetensors":
         try:
             return load_safetensors_bytes(data)
-        except (SafetensorsError, ValueError, RuntimeError) as exc:
+        except (SafetensorError, ValueError, RuntimeError) as exc:
             raise ValueError(f"{filename} is not a valid safetensors file ({exc})") from exc
     if suffix in (".pt", ".pth", ".bin"):
         try:

@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 
 
 def _print(obj: Any, as_json: bool, text: str) -> None:
-    print(json.dumps(obj, indent=2) if as_json else text)
+    print(json.dumps(obj, indent=2, ensure_ascii=False) if as_json else text)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

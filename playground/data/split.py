@@ -62,6 +62,8 @@ def split_dataset(dataset: ImageDataset, val_fraction: float = 0.1, seed: int = 
         raise ValueError(f"a validation fraction of {val_fraction} leaves an empty part of {n} examples")
     targets = dataset.targets.numpy()
     counts = np.bincount(targets)
-    stratify = targets if counts[counts > 0].min() >= 2 and n_val >= len(counts[counts > 0]) else None
+    present = counts[counts > 0]
+    # scikit-learn can stratify only with 2+ per class and room for every class on both sides.
+    stratify = targets if present.min() >= 2 and len(present) <= n_val <= n - len(present) else None
     train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=seed, stratify=stratify)
     return Split(dataset, torch.as_tensor(np.sort(train_idx)), torch.as_tensor(np.sort(val_idx)))

@@ -255,8 +255,7 @@ def train(
         from playground.models.adapt import freeze_backbone  # imported here: playground.models loads every entry
 
         freeze_backbone(model, freeze=True)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("the model has no trainable parameters")
 
     torch.manual_seed(config.seed)  # dropout and any other use of the global RNG
@@ -316,7 +315,7 @@ def train(
         train_inputs = _Inputs(train_images, bundle.preprocessing, device, normalize=not config.augments)
         val_inputs = _Inputs(val_images, bundle.preprocessing, device, normalize=True)
         y_train = train_targets.to(train_inputs.device)
-        optimizer = make_optimizer(params, config)
+        optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
         scheduler = make_scheduler(optimizer, config)
         amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else None
         on_cpu = device.type == "cpu"
@@ -345,7 +344,7 @@ def train(
                         )
                     loss = F.cross_entropy(logits, y)
                 if on_cpu:  # reading the loss is free here: check it before it can reach the weights
-                    _check_finite(float(loss), epoch, step, lr=lr)
+                    _check_finite(loss.item(), epoch, step, lr=lr)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -446,11 +445,11 @@ class _Inputs:
     def __init__(self, images: torch.Tensor, preprocessing: Preprocessing, device: torch.device, *, normalize: bool):
         self.preprocessing = preprocessing
         self.target_device = device
-        self.normalized = normalize
         self.n = len(images)
         size = preprocessing.image_size
         nbytes = self.n * preprocessing.channels * size * size * 4  # float32
         self.precomputed = nbytes <= PRECOMPUTE_LIMIT_BYTES
+        self.normalized = normalize and self.precomputed  # whether self.data is normalized already
         if self.precomputed:
             chunks = []
             for start in range(0, self.n, PREPROCESS_CHUNK):

@@ -135,7 +135,7 @@ def test_lenet5_has_the_classic_parameter_count() -> None:
     assert model.fc1.in_features == 16 * 5 * 5
 
 
-@pytest.mark.parametrize(("size", "side"), [(12, 1), (28, 5), (32, 6), (37, 6)])
+@pytest.mark.parametrize(("size", "side"), [(12, 1), (28, 5), (32, 6), (37, 7)])
 def test_lenet5_flatten_follows_the_input_size(size: int, side: int) -> None:
     model = LeNet5(num_classes=4, in_channels=3, image_size=size)
     assert model.fc1.in_features == 16 * side * side

@@ -1,0 +1,199 @@
+"""Streamlit AppTest suite: every page runs, and the main paths show real values.
+
+The app runs in-process (``streamlit.testing.v1.AppTest``); cached resources (EfficientNet-Lite0)
+are shared between tests, so only the first test pays for loading them. Training uses
+scikit-learn's 8×8 digits (offline, 1,797 images) and LeNet-5 for a few seconds of CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground.bundle import CARD_FILE, WEIGHTS_FILE, create_bundle
+from playground.features import conv_layers
+from playground.imageio import decode_image, get_sample
+from playground.predict import predict_image
+from ui.pages import PAGES
+
+MakeApp = Callable[..., AppTest]
+IMAGENET_CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}  # classes 281-285
+JOB_TIMEOUT_S = 120
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception and no error box anywhere on the page (sidebar included)."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert len(values) == 1, f"expected one {label!r} metric, got {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The plotly figure (as its JSON dict) of the chart with this widget key."""
+    found = [c for c in at.get("plotly_chart") if c.key == key]
+    assert len(found) == 1, f"expected one chart {key!r}, got {[c.key for c in at.get('plotly_chart')]}"
+    figure: dict = json.loads(found[0].proto.spec)
+    return figure
+
+
+def sidebar_active_model(at: AppTest) -> str:
+    texts = [m.value for m in at.sidebar.markdown if m.value.startswith("**Active model**")]
+    assert len(texts) == 1, [m.value for m in at.sidebar.markdown]
+    return texts[0].split("\n", 1)[1].strip()
+
+
+def wait_for_job(at: AppTest) -> None:
+    job = at.session_state["job"]
+    assert job.join(JOB_TIMEOUT_S), f"training still {job.status} after {JOB_TIMEOUT_S} s"
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])
+def test_every_page_runs(app: MakeApp, entry) -> None:
+    at = app(entry.path)
+    assert_clean(at)
+    assert at.title, f"{entry.path} shows no title"
+    # the shared sidebar is drawn on every page, with the default model
+    assert sidebar_active_model(at) == at.session_state["active_model"].bundle.title
+    assert any(c.value.startswith("Device: ") for c in at.sidebar.caption)
+
+
+def test_models_build_lenet5_shows_its_layers_and_parameters(app: MakeApp) -> None:
+    at = app("pages/models.py")
+    assert at.selectbox(key="m_arch").value == "lenet5"
+    at.button(key="m_build").click().run()
+    assert_clean(at)
+
+    expected = create_bundle("lenet5").num_parameters
+    assert metric(at, "Parameters") == f"{expected:,}"
+    assert at.session_state["active_model"].bundle.card.architecture == "lenet5"
+    assert sidebar_active_model(at).startswith("lenet5")
+    table = at.dataframe[-1].value
+    assert {"layer", "type", "output shape", "parameters"} <= set(table.columns)
+    assert {"Conv2d", "Linear"} <= set(table["type"])
+    assert table["output shape"].iloc[-1] == "1 × 10"  # (B, num_classes) logits
+
+
+def test_train_digits_saves_a_checkpoint_and_becomes_active(app: MakeApp, runs_dir: Path) -> None:
+    at = app("pages/train.py")
+    at.selectbox(key="t_dataset").select("digits").run()
+    at.selectbox(key="t_arch").select("lenet5")
+    at.number_input(key="t_epochs").set_value(2)
+    at.button(key="t_start").click().run()
+    assert_clean(at)
+    wait_for_job(at)
+    at.run()
+    assert_clean(at)
+
+    job = at.session_state["job"]
+    assert job.status == "done"
+    accuracy = job.result.metrics["val_accuracy"]
+    assert metric(at, "Validation accuracy") == f"{accuracy:.2%}"
+    assert re.fullmatch(r"\d{1,3}\.\d\d%", metric(at, "Validation accuracy"))
+    assert metric(at, "Epochs") == "2"
+    assert [s.value for s in at.subheader if s.value.startswith("Result")] == ["Result"]
+
+    folders = [p for p in runs_dir.iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    saved = folders[0]
+    assert (saved / CARD_FILE).is_file() and (saved / WEIGHTS_FILE).stat().st_size > 0
+    card = json.loads((saved / CARD_FILE).read_text())
+    assert card["architecture"] == "lenet5" and card["dataset"] == "digits"
+    assert any(str(saved) in c.value for c in at.caption if c.value.startswith("Checkpoint saved to"))
+    assert any("Training: **done**" in c.value for c in at.sidebar.caption)
+
+    at.button(key="t_use").click().run()
+    assert_clean(at)
+    active = at.session_state["active_model"]
+    assert active.bundle is job.result.bundle
+    assert sidebar_active_model(at) == job.result.bundle.title
+    assert job.result.bundle.title.startswith("lenet5")
+
+
+def test_train_stop_button_stops_a_long_run(app: MakeApp, runs_dir: Path) -> None:
+    at = app("pages/train.py")
+    at.selectbox(key="t_dataset").select("digits").run()
+    at.number_input(key="t_epochs").set_value(200)
+    at.button(key="t_start").click().run()
+    assert at.session_state["job"].status == "running"
+    at.button(key="t_stop").click().run()
+    assert_clean(at)
+    wait_for_job(at)
+    at.run()
+    assert_clean(at)
+
+    job = at.session_state["job"]
+    assert job.status == "stopped"
+    assert job.result is not None and job.result.stopped
+    assert int(metric(at, "Epochs")) < 200
+    assert any(s.value == "Result (stopped early)" for s in at.subheader)
+    assert len([p for p in runs_dir.iterdir() if p.is_dir()]) == 1  # a stopped run is saved too
+
+
+def test_predict_sample_cat_then_uploads(app: MakeApp) -> None:
+    at = app("pages/predict.py")
+    assert_clean(at)
+    bundle = at.session_state["active_model"].bundle
+    cat = get_sample("cat")
+    expected = predict_image(bundle, decode_image(cat.path.read_bytes(), cat.path.name)).top_k[0]
+    assert expected.label in IMAGENET_CATS
+    assert [s.value for s in at.subheader] == [f"{cat.title}: {expected.label} ({expected.probability:.1%})"]
+
+    # a real PNG and a corrupt one: the first is classified, the second is an error in words
+    at.radio(key="predict_source").set_value("Upload").run()
+    digit = get_sample("digit_7").path.read_bytes()
+    uploader = at.file_uploader(key="predict_uploads")
+    uploader.upload("digit_7.png", digit, "image/png")
+    uploader.upload("broken.png", bytes(range(256)) * 4, "image/png")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "broken.png" in errors[0], errors
+    best = predict_image(bundle, decode_image(digit, "digit_7.png")).top_k[0]
+    assert [s.value for s in at.subheader] == [f"digit_7.png: {best.label} ({best.probability:.1%})"]
+    assert at.session_state["current_image"].name == "digit_7.png"  # the Filters page looks at it next
+
+
+def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
+    at = app("pages/features.py")
+    assert_clean(at)
+    bundle = at.session_state["active_model"].bundle
+    names = [name for name, _ in conv_layers(bundle.model)]
+    layer = at.selectbox(key="f_layer")
+    assert layer.options == names  # noqa: SIM300
+    assert layer.value == names[0]
+    first = dict(conv_layers(bundle.model))[names[0]]
+    assert first.in_channels == 3
+    assert len(chart(at, "f_filters_rgb")["data"]) == min(first.out_channels, 64)  # one image per filter
+
+    second = dict(conv_layers(bundle.model))[names[1]]
+    layer.select(names[1]).run()
+    assert_clean(at)
+    assert len(chart(at, "f_filters_gray")["data"]) == min(second.out_channels, 64)
+    assert any(str(tuple(second.weight.shape)) in c.value for c in at.caption)
+    maps = chart(at, "f_maps")["data"]
+    assert 0 < len(maps) <= 32
+
+    # a 1-channel LeNet-5 built on the Models page: the page still works on the (RGB) cat photo
+    at.switch_page("pages/models.py").run()
+    at.radio(key="m_ch_lenet5").set_value(1)
+    at.button(key="m_build").click().run()
+    assert_clean(at)
+    lenet = at.session_state["active_model"].bundle
+    assert lenet.card.in_channels == 1
+    at.switch_page("pages/features.py").run()
+    assert_clean(at)
+    lenet_names = [name for name, _ in conv_layers(lenet.model)]
+    assert at.selectbox(key="f_layer").options == lenet_names
+    conv1 = dict(conv_layers(lenet.model))[lenet_names[0]]
+    assert len(chart(at, "f_filters_gray")["data"]) == conv1.out_channels
+    assert len(chart(at, "f_maps")["data"]) == conv1.out_channels

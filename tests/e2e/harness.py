@@ -1,0 +1,217 @@
+"""Start the app in a subprocess and drive it with headless Chromium (Playwright, sync API).
+
+Shared by the browser test (``tests/e2e/test_browser.py``) and ``scripts/screenshots.py``.
+
+Playwright's own browser download does not work on these machines, so the harness launches
+Debian's ``chromium`` as ``executable_path``; without it, :func:`launch_browser` raises
+:class:`BrowserMissingError` (the test turns that into a failure, never a skip).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Where Streamlit draws things (data-testid values of the 1.67 frontend).
+MAIN = '[data-testid="stMain"]'
+STATUS_RUNNING = '[data-testid="stStatusWidget"]'
+EXCEPTION = '[data-testid="stException"]'
+ERROR_ALERT = '[data-testid="stAlertContentError"]'
+
+
+class BrowserMissingError(RuntimeError):
+    """Debian's ``chromium`` is not on PATH."""
+
+
+@dataclass(frozen=True)
+class App:
+    """A running ``streamlit run app.py``: its base URL and its log file."""
+
+    url: str
+    log: Path
+
+    def log_tail(self, n_chars: int = 4000) -> str:
+        """The end of the server's combined stdout/stderr."""
+        return self.log.read_text(errors="replace")[-n_chars:]
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def start_app(runs_dir: Path, log_dir: Path, *, port: int | None = None, timeout_s: float = 90.0) -> Iterator[App]:
+    """Run the app headless on a free port until the block ends.
+
+    Args:
+        runs_dir: where training runs are saved (``PLAYGROUND_RUNS``), e.g. a temporary folder.
+        log_dir: the server's output goes to ``log_dir / "streamlit.log"``.
+        port: the port; a free one by default.
+        timeout_s: seconds to wait for ``/_stcore/health`` to answer ``ok``.
+
+    Raises:
+        RuntimeError: if the server exits or is not healthy in time (the message has its log).
+    """
+    port = port or free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / "streamlit.log"
+    env = {**os.environ, "PLAYGROUND_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    app = App(f"http://127.0.0.1:{port}", log)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(app, proc, timeout_s)
+            yield app
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+def _wait_healthy(app: App, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode}:\n{app.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{app.url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"streamlit was not healthy after {timeout_s:.0f} s:\n{app.log_tail()}")
+
+
+@contextlib.contextmanager
+def launch_browser(user_data_dir: Path) -> Iterator[Browser]:
+    """Debian's Chromium, headless, with a fresh profile in ``user_data_dir``.
+
+    Raises:
+        BrowserMissingError: if ``chromium`` is not on PATH (``apt-get install chromium``).
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise BrowserMissingError(
+            "Debian's chromium is not installed (no 'chromium' on PATH): the browser test needs it. "
+            "Install it with 'apt-get install chromium chromium-driver' (.ci/run does)."
+        )
+    user_data_dir.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable, args=[*CHROMIUM_ARGS, f"--user-data-dir={user_data_dir}"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_idle(page: Page, timeout_s: float = 60.0, settle_s: float = 0.75) -> None:
+    """Wait until the script run is over: no "Running…" status widget for ``settle_s`` seconds.
+
+    Raises:
+        TimeoutError: if the app is still running after ``timeout_s`` seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        if page.locator(STATUS_RUNNING).count() == 0:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= settle_s:
+                return
+        else:
+            quiet_since = None
+        page.wait_for_timeout(100)
+    raise TimeoutError(f"the app was still running after {timeout_s:.0f} s on {page.url}")
+
+
+def open_page(page: Page, url: str, timeout_s: float = 90.0) -> None:
+    """Load ``url``, wait for the page title (an ``h1`` in the main area) and for the run to end."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator(f"{MAIN} h1").first.wait_for(timeout=timeout_s * 1000)
+    wait_idle(page, timeout_s)
+
+
+def page_problems(page: Page) -> list[str]:
+    """The texts of exceptions and error boxes (``st.exception`` / ``st.error``) on the page."""
+    found = [f"exception: {t}" for t in page.locator(EXCEPTION).all_inner_texts()]
+    found += [f"error: {t}" for t in page.locator(ERROR_ALERT).all_inner_texts()]
+    return found
+
+
+def full_screenshot(page: Page, path: Path, *, clip_to_content: bool = False) -> Path:
+    """Screenshot the whole main area (Streamlit scrolls inside it, not the window).
+
+    The viewport is grown to the content's height for the shot, then restored.
+
+    Args:
+        page: the page.
+        path: the PNG to write (its folder is created).
+        clip_to_content: crop the right/bottom margins to the main block's bounding box.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    viewport = page.viewport_size or {"width": 1280, "height": 900}
+    height = page.evaluate(
+        "sel => { const m = document.querySelector(sel); return m ? m.scrollHeight : document.body.scrollHeight; }",
+        MAIN,
+    )
+    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], int(height))})
+    page.wait_for_timeout(500)  # let charts re-layout to the new size
+    try:
+        clip = None
+        if clip_to_content:
+            box = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+            if box is not None:
+                clip = {"x": 0, "y": 0, "width": viewport["width"], "height": box["y"] + box["height"]}
+        page.screenshot(path=str(path), clip=clip)
+    finally:
+        page.set_viewport_size(viewport)
+    return path
