@@ -7,10 +7,11 @@ and runs the page picked in the navigation. Pages live in ``pages/``; the logic 
 import streamlit as st
 
 from ui.pages import PAGES
-from ui.state import active_model, card_facts, device_label, finalize_job
+from ui.state import active_model, card_facts, device_label, finalize_job, show_flash
 
 st.set_page_config(page_title="Deep Learning Playground", page_icon=":material/neurology:", layout="wide")
 
+show_flash()
 navigation = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES])
 
 with st.sidebar:

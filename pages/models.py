@@ -56,8 +56,7 @@ with build_tab:
                 )
                 if local_weights is not None:
                     load_weights(bundle.model, local_weights.getvalue(), local_weights.name)
-            set_active_model(bundle, "built on the Models page")
-            st.success(f"Active model: {bundle.title}")
+            set_active_model(bundle, "built on the Models page")  # reruns the app
         except (ValueError, TypeError, OSError) as exc:
             show_error(exc, f"build {name}")
 
@@ -88,8 +87,7 @@ with runs_tab:
         if st.button("Use this checkpoint", key="m_use_run"):
             try:
                 bundle = load_bundle(picked)
-                set_active_model(bundle, f"saved run {Path(picked).name}")
-                st.success(f"Active model: {bundle.title}")
+                set_active_model(bundle, f"saved run {Path(picked).name}")  # reruns the app
             except (ValueError, OSError) as exc:
                 show_error(exc, "load this checkpoint")
 
@@ -107,8 +105,7 @@ with upload_tab:
     if clicked and card_file is not None and weights_file is not None:
         try:
             bundle = bundle_from_files(card_file.getvalue(), weights_file.getvalue(), weights_file.name)
-            set_active_model(bundle, f"uploaded {weights_file.name}")
-            st.success(f"Active model: {bundle.title}")
+            set_active_model(bundle, f"uploaded {weights_file.name}")  # reruns the app
         except (ValueError, OSError) as exc:
             show_error(exc, "load the uploaded checkpoint")
 

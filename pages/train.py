@@ -155,7 +155,8 @@ if start and split is not None and dataset is not None:
 
 
 # ---------------------------------------------------------------- live view
-@st.fragment(run_every=1.0)
+# Poll only while a run is going: an idle page must not rerun every second.
+@st.fragment(run_every=1.0 if running else None)
 def live_view() -> None:
     """Polls the job once a second; the worker thread never touches Streamlit."""
     job: TrainingJob | None = st.session_state.get("job")
@@ -181,9 +182,11 @@ def live_view() -> None:
     steps = progress.steps_per_epoch if progress is not None else None
     if history or job.batch_losses:
         st.plotly_chart(training_curves(history, job.batch_losses, steps), key="t_curves")
-    if status not in ("pending", "running"):
+    if running and status not in ("pending", "running"):
+        # The run ended since the page was drawn: redraw the whole page with the results below
+        # (that run has running=False, so it neither polls nor reruns again).
         finalize_job()
-        st.rerun()  # redraw the whole page with the results below; stops the polling
+        st.rerun()
 
 
 live_view()
@@ -208,8 +211,7 @@ if job is not None and job.status in ("done", "stopped", "failed"):
         if saved is not None:
             st.caption(f"Checkpoint saved to `{saved}`")
         if st.button("Use this model on every page", type="primary", key="t_use"):
-            set_active_model(result.bundle, f"trained here ({saved.name if saved else 'unsaved'})")
-            st.success(f"Active model: {result.bundle.title}")
+            set_active_model(result.bundle, f"trained here ({saved.name if saved else 'unsaved'})")  # reruns the app
         ev = result.evaluation
         if ev is not None:
             labels = result.bundle.labels

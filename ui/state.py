@@ -54,8 +54,21 @@ def active_model() -> ActiveModel:
 
 
 def set_active_model(bundle: Bundle, origin: str) -> None:
-    """Make ``bundle`` the active model of every page."""
+    """Make ``bundle`` the active model of every page, and rerun the app at once.
+
+    The sidebar (drawn by app.py before the page) already shows the old model in this run, so the
+    app reruns; the confirmation comes back as a toast there (:func:`show_flash`).
+    """
     st.session_state.active_model = ActiveModel(bundle, origin)
+    st.session_state.flash = f"Active model: {bundle.title}"
+    st.rerun()
+
+
+def show_flash() -> None:
+    """Show (once) the message a previous run left before it reran the app."""
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
 
 
 @dataclass

@@ -102,7 +102,9 @@ class ResNetCIFAR(nn.Module):
         stages: list[nn.Module] = []
         c_in = base
         for i, c_out in enumerate((base, 2 * base, 4 * base)):
-            blocks = [BasicBlock(c_in if j == 0 else c_out, c_out, stride=2 if (i > 0 and j == 0) else 1) for j in range(n)]
+            blocks = [
+                BasicBlock(c_in if j == 0 else c_out, c_out, stride=2 if (i > 0 and j == 0) else 1) for j in range(n)
+            ]
             stages.append(nn.Sequential(*blocks))
             c_in = c_out
         self.layer1, self.layer2, self.layer3 = stages

@@ -113,7 +113,9 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> list[LayerRow]:
         seen.update(id(p) for p in own)
         is_leaf = next(iter(module.children()), None) is None
         if is_leaf or own:
-            owners.append((name or type(model).__name__, module, sum(p.numel() for p in own), any(p.requires_grad for p in own)))
+            owners.append(
+                (name or type(model).__name__, module, sum(p.numel() for p in own), any(p.requires_grad for p in own))
+            )
     shapes: dict[int, tuple[int, ...]] = {}
 
     def make_hook(key: int) -> Any:

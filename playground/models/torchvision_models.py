@@ -100,7 +100,9 @@ def _download(url: str, dest: Path, timeout: float) -> None:
                 digest.update(chunk)
                 out.write(chunk)
         if expected and not digest.hexdigest().startswith(expected):
-            raise ValueError(f"the downloaded file's sha256 {digest.hexdigest()[:12]}... does not start with {expected}")
+            raise ValueError(
+                f"the downloaded file's sha256 {digest.hexdigest()[:12]}... does not start with {expected}"
+            )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -77,6 +77,7 @@ def test_models_build_lenet5_shows_its_layers_and_parameters(app: MakeApp) -> No
     assert metric(at, "Parameters") == f"{expected:,}"
     assert at.session_state["active_model"].bundle.card.architecture == "lenet5"
     assert sidebar_active_model(at).startswith("lenet5")
+    assert [t.value for t in at.toast] == [f"Active model: {sidebar_active_model(at)}"]
     table = at.dataframe[-1].value
     assert {"layer", "type", "output shape", "parameters"} <= set(table.columns)
     assert {"Conv2d", "Linear"} <= set(table["type"])
@@ -116,6 +117,7 @@ def test_train_digits_saves_a_checkpoint_and_becomes_active(app: MakeApp, runs_d
     active = at.session_state["active_model"]
     assert active.bundle is job.result.bundle
     assert sidebar_active_model(at) == job.result.bundle.title
+    assert [t.value for t in at.toast] == [f"Active model: {job.result.bundle.title}"]
     assert job.result.bundle.title.startswith("lenet5")
 
 
@@ -169,7 +171,7 @@ def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
     bundle = at.session_state["active_model"].bundle
     names = [name for name, _ in conv_layers(bundle.model)]
     layer = at.selectbox(key="f_layer")
-    assert layer.options == names  # noqa: SIM300
+    assert [o.split("  ·  ")[0] for o in layer.options] == names  # shown as "name  ·  (out, in, kH, kW)"
     assert layer.value == names[0]
     first = dict(conv_layers(bundle.model))[names[0]]
     assert first.in_channels == 3
@@ -193,7 +195,7 @@ def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
     at.switch_page("pages/features.py").run()
     assert_clean(at)
     lenet_names = [name for name, _ in conv_layers(lenet.model)]
-    assert at.selectbox(key="f_layer").options == lenet_names
+    assert [o.split("  ·  ")[0] for o in at.selectbox(key="f_layer").options] == lenet_names
     conv1 = dict(conv_layers(lenet.model))[lenet_names[0]]
     assert len(chart(at, "f_filters_gray")["data"]) == conv1.out_channels
     assert len(chart(at, "f_maps")["data"]) == conv1.out_channels

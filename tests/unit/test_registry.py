@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from playground.registry import Registry
@@ -21,7 +23,7 @@ def test_entries_keep_registration_order_and_lookup_returns_the_entry() -> None:
 
 
 def test_decorator_registers_and_returns_the_function_unchanged() -> None:
-    reg: Registry[object] = Registry("method")
+    reg: Registry[Callable[[int], int]] = Registry("method")
 
     @reg.register("double")
     def double(x: int) -> int:
