@@ -276,7 +276,7 @@ def train(
     val_seconds = 0.0
     samples_seen = 0
     loss_sum = 0.0  # this epoch's sum of batch loss x batch size, over the losses read so far
-    pending: list[tuple[int, int, torch.Tensor]] = []  # (step, batch size, loss) not read yet
+    pending: list[tuple[int, int, torch.Tensor | float]] = []  # (step, batch size, loss), reported by flush()
     last_sync = start = time.perf_counter()
 
     def flush(epoch: int, epoch_start: float) -> None:
@@ -284,7 +284,9 @@ def train(
         nonlocal loss_sum, last_sync
         if not pending:
             return
-        values = torch.stack([loss for _, _, loss in pending]).tolist()
+        tensors = [loss for _, _, loss in pending if isinstance(loss, torch.Tensor)]
+        read = iter(torch.stack(tensors).tolist() if tensors else [])  # one device sync for all
+        values = [loss if isinstance(loss, float) else next(read) for _, _, loss in pending]
         last_sync = time.perf_counter()
         run_train_s = max(train_seconds + (last_sync - epoch_start), 1e-9)
         later = sum(size for _, size, _ in pending)  # samples counted in samples_seen, not reported yet
@@ -343,8 +345,10 @@ def train(
                             f"expected (B, {num_classes}) logits from the model, got {tuple(logits.shape)}"
                         )
                     loss = F.cross_entropy(logits, y)
+                loss_value: torch.Tensor | float = loss.detach()
                 if on_cpu:  # reading the loss is free here: check it before it can reach the weights
-                    _check_finite(loss.item(), epoch, step, lr=lr)
+                    loss_value = loss.item()
+                    _check_finite(loss_value, epoch, step, lr=lr)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
                     scaler.scale(loss).backward()
@@ -356,7 +360,7 @@ def train(
                 correct += (logits.detach().argmax(dim=1) == y).sum()
                 seen += len(idx)
                 samples_seen += len(idx)
-                pending.append((step, len(idx), loss.detach()))
+                pending.append((step, len(idx), loss_value))
                 if on_cpu or time.perf_counter() - last_sync >= SYNC_INTERVAL_S or len(pending) >= SYNC_MAX_PENDING:
                     flush(epoch, epoch_start)
             flush(epoch, epoch_start)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
@@ -131,8 +131,15 @@ def _wait_healthy(app: App, proc: subprocess.Popen[bytes], timeout_s: float) -> 
 
 
 @contextlib.contextmanager
-def launch_browser(user_data_dir: Path) -> Iterator[Browser]:
+def launch_browser(user_data_dir: Path, viewport: tuple[int, int] = (1280, 900)) -> Iterator[BrowserContext]:
     """Debian's Chromium, headless, with a fresh profile in ``user_data_dir``.
+
+    Playwright refuses ``--user-data-dir`` in ``launch()``'s args, so this is a persistent
+    context on that folder; each ``new_page()`` is a tab with its own Streamlit session.
+
+    Args:
+        user_data_dir: an empty folder for the profile.
+        viewport: (width, height) in CSS pixels.
 
     Raises:
         BrowserMissingError: if ``chromium`` is not on PATH (``apt-get install chromium``).
@@ -145,13 +152,17 @@ def launch_browser(user_data_dir: Path) -> Iterator[Browser]:
         )
     user_data_dir.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_ARGS, f"--user-data-dir={user_data_dir}"]
+        context = p.chromium.launch_persistent_context(
+            str(user_data_dir),
+            executable_path=executable,
+            args=CHROMIUM_ARGS,
+            viewport={"width": viewport[0], "height": viewport[1]},
         )
+        context.set_default_timeout(90_000)
         try:
-            yield browser
+            yield context
         finally:
-            browser.close()
+            context.close()
 
 
 def wait_idle(page: Page, timeout_s: float = 60.0, settle_s: float = 0.75) -> None:
