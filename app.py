@@ -6,13 +6,13 @@ and runs the page picked in the navigation. Pages live in ``pages/``; the logic 
 
 import streamlit as st
 
-from ui.pages import PAGES
+from ui.pages import mark_app_entry, navigation
 from ui.state import active_model, card_facts, device_label, finalize_job, show_flash
 
 st.set_page_config(page_title="Deep Learning Playground", page_icon=":material/neurology:", layout="wide")
 
 show_flash()
-navigation = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES])
+page = navigation()
 
 with st.sidebar:
     st.caption(f"Device: **{device_label()}**")
@@ -29,4 +29,5 @@ with st.sidebar:
         st.caption(f"Training: **{job.status}**")
         finalize_job()  # a run that ended while this page was open is saved here
 
-navigation.run()
+mark_app_entry()
+page.run()

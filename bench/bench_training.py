@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -112,8 +113,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     }
 
     # One untimed warm-up of each (allocator, kernels, lazy imports).
-    bare_loop(fresh_bundle(args.model, data.classes, init), split, TrainConfig(**{**config.to_dict(), "epochs": 1}))
-    train(fresh_bundle(args.model, data.classes, init), split, TrainConfig(**{**config.to_dict(), "epochs": 1}))
+    bare_loop(fresh_bundle(args.model, data.classes, init), split, replace(config, epochs=1))
+    train(fresh_bundle(args.model, data.classes, init), split, replace(config, epochs=1))
     bare, ours = [], []
     for _ in range(args.repeats):
         bare.append(bare_loop(fresh_bundle(args.model, data.classes, init), split, config))
@@ -129,11 +130,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "repeats": args.repeats,
         "device": describe_device(device),
         "threads": torch.get_num_threads(),
-        "bare_samples_per_s": statistics.median(bare),
-        "playground_samples_per_s": statistics.median(ours),
-        "ratio": statistics.median(ours) / statistics.median(bare),
-        "bare_runs": bare,
-        "playground_runs": ours,
+        "bare_samples_per_s": {"best": max(bare), "median": statistics.median(bare), "runs": bare},
+        "playground_samples_per_s": {"best": max(ours), "median": statistics.median(ours), "runs": ours},
+        # Best-of-N is the least disturbed by other load on the machine; the median is shown too.
+        "ratio_best": max(ours) / max(bare),
+        "ratio_median": statistics.median(ours) / statistics.median(bare),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -142,10 +143,14 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f"{args.model} on {args.dataset} ({report['train_size']} training images), batch {args.batch_size}, "
             f"{args.epochs} epoch(s) x {args.repeats} repeats, {report['device']}"
         )
-        print(f"{'loop':<12}{'median samples/s':>18}{'runs':>40}")
-        print(f"{'bare':<12}{report['bare_samples_per_s']:>18.0f}{', '.join(f'{v:.0f}' for v in bare):>40}")
-        print(f"{'playground':<12}{report['playground_samples_per_s']:>18.0f}{', '.join(f'{v:.0f}' for v in ours):>40}")
-        print(f"ratio playground / bare: {report['ratio']:.3f} (target >= 0.95)")
+        print(f"{'loop':<12}{'best samples/s':>16}{'median':>10}   runs")
+        for name, runs in (("bare", bare), ("playground", ours)):
+            listed = ", ".join(f"{v:.0f}" for v in runs)
+            print(f"{name:<12}{max(runs):>16.0f}{statistics.median(runs):>10.0f}   {listed}")
+        print(
+            f"ratio playground / bare: best {report['ratio_best']:.3f}, median {report['ratio_median']:.3f} "
+            "(target >= 0.95)"
+        )
     return report
 
 

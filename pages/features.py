@@ -7,10 +7,12 @@ from playground.features import capture_activations, channel_stats, conv_layers,
 from playground.imageio import decode_image, list_samples
 from playground.predict import model_device
 from playground.viz import channel_stats_figure, image_grid
+from ui.pages import ensure_app_entry
 from ui.state import active_model, current_image, set_current_image, show_error
 
 PAGE_SIZE = 32
 
+ensure_app_entry()
 st.title("Filters & feature maps")
 bundle = active_model().bundle
 layers = conv_layers(bundle.model)

@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from ui.pages import ensure_app_entry
+
+ensure_app_entry()
 st.title("Deep Learning Playground")
 st.markdown(
     "Pick a CNN, train it on real data with live curves, upload a photo for a prediction, and look "

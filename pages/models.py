@@ -9,9 +9,11 @@ from playground.bundle import Bundle, bundle_from_files, create_bundle, default_
 from playground.models import MODELS
 from playground.models.summary import count_flops, layer_table
 from playground.runs import list_checkpoints
+from ui.pages import ensure_app_entry
 from ui.state import active_model, pretrained_bundle, set_active_model, show_error
 from ui.widgets import hparam_inputs
 
+ensure_app_entry()
 st.title("Models")
 build_tab, runs_tab, upload_tab = st.tabs(["Build an architecture", "Saved runs", "Upload a checkpoint"])
 

@@ -5,8 +5,10 @@ import streamlit as st
 from playground.imageio import ImageDecodeError, decode_image, list_samples
 from playground.predict import predict_images
 from playground.viz import topk_bar
+from ui.pages import ensure_app_entry
 from ui.state import active_model, set_current_image, show_error
 
+ensure_app_entry()
 st.title("Predict")
 active = active_model()
 bundle = active.bundle

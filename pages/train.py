@@ -10,9 +10,11 @@ from playground.data import DATASETS, DatasetUnavailableError, ImageDataset, loa
 from playground.models import MODELS
 from playground.training import TrainConfig, TrainingJob
 from playground.viz import class_balance_figure, confusion_matrix_figure, image_grid, per_class_bar, training_curves
+from ui.pages import ensure_app_entry
 from ui.state import cached_dataset, finalize_job, set_active_model, show_error
 from ui.widgets import hparam_inputs
 
+ensure_app_entry()
 st.title("Train")
 job: TrainingJob | None = st.session_state.get("job")
 running = job is not None and job.status in ("pending", "running")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
 
 @dataclass(frozen=True)
 class PageEntry:
@@ -20,3 +23,31 @@ PAGES: list[PageEntry] = [
     PageEntry("pages/predict.py", "Predict", ":material/image_search:"),
     PageEntry("pages/features.py", "Filters & feature maps", ":material/grid_view:"),
 ]
+
+
+_ENTRY_KEY = "_ran_through_app"
+
+
+def navigation() -> StreamlitPage:
+    """``st.navigation`` over :data:`PAGES` (called once per run by app.py)."""
+    return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES])
+
+
+def mark_app_entry() -> None:
+    """app.py calls this on every run, before it runs the page (see :func:`ensure_app_entry`)."""
+    st.session_state[_ENTRY_KEY] = True
+
+
+def ensure_app_entry() -> None:
+    """Every page calls this first: make sure the page runs inside app.py, not on its own.
+
+    Streamlit 1.67 treats a ``pages/`` folder the legacy multipage way until some session has
+    called ``st.navigation``: on a freshly started server, the first visitor who opens a page URL
+    (``/predict``) gets the page file run alone — no page config, no shared sidebar, file names as
+    the navigation. Here the page notices that app.py did not run first, calls ``st.navigation``
+    (which turns the legacy mode off for the whole server) and reruns, this time through app.py.
+    """
+    if st.session_state.pop(_ENTRY_KEY, False):
+        return
+    navigation()
+    st.rerun()

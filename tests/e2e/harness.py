@@ -48,9 +48,10 @@ class BrowserMissingError(RuntimeError):
 
 @dataclass(frozen=True)
 class App:
-    """A running ``streamlit run app.py``: its base URL and its log file."""
+    """A running ``streamlit run app.py``: its base URL, its runs folder and its log file."""
 
     url: str
+    runs_dir: Path
     log: Path
 
     def log_tail(self, n_chars: int = 4000) -> str:
@@ -100,7 +101,7 @@ def start_app(runs_dir: Path, log_dir: Path, *, port: int | None = None, timeout
         "--server.fileWatcherType",
         "none",
     ]
-    app = App(f"http://127.0.0.1:{port}", log)
+    app = App(f"http://127.0.0.1:{port}", runs_dir, log)
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -165,7 +166,7 @@ def launch_browser(user_data_dir: Path, viewport: tuple[int, int] = (1280, 900))
             context.close()
 
 
-def wait_idle(page: Page, timeout_s: float = 60.0, settle_s: float = 0.75) -> None:
+def wait_idle(page: Page, timeout_s: float = 60.0, settle_s: float = 1.0) -> None:
     """Wait until the script run is over: no "Running…" status widget for ``settle_s`` seconds.
 
     Raises:
@@ -182,6 +183,11 @@ def wait_idle(page: Page, timeout_s: float = 60.0, settle_s: float = 0.75) -> No
             quiet_since = None
         page.wait_for_timeout(100)
     raise TimeoutError(f"the app was still running after {timeout_s:.0f} s on {page.url}")
+
+
+def page_url(app: App, script: str, default: bool = False) -> str:
+    """The URL of a page file: Streamlit derives it from the file name (``pages/train.py`` → ``/train``)."""
+    return f"{app.url}/" if default else f"{app.url}/{Path(script).stem}"
 
 
 def open_page(page: Page, url: str, timeout_s: float = 90.0) -> None:

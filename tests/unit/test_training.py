@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -270,7 +273,7 @@ def test_same_seed_same_run_different_seed_different_run(bars_split: Split) -> N
     runs = []
     for seed in (0, 0, 1):
         bundle = make_bundle(init_seed=0)
-        result = train(bundle, bars_split, TrainConfig(**{**config.to_dict(), "seed": seed}))
+        result = train(bundle, bars_split, replace(config, seed=seed))
         runs.append(([(r.train_loss, r.val_loss, r.val_accuracy) for r in result.history], weights_of(bundle)))
     assert runs[0][0] == runs[1][0]
     assert_same_weights(runs[0][1], runs[1][1])
@@ -319,8 +322,8 @@ def test_nan_in_epoch_two_restores_the_end_of_epoch_one(bars_split: Split, monke
     real = torch.nn.functional.cross_entropy
     calls = {"n": 0}
 
-    def cross_entropy(logits: torch.Tensor, target: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
-        loss = real(logits, target, *args, **kwargs)
+    def cross_entropy(logits: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        loss = real(logits, target, **kwargs)
         if logits.requires_grad:  # training batches only
             calls["n"] += 1
             if calls["n"] == 7:  # epoch 2 (5 steps per epoch), its 2nd batch
@@ -347,13 +350,13 @@ def test_class_count_mismatch_is_a_value_error(bars_split: Split) -> None:
 
 
 def test_step_and_cosine_schedules(bars_split: Split) -> None:
-    base = {"epochs": 4, "batch_size": 16, "optimizer": "sgd", "lr": 0.1, "device": "cpu", "max_batches_per_epoch": 1}
-    step = train(make_bundle(), bars_split, TrainConfig(**base, schedule="step"))
+    base = TrainConfig(epochs=4, batch_size=16, optimizer="sgd", lr=0.1, device="cpu", max_batches_per_epoch=1)
+    step = train(make_bundle(), bars_split, replace(base, schedule="step"))
     assert [r.lr for r in step.history] == pytest.approx([0.1, 0.1, 0.01, 0.001])
-    cosine = train(make_bundle(), bars_split, TrainConfig(**base, schedule="cosine"))
+    cosine = train(make_bundle(), bars_split, replace(base, schedule="cosine"))
     expected = [0.1 * 0.5 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]
     assert [r.lr for r in cosine.history] == pytest.approx(expected)
-    constant = train(make_bundle(), bars_split, TrainConfig(**base))
+    constant = train(make_bundle(), bars_split, base)
     assert [r.lr for r in constant.history] == pytest.approx([0.1] * 4)
 
 
@@ -430,7 +433,7 @@ def test_job_keeps_the_error_of_a_failed_run(bars_split: Split) -> None:
     def broken_forward(x: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("boom in forward")
 
-    bundle.model.forward = broken_forward  # type: ignore[method-assign]
+    bundle.model.forward = broken_forward
     job = TrainingJob(bundle, bars_split, FAST).start()
     assert job.join(timeout=60)
     assert job.status == "failed" and isinstance(job.error, RuntimeError)
@@ -440,7 +443,7 @@ def test_job_keeps_the_error_of_a_failed_run(bars_split: Split) -> None:
 
 # -- a real run -----------------------------------------------------------------------------
 @pytest.mark.slow
-def test_lenet5_learns_real_mnist_digits(tmp_path: object) -> None:
+def test_lenet5_learns_real_mnist_digits(tmp_path: Path) -> None:
     """LeNet-5 on the 5,000 offline MNIST digits: >= 95 % validation accuracy in 8 epochs on 2 cores."""
     from playground.bundle import create_bundle
     from playground.data import load_dataset

@@ -1,0 +1,101 @@
+"""End to end: the real app (``streamlit run``) in headless Chromium.
+
+One server and one browser per module (see conftest.py); each test opens its own tab, so its own
+Streamlit session. Every page is opened by its URL, checked for exceptions and error boxes, and
+photographed (into ``$SCREENSHOT_DIR`` too when it is set).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from harness import MAIN, ROOT, App, open_page, page_problems, page_url, wait_idle
+from playwright.sync_api import Page
+
+from ui.pages import PAGES
+
+pytestmark = pytest.mark.e2e
+Shoot = Callable[[Page, str], Path]
+# EfficientNet-Lite0's top-5 for assets/samples/coffee.jpg: espresso 95 %, cup, consomme, chocolate sauce,
+# coffee mug. Any of the cup / coffee classes is a right answer.
+COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
+
+
+def sidebar_nav_titles(page: Page) -> list[str]:
+    # each link reads "<material icon name>\n\n<title>"
+    return [t.split("\n")[-1].strip() for t in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+
+
+def test_every_page_opens_by_url_without_errors(app_server: App, page: Page, shoot: Shoot) -> None:
+    # The default page last: a fresh server first opened at a page URL must still run it through app.py.
+    entries = sorted(PAGES, key=lambda p: p.default)
+    for entry in entries:
+        open_page(page, page_url(app_server, entry.path, entry.default))
+        assert page_problems(page) == [], f"{entry.path}: {page_problems(page)}"
+        assert sidebar_nav_titles(page) == [p.title for p in PAGES], entry.path
+        sidebar = page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+        assert "Active model" in sidebar and "efficientnet_lite0" in sidebar, f"{entry.path}: {sidebar!r}"
+        assert page.locator(f"{MAIN} h1").count() == 1
+        shoot(page, Path(entry.path).stem)
+
+
+def test_sidebar_links_switch_pages(app_server: App, page: Page) -> None:
+    open_page(page, page_url(app_server, "pages/home.py", default=True))
+    for entry in PAGES:
+        page.locator('[data-testid="stSidebarNav"] a').filter(has_text=entry.title).click()
+        page.wait_for_url(re.compile(re.escape(page_url(app_server, entry.path, entry.default)) + "$"))
+        page.locator(f"{MAIN} h1").first.wait_for()
+        wait_idle(page)
+        assert page_problems(page) == [], f"{entry.path}: {page_problems(page)}"
+
+
+def test_predict_upload_coffee(app_server: App, page: Page, shoot: Shoot) -> None:
+    open_page(page, page_url(app_server, "pages/predict.py"))
+    page.locator('[data-testid="stRadio"] label').filter(has_text="Upload").click()
+    file_input = page.locator("input[type=file]")
+    file_input.wait_for(state="attached")
+    wait_idle(page)
+    file_input.set_input_files(ROOT / "assets" / "samples" / "coffee.jpg")
+
+    heading = page.locator(f"{MAIN} h3").filter(has_text="coffee.jpg:")
+    heading.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page_problems(page) == []
+    text = heading.inner_text()
+    match = re.fullmatch(r"coffee\.jpg: (.+) \((\d+\.\d)%\)", text.strip())
+    assert match, text
+    assert match.group(1) in COFFEE_CLASSES, text
+    assert 0 < float(match.group(2)) <= 100
+    shoot(page, "predict_upload")
+
+
+def test_train_one_epoch_on_digits(app_server: App, page: Page, shoot: Shoot) -> None:
+    open_page(page, page_url(app_server, "pages/train.py"))
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset").click()
+    page.get_by_role("option", name="digits", exact=True).click()
+    wait_idle(page)
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("1")
+    epochs.press("Enter")
+    wait_idle(page)
+    assert page_problems(page) == []
+    page.get_by_role("button", name="Start training").click()
+
+    accuracy = page.locator('[data-testid="stMetric"]').filter(has_text="Validation accuracy")
+    accuracy.wait_for(timeout=180_000)
+    wait_idle(page, timeout_s=120)
+    assert page_problems(page) == []
+    value = accuracy.locator('[data-testid="stMetricValue"]').inner_text()
+    assert re.fullmatch(r"\d{1,3}\.\d\d%", value.strip()), value
+    assert page.locator('[data-testid="stMetric"]').filter(has_text="Epochs").locator(
+        '[data-testid="stMetricValue"]'
+    ).inner_text().strip() == "1"
+    assert page.locator(".st-key-t_final_curves .js-plotly-plot").count() == 1  # the learning curves
+    assert page.locator(".st-key-t_cm .js-plotly-plot").count() == 1  # the confusion matrix
+    saved = [p for p in app_server.runs_dir.iterdir() if p.is_dir()]
+    assert len(saved) == 1 and (saved[0] / "card.json").is_file(), saved
+    assert page.get_by_text(f"Checkpoint saved to {saved[0]}").count() == 1
+    shoot(page, "train_result")
