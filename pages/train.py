@@ -182,7 +182,8 @@ def live_view() -> None:
             st.toast("Stopping at the next batch; the last good weights are kept.")
     history = [h.to_dict() for h in job.history]
     steps = progress.steps_per_epoch if progress is not None else None
-    if history or job.batch_losses:
+    # Once there is a result, its own curves are drawn below: do not show the same curves twice.
+    if (history or job.batch_losses) and job.result is None:
         st.plotly_chart(training_curves(history, job.batch_losses, steps), key="t_curves")
     if running and status not in ("pending", "running"):
         # The run ended since the page was drawn: redraw the whole page with the results below

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +68,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def start_app(runs_dir: Path, log_dir: Path, *, port: int | None = None, timeout_s: float = 90.0) -> Iterator[App]:
+def start_app(
+    runs_dir: Path,
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    timeout_s: float = 90.0,
+    extra_args: Sequence[str] = (),
+) -> Iterator[App]:
     """Run the app headless on a free port until the block ends.
 
     Args:
@@ -76,6 +83,7 @@ def start_app(runs_dir: Path, log_dir: Path, *, port: int | None = None, timeout
         log_dir: the server's output goes to ``log_dir / "streamlit.log"``.
         port: the port; a free one by default.
         timeout_s: seconds to wait for ``/_stcore/health`` to answer ``ok``.
+        extra_args: more ``streamlit run`` options, e.g. ``["--client.toolbarMode", "viewer"]``.
 
     Raises:
         RuntimeError: if the server exits or is not healthy in time (the message has its log).
@@ -100,6 +108,7 @@ def start_app(runs_dir: Path, log_dir: Path, *, port: int | None = None, timeout
         "false",
         "--server.fileWatcherType",
         "none",
+        *extra_args,
     ]
     app = App(f"http://127.0.0.1:{port}", runs_dir, log)
     with log.open("wb") as out:
@@ -204,30 +213,46 @@ def page_problems(page: Page) -> list[str]:
     return found
 
 
-def full_screenshot(page: Page, path: Path, *, clip_to_content: bool = False) -> Path:
+def wait_rendered(page: Page, timeout_s: float = 30.0) -> None:
+    """Wait until every image has loaded and every Plotly chart has drawn."""
+    page.wait_for_function(
+        """() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)
+            && Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+                .every(c => c.querySelector('.main-svg') !== null)""",
+        timeout=timeout_s * 1000,
+    )
+
+
+def full_screenshot(page: Page, path: Path, *, crop: bool = False) -> Path:
     """Screenshot the whole main area (Streamlit scrolls inside it, not the window).
 
-    The viewport is grown to the content's height for the shot, then restored.
+    The viewport is grown to the content's height for the shot, then restored; the mouse is moved
+    off the charts first so no Plotly toolbar shows.
 
     Args:
         page: the page.
         path: the PNG to write (its folder is created).
-        clip_to_content: crop the right/bottom margins to the main block's bounding box.
+        crop: cut the empty space below the last element (keeps a small margin).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     viewport = page.viewport_size or {"width": 1280, "height": 900}
+    page.mouse.move(viewport["width"] - 2, viewport["height"] - 2)  # off the sidebar and the charts
     height = page.evaluate(
         "sel => { const m = document.querySelector(sel); return m ? m.scrollHeight : document.body.scrollHeight; }",
         MAIN,
     )
     page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], int(height))})
-    page.wait_for_timeout(500)  # let charts re-layout to the new size
     try:
+        wait_rendered(page)
+        page.wait_for_timeout(500)  # let charts re-layout to the new size
         clip = None
-        if clip_to_content:
-            box = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
-            if box is not None:
-                clip = {"x": 0, "y": 0, "width": viewport["width"], "height": box["y"] + box["height"]}
+        if crop:
+            bottom = page.evaluate(
+                """sel => Math.max(...Array.from(document.querySelectorAll(sel + ' [data-testid="stElementContainer"]'))
+                    .map(e => e.getBoundingClientRect().bottom))""",
+                MAIN,
+            )
+            clip = {"x": 0, "y": 0, "width": viewport["width"], "height": min(int(bottom) + 32, int(height))}
         page.screenshot(path=str(path), clip=clip)
     finally:
         page.set_viewport_size(viewport)

@@ -90,9 +90,14 @@ def test_train_one_epoch_on_digits(app_server: App, page: Page, shoot: Shoot) ->
     assert page_problems(page) == []
     value = accuracy.locator('[data-testid="stMetricValue"]').inner_text()
     assert re.fullmatch(r"\d{1,3}\.\d\d%", value.strip()), value
-    assert page.locator('[data-testid="stMetric"]').filter(has_text="Epochs").locator(
-        '[data-testid="stMetricValue"]'
-    ).inner_text().strip() == "1"
+    assert (
+        page.locator('[data-testid="stMetric"]')
+        .filter(has_text="Epochs")
+        .locator('[data-testid="stMetricValue"]')
+        .inner_text()
+        .strip()
+        == "1"
+    )
     assert page.locator(".st-key-t_final_curves .js-plotly-plot").count() == 1  # the learning curves
     assert page.locator(".st-key-t_cm .js-plotly-plot").count() == 1  # the confusion matrix
     saved = [p for p in app_server.runs_dir.iterdir() if p.is_dir()]

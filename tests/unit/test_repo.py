@@ -23,7 +23,9 @@ def test_requirements_pinned_exactly() -> None:
         for line in (ROOT / name).read_text().splitlines():
             line = line.strip()
             if line and not line.startswith(("#", "-r")):
-                assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][A-Za-z0-9.+]*", line), f"{name}: {line!r} is not pinned"
+                assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][A-Za-z0-9.+]*", line), (
+                    f"{name}: {line!r} is not pinned"
+                )
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
