@@ -21,11 +21,18 @@ images, names, errors = [], [], []
 if source == "Sample photo":
     samples = list_samples()
     titles = {s.name: s.title for s in samples}
-    chosen = st.selectbox("Sample", list(titles), format_func=lambda n: titles[n], key="predict_sample")
+    # A digit model gets a digit first, a photo model a photo.
+    wanted = "digit" if bundle.card.in_channels == 1 else "photo"
+    first = next((i for i, s in enumerate(samples) if s.kind == wanted), 0)
+    chosen = st.selectbox(
+        "Sample", list(titles), index=first, format_func=lambda n: titles[n], key=f"predict_sample_{wanted}"
+    )
     sample = next(s for s in samples if s.name == chosen)
     images.append(decode_image(sample.path.read_bytes(), sample.path.name))
     names.append(sample.title)
-    st.caption(f"{sample.title} — {sample.source}, licence: {sample.licence}")
+    st.caption(f"{sample.title} — {sample.author}, {sample.licence}. Source: {sample.source}")
+    if sample.kind == "digit" and bundle.card.dataset == "mnist":
+        st.caption("This digit comes from the same 5,000 MNIST digits the model may have trained on.")
 elif source == "Upload":
     uploads = st.file_uploader(
         "Images (PNG, JPEG, GIF, WebP, BMP, TIFF)",

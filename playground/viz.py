@@ -205,3 +205,50 @@ def class_balance_figure(counts: dict[str, Sequence[int]], labels: Sequence[str]
     fig.update_xaxes(type="category", title="class")
     fig.update_yaxes(title="examples")
     return _layout(fig, "class balance", height=300)
+
+
+_METRIC_TITLES = {
+    "accuracy": "accuracy",
+    "mean_true_confidence": "mean true-class confidence",
+    "flip_rate": "flip rate (prediction changed)",
+}
+
+
+def sweep_figure(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> go.Figure:
+    """A metric against severity: one colour per perturbation, one dash style per model.
+
+    Args:
+        rows: dicts with ``model`` (optional), ``perturbation``, ``severity`` and ``metric``.
+        metric: ``"accuracy"``, ``"mean_true_confidence"`` or ``"flip_rate"``.
+
+    Raises:
+        ValueError: for an unknown metric.
+    """
+    if metric not in _METRIC_TITLES:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(_METRIC_TITLES)}")
+    palette = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
+    perturbations = list(dict.fromkeys(r["perturbation"] for r in rows))
+    models = list(dict.fromkeys(r.get("model", "") for r in rows))
+    fig = go.Figure()
+    for p_i, name in enumerate(perturbations):
+        for m_i, model in enumerate(models):
+            pts = sorted(
+                (r for r in rows if r["perturbation"] == name and r.get("model", "") == model),
+                key=lambda r: r["severity"],
+            )
+            if not pts:
+                continue
+            label = f"{name} · {model}" if len(models) > 1 else name
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["severity"] for r in pts],
+                    y=[r[metric] for r in pts],
+                    mode="lines+markers",
+                    name=label,
+                    line={"color": palette[p_i % len(palette)], "dash": dashes[m_i % len(dashes)]},
+                )
+            )
+    fig.update_xaxes(title="severity", dtick=1)
+    fig.update_yaxes(title=_METRIC_TITLES[metric], range=[0, 1.02], tickformat=".0%")
+    return _layout(fig, f"{_METRIC_TITLES[metric]} against severity", height=380)

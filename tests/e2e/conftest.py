@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import App, BrowserMissingError, full_screenshot, launch_browser, start_app
+from harness import App, BrowserMissingError, chromium_path, full_screenshot, launch_browser, start_app
 from playwright.sync_api import BrowserContext, Page
 
 
@@ -23,11 +23,15 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     """Debian's Chromium; a missing browser FAILS the test (CI installs it), never skips it."""
+    missing = None
     try:
-        with launch_browser(tmp_path_factory.mktemp("chromium-profile")) as context:
-            yield context
+        chromium_path()
     except BrowserMissingError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        missing = str(exc)
+    if missing is not None:
+        pytest.fail(missing, pytrace=False)
+    with launch_browser(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, FloatRect, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
@@ -140,6 +140,21 @@ def _wait_healthy(app: App, proc: subprocess.Popen[bytes], timeout_s: float) -> 
     raise RuntimeError(f"streamlit was not healthy after {timeout_s:.0f} s:\n{app.log_tail()}")
 
 
+def chromium_path() -> str:
+    """Where Debian's ``chromium`` is.
+
+    Raises:
+        BrowserMissingError: if it is not on PATH.
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        raise BrowserMissingError(
+            "Debian's chromium is not installed (no 'chromium' on PATH): the browser test needs it. "
+            "Install it with 'apt-get install chromium chromium-driver' (.ci/run does)."
+        )
+    return executable
+
+
 @contextlib.contextmanager
 def launch_browser(user_data_dir: Path, viewport: tuple[int, int] = (1280, 900)) -> Iterator[BrowserContext]:
     """Debian's Chromium, headless, with a fresh profile in ``user_data_dir``.
@@ -154,12 +169,7 @@ def launch_browser(user_data_dir: Path, viewport: tuple[int, int] = (1280, 900))
     Raises:
         BrowserMissingError: if ``chromium`` is not on PATH (``apt-get install chromium``).
     """
-    executable = shutil.which("chromium")
-    if executable is None:
-        raise BrowserMissingError(
-            "Debian's chromium is not installed (no 'chromium' on PATH): the browser test needs it. "
-            "Install it with 'apt-get install chromium chromium-driver' (.ci/run does)."
-        )
+    executable = chromium_path()
     user_data_dir.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -245,14 +255,14 @@ def full_screenshot(page: Page, path: Path, *, crop: bool = False) -> Path:
     try:
         wait_rendered(page)
         page.wait_for_timeout(500)  # let charts re-layout to the new size
-        clip = None
+        clip: FloatRect | None = None
         if crop:
             bottom = page.evaluate(
                 """sel => Math.max(...Array.from(document.querySelectorAll(sel + ' [data-testid="stElementContainer"]'))
                     .map(e => e.getBoundingClientRect().bottom))""",
                 MAIN,
             )
-            clip = {"x": 0, "y": 0, "width": viewport["width"], "height": min(int(bottom) + 32, int(height))}
+            clip = FloatRect(x=0, y=0, width=viewport["width"], height=min(int(bottom) + 32, int(height)))
         page.screenshot(path=str(path), clip=clip)
     finally:
         page.set_viewport_size(viewport)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import MAIN, ROOT, App, open_page, page_problems, page_url, wait_idle
+from harness import MAIN, ROOT, App, BrowserMissingError, chromium_path, open_page, page_problems, page_url, wait_idle
 from playwright.sync_api import Page
 
 from ui.pages import PAGES
@@ -27,6 +27,18 @@ COFFEE_CLASSES = {"espresso", "cup", "coffee mug"}
 def sidebar_nav_titles(page: Page) -> list[str]:
     # each link reads "<material icon name>\n\n<title>"
     return [t.split("\n")[-1].strip() for t in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+
+
+def test_chromium_is_installed() -> None:
+    """Without Debian's chromium the browser tests cannot run: that is a failure, never a skip."""
+    path, missing = None, None
+    try:
+        path = chromium_path()
+    except BrowserMissingError as exc:
+        missing = str(exc)
+    if missing is not None:
+        pytest.fail(missing, pytrace=False)
+    assert path is not None and Path(path).is_file()
 
 
 def test_every_page_opens_by_url_without_errors(app_server: App, page: Page, shoot: Shoot) -> None:
