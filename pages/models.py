@@ -5,13 +5,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from playground.bundle import Bundle, bundle_from_files, create_bundle, default_runs_dir, load_bundle, load_weights
+from playground.bundle import Bundle, bundle_from_files, create_bundle, load_bundle, load_weights
 from playground.models import MODELS
 from playground.models.summary import count_flops, layer_table
 from playground.runs import list_checkpoints
 from ui.pages import ensure_app_entry
 from ui.state import active_model, pretrained_bundle, set_active_model, show_error
-from ui.widgets import hparam_inputs
+from ui.widgets import hparam_inputs, runs_folders
 
 ensure_app_entry()
 st.title("Models")
@@ -63,8 +63,7 @@ with build_tab:
             show_error(exc, f"build {name}")
 
 with runs_tab:
-    folders = [default_runs_dir(), Path("assets/checkpoints")]
-    checkpoints = list_checkpoints(folders)
+    checkpoints = list_checkpoints(runs_folders())
     if not checkpoints:
         st.info("No saved runs yet: train a model on the Train page.")
     else:

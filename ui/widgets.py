@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from PIL import Image
 
+from playground.bundle import Bundle, default_runs_dir
+from playground.imageio import ImageDecodeError, decode_image, list_samples, load_sample
 from playground.models import ModelSpec
+from ui.state import current_image, set_current_image
 
 
 def hparam_inputs(spec: ModelSpec, key: str) -> dict[str, Any]:
@@ -27,3 +32,44 @@ def hparam_inputs(spec: ModelSpec, key: str) -> dict[str, Any]:
         else:
             values[name] = col.text_input(name, value=str(default), key=widget_key)
     return values
+
+
+def runs_folders() -> list[Path]:
+    """Where saved checkpoints are listed from: the runs folder and the shipped checkpoints."""
+    return [default_runs_dir(), Path("assets/checkpoints")]
+
+
+def input_image_picker(bundle: Bundle, key: str) -> tuple[Image.Image, str]:
+    """Pick an input image: the current one (shared with Predict), a shipped sample, or an upload.
+
+    Returns:
+        ``(image, name)``; a newly picked image also becomes the current image of every page.
+    """
+    current = current_image()
+    samples = list_samples()
+    wanted = "digit" if bundle.card.in_channels == 1 else "photo"
+    options = ["current", *[s.name for s in samples], "upload"]
+    titles = {"current": f"current image: {current.name}", "upload": "upload an image…"}
+    titles.update({s.name: f"sample: {s.title}" for s in samples})
+    default = 0
+    if current.image.mode == ("RGB" if wanted == "digit" else "L"):  # the current image does not fit the model
+        default = next((i for i, n in enumerate(options) if n in {s.name for s in samples if s.kind == wanted}), 0)
+    choice = st.selectbox("Input image", options, index=default, format_func=lambda n: titles[n], key=key)
+    if choice == "current":
+        return current.image, current.name
+    if choice == "upload":
+        upload = st.file_uploader(
+            "Image", type=["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"], key=f"{key}_up"
+        )
+        if upload is None:
+            st.info("Upload an image, or pick a sample.")
+            st.stop()
+        try:
+            image = decode_image(upload.getvalue(), upload.name)
+        except ImageDecodeError as exc:
+            st.error(str(exc), icon=":material/broken_image:")
+            st.stop()
+        set_current_image(image, upload.name)
+        return image, upload.name
+    sample = next(s for s in samples if s.name == choice)
+    return load_sample(sample.name), sample.title

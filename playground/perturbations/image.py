@@ -72,7 +72,7 @@ def _depthwise_conv(pixels: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     "gaussian_noise",
     modality="image",
     unit="σ of additive Gaussian noise on the [0, 1] pixel scale",
-    levels=(0.0, 0.04, 0.08, 0.12, 0.18, 0.26),
+    levels=(0.0, 0.08, 0.12, 0.18, 0.26, 0.38),
     description="Adds independent Gaussian noise to every pixel and channel (sensor noise in low light).",
 )
 def gaussian_noise(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
@@ -106,7 +106,7 @@ def gaussian_noise(pixels: torch.Tensor, level: float, generator: torch.Generato
     "shot_noise",
     modality="image",
     unit="1 / photons per unit intensity (0 = no noise; 0.1 = 10 photons for a white pixel)",
-    levels=(0.0, 0.01, 0.02, 0.04, 0.08, 0.16),
+    levels=(0.0, 0.02, 0.04, 0.08, 0.16, 0.3),
     description="Poisson (photon counting) noise: stronger in bright areas, as in a camera sensor.",
 )
 def shot_noise(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
@@ -141,7 +141,7 @@ def shot_noise(pixels: torch.Tensor, level: float, generator: torch.Generator) -
     "impulse_noise",
     modality="image",
     unit="fraction of pixel values set to 0 or 1 (salt and pepper)",
-    levels=(0.0, 0.02, 0.04, 0.07, 0.11, 0.17),
+    levels=(0.0, 0.03, 0.06, 0.1, 0.17, 0.27),
     description="Salt-and-pepper noise: a fraction of pixel values turn black or white (bit errors).",
 )
 def impulse_noise(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
@@ -181,7 +181,7 @@ def impulse_noise(pixels: torch.Tensor, level: float, generator: torch.Generator
     "gaussian_blur",
     modality="image",
     unit="σ in pixels of a 32 px image (scaled by min(H, W) / 32)",
-    levels=(0.0, 0.3, 0.5, 0.7, 0.9, 1.2),
+    levels=(0.0, 0.4, 0.6, 0.8, 1.0, 1.2),
     description="Gaussian blur, as from an out-of-focus or low-quality lens.",
 )
 def gaussian_blur(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
@@ -432,11 +432,15 @@ def jpeg(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torc
     "pixelate",
     modality="image",
     unit="downscale factor (1 = original; 4 = a quarter of the resolution)",
-    levels=(1.0, 1.5, 2.0, 2.5, 3.0, 3.5),
+    levels=(1.0, 1.5, 2.0, 2.5, 3.0, 4.0),
     description="Lowers the resolution and blows it back up with square pixels (a zoomed-in thumbnail).",
 )
 def pixelate(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
     """Downscale by ``level`` (anti-aliased bilinear), then upscale back with nearest neighbours.
+
+    The upscale is ``NEAREST_EXACT`` (pixel-centre aligned): plain ``NEAREST`` shifts the blocks by up
+    to half a pixel at non-integer factors, so a factor of 1.5 could differ more from the original
+    than a factor of 2.
 
     Args:
         pixels: ``(B, C, H, W)`` float in ``[0, 1]``.
@@ -458,7 +462,7 @@ def pixelate(pixels: torch.Tensor, level: float, generator: torch.Generator) -> 
     if level == 1.0 or small == [h, w]:
         return pixels.clone()
     down = TF.resize(pixels, small, interpolation=InterpolationMode.BILINEAR, antialias=True)  # (B, C, h', w')
-    up = TF.resize(down, [h, w], interpolation=InterpolationMode.NEAREST)  # (B, C, H, W)
+    up = TF.resize(down, [h, w], interpolation=InterpolationMode.NEAREST_EXACT)  # (B, C, H, W)
     return up.clamp(0.0, 1.0)
 
 
@@ -505,7 +509,7 @@ def rotation(pixels: torch.Tensor, level: float, generator: torch.Generator) -> 
     "translation",
     modality="image",
     unit="shift as a fraction of the image side (direction random per image)",
-    levels=(0.0, 0.04, 0.08, 0.12, 0.16, 0.2),
+    levels=(0.0, 0.025, 0.05, 0.075, 0.1, 0.14),
     description="Shifts each image in a random direction; the uncovered border fills with black.",
 )
 def translation(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
@@ -545,7 +549,7 @@ def translation(pixels: torch.Tensor, level: float, generator: torch.Generator) 
     "scale",
     modality="image",
     unit="zoom factor (1 = original, 0.5 = half size)",
-    levels=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5),
+    levels=(1.0, 0.93, 0.86, 0.79, 0.72, 0.65),
     description="Shrinks the image about its centre (the object seen from further away); the border fills with black.",
 )
 def scale(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:

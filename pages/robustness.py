@@ -1,0 +1,292 @@
+"""Robustness: corruptions, adversarial attacks, severity sweeps and model comparison."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from playground.attacks import AttackConfig, attack, min_flip_severity
+from playground.bundle import Bundle, load_bundle
+from playground.data import DATASETS, split_dataset
+from playground.ensemble import make_ensemble
+from playground.jobs import BackgroundJob
+from playground.perturbations import PERTURBATIONS, image_perturbations, perturb_images
+from playground.predict import predict_pixels
+from playground.robustness import (
+    SweepResult,
+    attribution_map,
+    corruption_errors,
+    explanation_drift,
+    sample_indices,
+    sweep,
+)
+from playground.runs import list_checkpoints
+from playground.viz import image_grid, sweep_figure, topk_bar
+from ui.state import active_model, cached_dataset, show_error
+from ui.widgets import input_image_picker, runs_folders
+
+st.title("Robustness")
+bundle = active_model().bundle
+if bundle.card.in_channels not in (1, 3) or not hasattr(bundle.preprocessing, "pixels_from_pil"):
+    st.info("The Robustness page works on image models; pick one on the Models page.")
+    st.stop()
+st.caption(f"Model: **{bundle.title}**. Perturbations act on raw pixels in [0, 1], before the model's normalization.")
+
+names = image_perturbations()
+describe = {n: f"{n} — {PERTURBATIONS.get(n).unit}" for n in names}
+
+
+def to_display(pixels: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> (H, W[, 3]) for st.image."""
+    return pixels.permute(1, 2, 0).squeeze(-1).clamp(0, 1).numpy()
+
+
+one_tab, attack_tab, sweep_tab = st.tabs(["One input", "Adversarial attack", "Sweep & compare models"])
+
+# ---------------------------------------------------------------- one input
+with one_tab:
+    image, image_name = input_image_picker(bundle, key="r_input")
+    pixels = bundle.preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
+    c1, c2, c3 = st.columns([2, 2, 1])
+    name = c1.selectbox("Perturbation", names, format_func=lambda n: describe[n], key="r_pert")
+    severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key="r_sev")
+    seed = int(c3.number_input("Seed", 0, 10_000, 0, key="r_seed"))
+    spec = PERTURBATIONS.get(name)
+    st.caption(f"{spec.description} Severity {severity:g} → {spec.level(severity):.3g} ({spec.unit}).")
+    perturbed = perturb_images(name, pixels, severity, seed=seed)
+    try:
+        original_pred, perturbed_pred = predict_pixels(bundle, torch.cat([pixels, perturbed]), top_k=5)
+    except (ValueError, RuntimeError) as exc:
+        show_error(exc, "run the model")
+        st.stop()
+    preds = [original_pred]
+    pert_top = perturbed_pred.top_k
+    gain = st.select_slider("Magnify the difference", [1, 2, 5, 10, 20], value=5, key="r_gain")
+    diff = ((perturbed - pixels).abs() * gain).clamp(0, 1)[0]
+    a, b, c = st.columns(3)
+    a.image(to_display(pixels[0]), caption=f"original: {preds[0].top_k[0].label}", width="stretch", clamp=True)
+    b.image(to_display(perturbed[0]), caption=f"perturbed: {pert_top[0].label}", width="stretch", clamp=True)
+    c.image(to_display(diff), caption=f"|difference| × {gain}", width="stretch", clamp=True)
+    a, b = st.columns(2)
+    a.plotly_chart(topk_bar(preds[0].top_k, "original"), key="r_top_orig")
+    b.plotly_chart(topk_bar(pert_top, "perturbed"), key="r_top_pert")
+    if preds[0].top_k[0].index != pert_top[0].index:
+        st.warning(
+            f"The prediction flips: {preds[0].top_k[0].label} → {pert_top[0].label}.", icon=":material/swap_horiz:"
+        )
+
+    c1, c2 = st.columns(2)
+    with c1:
+        if st.button("Find the smallest severity that flips the prediction", key="r_minflip"):
+            with st.spinner("Searching severities 0 → 5 in steps of 0.1…"):
+                try:
+                    found = min_flip_severity(bundle, pixels, name, seed=seed)
+                except (ValueError, RuntimeError) as exc:
+                    show_error(exc, "search the severities")
+                    found = "error"
+            if found is None:
+                st.success(f"No severity up to 5 flips the prediction under {name}.")
+            elif found != "error":
+                st.info(
+                    f"The prediction first changes at severity **{found:.1f}** ({spec.level(found):.3g} {spec.unit})."
+                )
+    with c2:
+        if st.button("Explanation drift (saliency, original vs perturbed)", key="r_drift"):
+            target = preds[0].top_k[0].index
+            try:
+                rho = explanation_drift(bundle, pixels, perturbed, target)
+                maps = np.stack(
+                    [
+                        attribution_map(bundle, pixels, target).numpy(),
+                        attribution_map(bundle, perturbed, target).numpy(),
+                    ]
+                )  # (2, H, W)
+            except (ValueError, RuntimeError) as exc:
+                show_error(exc, "compute the explanations")
+            else:
+                st.metric("Spearman rank correlation of the saliency maps", f"{rho:.3f}")
+                st.plotly_chart(
+                    image_grid(maps, ["original", "perturbed"], cols=2, colorscale="Inferno", cell_px=260),
+                    key="r_drift_maps",
+                )
+
+# ---------------------------------------------------------------- adversarial attack
+with attack_tab:
+    st.markdown(
+        "FGSM and PGD through Captum's robust module, in the **[0, 1] pixel space of the raw input** "
+        "with the model's normalization inside the attacked function. ε is in 1/255 units."
+    )
+    image, image_name = input_image_picker(bundle, key="r_att_input")
+    pixels = bundle.preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W)
+    c1, c2, c3, c4 = st.columns(4)
+    method = c1.selectbox("Method", ["pgd", "fgsm"], key="r_method")
+    norm = c2.selectbox("Norm", ["Linf", "L2"] if method == "pgd" else ["Linf"], key="r_norm")
+    epsilon = float(c3.number_input("ε (1/255 units)", 0.0, 255.0 * 60, 8.0, 1.0, key="r_eps"))
+    steps = int(c4.number_input("PGD steps", 1, 500, 40, key="r_steps", disabled=method != "pgd"))
+    targeted = st.checkbox("Targeted: push towards a chosen class", key="r_targeted")
+    target_class = None
+    if targeted:
+        target_class = st.selectbox(
+            "Target class", range(len(bundle.labels)), format_func=lambda i: bundle.labels[i], key="r_target"
+        )
+    if st.button("Run the attack", type="primary", key="r_attack"):
+        try:
+            config = AttackConfig(
+                method=method, epsilon_255=epsilon, norm=norm, steps=steps, targeted=targeted, target_class=target_class
+            )
+            with st.spinner(f"{method.upper()} on {image_name}…"):
+                st.session_state.r_attack_result = attack(bundle, pixels, None, config)
+        except (ValueError, RuntimeError) as exc:
+            show_error(exc, "run the attack")
+    result = st.session_state.get("r_attack_result")
+    if result is not None and result.clean.shape == pixels.shape:
+        clean_top = int(result.clean_pred[0])
+        adv_top = int(result.adv_pred[0])
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Clean prediction", bundle.labels[clean_top], f"{float(result.clean_probs[0, clean_top]):.1%}")
+        m2.metric("Adversarial prediction", bundle.labels[adv_top], f"{float(result.adv_probs[0, adv_top]):.1%}")
+        m3.metric("L∞ / L2 of the change", f"{float(result.linf[0]) * 255:.1f}/255 · {float(result.l2[0]):.3f}")
+        gain = st.select_slider("Magnify the difference", [1, 5, 10, 20, 50], value=10, key="r_att_gain")
+        a, b, c = st.columns(3)
+        a.image(to_display(result.clean[0]), caption="original", width="stretch", clamp=True)
+        b.image(to_display(result.adversarial[0]), caption="adversarial", width="stretch", clamp=True)
+        diff = ((result.adversarial - result.clean).abs() * gain).clamp(0, 1)[0]
+        c.image(to_display(diff), caption=f"|difference| × {gain}", width="stretch", clamp=True)
+        if bool(result.success[0]):
+            st.warning("The attack succeeded.", icon=":material/gpp_bad:")
+        else:
+            st.success("The model held: the prediction did not change.", icon=":material/verified_user:")
+
+# ---------------------------------------------------------------- sweep and compare
+with sweep_tab:
+    offline = [n for n, s in DATASETS.items() if s.modality == "image" and n != "folder" and s.offline()]
+    default_ds = (
+        bundle.card.dataset if bundle.card.dataset in offline else ("mnist" if "mnist" in offline else offline[0])
+    )
+    c1, c2, c3 = st.columns(3)
+    dataset_name = c1.selectbox("Dataset", offline, index=offline.index(default_ds), key="r_ds")
+    n_samples = int(c2.select_slider("Validation images", [50, 100, 200, 500, 1000], value=200, key="r_n"))
+    sweep_seed = int(c3.number_input("Seed", 0, 10_000, 0, key="r_sweep_seed"))
+    chosen = st.multiselect(
+        "Perturbations",
+        names,
+        default=[n for n in ("gaussian_noise", "gaussian_blur", "rotation") if n in names],
+        key="r_perts",
+    )
+    severities = st.multiselect("Severities", [0, 1, 2, 3, 4, 5], default=[0, 1, 2, 3, 4, 5], key="r_sevs")
+    checkpoints = list_checkpoints(runs_folders())
+    ck_labels = {str(c.path): f"{c.title} ({c.path.name})" for c in checkpoints}
+    compare = st.multiselect(
+        "Compare with saved checkpoints (same classes)",
+        list(ck_labels),
+        format_func=lambda p: ck_labels[p],
+        key="r_cmp",
+    )
+    use_ensemble = st.checkbox("Add an ensemble of the active model and the chosen checkpoints", key="r_ens")
+
+    job: BackgroundJob | None = st.session_state.get("r_job")
+    running = job is not None and job.status == "running"
+    if st.button("Run the sweep", type="primary", disabled=running or not chosen or not severities, key="r_run"):
+        try:
+            models: list[tuple[str, Bundle]] = [(bundle.title, bundle)]
+            for path in compare:
+                other = load_bundle(path)
+                models.append((f"{other.title} ({path.split('/')[-1]})", other))
+            if use_ensemble:
+                if len(models) < 2:
+                    raise ValueError("an ensemble needs at least one checkpoint besides the active model")
+                models.append(("ensemble", make_ensemble([m for _, m in models], title="ensemble")))
+            data = cached_dataset(dataset_name)
+            split = split_dataset(data, 0.1, 0)
+            val_images, val_targets = split.val_tensors()
+            keep = sample_indices(len(val_images), min(n_samples, len(val_images)), sweep_seed)
+            images, targets = val_images[keep], val_targets[keep]
+            for title, m in models:
+                if len(m.labels) != len(data.classes):
+                    raise ValueError(f"{title} has {len(m.labels)} classes but {dataset_name} has {len(data.classes)}")
+            sevs = sorted(float(s) for s in severities)
+
+            def work(report, stop):  # type: ignore[no-untyped-def]
+                results: list[SweepResult] = []
+                for i, (title, m) in enumerate(models):
+
+                    def progress(done: int, total: int, i: int = i, title: str = title) -> None:
+                        report(i * total + done, len(models) * total, f"{title}: {done}/{total} batches")
+
+                    res = sweep(
+                        m, images, targets, chosen, sevs, seed=sweep_seed, on_progress=progress, stop_event=stop
+                    )
+                    results.append(res)
+                    if res.stopped:
+                        break
+                return [(title, r) for (title, _), r in zip(models, results, strict=False)]
+
+            # Results are cached per model, data sample and settings: the same request reuses them.
+            key = hashlib.sha256(
+                repr(
+                    (dataset_name, n_samples, sweep_seed, chosen, sevs, [(t, id(m.model)) for t, m in models])
+                ).encode()
+            ).hexdigest()
+            if job is not None and job.status == "done" and st.session_state.get("r_job_key") == key:
+                st.toast("Same settings as the last sweep: showing its results.")
+            else:
+                st.session_state.r_job = BackgroundJob(work, "robustness sweep").start()
+                st.session_state.r_job_key = key
+        except (ValueError, TypeError, OSError, RuntimeError) as exc:
+            show_error(exc, "start the sweep")
+
+    @st.fragment(run_every=1.0)
+    def sweep_progress() -> None:
+        job: BackgroundJob | None = st.session_state.get("r_job")
+        if job is None or job.status != "running":
+            return
+        done, total, message = job.progress
+        eta = job.eta_s()
+        cols = st.columns([4, 1])
+        cols[0].progress(
+            done / total if total else 0.0,
+            text=f"{message or 'starting…'}" + (f" · ETA {eta:,.0f} s" if eta is not None else ""),
+        )
+        if cols[1].button("Cancel", key="r_cancel", icon=":material/stop:"):
+            job.stop()
+        if job.status != "running":
+            st.rerun()
+
+    sweep_progress()
+    job = st.session_state.get("r_job")
+    if job is not None and job.status == "failed":
+        st.error(f"The sweep failed: {job.error_message}")
+    if job is not None and job.status in ("done", "stopped") and job.result:
+        results = job.result
+        if job.status == "stopped":
+            st.warning("The sweep was cancelled; the results below are partial.")
+        rows = [{**row, "model": title} for title, r in results for row in r.to_rows()]
+        metric = st.radio("Metric", ["accuracy", "mean_true_confidence", "flip_rate"], horizontal=True, key="r_metric")
+        st.plotly_chart(sweep_figure(rows, metric), key="r_sweep_fig")
+        table = pd.DataFrame(rows)
+        st.dataframe(table, hide_index=True)
+        st.download_button(
+            "Download the table (CSV)",
+            table.to_csv(index=False).encode(),
+            "robustness_sweep.csv",
+            "text/csv",
+            key="r_csv",
+        )
+        if len(results) > 1 and not any(r.stopped for _, r in results):
+            baseline_title, baseline = results[0]
+            st.markdown(f"**Corruption error** (Hendrycks & Dietterich 2019), normalised to **{baseline_title}**")
+            ce_rows = []
+            for title, r in results:
+                ce = corruption_errors(r, baseline)
+                per = dict(zip(ce.corruptions, ce.ce, strict=True))
+                ce_rows.append(
+                    {
+                        "model": title,
+                        **{f"CE {k}": v for k, v in per.items()},
+                        "mCE": ce.mce,
+                        "relative mCE": ce.relative_mce,
+                    }
+                )
+            st.dataframe(pd.DataFrame(ce_rows), hide_index=True)
