@@ -184,12 +184,20 @@ class AttackResult:
 
 
 class _GradReadyFGSM(FGSM):
-    """Captum's FGSM, handed inputs that already require gradients.
+    """Captum's FGSM with two settings changed for pixel-space attacks; the step itself is Captum's.
 
-    Captum's PGD detaches its iterate after every step and its FGSM then turns gradients on itself,
-    with a ``UserWarning`` each time (40 warnings for a 40-step PGD). Setting the flag on the
-    detached leaf first does the same without the noise; the step itself is Captum's, unchanged.
+    * ``zero_thresh = 0``: Captum leaves a pixel unchanged where ``|gradient| <= 1e-6``. The
+      cross-entropy gradient of a confidently classified image is often smaller than that
+      everywhere, so the attack would not move at all; with 0 the step is the textbook
+      ``ε·sign(gradient)`` (``sign(0) = 0``).
+    * Inputs that already require gradients: Captum's PGD detaches its iterate after every step and
+      FGSM then turns gradients on itself with a ``UserWarning`` each time (40 for a 40-step PGD).
+      Setting the flag on the detached leaf first does the same without the noise.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.zero_thresh = 0.0
 
     def perturb(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(inputs, tuple):
@@ -199,9 +207,11 @@ class _GradReadyFGSM(FGSM):
         return super().perturb(inputs, *args, **kwargs)
 
 
-def _per_example_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # (B,) losses: Captum's default loss is -log(output), which needs probabilities, not logits.
-    return F.cross_entropy(logits, target, reduction="none")
+def _summed_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    # (1,): the batch's summed cross-entropy; image i's gradient is that of its own loss. Captum's
+    # default loss, -log(output), needs probabilities, not logits; and a (B,) loss would make it
+    # call autograd.grad on B separate outputs, which costs more than the step on small models.
+    return F.cross_entropy(logits, target, reduction="sum").reshape(1)
 
 
 def check_pixels(pixels: torch.Tensor, preprocessing: Preprocessing) -> None:
@@ -238,7 +248,7 @@ def attack(
     """Attack a batch of images with FGSM or PGD, in the ``[0, 1]`` space of the raw pixels.
 
     The attacked function is :class:`PixelSpaceModel` (normalization inside), the loss is the
-    per-image cross-entropy, and every iterate is clamped to ``[0, 1]``. Gradients are taken with
+    cross-entropy (summed over the batch, so each image follows its own loss's gradient), and every iterate is clamped to ``[0, 1]``. Gradients are taken with
     respect to the input only; the model's parameters are left as they are, and the model runs in
     ``eval()`` mode (its previous mode is restored afterwards).
 
@@ -264,7 +274,9 @@ def attack(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if targets is not None:
         if targets.shape != (pixels.shape[0],) or targets.is_floating_point():
-            raise ValueError(f"expected ({pixels.shape[0]},) integer targets, got {tuple(targets.shape)} {targets.dtype}")
+            raise ValueError(
+                f"expected ({pixels.shape[0]},) integer targets, got {tuple(targets.shape)} {targets.dtype}"
+            )
         if len(targets) and (int(targets.min()) < 0 or int(targets.max()) >= num_classes):
             raise ValueError(f"targets must be class indices in [0, {num_classes}), got {targets.tolist()[:10]}")
     if config.target_class is not None and config.target_class >= num_classes:
@@ -276,7 +288,13 @@ def attack(
     bundle.model.eval()
     try:
         parts = [
-            _attack_batch(net, pixels[i : i + batch_size], None if targets is None else targets[i : i + batch_size], config, device)
+            _attack_batch(
+                net,
+                pixels[i : i + batch_size],
+                None if targets is None else targets[i : i + batch_size],
+                config,
+                device,
+            )
             for i in range(0, pixels.shape[0], batch_size)
         ]
     finally:
@@ -297,14 +315,16 @@ def _attack_batch(
         clean_logits = net(x).float()  # (b, K)
     clean_pred = clean_logits.argmax(dim=-1)
     labels = clean_pred if targets is None else targets.to(device=device, dtype=torch.long)
-    aim = torch.full_like(labels, config.target_class) if config.targeted and config.target_class is not None else labels
+    aim = (
+        torch.full_like(labels, config.target_class) if config.targeted and config.target_class is not None else labels
+    )
 
     if config.method == "fgsm":
-        fgsm = _GradReadyFGSM(net, _per_example_cross_entropy, lower_bound=0.0, upper_bound=1.0)
+        fgsm = _GradReadyFGSM(net, _summed_cross_entropy, lower_bound=0.0, upper_bound=1.0)
         adv = fgsm.perturb(x, epsilon=config.epsilon, target=aim, targeted=config.targeted).detach()
     else:
-        pgd = PGD(net, _per_example_cross_entropy, lower_bound=0.0, upper_bound=1.0)
-        pgd.fgsm = _GradReadyFGSM(net, _per_example_cross_entropy)
+        pgd = PGD(net, _summed_cross_entropy, lower_bound=0.0, upper_bound=1.0)
+        pgd.fgsm = _GradReadyFGSM(net, _summed_cross_entropy)
         step = config.step_size(x[0].numel())
         kwargs = {
             "radius": config.epsilon,

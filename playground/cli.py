@@ -4,6 +4,8 @@
     python -m playground datasets [--json]
     python -m playground train --model lenet5 --dataset mnist --epochs 8 [--json]
     python -m playground predict --model efficientnet_lite0 --input cat.jpg --top-k 5 [--json]
+    python -m playground robustness --model M --dataset mnist --perturbation gaussian_noise --severities 0,1,2,3,4,5 --samples 200
+    python -m playground attack --model M --input digit.png --method pgd --epsilon 8 [--json]   (ε in 1/255 units)
 
 Bad input ends with exit status 2 and one line starting with ``error:`` (no traceback).
 """
@@ -114,12 +116,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from playground.bundle import create_bundle, load_bundle
     from playground.imageio import decode_image
     from playground.predict import predict_image
 
-    path = Path(args.model)
-    bundle = load_bundle(path) if path.is_dir() else create_bundle(args.model)
+    bundle = _load_model(args.model)
     source = Path(args.input)
     if not source.is_file():
         raise ValueError(f"input file {source} does not exist")
@@ -128,6 +128,112 @@ def cmd_predict(args: argparse.Namespace) -> int:
     rows = [{"label": t.label, "index": t.index, "probability": t.probability} for t in prediction.top_k]
     text = "\n".join(f"{r['probability']:7.2%}  {r['label']} ({r['index']})" for r in rows)
     _print({"model": bundle.title, "input": str(source), "top_k": rows}, args.json, text)
+    return 0
+
+
+def _load_model(name_or_dir: str) -> Any:
+    from playground.bundle import create_bundle, load_bundle
+
+    path = Path(name_or_dir)
+    return load_bundle(path) if path.is_dir() else create_bundle(name_or_dir)
+
+
+def _parse_severities(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--severities expects numbers separated by commas, got {text!r}") from None
+    if not values:
+        raise ValueError("--severities is empty")
+    return values
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from playground.data import load_dataset, split_dataset
+    from playground.robustness import sample_indices, sweep
+
+    bundle = _load_model(args.model)
+    dataset = load_dataset(args.dataset)
+    if len(dataset.classes) != len(bundle.labels):
+        raise ValueError(f"the model has {len(bundle.labels)} classes but {args.dataset} has {len(dataset.classes)}")
+    images, targets = split_dataset(dataset, args.val_fraction, args.split_seed).val_tensors()
+    keep = sample_indices(len(images), min(args.samples, len(images)), args.seed)
+    perturbations = [p.strip() for p in args.perturbation.split(",") if p.strip()]
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\r{done}/{total} batches", end="", file=sys.stderr, flush=True)
+
+    result = sweep(
+        bundle,
+        images[keep],
+        targets[keep],
+        perturbations,
+        _parse_severities(args.severities),
+        seed=args.seed,
+        on_progress=progress,
+    )
+    if not args.json:
+        print(file=sys.stderr)
+    rows = result.to_rows()
+    text = "\n".join(
+        f"{r['perturbation']:<16} severity {r['severity']:>4g}  accuracy {r['accuracy']:.3f}  "
+        f"confidence {r['mean_true_confidence']:.3f}  flip rate {r['flip_rate']:.3f}"
+        for r in rows
+    )
+    summary = {
+        "model": bundle.title,
+        "dataset": args.dataset,
+        "samples": result.n,
+        "clean_accuracy": result.clean_accuracy,
+        "points": rows,
+    }
+    _print(summary, args.json, f"clean accuracy {result.clean_accuracy:.3f} on {result.n} images\n{text}")
+    return 0
+
+
+def cmd_attack(args: argparse.Namespace) -> int:
+    from playground.attacks import AttackConfig, attack
+    from playground.imageio import decode_image
+
+    bundle = _load_model(args.model)
+    source = Path(args.input)
+    if not source.is_file():
+        raise ValueError(f"input file {source} does not exist")
+    image = decode_image(source.read_bytes(), source.name)
+    pixels = bundle.preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
+    config = AttackConfig(
+        method=args.method,
+        epsilon_255=args.epsilon,
+        norm=args.norm,
+        steps=args.steps,
+        targeted=args.target is not None,
+        target_class=args.target,
+    )
+    result = attack(bundle, pixels, None, config)
+    if args.out:
+        from PIL import Image
+
+        array = (result.adversarial[0].permute(1, 2, 0).squeeze(-1).numpy() * 255).round().astype("uint8")
+        Image.fromarray(array).save(args.out)
+    clean, adv = int(result.clean_pred[0]), int(result.adv_pred[0])
+    out = {
+        "model": bundle.title,
+        "method": args.method,
+        "norm": args.norm,
+        "epsilon_255": args.epsilon,
+        "clean": {"label": bundle.labels[clean], "index": clean, "probability": float(result.clean_probs[0, clean])},
+        "adversarial": {"label": bundle.labels[adv], "index": adv, "probability": float(result.adv_probs[0, adv])},
+        "success": bool(result.success[0]),
+        "linf_255": float(result.linf[0]) * 255,
+        "l2": float(result.l2[0]),
+        "output": args.out,
+    }
+    text = (
+        f"{args.method} {args.norm} ε={args.epsilon:g}/255: {out['clean']['label']} → {out['adversarial']['label']} "
+        f"({'success' if out['success'] else 'the model held'}; L∞ = {out['linf_255']:.2f}/255)"
+    )
+    _print(out, args.json, text)
     return 0
 
 
@@ -165,6 +271,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("robustness", help="accuracy under perturbations at several severities")
+    p.add_argument("--model", required=True, help="registry name or checkpoint folder")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--perturbation", required=True, help="one or more names, separated by commas")
+    p.add_argument("--severities", default="0,1,2,3,4,5")
+    p.add_argument("--samples", type=int, default=200, help="validation images to use")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="the validation split (as in train)")
+    p.add_argument("--split-seed", type=int, default=0, help="the split's seed (as in train)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_robustness)
+
+    p = sub.add_parser("attack", help="FGSM / PGD adversarial attack on one image")
+    p.add_argument("--model", required=True, help="registry name or checkpoint folder")
+    p.add_argument("--input", required=True, help="image file")
+    p.add_argument("--method", choices=["fgsm", "pgd"], default="pgd")
+    p.add_argument("--epsilon", type=float, default=8.0, help="budget in 1/255 pixel units")
+    p.add_argument("--norm", choices=["Linf", "L2"], default="Linf")
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--target", type=int, default=None, help="class index for a targeted attack")
+    p.add_argument("--out", help="write the adversarial image here (PNG)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_attack)
     return parser
 
 

@@ -391,7 +391,7 @@ def corruption_errors(result: SweepResult, baseline: SweepResult) -> CorruptionE
 def _attribution_map(net: PixelSpaceModel, pixels: torch.Tensor, target: int, method: str) -> torch.Tensor:
     from captum.attr import IntegratedGradients, Saliency
 
-    x = pixels.detach().clone()  # (1, C, H, W)
+    x = pixels.detach().clone().requires_grad_(True)  # (1, C, H, W); set here, else Captum warns
     if method == "saliency":
         # |∂ logit_target / ∂ x|, max over channels (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034).
         attributions = Saliency(net).attribute(x, target=target, abs=True)

@@ -436,7 +436,11 @@ def jpeg(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torc
     description="Lowers the resolution and blows it back up with square pixels (a zoomed-in thumbnail).",
 )
 def pixelate(pixels: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
-    """Downscale by ``level`` (anti-aliased bilinear), then upscale back with nearest neighbours.
+    """Downscale by ``level`` to block means, then upscale back with nearest neighbours (a mosaic).
+
+    The downscale averages each block (PyTorch's ``"area"`` mode, the box filter ImageNet-C uses;
+    torchvision's tensor ``resize`` has no box filter, and its anti-aliased bilinear mixes
+    neighbouring blocks).
 
     The upscale is ``NEAREST_EXACT`` (pixel-centre aligned): plain ``NEAREST`` shifts the blocks by up
     to half a pixel at non-integer factors, so a factor of 1.5 could differ more from the original
@@ -461,7 +465,7 @@ def pixelate(pixels: torch.Tensor, level: float, generator: torch.Generator) -> 
     small = [max(1, round(h / level)), max(1, round(w / level))]
     if level == 1.0 or small == [h, w]:
         return pixels.clone()
-    down = TF.resize(pixels, small, interpolation=InterpolationMode.BILINEAR, antialias=True)  # (B, C, h', w')
+    down = F.interpolate(pixels, size=small, mode="area")  # (B, C, h', w') block means
     up = TF.resize(down, [h, w], interpolation=InterpolationMode.NEAREST_EXACT)  # (B, C, H, W)
     return up.clamp(0.0, 1.0)
 

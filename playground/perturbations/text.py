@@ -345,7 +345,9 @@ def word_dropout(text: str, level: float, rng: random.Random) -> str:
 def word_shuffle(text: str, level: float, rng: random.Random) -> str:
     """Local shuffle: sort the words by ``index + U(0, level + 1)`` (Lample et al. 2018).
 
-    A word moves at most ``ceil(level)`` places; 0 is the identity. The
+    A word moves at most ``ceil(level)`` places; 0 is the identity. If the draw moves nothing, one
+    random pair of neighbouring words is swapped, so a level above 0 always changes a text of two or
+    more words. The
     whitespace between words stays where it was.
 
     Args:
@@ -367,6 +369,9 @@ def word_shuffle(text: str, level: float, rng: random.Random) -> str:
     slots = [i for i in range(0, len(items), 2) if items[i]]
     keys = [n + rng.uniform(0.0, level + 1.0) for n in range(len(slots))]
     order = sorted(range(len(slots)), key=keys.__getitem__)
+    if len(slots) > 1 and order == sorted(order):  # nothing moved: swap one neighbouring pair (rule: >= 1 edit)
+        i = rng.randrange(len(slots) - 1)
+        order[i], order[i + 1] = order[i + 1], order[i]
     words = [items[i] for i in slots]
     for slot, source in zip(slots, order, strict=True):
         items[slot] = words[source]

@@ -80,3 +80,48 @@ def test_bad_input_exits_2_with_one_line(argv: list[str], message: str) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+CHECKPOINT = str(ROOT / "assets/checkpoints/lenet5-mnist")
+
+
+def test_robustness_sweep_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(
+        capsys,
+        "robustness",
+        "--model",
+        CHECKPOINT,
+        "--dataset",
+        "mnist",
+        "--perturbation",
+        "rotation",
+        "--severities",
+        "0,5",
+        "--samples",
+        "100",
+    )
+    points = {p["severity"]: p for p in out["points"]}
+    assert out["clean_accuracy"] >= 0.9
+    assert points[0.0]["accuracy"] == out["clean_accuracy"] and points[0.0]["flip_rate"] == 0
+    assert points[5.0]["accuracy"] < points[0.0]["accuracy"] - 0.2  # 60° rotations break a LeNet
+
+
+def test_attack_cli_stays_in_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_json(
+        capsys,
+        "attack",
+        "--model",
+        CHECKPOINT,
+        "--input",
+        str(ROOT / "assets/samples/digit_7.png"),
+        "--method",
+        "pgd",
+        "--epsilon",
+        "76",
+        "--out",
+        str(tmp_path / "adv.png"),
+    )
+    assert out["clean"]["label"] == "7"
+    assert out["linf_255"] <= 76 + 1e-3
+    assert out["success"] and out["adversarial"]["label"] != "7"  # ε = 0.3 breaks an undefended MNIST model
+    assert (tmp_path / "adv.png").stat().st_size > 0
