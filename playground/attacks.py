@@ -8,6 +8,8 @@ that run on the normalized tensor, with their bounds in the wrong space, are the
 about torchattacks, Foolbox and ART.)
 
 The attacks themselves are Captum's (``captum.robust.FGSM``, ``PGD``, ``MinParamPerturbation``).
+Captum's L2 PGD steps along the *sign* of the gradient and then projects onto the L2 ball (the
+textbook L2 PGD steps along the normalized gradient); the default L2 step size accounts for that.
 
 Sources:
     FGSM: Goodfellow et al. 2015, "Explaining and Harnessing Adversarial Examples",
@@ -207,6 +209,33 @@ class _GradReadyFGSM(FGSM):
         return super().perturb(inputs, *args, **kwargs)
 
 
+class _SeededPGD(PGD):
+    """Captum's PGD with its random start drawn from a seeded generator, on the input's device.
+
+    Captum's ``_random_point`` draws from the global generator, and for L2 it builds the radii on
+    the CPU, which fails for inputs on a GPU. This one draws the same distributions (uniform in the
+    L∞ cube; uniform in the L2 ball: a Gaussian direction scaled by ``radius · U^(1/d)``) from a
+    private CPU generator and moves them to the input's device.
+    """
+
+    def __init__(self, *args: Any, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+
+    def _random_point(self, center: torch.Tensor, radius: float, norm: str, mask: Any) -> torch.Tensor:
+        shape = center.shape  # (B, C, H, W)
+        if norm == "Linf":
+            offset = (torch.rand(shape, generator=self.generator) * 2 - 1) * radius
+        elif norm == "L2":
+            direction = F.normalize(torch.randn(shape, generator=self.generator).flatten(1), dim=1)  # (B, C·H·W)
+            d = direction.shape[1]
+            radii = torch.rand(shape[0], 1, generator=self.generator) ** (1.0 / d) * radius  # (B, 1)
+            offset = (direction * radii).view(shape)
+        else:
+            raise ValueError(f"norm must be 'Linf' or 'L2', got {norm!r}")
+        return center + offset.to(device=center.device, dtype=center.dtype) * mask
+
+
 def _summed_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     # (1,): the batch's summed cross-entropy; image i's gradient is that of its own loss. Captum's
     # default loss, -log(output), needs probabilities, not logits; and a (B,) loss would make it
@@ -248,9 +277,10 @@ def attack(
     """Attack a batch of images with FGSM or PGD, in the ``[0, 1]`` space of the raw pixels.
 
     The attacked function is :class:`PixelSpaceModel` (normalization inside), the loss is the
-    cross-entropy (summed over the batch, so each image follows its own loss's gradient), and every iterate is clamped to ``[0, 1]``. Gradients are taken with
-    respect to the input only; the model's parameters are left as they are, and the model runs in
-    ``eval()`` mode (its previous mode is restored afterwards).
+    cross-entropy (summed over the batch, so each image follows its own loss's gradient), and every
+    iterate is clamped to ``[0, 1]``. Gradients are taken with respect to the input only; the
+    model's parameters are left as they are, and the model runs in ``eval()`` mode (its previous
+    mode is restored afterwards). PGD starts from the clean image unless ``random_start``.
 
     Args:
         bundle: the model to attack.
@@ -323,26 +353,18 @@ def _attack_batch(
         fgsm = _GradReadyFGSM(net, _summed_cross_entropy, lower_bound=0.0, upper_bound=1.0)
         adv = fgsm.perturb(x, epsilon=config.epsilon, target=aim, targeted=config.targeted).detach()
     else:
-        pgd = PGD(net, _summed_cross_entropy, lower_bound=0.0, upper_bound=1.0)
+        pgd = _SeededPGD(net, _summed_cross_entropy, lower_bound=0.0, upper_bound=1.0, seed=config.seed)
         pgd.fgsm = _GradReadyFGSM(net, _summed_cross_entropy)
-        step = config.step_size(x[0].numel())
-        kwargs = {
-            "radius": config.epsilon,
-            "step_size": step,
-            "step_num": config.steps,
-            "target": aim,
-            "targeted": config.targeted,
-            "random_start": config.random_start,
-            "norm": config.norm,
-        }
-        if config.random_start:
-            # Captum draws the start from the global generator; fork it so the seed stays local.
-            devices = [device] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(config.seed)
-                adv = pgd.perturb(x, **kwargs).detach()
-        else:
-            adv = pgd.perturb(x, **kwargs).detach()
+        adv = pgd.perturb(
+            x,
+            radius=config.epsilon,
+            step_size=config.step_size(x[0].numel()),
+            step_num=config.steps,
+            target=aim,
+            targeted=config.targeted,
+            random_start=config.random_start,
+            norm=config.norm,
+        ).detach()
 
     with torch.no_grad():
         adv_logits = net(adv).float()  # (b, K)

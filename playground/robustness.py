@@ -180,14 +180,19 @@ def sweep(
         A :class:`SweepResult`.
 
     Raises:
-        TypeError: if ``bundle_or_model`` is neither a bundle nor a pixel-space model.
-        ValueError: empty or mismatched inputs, an unknown / non-image perturbation, a severity
-            outside ``[0, 5]``, or ``batch_size < 1``.
+        TypeError: if ``bundle_or_model`` is neither a bundle nor a pixel-space model, or the
+            images / targets are not tensors.
+        ValueError: empty or mismatched inputs, targets outside the model's classes, an unknown /
+            non-image perturbation, a severity outside ``[0, 5]``, or ``batch_size < 1``.
     """
     import playground.perturbations  # noqa: F401  (registers the built-in perturbations)
     from playground.perturbations.base import PERTURBATIONS, perturb_images
 
     net, title = _as_pixel_model(bundle_or_model)
+    if not isinstance(images, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise TypeError(
+            f"expected images and targets as tensors, got {type(images).__name__} and {type(targets).__name__}"
+        )
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"expected a non-empty (N, C, H, W) batch of images, got {tuple(images.shape)}")
     n = int(images.shape[0])
@@ -237,6 +242,8 @@ def sweep(
                 pixels = net.preprocessing.pixels_from_batch(images[start : start + batch_size])  # (b, C, S, S)
                 y = targets[start : start + batch_size].long()  # (b,)
                 probs = classify(pixels)  # (b, K)
+                if int(y.min()) < 0 or int(y.max()) >= probs.shape[1]:
+                    raise ValueError(f"targets must be class indices in [0, {probs.shape[1]}), got {y.tolist()[:10]}")
                 batches.append((pixels, y, probs))
                 clean_correct += float((probs.argmax(dim=-1) == y).sum())
                 clean_conf += float(probs.gather(1, y[:, None]).sum())
@@ -282,7 +289,7 @@ class CorruptionErrors:
     """The corruption-error table of Hendrycks & Dietterich 2019, for one model against a baseline.
 
     With ``E_{s,c}`` the top-1 error (``1 - accuracy``) at severity ``s`` of corruption ``c``, and
-    the sums over the severities ``s`` in ``1..5`` that both sweeps share:
+    the sums over the positive severities ``s`` of the model's sweep (``1..5`` in ImageNet-C):
 
     * ``CE_c = Σ_s E_{s,c}(model) / Σ_s E_{s,c}(baseline)``; ``mCE`` is its mean over corruptions.
     * relative ``CE_c = Σ_s (E_{s,c}(model) - E_clean(model)) / Σ_s (E_{s,c}(baseline) - E_clean(baseline))``;
@@ -395,12 +402,12 @@ def _attribution_map(net: PixelSpaceModel, pixels: torch.Tensor, target: int, me
     if method == "saliency":
         # |∂ logit_target / ∂ x|, max over channels (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034).
         attributions = Saliency(net).attribute(x, target=target, abs=True)
-        return attributions.amax(dim=1)[0]  # (H, W)
+        return attributions.detach().amax(dim=1)[0]  # (H, W)
     if method == "integrated_gradients":
         # Black baseline, 50 steps (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365);
         # |attribution| summed over channels.
         attributions = IntegratedGradients(net).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=50)
-        return attributions.abs().sum(dim=1)[0]  # (H, W)
+        return attributions.detach().abs().sum(dim=1)[0]  # (H, W)
     raise ValueError(f"unknown explanation method {method!r}; known: {', '.join(EXPLAIN_METHODS)}")
 
 

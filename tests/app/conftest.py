@@ -13,16 +13,17 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 180  # the first run imports torch and loads EfficientNet-Lite0; later runs take ~1-4 s
 
 
-@pytest.fixture(autouse=True)
-def navigation_pages_not_mpa_v1(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Work around an AppTest bug (streamlit 1.67) for ``st.navigation`` apps with a ``pages/`` folder.
+@pytest.fixture
+def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every AppTest run the way a warm server does: through app.py's ``st.navigation``.
 
-    ``AppTest.run()`` resets ``PagesManager.uses_pages_directory`` to None before every run, and a
-    new ``PagesManager`` then sets it to True because ``pages/`` exists. From the second run on, the
-    script runner takes the legacy "pages directory" path and executes the page file on its own,
-    without ``app.py``: the shared sidebar vanishes and session-wide code in app.py is skipped. A
-    real server sets the flag to False as soon as ``st.navigation`` runs and keeps it so; this
-    fixture does the same for every ``PagesManager`` that AppTest creates.
+    ``AppTest.run()`` (streamlit 1.67) resets ``PagesManager.uses_pages_directory`` before every
+    run, and a new ``PagesManager`` sets it to True because a ``pages/`` folder exists. From the
+    second run on, the script runner then takes the legacy "pages folder" path and runs the page
+    file on its own, like a freshly started server does for its first visitor at a page URL; the
+    pages' ``ensure_app_entry()`` detects that and reruns through app.py (that path has its own
+    test, ``test_a_page_opened_first_runs_through_app``). A warm server keeps the flag False once
+    ``st.navigation`` has run; this fixture does the same for every ``PagesManager`` AppTest makes.
     """
     original = PagesManager.__init__
 
@@ -42,17 +43,24 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+def _make_app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=RUN_TIMEOUT_S).run()
+    if page is not None:
+        at.switch_page(page).run()
+    return at
+
+
 @pytest.fixture
-def app(runs_dir: Path) -> Callable[[str | None], AppTest]:
+def app(runs_dir: Path, navigation_mode: None) -> Callable[..., AppTest]:
     """Make an :class:`AppTest` of ``app.py`` that has run once, optionally switched to a page file.
 
     Usage: ``at = app("pages/train.py")``.
     """
+    return _make_app
 
-    def make(page: str | None = None) -> AppTest:
-        at = AppTest.from_file(ROOT / "app.py", default_timeout=RUN_TIMEOUT_S).run()
-        if page is not None:
-            at.switch_page(page).run()
-        return at
 
-    return make
+@pytest.fixture
+def cold_app(runs_dir: Path) -> Callable[..., AppTest]:
+    """Like :func:`app`, but every run after the first starts in Streamlit's legacy pages-folder
+    mode, as on a freshly started server (see :func:`navigation_mode`)."""
+    return _make_app

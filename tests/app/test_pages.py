@@ -67,6 +67,16 @@ def test_every_page_runs(app: MakeApp, entry) -> None:
     assert any(c.value.startswith("Device: ") for c in at.sidebar.caption)
 
 
+@pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])
+def test_a_page_opened_first_runs_through_app(cold_app: MakeApp, entry) -> None:
+    """In Streamlit's legacy pages-folder mode the page file runs alone (as a fresh server does for
+    its first visitor at ``/predict``); the page must notice and rerun through app.py, sidebar and all."""
+    at = cold_app(entry.path)
+    assert_clean(at)
+    assert at.title, f"{entry.path} shows no title"
+    assert sidebar_active_model(at) == at.session_state["active_model"].bundle.title, entry.path
+
+
 def test_models_build_lenet5_shows_its_layers_and_parameters(app: MakeApp) -> None:
     at = app("pages/models.py")
     assert at.selectbox(key="m_arch").value == "lenet5"

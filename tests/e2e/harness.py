@@ -209,11 +209,16 @@ def page_url(app: App, script: str, default: bool = False) -> str:
     return f"{app.url}/" if default else f"{app.url}/{Path(script).stem}"
 
 
-def open_page(page: Page, url: str, timeout_s: float = 90.0) -> None:
-    """Load ``url``, wait for the page title (an ``h1`` in the main area) and for the run to end."""
-    page.goto(url, wait_until="domcontentloaded")
-    page.locator(f"{MAIN} h1").first.wait_for(timeout=timeout_s * 1000)
+def wait_page(page: Page, timeout_s: float = 90.0) -> None:
+    """Wait for the page title (an ``h1`` in the main area) or an exception, then for the run to end."""
+    page.locator(f"{MAIN} h1, {EXCEPTION}").first.wait_for(timeout=timeout_s * 1000)
     wait_idle(page, timeout_s)
+
+
+def open_page(page: Page, url: str, timeout_s: float = 90.0) -> None:
+    """Load ``url`` and :func:`wait_page`."""
+    page.goto(url, wait_until="domcontentloaded")
+    wait_page(page, timeout_s)
 
 
 def page_problems(page: Page) -> list[str]:

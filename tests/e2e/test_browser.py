@@ -12,7 +12,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import MAIN, ROOT, App, BrowserMissingError, chromium_path, open_page, page_problems, page_url, wait_idle
+from harness import (
+    MAIN,
+    ROOT,
+    App,
+    BrowserMissingError,
+    chromium_path,
+    open_page,
+    page_problems,
+    page_url,
+    wait_idle,
+    wait_page,
+)
 from playwright.sync_api import Page
 
 from ui.pages import PAGES
@@ -59,8 +70,7 @@ def test_sidebar_links_switch_pages(app_server: App, page: Page) -> None:
     for entry in PAGES:
         page.locator('[data-testid="stSidebarNav"] a').filter(has_text=entry.title).click()
         page.wait_for_url(re.compile(re.escape(page_url(app_server, entry.path, entry.default)) + "$"))
-        page.locator(f"{MAIN} h1").first.wait_for()
-        wait_idle(page)
+        wait_page(page)
         assert page_problems(page) == [], f"{entry.path}: {page_problems(page)}"
 
 

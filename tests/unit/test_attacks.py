@@ -76,6 +76,20 @@ def test_l2_pgd_stays_within_its_radius(bundle: Bundle, val_sample: tuple[torch.
     assert float(result.linf.max()) > 10 / 255
 
 
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_random_start_is_seeded_and_stays_in_the_ball(
+    bundle: Bundle, val_sample: tuple[torch.Tensor, torch.Tensor], norm: str
+) -> None:
+    x, y = val_sample[0][:16], val_sample[1][:16]
+    eps_255 = 16.0 if norm == "Linf" else 255.0
+    configs = [AttackConfig("pgd", eps_255, norm=norm, steps=1, random_start=True, seed=s) for s in (0, 0, 1)]  # type: ignore[arg-type]
+    a, b, c = (attack(bundle, x, y, cfg).adversarial for cfg in configs)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    size = (a - x).flatten(1).abs().amax(dim=1) if norm == "Linf" else (a - x).flatten(1).norm(dim=1)
+    assert float(size.max()) <= eps_255 / 255 + 1e-5
+
+
 def test_pgd_at_the_madry_mnist_budget_breaks_the_checkpoint(
     bundle: Bundle, val_sample: tuple[torch.Tensor, torch.Tensor]
 ) -> None:

@@ -10,6 +10,8 @@ import unicodedata
 
 import pytest
 import torch
+import torchvision.transforms.v2.functional as TF
+from torchvision.transforms import InterpolationMode
 
 from playground.imageio import load_sample
 from playground.perturbations import (
@@ -401,6 +403,19 @@ def test_translation_moves_the_centroid_by_the_level() -> None:
     shift = (centroid(out) - centroid(dot)).norm(dim=1)
     assert torch.allclose(shift, torch.full((6,), level * 50), atol=0.1)
     assert out.sum(dim=(1, 2, 3)).allclose(dot.sum(dim=(1, 2, 3)), atol=1e-3)  # nothing fell off the edge
+
+
+def test_translation_matches_torchvision_affine_image_by_image() -> None:
+    pixels = torch.rand(5, 3, 12, 17, generator=_gen())
+    level = 0.2
+    out = PERTURBATIONS.get("translation").fn(pixels, level, _gen(2))
+    phi = 2 * math.pi * torch.rand(5, generator=_gen(2)).double()  # the same draws as the function
+    for i in range(5):
+        shift = [level * 17 * math.cos(phi[i].item()), level * 12 * math.sin(phi[i].item())]
+        expected = TF.affine(
+            pixels[i], angle=0.0, translate=shift, scale=1.0, shear=[0.0, 0.0], interpolation=InterpolationMode.BILINEAR
+        )
+        assert torch.allclose(out[i], expected, atol=1e-5)
 
 
 def test_scale_shrinks_about_the_centre() -> None:
