@@ -194,7 +194,8 @@ class _GradReadyFGSM(FGSM):
       ``ε·sign(gradient)`` (``sign(0) = 0``).
     * Inputs that already require gradients: Captum's PGD detaches its iterate after every step and
       FGSM then turns gradients on itself with a ``UserWarning`` each time (40 for a 40-step PGD).
-      Setting the flag on the detached leaf first does the same without the noise.
+      Setting the flag on the detached leaf first does the same without the noise, and the step
+      is taken without recording it for autograd.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -207,6 +208,11 @@ class _GradReadyFGSM(FGSM):
         else:
             inputs = inputs.detach().requires_grad_(True)
         return super().perturb(inputs, *args, **kwargs)
+
+    def _perturb(self, *args: Any, **kwargs: Any) -> Any:
+        # The step itself needs no autograd record (the inputs now require gradients).
+        with torch.no_grad():
+            return super()._perturb(*args, **kwargs)
 
 
 class _SeededPGD(PGD):

@@ -467,3 +467,31 @@ def explanation_drift(
         raise ValueError("an attribution map is constant, so its rank correlation is undefined")
     rho = spearmanr(a.double().numpy(), b.double().numpy()).statistic
     return float(rho)
+
+
+def attribution_map(
+    bundle: Bundle, pixels: torch.Tensor, target: int, *, method: ExplainMethod = "saliency"
+) -> torch.Tensor:
+    """The attribution map that :func:`explanation_drift` compares, for display.
+
+    Args:
+        bundle: the model.
+        pixels: ``(1, C, H, W)`` float32 in ``[0, 1]`` at the model's input size.
+        target: the class index explained.
+        method: ``"saliency"`` (|gradient|, max over channels) or ``"integrated_gradients"``
+            (|attribution| summed over channels).
+
+    Returns:
+        ``(H, W)`` float32, >= 0.
+
+    Raises:
+        ValueError: for an unknown method or pixels that are not one ``(1, C, H, W)`` image.
+    """
+    if pixels.ndim != 4 or pixels.shape[0] != 1:
+        raise ValueError(f"expected one (1, C, H, W) image, got shape {tuple(pixels.shape)}")
+    if method not in ("saliency", "integrated_gradients"):
+        raise ValueError(f"unknown method {method!r}; expected 'saliency' or 'integrated_gradients'")
+    from playground.predict import model_device
+
+    net = PixelSpaceModel.from_bundle(bundle).eval()
+    return _attribution_map(net, pixels.float().to(model_device(bundle.model)), target, method).cpu()

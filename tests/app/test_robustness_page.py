@@ -1,0 +1,73 @@
+"""AppTest of the Robustness page, on the shipped LeNet-5 MNIST checkpoint."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground.bundle import load_bundle
+from ui.state import ActiveModel
+
+ROOT = Path(__file__).resolve().parents[2]
+MakeApp = Callable[..., AppTest]
+
+
+@pytest.fixture
+def lenet_app(app: MakeApp) -> AppTest:
+    at = app()
+    at.session_state["active_model"] = ActiveModel(load_bundle(ROOT / "assets/checkpoints/lenet5-mnist"), "test")
+    at.switch_page("pages/robustness.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_one_input_flip_search(lenet_app: AppTest) -> None:
+    at = lenet_app
+    at.selectbox(key="r_pert").set_value("rotation")
+    at.slider(key="r_sev").set_value(0.0).run()
+    assert not at.exception
+    assert not at.warning, "severity 0 is the identity: nothing may flip"
+    at.button(key="r_minflip").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    found = [i.value for i in at.info if "first changes at severity" in i.value] + [
+        s.value for s in at.success if "No severity" in s.value
+    ]
+    assert len(found) == 1, [i.value for i in at.info]
+    match = re.search(r"severity \*\*([0-9.]+)\*\*", found[0])
+    if match:
+        assert 0 < float(match.group(1)) <= 5
+
+
+def test_attack_flips_a_digit_within_budget(lenet_app: AppTest) -> None:
+    at = lenet_app
+    at.number_input(key="r_eps").set_value(76.0)
+    at.button(key="r_attack").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    linf = next(m.value for m in at.metric if m.label == "L∞ / L2 of the change")
+    assert float(linf.split("/")[0]) <= 76.0 + 1e-3
+    clean = next(m.value for m in at.metric if m.label == "Clean prediction")
+    adversarial = next(m.value for m in at.metric if m.label == "Adversarial prediction")
+    assert clean != adversarial  # ε = 0.3 takes an undefended MNIST LeNet anywhere
+
+
+def test_sweep_runs_in_the_background_and_gives_a_table(lenet_app: AppTest) -> None:
+    at = lenet_app
+    at.multiselect(key="r_perts").set_value(["gaussian_noise", "rotation"])
+    at.multiselect(key="r_sevs").set_value([0, 5])
+    at.select_slider(key="r_n").set_value(100)
+    at.button(key="r_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["r_job"]
+    assert job.join(120), job.status
+    at.run()
+    assert job.status == "done", job.error_message
+    table = at.dataframe[0].value
+    assert len(table) == 4  # 2 perturbations × 2 severities
+    clean = table[table.severity == 0].accuracy
+    assert (clean >= 0.9).all()  # the checkpoint's own validation digits
+    rotated = float(table[(table.perturbation == "rotation") & (table.severity == 5)].accuracy.iloc[0])
+    assert rotated < float(clean.iloc[0]) - 0.2
