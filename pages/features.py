@@ -9,6 +9,7 @@ from playground.predict import model_device
 from playground.viz import channel_stats_figure, image_grid
 from ui.pages import ensure_app_entry
 from ui.state import active_model, current_image, set_current_image, show_error
+from ui.widgets import NO_MODEBAR
 
 PAGE_SIZE = 32
 
@@ -43,7 +44,9 @@ if n_in == 3:
         "Each filter of this layer sees the RGB input directly: shown as a colour image (min–max scaled per filter)."
     )
     rgb = filters_as_images(conv, rgb=True)[:shown]  # (n, kH, kW, 3)
-    st.plotly_chart(image_grid(rgb, [str(i) for i in range(shown)], cols=16, cell_px=70), key="f_filters_rgb")
+    st.plotly_chart(
+        image_grid(rgb, [str(i) for i in range(shown)], cols=16, cell_px=70), key="f_filters_rgb", config=NO_MODEBAR
+    )
 else:
     in_channel = 0
     if n_in > 1:
@@ -54,7 +57,9 @@ else:
     )
     gray = filters_as_images(conv, rgb=False)[:shown, in_channel]  # (n, kH, kW)
     st.plotly_chart(
-        image_grid(gray, [str(i) for i in range(shown)], cols=16, cell_px=70, zmin=0, zmax=1), key="f_filters_gray"
+        image_grid(gray, [str(i) for i in range(shown)], cols=16, cell_px=70, zmin=0, zmax=1),
+        key="f_filters_gray",
+        config=NO_MODEBAR,
     )
 
 # ---------------------------------------------------------------- input
@@ -102,5 +107,6 @@ with c2:
     st.plotly_chart(
         image_grid(maps, [f"ch {c}" for c in chosen], cols=8, colorscale="Viridis", cell_px=120),
         key="f_maps",
+        config=NO_MODEBAR,
     )
 st.plotly_chart(channel_stats_figure(stats.mean, stats.max, stats.active_fraction), key="f_stats")

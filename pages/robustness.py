@@ -25,7 +25,7 @@ from playground.robustness import (
 from playground.runs import list_checkpoints
 from playground.viz import image_grid, sweep_figure, topk_bar
 from ui.state import active_model, cached_dataset, show_error
-from ui.widgets import input_image_picker, runs_folders
+from ui.widgets import NO_MODEBAR, input_image_picker, runs_folders
 
 st.title("Robustness")
 bundle = active_model().bundle
@@ -110,6 +110,7 @@ with one_tab:
                 st.plotly_chart(
                     image_grid(maps, ["original", "perturbed"], cols=2, colorscale="Inferno", cell_px=260),
                     key="r_drift_maps",
+                    config=NO_MODEBAR,
                 )
 
 # ---------------------------------------------------------------- adversarial attack

@@ -12,7 +12,7 @@ from playground.training import TrainConfig, TrainingJob
 from playground.viz import class_balance_figure, confusion_matrix_figure, image_grid, per_class_bar, training_curves
 from ui.pages import ensure_app_entry
 from ui.state import cached_dataset, finalize_job, set_active_model, show_error
-from ui.widgets import hparam_inputs
+from ui.widgets import NO_MODEBAR, hparam_inputs
 
 ensure_app_entry()
 st.title("Train")
@@ -78,6 +78,7 @@ if dataset is not None and split is not None:
                 grid, [dataset.classes[int(dataset.targets[i])] for i in idx], cols=6, cell_px=90, zmin=0, zmax=1
             ),
             key="t_examples",
+            config=NO_MODEBAR,
         )
     with c2:
         st.plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance")
@@ -234,4 +235,6 @@ if job is not None and job.status in ("done", "stopped", "failed"):
                     for i in wrong
                 ]
                 st.markdown("**Misclassified validation images** (true → predicted, confidence), most confident first")
-                st.plotly_chart(image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong")
+                st.plotly_chart(
+                    image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong", config=NO_MODEBAR
+                )

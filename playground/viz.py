@@ -172,9 +172,13 @@ def image_grid(
             trace = go.Heatmap(z=images[i], colorscale=colorscale, zmin=lo, zmax=hi, showscale=False)
         fig.add_trace(trace, row=r + 1, col=c + 1)
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=None)
-    if images.ndim == 3:
-        fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(visible=False, autorange="reversed")
+    # square pixels: tie each panel's y scale to its own x scale (heatmaps otherwise stretch)
+    for i in range(1, n + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
+        fig.layout[f"xaxis{suffix}"].constrain = "domain"
+        fig.layout[f"yaxis{suffix}"].constrain = "domain"
     fig.update_annotations(font_size=11)
     return _layout(fig, height=rows * cell_px + 40)
 

@@ -13,6 +13,9 @@ from playground.imageio import ImageDecodeError, decode_image, list_samples, loa
 from playground.models import ModelSpec
 from ui.state import current_image, set_current_image
 
+#: plotly config for image grids: the toolbar would cover the first row's captions.
+NO_MODEBAR = {"displayModeBar": False}
+
 
 def hparam_inputs(spec: ModelSpec, key: str) -> dict[str, Any]:
     """One widget per hyper-parameter of ``spec``, typed by its default value."""
