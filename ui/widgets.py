@@ -26,7 +26,10 @@ def hparam_inputs(spec: ModelSpec, key: str) -> dict[str, Any]:
     for i, (name, default) in enumerate(spec.defaults.items()):
         col = cols[i % len(cols)]
         widget_key = f"{key}_{spec.name}_{name}"
-        if isinstance(default, bool):
+        if name in spec.choices:
+            options = list(spec.choices[name])
+            values[name] = col.selectbox(name, options, index=options.index(default), key=widget_key)
+        elif isinstance(default, bool):
             values[name] = col.checkbox(name, value=default, key=widget_key)
         elif isinstance(default, int):
             values[name] = int(col.number_input(name, value=default, min_value=1, step=1, key=widget_key))

@@ -58,6 +58,7 @@ class ModelSpec:
         default_weights: the weights used when none are named (``None``: random init).
         preprocessing: ``(in_channels, image_size, weights) -> Preprocessing``.
         labels: class names that come with ``default_weights`` (empty when there are none).
+        choices: the allowed values of hyper-parameters that take one of a few (for the UI's menus).
     """
 
     name: str
@@ -75,6 +76,7 @@ class ModelSpec:
     default_weights: str | None = None
     preprocessing: PreprocessingFactory = _default_preprocessing
     labels: Callable[[], list[str]] | None = None
+    choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 MODELS: Registry[ModelSpec] = Registry("model")

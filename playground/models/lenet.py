@@ -103,6 +103,7 @@ class LeNet5(nn.Module):
     image_size=28,
     min_image_size=12,
     defaults={"width": 1.0, "activation": "relu", "pool": "max"},
+    choices={"activation": ("relu", "tanh"), "pool": ("max", "avg")},
 )
 def lenet5(
     num_classes: int,

@@ -444,3 +444,10 @@ def test_efficientnet_lite0_fine_tune_head_and_gray_stem() -> None:
     assert freeze_backbone(model) == 1280 * 5 + 5
     with torch.no_grad():
         assert model.eval()(torch.randn(1, 1, 64, 64)).shape == (1, 5)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_hparam_choices_hold_their_default(name: str) -> None:
+    spec = MODELS.get(name)
+    for key, options in spec.choices.items():
+        assert spec.defaults[key] in options, f"{name}.{key}: default {spec.defaults[key]!r} not in {options}"
