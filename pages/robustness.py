@@ -15,12 +15,11 @@ from playground.jobs import BackgroundJob
 from playground.perturbations import PERTURBATIONS, image_perturbations, perturb_images
 from playground.predict import predict_pixels
 from playground.robustness import (
-    SweepResult,
     attribution_map,
+    compare_sweeps,
     corruption_errors,
     explanation_drift,
     sample_indices,
-    sweep,
 )
 from playground.runs import list_checkpoints
 from playground.viz import image_grid, sweep_figure, topk_bar
@@ -210,19 +209,9 @@ with sweep_tab:
             sevs = sorted(float(s) for s in severities)
 
             def work(report, stop):  # type: ignore[no-untyped-def]
-                results: list[SweepResult] = []
-                for i, (title, m) in enumerate(models):
-
-                    def progress(done: int, total: int, i: int = i, title: str = title) -> None:
-                        report(i * total + done, len(models) * total, f"{title}: {done}/{total} batches")
-
-                    res = sweep(
-                        m, images, targets, chosen, sevs, seed=sweep_seed, on_progress=progress, stop_event=stop
-                    )
-                    results.append(res)
-                    if res.stopped:
-                        break
-                return [(title, r) for (title, _), r in zip(models, results, strict=False)]
+                return compare_sweeps(
+                    models, images, targets, chosen, sevs, seed=sweep_seed, report=report, stop_event=stop
+                )
 
             # Results are cached per model, data sample and settings: the same request reuses them.
             key = hashlib.sha256(

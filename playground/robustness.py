@@ -495,3 +495,47 @@ def attribution_map(
 
     net = PixelSpaceModel.from_bundle(bundle).eval()
     return _attribution_map(net, pixels.float().to(model_device(bundle.model)), target, method).cpu()
+
+
+def compare_sweeps(
+    models: list[tuple[str, Bundle]],
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    perturbations: list[str],
+    severities: list[float],
+    *,
+    seed: int = 0,
+    report: Callable[[int, int, str], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> list[tuple[str, SweepResult]]:
+    """The same :func:`sweep` for several models, one after the other, on the same images.
+
+    Args:
+        models: ``(title, bundle)`` pairs; the first is the baseline of :func:`corruption_errors`.
+        images: ``(N, C, H, W)`` uint8 raw images; targets: ``(N,)`` int64 labels.
+        perturbations, severities, seed: as in :func:`sweep`.
+        report: ``report(done, total, message)`` over all models together.
+        stop_event: cancels the current sweep; models after it are not run.
+
+    Returns:
+        ``(title, result)`` for each model that ran (the last one ``stopped`` when cancelled).
+
+    Raises:
+        ValueError: if ``models`` is empty or a model's class count differs from the labels'.
+    """
+    if not models:
+        raise ValueError("expected at least one model to sweep, got none")
+    results: list[tuple[str, SweepResult]] = []
+    for i, (title, bundle) in enumerate(models):
+
+        def progress(done: int, total: int, i: int = i, title: str = title) -> None:
+            if report is not None:
+                report(i * total + done, len(models) * total, f"{title}: {done}/{total} batches")
+
+        result = sweep(
+            bundle, images, targets, perturbations, severities, seed=seed, on_progress=progress, stop_event=stop_event
+        )
+        results.append((title, result))
+        if result.stopped:
+            break
+    return results

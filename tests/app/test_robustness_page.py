@@ -71,3 +71,25 @@ def test_sweep_runs_in_the_background_and_gives_a_table(lenet_app: AppTest) -> N
     assert (clean >= 0.9).all()  # the checkpoint's own validation digits
     rotated = float(table[(table.perturbation == "rotation") & (table.severity == 5)].accuracy.iloc[0])
     assert rotated < float(clean.iloc[0]) - 0.2
+
+
+def test_compare_with_a_checkpoint_and_an_ensemble(lenet_app: AppTest) -> None:
+    at = lenet_app
+    at.multiselect(key="r_perts").set_value(["gaussian_noise"])
+    at.multiselect(key="r_sevs").set_value([0, 3, 5])
+    at.select_slider(key="r_n").set_value(50)
+    shipped = next(o for o in at.multiselect(key="r_cmp").options if "lenet5-mnist" in o)
+    at.multiselect(key="r_cmp").set_value([shipped])
+    at.checkbox(key="r_ens").check()
+    at.button(key="r_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["r_job"]
+    assert job.join(120), job.status
+    at.run()
+    assert job.status == "done", job.error_message
+    sweep_table, ce_table = at.dataframe[0].value, at.dataframe[1].value
+    assert len(sweep_table) == 3 * 3  # 3 models (active, checkpoint, ensemble) × 3 severities
+    assert list(ce_table.model)[-1] == "ensemble"
+    # The checkpoint is the active model itself, and an ensemble of two copies is that model:
+    # corruption error relative to the baseline is exactly 1 for both.
+    assert ce_table["mCE"].tolist() == pytest.approx([1.0, 1.0, 1.0])
