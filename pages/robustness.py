@@ -23,9 +23,11 @@ from playground.robustness import (
 )
 from playground.runs import list_checkpoints
 from playground.viz import image_grid, sweep_figure, topk_bar
+from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker, runs_folders
 
+ensure_app_entry()
 st.title("Robustness")
 bundle = active_model().bundle
 if bundle.card.in_channels not in (1, 3) or not hasattr(bundle.preprocessing, "pixels_from_pil"):
