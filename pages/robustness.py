@@ -50,7 +50,7 @@ one_tab, attack_tab, sweep_tab = st.tabs(["One input", "Adversarial attack", "Sw
 with one_tab:
     image, image_name = input_image_picker(bundle, key="r_input")
     pixels = bundle.preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
-    c1, c2, c3 = st.columns([2, 2, 1])
+    c1, c2, c3 = st.columns([3, 2, 1])
     name = c1.selectbox("Perturbation", names, format_func=lambda n: describe[n], key="r_pert")
     severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key="r_sev")
     seed = int(c3.number_input("Seed", 0, 10_000, 0, key="r_seed"))
@@ -229,10 +229,17 @@ with sweep_tab:
         except (ValueError, TypeError, OSError, RuntimeError) as exc:
             show_error(exc, "start the sweep")
 
-    @st.fragment(run_every=1.0)
+    sweep_running = (job := st.session_state.get("r_job")) is not None and job.status == "running"
+
+    # Poll only while a sweep is going: an idle page must not rerun every second.
+    @st.fragment(run_every=1.0 if sweep_running else None)
     def sweep_progress() -> None:
         job: BackgroundJob | None = st.session_state.get("r_job")
-        if job is None or job.status != "running":
+        if job is None:
+            return
+        if job.status != "running":
+            if sweep_running:  # it ended since the page was drawn: redraw the page with the results
+                st.rerun()
             return
         done, total, message = job.progress
         eta = job.eta_s()
@@ -243,8 +250,6 @@ with sweep_tab:
         )
         if cols[1].button("Cancel", key="r_cancel", icon=":material/stop:"):
             job.stop()
-        if job.status != "running":
-            st.rerun()
 
     sweep_progress()
     job = st.session_state.get("r_job")

@@ -111,6 +111,7 @@ def confusion_matrix_figure(confusion: np.ndarray, labels: Sequence[str], normal
             text=counts,
             texttemplate="%{text}" if len(labels) <= 20 else None,
             colorscale="Blues",
+            colorbar={"title": {"text": "share of<br>true class" if normalize else "count"}},
             hovertemplate="true %{y}<br>predicted %{x}<br>count %{text}<extra></extra>",
         )
     )
