@@ -126,3 +126,36 @@ def test_train_one_epoch_on_digits(app_server: App, page: Page, shoot: Shoot) ->
     assert len(saved) == 1 and (saved[0] / "card.json").is_file(), saved
     assert page.get_by_text(f"Checkpoint saved to {saved[0]}").count() == 1
     shoot(page, "train_result")
+
+
+def test_robustness_one_input_and_a_sweep(app_server: App, page: Page, shoot: Shoot) -> None:
+    # One input, on the default model and the shipped cat: original, perturbed and difference side by side.
+    open_page(page, page_url(app_server, "pages/robustness.py"))
+    for key in ("r_top_orig", "r_top_pert"):  # plotly draws after the page is idle
+        page.locator(f".st-key-{key} .js-plotly-plot").wait_for(timeout=90_000)
+    assert page_problems(page) == []
+    assert page.locator(f"{MAIN} [data-testid='stImage']").count() >= 3
+    shoot(page, "robustness_one_input")
+
+    # Make the shipped MNIST LeNet-5 the active model (Models → Saved runs), then sweep on mnist.
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Models").click()
+    wait_page(page)
+    page.get_by_role("tab", name="Saved runs").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Use this checkpoint").click()
+    wait_idle(page)
+    assert "lenet5" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+
+    # (the sidebar link keeps the session; opening a URL would start a new one)
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Robustness").click()
+    wait_page(page)
+    page.get_by_role("tab", name="Sweep & compare models").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Run the sweep").click()
+    table = page.locator(f"{MAIN} [data-testid='stDataFrame']")
+    table.first.wait_for(timeout=180_000)
+    wait_idle(page, timeout_s=120)
+    assert page_problems(page) == []
+    page.locator(".st-key-r_sweep_fig .js-plotly-plot").wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Download the table (CSV)").count() == 1
+    shoot(page, "robustness_sweep")
