@@ -61,6 +61,8 @@ with build_tab:
             set_active_model(bundle, "built on the Models page")  # reruns the app
         except (ValueError, TypeError, OSError) as exc:
             show_error(exc, f"build {name}")
+        except (RuntimeError, MemoryError) as exc:  # e.g. a width so large the weights do not fit in memory
+            show_error(exc, f"build {name} with these hyper-parameters (try smaller ones)")
 
 with runs_tab:
     checkpoints = list_checkpoints(runs_folders())

@@ -74,7 +74,10 @@ for i, (name, image, prediction) in enumerate(zip(names, images, predictions, st
         best = prediction.top_k[0]
         st.subheader(f"{name}: {best.label} ({best.probability:.1%})")
         left, middle, right = st.columns([1, 1, 2])
-        left.image(image, caption=f"original · {image.width}×{image.height}", width="stretch")
+        try:
+            left.image(image, caption=f"original · {image.width}×{image.height}", width="stretch")
+        except ValueError:  # e.g. 20000×1: too thin for Streamlit to draw a thumbnail
+            left.caption(f"original · {image.width}×{image.height} (too thin to draw)")
         seen = prediction.pixels.permute(1, 2, 0).squeeze(-1).numpy()  # (H, W[, 3]) in [0, 1]
         middle.image(
             seen,

@@ -111,10 +111,25 @@ class Bundle:
         The files are written to a temporary sibling folder that then replaces ``folder`` by a
         rename, so an interrupted save never leaves a half-written checkpoint.
 
+        Only an existing checkpoint folder (nothing but ``card.json`` and ``model.safetensors``)
+        is ever replaced; anything else at ``folder`` is left alone.
+
         Returns:
             The folder's path.
+
+        Raises:
+            ValueError: if ``folder`` is a file, or a folder that holds anything but a checkpoint.
         """
         folder = Path(folder)
+        if folder.is_file() or folder.is_symlink():
+            raise ValueError(f"{folder} is a file; give a new folder name for the checkpoint")
+        if folder.is_dir():
+            extra = sorted(p.name for p in folder.iterdir() if p.name not in (CARD_FILE, WEIGHTS_FILE))
+            if extra:
+                raise ValueError(
+                    f"{folder} already exists and holds other files ({', '.join(extra[:3])}); "
+                    "a checkpoint only replaces an earlier checkpoint: give a new folder name"
+                )
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
@@ -324,8 +339,16 @@ def bundle_from_files(card_json: bytes, weights: bytes, weights_name: str = WEIG
         card = ModelCard(**{k: v for k, v in raw.items() if k in known})
     except (KeyError, TypeError) as exc:
         raise ValueError(f"card.json is missing a field or has a wrong one ({exc})") from exc
+    if not isinstance(card.num_classes, int) or card.num_classes < 1:
+        raise ValueError(f"card.json: num_classes must be a positive integer, got {card.num_classes!r}")
+    if card.in_channels not in (1, 3):
+        raise ValueError(f"card.json: in_channels must be 1 or 3, got {card.in_channels!r}")
+    if len(labels) != card.num_classes:
+        raise ValueError(f"card.json: {card.num_classes} classes but {len(labels)} labels")
     # Build with random init (no download), then load the saved weights over it.
     spec = MODELS.get(card.architecture)
+    if not isinstance(card.image_size, int) or card.image_size < spec.min_image_size:
+        raise ValueError(f"card.json: image_size must be at least {spec.min_image_size}, got {card.image_size!r}")
     hparams = {**spec.defaults, **card.hparams}
     model = spec.builder(
         num_classes=card.num_classes, in_channels=card.in_channels, image_size=card.image_size, weights=None, **hparams

@@ -81,7 +81,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     options: dict[str, Any] = {}
     if args.data_path:
-        options["path"] = args.data_path
+        data_path = Path(args.data_path)
+        if data_path.suffix.lower() == ".zip" and data_path.is_file():
+            options["zip_bytes"] = data_path.read_bytes()
+        else:
+            options["path"] = data_path
     dataset = load_dataset(args.dataset, **options)
     config = TrainConfig(
         epochs=args.epochs,
@@ -122,7 +126,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     bundle = _load_model(args.model)
     source = Path(args.input)
     if not source.is_file():
-        raise ValueError(f"input file {source} does not exist")
+        raise ValueError(f"input file {source} does not exist" if not source.exists() else f"{source} is not a file")
     image = decode_image(source.read_bytes(), source.name)
     prediction = predict_image(bundle, image, top_k=args.top_k)
     rows = [{"label": t.label, "index": t.index, "probability": t.probability} for t in prediction.top_k]
@@ -135,7 +139,13 @@ def _load_model(name_or_dir: str) -> Any:
     from playground.bundle import create_bundle, load_bundle
 
     path = Path(name_or_dir)
-    return load_bundle(path) if path.is_dir() else create_bundle(name_or_dir)
+    if path.is_dir():
+        return load_bundle(path)
+    if path.is_file():
+        raise ValueError(
+            f"{path} is a file; --model takes a registry name or a checkpoint folder (card.json + model.safetensors)"
+        )
+    return create_bundle(name_or_dir)
 
 
 def _parse_severities(text: str) -> list[float]:
@@ -152,6 +162,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     from playground.data import load_dataset, split_dataset
     from playground.robustness import sample_indices, sweep
 
+    if args.samples < 1:
+        raise ValueError(f"--samples must be at least 1, got {args.samples}")
     bundle = _load_model(args.model)
     dataset = load_dataset(args.dataset)
     if len(dataset.classes) != len(bundle.labels):
@@ -215,7 +227,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
         from PIL import Image
 
         array = (result.adversarial[0].permute(1, 2, 0).squeeze(-1).numpy() * 255).round().astype("uint8")
-        Image.fromarray(array).save(args.out)
+        Image.fromarray(array).save(args.out, format="PNG")
     clean, adv = int(result.clean_pred[0]), int(result.adv_pred[0])
     out = {
         "model": bundle.title,
@@ -252,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a dataset and save the checkpoint")
     p.add_argument("--model", required=True)
     p.add_argument("--dataset", required=True)
-    p.add_argument("--data-path", help="folder of class-named sub-folders (dataset 'folder')")
+    p.add_argument("--data-path", help="folder (or .zip) of class-named sub-folders (dataset 'folder')")
     p.add_argument("--weights", default=None, help="start from pretrained weights, e.g. imagenet")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
@@ -292,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=["Linf", "L2"], default="Linf")
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--target", type=int, default=None, help="class index for a targeted attack")
-    p.add_argument("--out", help="write the adversarial image here (PNG)")
+    p.add_argument("--out", help="write the adversarial image here (saved as PNG: lossless, keeps the attack)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_attack)
     return parser

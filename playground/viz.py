@@ -34,11 +34,14 @@ def topk_bar(top_k: Sequence[TopK], title: str | None = None) -> go.Figure:
             y=labels,
             orientation="h",
             text=[f"{p:.1%}" for p in probs],
-            textposition="auto",
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
             marker_color="#4C78A8",
         )
     )
-    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
+    fig.update_xaxes(range=[0, 1.12], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1], title="probability")
+    fig.update_yaxes(type="category")  # labels such as "7" are names, not numbers
     return _layout(fig, title, height=max(220, 48 * len(labels) + 80))
 
 
@@ -161,7 +164,8 @@ def image_grid(
         cols=cols,
         subplot_titles=list(titles) if titles is not None else None,
         horizontal_spacing=0.01,
-        vertical_spacing=0.04 if titles is not None else 0.01,
+        # leave room for each row's captions (~22 px) between the rows
+        vertical_spacing=min(0.3, 22 / (rows * cell_px)) if titles is not None and rows > 1 else 0.01,
     )
     lo = float(images.min()) if zmin is None else zmin
     hi = float(images.max()) if zmax is None else zmax

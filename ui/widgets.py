@@ -32,9 +32,15 @@ def hparam_inputs(spec: ModelSpec, key: str) -> dict[str, Any]:
         elif isinstance(default, bool):
             values[name] = col.checkbox(name, value=default, key=widget_key)
         elif isinstance(default, int):
-            values[name] = int(col.number_input(name, value=default, min_value=1, step=1, key=widget_key))
+            values[name] = int(
+                col.number_input(name, value=default, min_value=1, max_value=max(256, default), step=1, key=widget_key)
+            )
         elif isinstance(default, float):
-            values[name] = float(col.number_input(name, value=default, min_value=0.0, format="%g", key=widget_key))
+            values[name] = float(
+                col.number_input(
+                    name, value=default, min_value=0.0, max_value=max(16.0, default), format="%g", key=widget_key
+                )
+            )
         else:
             values[name] = col.text_input(name, value=str(default), key=widget_key)
     return values

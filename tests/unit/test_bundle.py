@@ -184,3 +184,26 @@ def test_create_bundle_loads_a_local_weights_file(tmp_path: Path) -> None:
     x = fixed_input(3, 32)
     with torch.no_grad():
         assert torch.equal(copy.model(x), source.model(x))
+
+
+def test_save_never_replaces_what_is_not_a_checkpoint(tmp_path: Path) -> None:
+    bundle = create_bundle("seed_cnn", image_size=8)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("important")
+    with pytest.raises(ValueError, match="holds other files"):
+        bundle.save(victim)
+    assert (victim / "notes.txt").read_text() == "important"
+    a_file = tmp_path / "photo.png"
+    a_file.write_bytes(b"png")
+    with pytest.raises(ValueError, match="is a file"):
+        bundle.save(a_file)
+    assert a_file.read_bytes() == b"png"
+
+
+def test_card_with_impossible_sizes_is_refused(tmp_path: Path) -> None:
+    folder = create_bundle("seed_cnn", image_size=8).save(tmp_path / "ck")
+    card = json.loads((folder / "card.json").read_text())
+    card["num_classes"] = -3
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        bundle_from_files(json.dumps(card).encode(), (folder / "model.safetensors").read_bytes())
