@@ -7,10 +7,11 @@ and runs the page picked in the navigation. Pages live in ``pages/``; the logic 
 import streamlit as st
 
 from ui.pages import mark_app_entry, navigation
-from ui.state import active_model, card_facts, device_label, finalize_job, show_flash
+from ui.state import active_model, card_facts, device_label, finalize_job, keep_widget_state, show_flash
 
 st.set_page_config(page_title="Deep Learning Playground", page_icon=":material/neurology:", layout="wide")
 
+keep_widget_state()
 show_flash()
 page = navigation()
 

@@ -11,11 +11,15 @@ from playground.models import MODELS
 from playground.training import TrainConfig, TrainingJob
 from playground.viz import class_balance_figure, confusion_matrix_figure, image_grid, per_class_bar, training_curves
 from ui.pages import ensure_app_entry
-from ui.state import cached_dataset, finalize_job, set_active_model, show_error
+from ui.state import TRAIN_FORM_DEFAULTS, cached_dataset, finalize_job, set_active_model, show_error
 from ui.widgets import NO_MODEBAR, hparam_inputs
 
 ensure_app_entry()
 st.title("Train")
+# The form's defaults; kept in session state so the form survives visits to other pages (see
+# ui.state.keep_widget_state). Widgets below take their values from here, not from `value=`.
+for key, default in TRAIN_FORM_DEFAULTS.items():
+    st.session_state.setdefault(key, default)
 job: TrainingJob | None = st.session_state.get("job")
 running = job is not None and job.status in ("pending", "running")
 
@@ -25,7 +29,6 @@ names = [n for n, s in DATASETS.items() if s.modality == "image"]
 dataset_name = st.selectbox(
     "Dataset",
     names,
-    index=names.index("mnist") if "mnist" in names else 0,
     format_func=lambda n: n if DATASETS.get(n).offline() else f"{n} (needs a download)",
     key="t_dataset",
 )
@@ -50,8 +53,8 @@ try:
 except (DatasetUnavailableError, ValueError, OSError) as exc:
     show_error(exc, f"load {dataset_name}")
 
-val_fraction = st.slider("Validation fraction", 0.05, 0.5, 0.1, 0.05, key="t_val")
-seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key="t_seed"))
+val_fraction = st.slider("Validation fraction", 0.05, 0.5, step=0.05, key="t_val")
+seed = int(st.number_input("Seed", 0, 2**31 - 1, key="t_seed"))
 split = None
 if dataset is not None:
     try:
@@ -86,9 +89,7 @@ if dataset is not None and split is not None:
 # ---------------------------------------------------------------- model and optimisation
 st.subheader("Model")
 cnn_names = [n for n, s in MODELS.items() if s.modality == "image"]
-arch = st.selectbox(
-    "Architecture", cnn_names, index=cnn_names.index("lenet5") if "lenet5" in cnn_names else 0, key="t_arch"
-)
+arch = st.selectbox("Architecture", cnn_names, key="t_arch")
 spec = MODELS.get(arch)
 st.caption(f"{spec.description}  \nSource: {spec.source}")
 finetune = False
@@ -103,21 +104,19 @@ hparams = {} if finetune else hparam_inputs(spec, "t")
 
 st.subheader("Training")
 c1, c2, c3, c4 = st.columns(4)
-epochs = int(c1.number_input("Epochs", 1, 500, 5, key="t_epochs"))
-batch_size = int(c2.select_slider("Batch size", [8, 16, 32, 64, 128, 256, 512], value=64, key="t_bs"))
+epochs = int(c1.number_input("Epochs", 1, 500, key="t_epochs"))
+batch_size = int(c2.select_slider("Batch size", [8, 16, 32, 64, 128, 256, 512], key="t_bs"))
 optimizer = c3.selectbox("Optimizer", ["adam", "adamw", "sgd"], key="t_opt")
-lr = float(
-    c4.select_slider("Learning rate", [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], value=1e-3, key="t_lr")
-)
+lr = float(c4.select_slider("Learning rate", [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], key="t_lr"))
 c1, c2, c3, c4 = st.columns(4)
 schedule = c1.selectbox("Schedule", ["constant", "cosine", "step"], key="t_sched")
-weight_decay = float(c2.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2], value=0.0, key="t_wd"))
+weight_decay = float(c2.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2], key="t_wd"))
 device = c3.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="t_device")
 amp = c4.checkbox("Mixed precision (CUDA only)", key="t_amp")
 c1, c2, c3 = st.columns(3)
 flip = c1.checkbox("Augment: horizontal flip", key="t_flip")
 crop = c2.checkbox("Augment: random crop", key="t_crop")
-rotation = float(c3.slider("Augment: rotation (degrees)", 0, 45, 0, key="t_rot"))
+rotation = float(c3.slider("Augment: rotation (degrees)", 0, 45, key="t_rot"))
 
 start = st.button(
     "Start training", type="primary", disabled=running or split is None, key="t_start", icon=":material/play_arrow:"

@@ -22,6 +22,40 @@ from playground.device import describe_device, pick_device
 from playground.imageio import load_sample
 
 DEFAULT_MODEL = "efficientnet_lite0"
+
+#: The Train page's settings and their defaults. Streamlit forgets the state of widgets on pages
+#: that are not shown; these keys are carried across pages by :func:`keep_widget_state`.
+TRAIN_FORM_DEFAULTS: dict[str, object] = {
+    "t_dataset": "mnist",
+    "t_val": 0.1,
+    "t_seed": 0,
+    "t_arch": "lenet5",
+    "t_epochs": 5,
+    "t_bs": 64,
+    "t_opt": "adam",
+    "t_lr": 1e-3,
+    "t_sched": "constant",
+    "t_wd": 0.0,
+    "t_device": "auto",
+    "t_amp": False,
+    "t_flip": False,
+    "t_crop": False,
+    "t_rot": 0,
+}
+
+
+def keep_widget_state() -> None:
+    """Carry the settings' widget values across pages (app.py calls this on every run).
+
+    Re-assigning a widget's key turns it into plain session state, which Streamlit keeps while
+    another page is shown; the widgets take their values from it when the page comes back. This is
+    Streamlit's documented way ("Widget behavior: retain statefulness when changing pages").
+    """
+    for key in TRAIN_FORM_DEFAULTS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 DEFAULT_SAMPLE = "cat"
 
 

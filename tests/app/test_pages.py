@@ -209,3 +209,16 @@ def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
     conv1 = dict(conv_layers(lenet.model))[lenet_names[0]]
     assert len(chart(at, "f_filters_gray")["data"]) == conv1.out_channels
     assert len(chart(at, "f_maps")["data"]) == conv1.out_channels
+
+
+def test_train_form_survives_a_visit_to_another_page(app: MakeApp) -> None:
+    at = app("pages/train.py")
+    at.selectbox(key="t_dataset").set_value("digits")
+    at.number_input(key="t_epochs").set_value(40)
+    at.selectbox(key="t_opt").set_value("sgd").run()
+    at.switch_page("pages/predict.py").run()
+    at.switch_page("pages/train.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="t_dataset").value == "digits"
+    assert at.number_input(key="t_epochs").value == 40
+    assert at.selectbox(key="t_opt").value == "sgd"
