@@ -125,7 +125,8 @@ def cifar10(
     if not _present(root):
         raise DatasetUnavailableError(
             f"CIFAR-10 needs a download (170 MB) and none was found in {root}; this machine may be offline. "
-            "Load it with download=True when online, or pick an offline dataset (mnist, fashion_mnist, digits, shapes)."
+            "Copy torchvision's cifar-10-batches-py folder there (from a machine that is online), "
+            "or pick an offline dataset (mnist, fashion_mnist, digits, shapes)."
         )
     images, targets, classes = _load(str(root), split_)
     keep = stratified_subsample(targets, max_samples, seed)  # (M,) sorted indices
