@@ -6,7 +6,7 @@ import streamlit as st
 from playground.features import capture_activations, channel_stats, conv_layers, filters_as_images
 from playground.imageio import decode_image, list_samples
 from playground.predict import model_device
-from playground.viz import channel_stats_figure, image_grid
+from playground.viz import channel_stats_figure, image_grid, to_display
 from ui.pages import ensure_app_entry
 from ui.state import active_model, current_image, set_current_image, show_error
 from ui.widgets import NO_MODEBAR
@@ -78,7 +78,7 @@ with c1:
         set_current_image(decode_image(sample.path.read_bytes(), sample.path.name), f"{sample.title} (sample)")
         current = current_image()
     pixels = bundle.preprocessing.pixels_from_pil(current.image)  # (C, H, W) in [0, 1]
-    seen = pixels.permute(1, 2, 0).squeeze(-1).numpy()
+    seen = to_display(pixels)
     st.image(seen, caption=f"what the model sees: {current.name}", width="stretch", clamp=True)
     order = st.radio("Order channels by", ["index", "strongest mean activation"], key="f_order")
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from playground.imageio import ImageDecodeError, decode_image, list_samples
 from playground.predict import predict_images
-from playground.viz import topk_bar
+from playground.viz import to_display, topk_bar
 from ui.pages import ensure_app_entry
 from ui.state import active_model, set_current_image, show_error
 
@@ -78,7 +78,7 @@ for i, (name, image, prediction) in enumerate(zip(names, images, predictions, st
             left.image(image, caption=f"original · {image.width}×{image.height}", width="stretch")
         except ValueError:  # e.g. 20000×1: too thin for Streamlit to draw a thumbnail
             left.caption(f"original · {image.width}×{image.height} (too thin to draw)")
-        seen = prediction.pixels.permute(1, 2, 0).squeeze(-1).numpy()  # (H, W[, 3]) in [0, 1]
+        seen = to_display(prediction.pixels)  # (H, W[, 3]) in [0, 1]
         middle.image(
             seen,
             caption=f"what the model sees · {seen.shape[1]}×{seen.shape[0]}",

@@ -22,7 +22,7 @@ from playground.robustness import (
     sample_indices,
 )
 from playground.runs import list_checkpoints
-from playground.viz import image_grid, sweep_figure, topk_bar
+from playground.viz import image_grid, sweep_figure, to_display, topk_bar
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker, runs_folders
@@ -37,11 +37,6 @@ st.caption(f"Model: **{bundle.title}**. Perturbations act on raw pixels in [0, 1
 
 names = image_perturbations()
 describe = {n: f"{n} — {PERTURBATIONS.get(n).unit}" for n in names}
-
-
-def to_display(pixels: torch.Tensor) -> np.ndarray:
-    """(C, H, W) in [0, 1] -> (H, W[, 3]) for st.image."""
-    return pixels.permute(1, 2, 0).squeeze(-1).clamp(0, 1).numpy()
 
 
 one_tab, attack_tab, sweep_tab = st.tabs(["One input", "Adversarial attack", "Sweep & compare models"])

@@ -9,7 +9,14 @@ from playground.bundle import create_bundle_for_dataset
 from playground.data import DATASETS, DatasetUnavailableError, ImageDataset, load_dataset, split_dataset
 from playground.models import MODELS
 from playground.training import TrainConfig, TrainingJob
-from playground.viz import class_balance_figure, confusion_matrix_figure, image_grid, per_class_bar, training_curves
+from playground.viz import (
+    class_balance_figure,
+    confusion_matrix_figure,
+    image_grid,
+    per_class_bar,
+    to_display,
+    training_curves,
+)
 from ui.pages import ensure_app_entry
 from ui.state import TRAIN_FORM_DEFAULTS, cached_dataset, finalize_job, set_active_model, show_error
 from ui.widgets import NO_MODEBAR, hparam_inputs
@@ -74,8 +81,7 @@ if dataset is not None and split is not None:
             st.caption(" · ".join(f"{k}: {v}" for k, v in dataset.info.items()))
         rng = np.random.default_rng(0)
         idx = rng.choice(len(dataset), size=min(12, len(dataset)), replace=False)
-        examples = dataset.images[idx].float().div(255)  # (n, C, H, W) in [0, 1]
-        grid = examples[:, 0].numpy() if dataset.channels == 1 else examples.permute(0, 2, 3, 1).numpy()
+        grid = to_display(dataset.images[idx])  # (n, H, W[, 3]) in [0, 1]
         st.plotly_chart(
             image_grid(
                 grid, [dataset.classes[int(dataset.targets[i])] for i in idx], cols=6, cell_px=90, zmin=0, zmax=1
@@ -227,8 +233,7 @@ if job is not None and job.status in ("done", "stopped", "failed"):
             wrong = list(ev.misclassified[:16])
             if wrong and job.split is not None:
                 images, _ = job.split.val_tensors()
-                shown = images[wrong].float().div(255)  # (n, C, H, W) in [0, 1]
-                grid = shown[:, 0].numpy() if shown.shape[1] == 1 else shown.permute(0, 2, 3, 1).numpy()
+                grid = to_display(images[wrong])  # (n, H, W[, 3]) in [0, 1]
                 titles = [
                     f"{labels[int(ev.targets[i])]}→{labels[int(ev.predictions[i])]} {ev.probs[i].max():.0%}"
                     for i in wrong

@@ -226,7 +226,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.out:
         from PIL import Image
 
-        array = (result.adversarial[0].permute(1, 2, 0).squeeze(-1).numpy() * 255).round().astype("uint8")
+        from playground.viz import to_display
+
+        array = (to_display(result.adversarial[0]) * 255).round().astype("uint8")  # (H, W[, 3])
         Image.fromarray(array).save(args.out, format="PNG")
     clean, adv = int(result.clean_pred[0]), int(result.adv_pred[0])
     out = {

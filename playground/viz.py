@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from playground.predict import TopK
@@ -22,6 +23,26 @@ def _layout(fig: go.Figure, title: str | None = None, height: int | None = None)
     if height is not None:
         fig.update_layout(height=height)
     return fig
+
+
+def to_display(pixels: torch.Tensor) -> np.ndarray:
+    """Channels-first pixels to the channels-last array ``st.image`` and :func:`image_grid` take.
+
+    Args:
+        pixels: ``(C, H, W)`` or ``(N, C, H, W)``, float in ``[0, 1]`` or uint8 in ``[0, 255]``, C in {1, 3}.
+
+    Returns:
+        ``(H, W)`` / ``(N, H, W)`` for one channel, ``(H, W, 3)`` / ``(N, H, W, 3)`` for RGB; float32 in ``[0, 1]``.
+
+    Raises:
+        ValueError: for other shapes.
+    """
+    if pixels.ndim not in (3, 4) or pixels.shape[-3] not in (1, 3):
+        raise ValueError(f"expected (C, H, W) or (N, C, H, W) pixels with 1 or 3 channels, got {tuple(pixels.shape)}")
+    x = pixels.detach().cpu()
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    x = x.clamp(0.0, 1.0).movedim(-3, -1)  # (..., H, W, C)
+    return (x[..., 0] if x.shape[-1] == 1 else x).numpy()
 
 
 def topk_bar(top_k: Sequence[TopK], title: str | None = None) -> go.Figure:

@@ -35,3 +35,18 @@ def test_image_grid_shapes() -> None:
     assert len(fig.data) == 5
     with pytest.raises(ValueError, match="expected"):
         image_grid(np.zeros((0, 4, 4)))
+
+
+def test_to_display_layouts_and_scale() -> None:
+    import torch
+
+    from playground.viz import to_display
+
+    rgb = torch.zeros(3, 4, 5)
+    rgb[0] = 1.0
+    out = to_display(rgb)
+    assert out.shape == (4, 5, 3) and out[..., 0].min() == 1.0 and out[..., 1].max() == 0.0
+    gray = torch.full((2, 1, 4, 4), 255, dtype=torch.uint8)
+    assert to_display(gray).shape == (2, 4, 4) and to_display(gray).max() == 1.0
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        to_display(torch.zeros(2, 4, 4))
