@@ -7,10 +7,9 @@ import streamlit as st
 
 from playground.bundle import Bundle, bundle_from_files, create_bundle, load_bundle, load_weights
 from playground.models import MODELS
-from playground.models.summary import count_flops, layer_table
 from playground.runs import list_checkpoints
 from ui.pages import ensure_app_entry
-from ui.state import active_model, pretrained_bundle, set_active_model, show_error
+from ui.state import active_model, model_summary, pretrained_bundle, set_active_model, show_error
 from ui.widgets import hparam_inputs, runs_folders
 
 ensure_app_entry()
@@ -117,18 +116,16 @@ active = active_model()
 bundle = active.bundle
 st.subheader(f"Active model: {bundle.title}")
 card = bundle.card
-shape = (1, card.in_channels, card.image_size, card.image_size)
 try:
-    rows = layer_table(bundle.model, shape)
-    flops = count_flops(bundle.model, shape)
+    summary = model_summary(bundle)
 except (ValueError, RuntimeError) as exc:
     show_error(exc, "summarise this model")
     st.stop()
-trainable = sum(p.numel() for p in bundle.model.parameters() if p.requires_grad)
+rows = summary.rows
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Parameters", f"{bundle.num_parameters:,}")
-m2.metric("Trainable", f"{trainable:,}")
-m3.metric("FLOPs / image", f"{flops / 1e6:,.1f} M")
+m1.metric("Parameters", f"{summary.total_params:,}")
+m2.metric("Trainable", f"{summary.trainable_params:,}")
+m3.metric("FLOPs / image", f"{summary.flops / 1e6:,.1f} M")
 m4.metric("Input", f"{card.in_channels}×{card.image_size}×{card.image_size}")
 st.caption(f"Source: {card.source}  \nOrigin: {active.origin}")
 if card.metrics:

@@ -20,6 +20,7 @@ from playground.bundle import Bundle, create_bundle, default_runs_dir
 from playground.data import ImageDataset, load_dataset
 from playground.device import describe_device, pick_device
 from playground.imageio import load_sample
+from playground.models.summary import ModelSummary, summarize
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -85,6 +86,22 @@ def active_model() -> ActiveModel:
         st.session_state.active_model = ActiveModel(pretrained_bundle(DEFAULT_MODEL), "pretrained (offline default)")
     model: ActiveModel = st.session_state.active_model
     return model
+
+
+def model_summary(bundle: Bundle) -> ModelSummary:
+    """Parameters, FLOPs and the layer table of ``bundle`` for one input, computed once per model.
+
+    Two forward passes (hooks and a FLOP counter) are too slow to repeat on every rerun of the
+    Models page, so the last summary is kept with the model it describes.
+    """
+    held = st.session_state.get("_model_summary")
+    if held is not None and held[0] is bundle.model:
+        cached: ModelSummary = held[1]
+        return cached
+    card = bundle.card
+    summary = summarize(bundle.model, (1, card.in_channels, card.image_size, card.image_size))
+    st.session_state._model_summary = (bundle.model, summary)
+    return summary
 
 
 def set_active_model(bundle: Bundle, origin: str) -> None:
