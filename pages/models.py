@@ -7,10 +7,10 @@ import streamlit as st
 
 from playground.bundle import Bundle, bundle_from_files, create_bundle, load_bundle, load_weights
 from playground.models import MODELS
-from playground.runs import list_checkpoints
+from playground.runs import checkpoint_folders, list_checkpoints
 from ui.pages import ensure_app_entry
 from ui.state import active_model, model_summary, pretrained_bundle, set_active_model, show_error
-from ui.widgets import hparam_inputs, runs_folders
+from ui.widgets import hparam_inputs
 
 ensure_app_entry()
 st.title("Models")
@@ -64,7 +64,7 @@ with build_tab:
             show_error(exc, f"build {name} with these hyper-parameters (try smaller ones)")
 
 with runs_tab:
-    checkpoints = list_checkpoints(runs_folders())
+    checkpoints = list_checkpoints(checkpoint_folders())
     if not checkpoints:
         st.info("No saved runs yet: train a model on the Train page.")
     else:

@@ -21,11 +21,11 @@ from playground.robustness import (
     explanation_drift,
     sample_indices,
 )
-from playground.runs import list_checkpoints
+from playground.runs import checkpoint_folders, list_checkpoints
 from playground.viz import image_grid, sweep_figure, to_display, topk_bar
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
-from ui.widgets import NO_MODEBAR, input_image_picker, runs_folders
+from ui.widgets import NO_MODEBAR, input_image_picker
 
 ensure_app_entry()
 st.title("Robustness")
@@ -173,7 +173,7 @@ with sweep_tab:
         key="r_perts",
     )
     severities = st.multiselect("Severities", [0, 1, 2, 3, 4, 5], default=[0, 1, 2, 3, 4, 5], key="r_sevs")
-    checkpoints = list_checkpoints(runs_folders())
+    checkpoints = list_checkpoints(checkpoint_folders())
     ck_labels = {str(c.path): f"{c.title} ({c.path.name})" for c in checkpoints}
     compare = st.multiselect(
         "Compare with saved checkpoints (same classes)",

@@ -13,7 +13,6 @@ Bad input ends with exit status 2 and one line starting with ``error:`` (no trac
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -75,8 +74,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from playground.bundle import create_bundle_for_dataset, default_runs_dir
+    from playground.bundle import create_bundle_for_dataset
     from playground.data import load_dataset, split_dataset
+    from playground.runs import new_run_folder
     from playground.training import TrainConfig, train
 
     options: dict[str, Any] = {}
@@ -110,8 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
 
     result = train(bundle, split, config, on_epoch=on_epoch)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else default_runs_dir() / f"{args.model}-{args.dataset}-{stamp}"
+    out = Path(args.out) if args.out else new_run_folder(bundle)
     bundle.save(out)
     summary = {"checkpoint": str(out), **result.metrics}
     text = f"saved {out}\n" + "\n".join(f"{k}: {v}" for k, v in result.metrics.items())

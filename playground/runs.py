@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from playground.bundle import CARD_FILE, WEIGHTS_FILE
+from playground.bundle import CARD_FILE, WEIGHTS_FILE, Bundle, default_runs_dir
+
+#: The project's own trained checkpoints, shipped with the code.
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
+
+
+def checkpoint_folders() -> list[Path]:
+    """Where saved checkpoints are listed from: the runs folder, then the shipped checkpoints."""
+    return [default_runs_dir(), SHIPPED_CHECKPOINTS]
+
+
+def new_run_folder(bundle: Bundle) -> Path:
+    """A fresh folder name for a trained bundle: ``<runs>/<architecture>-<dataset>-<YYYYmmdd-HHMMSS>``."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return default_runs_dir() / f"{bundle.card.architecture}-{bundle.card.dataset or 'data'}-{stamp}"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,12 @@ from typing import Any
 import streamlit as st
 from PIL import Image
 
-from playground.bundle import Bundle, create_bundle, default_runs_dir
+from playground.bundle import Bundle, create_bundle
 from playground.data import ImageDataset, load_dataset
 from playground.device import describe_device, pick_device
 from playground.imageio import load_sample
 from playground.models.summary import ModelSummary, summarize
+from playground.runs import new_run_folder
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -176,8 +176,7 @@ def finalize_job() -> Path | None:
     if saved is not None:
         return saved
     bundle = job.result.bundle
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = default_runs_dir() / f"{bundle.card.architecture}-{bundle.card.dataset or 'data'}-{stamp}"
+    folder = new_run_folder(bundle)
     try:
         bundle.save(folder)
     except OSError as exc:

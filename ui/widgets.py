@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 from PIL import Image
 
-from playground.bundle import Bundle, default_runs_dir
+from playground.bundle import Bundle
 from playground.imageio import ImageDecodeError, decode_image, list_samples, load_sample
 from playground.models import ModelSpec
 from ui.state import current_image, set_current_image
@@ -44,11 +43,6 @@ def hparam_inputs(spec: ModelSpec, key: str) -> dict[str, Any]:
         else:
             values[name] = col.text_input(name, value=str(default), key=widget_key)
     return values
-
-
-def runs_folders() -> list[Path]:
-    """Where saved checkpoints are listed from: the runs folder and the shipped checkpoints."""
-    return [default_runs_dir(), Path("assets/checkpoints")]
 
 
 def input_image_picker(bundle: Bundle, key: str) -> tuple[Image.Image, str]:
