@@ -4,12 +4,11 @@ import numpy as np
 import streamlit as st
 
 from playground.features import capture_activations, channel_stats, conv_layers, filters_as_images
-from playground.imageio import decode_image, list_samples
 from playground.predict import model_device
 from playground.viz import channel_stats_figure, image_grid, to_display
 from ui.pages import ensure_app_entry
-from ui.state import active_model, current_image, set_current_image, show_error
-from ui.widgets import NO_MODEBAR
+from ui.state import active_model, show_error
+from ui.widgets import NO_MODEBAR, input_image_picker
 
 PAGE_SIZE = 32
 
@@ -64,22 +63,12 @@ else:
 
 # ---------------------------------------------------------------- input
 st.subheader("Feature maps")
-current = current_image()
-samples = list_samples()
 c1, c2 = st.columns([1, 3])
 with c1:
-    options = ["(current image)"] + [s.name for s in samples]
-    titles = {s.name: s.title for s in samples}
-    choice = st.selectbox(
-        "Input image", options, format_func=lambda n: titles.get(n, f"current: {current.name}"), key="f_input"
-    )
-    if choice != "(current image)":
-        sample = next(s for s in samples if s.name == choice)
-        set_current_image(decode_image(sample.path.read_bytes(), sample.path.name), f"{sample.title} (sample)")
-        current = current_image()
-    pixels = bundle.preprocessing.pixels_from_pil(current.image)  # (C, H, W) in [0, 1]
+    image, image_name = input_image_picker(bundle, key="f_input")
+    pixels = bundle.preprocessing.pixels_from_pil(image)  # (C, H, W) in [0, 1]
     seen = to_display(pixels)
-    st.image(seen, caption=f"what the model sees: {current.name}", width="stretch", clamp=True)
+    st.image(seen, caption=f"what the model sees: {image_name}", width="stretch", clamp=True)
     order = st.radio("Order channels by", ["index", "strongest mean activation"], key="f_order")
 
 try:
