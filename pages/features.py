@@ -66,13 +66,13 @@ st.subheader("Feature maps")
 c1, c2 = st.columns([1, 3])
 with c1:
     image, image_name = input_image_picker(bundle, key="f_input")
-    pixels = bundle.preprocessing.pixels_from_pil(image)  # (C, H, W) in [0, 1]
+    pixels = bundle.image_preprocessing.pixels_from_pil(image)  # (C, H, W) in [0, 1]
     seen = to_display(pixels)
     st.image(seen, caption=f"what the model sees: {image_name}", width="stretch", clamp=True)
     order = st.radio("Order channels by", ["index", "strongest mean activation"], key="f_order")
 
 try:
-    x = bundle.preprocessing.normalize(pixels).unsqueeze(0).to(model_device(bundle.model))  # (1, C, H, W)
+    x = bundle.image_preprocessing.normalize(pixels).unsqueeze(0).to(model_device(bundle.model))  # (1, C, H, W)
     fmap = capture_activations(bundle.model, x, [layer_name])[layer_name][0]  # (C_l, H_l, W_l)
 except (ValueError, RuntimeError) as exc:
     show_error(exc, "compute the feature maps")

@@ -44,7 +44,7 @@ one_tab, attack_tab, sweep_tab = st.tabs(["One input", "Adversarial attack", "Sw
 # ---------------------------------------------------------------- one input
 with one_tab:
     image, image_name = input_image_picker(bundle, key="r_input")
-    pixels = bundle.preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
+    pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
     c1, c2, c3 = st.columns([3, 2, 1])
     name = c1.selectbox("Perturbation", names, format_func=lambda n: describe[n], key="r_pert")
     severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key="r_sev")
@@ -116,7 +116,7 @@ with attack_tab:
         "with the model's normalization inside the attacked function. ε is in 1/255 units."
     )
     image, image_name = input_image_picker(bundle, key="r_att_input")
-    pixels = bundle.preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W)
+    pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W)
     c1, c2, c3, c4 = st.columns(4)
     method = c1.selectbox("Method", ["pgd", "fgsm"], key="r_method")
     norm = c2.selectbox("Norm", ["Linf", "L2"] if method == "pgd" else ["Linf"], key="r_norm")

@@ -61,7 +61,7 @@ class PixelSpaceModel(nn.Module):
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> PixelSpaceModel:
         """Wrap ``bundle.model`` with ``bundle.preprocessing`` (shares the module, copies nothing)."""
-        return cls(bundle.model, bundle.preprocessing)
+        return cls(bundle.model, bundle.image_preprocessing)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         logits: torch.Tensor = self.model(self.preprocessing.normalize(pixels))
@@ -304,7 +304,7 @@ def attack(
         ValueError: bad pixels, targets of the wrong shape or range, a target class the model does
             not have, or ``batch_size < 1``.
     """
-    check_pixels(pixels, bundle.preprocessing)
+    check_pixels(pixels, bundle.image_preprocessing)
     num_classes = len(bundle.labels)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -430,7 +430,7 @@ def min_flip_severity(
     import playground.perturbations  # noqa: F401  (registers the built-in perturbations)
     from playground.perturbations.base import perturb_images
 
-    check_pixels(pixels, bundle.preprocessing)
+    check_pixels(pixels, bundle.image_preprocessing)
     if pixels.shape[0] != 1:
         raise ValueError(f"expected one image (1, C, H, W), got a batch of {pixels.shape[0]}")
     if not 0.0 < max_severity <= 5.0:

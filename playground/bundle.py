@@ -1,9 +1,11 @@
 """The bundle: the unit every page shares.
 
-A :class:`Bundle` holds the ``nn.Module``, its :class:`~playground.preprocessing.Preprocessing`,
-its class labels and a :class:`ModelCard` (architecture, config, source, training data, metrics,
-history). On disk it is a folder with ``model.safetensors`` and ``card.json``; pages never need to
-know whether it came from a built-in architecture, torchvision, a package that ships weights, a
+A :class:`Bundle` holds the ``nn.Module``, its preprocessing (images:
+:class:`~playground.preprocessing.Preprocessing`; text: ``TextPreprocessing`` with its tokenizer;
+numeric sequences: ``SequencePreprocessing``), its class labels and a :class:`ModelCard`
+(architecture, config, source, training data, metrics, history). On disk it is a folder with
+``model.safetensors`` and ``card.json`` (plus ``tokenizer.json`` for text models); pages never need
+to know whether it came from a built-in architecture, torchvision, a package that ships weights, a
 training run or an upload.
 
 Nothing here unpickles what a user gave: weights are read with ``safetensors`` or with
@@ -30,11 +32,16 @@ from torch import nn
 
 from playground.models import MODELS, ModelSpec
 from playground.preprocessing import Preprocessing
+from playground.sequences import SequencePreprocessing
+from playground.text.preprocessing import TOKENIZER_FILE, TextPreprocessing
 
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_VERSION = 1
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # uploads larger than 512 MiB are refused
+CHECKPOINT_FILES = (CARD_FILE, WEIGHTS_FILE, TOKENIZER_FILE)  # all a checkpoint folder may hold
+
+InputPreprocessing = Preprocessing | TextPreprocessing | SequencePreprocessing
 
 
 @dataclass
@@ -44,8 +51,11 @@ class ModelCard:
     Attributes:
         architecture: registry name of the model, e.g. ``"lenet5"``.
         num_classes: number of outputs.
-        in_channels: input channels (1 or 3).
-        image_size: input side in pixels.
+        in_channels: input channels (1 or 3); images only.
+        image_size: input side in pixels; images only.
+        modality: ``"image"``, ``"text"`` (token ids in) or ``"sequence"`` (numeric ``(T, F)`` in).
+        vocab_size: token ids the embedding takes; text only.
+        input_size: features per time step; numeric sequences only.
         weights: pretrained weights loaded at build time (``"imagenet"``) or ``None``.
         hparams: hyper-parameters passed to the builder.
         source: paper / article section of the architecture.
@@ -59,8 +69,11 @@ class ModelCard:
 
     architecture: str
     num_classes: int
-    in_channels: int
-    image_size: int
+    in_channels: int | None = None
+    image_size: int | None = None
+    modality: str = "image"
+    vocab_size: int | None = None
+    input_size: int | None = None
     weights: str | None = None
     hparams: dict[str, Any] = field(default_factory=dict)
     source: str = ""
@@ -77,20 +90,38 @@ class Bundle:
     """A model with everything needed to feed it and read its output.
 
     Attributes:
-        model: maps normalized ``(B, C, H, W)`` float32 to ``(B, num_classes)`` logits.
-        preprocessing: how raw images become that input (and back).
+        model: maps the model input to ``(B, num_classes)`` logits. The input is normalized
+            ``(B, C, H, W)`` float32 for images, ``(B, T)`` int64 token ids (right-padded with 0)
+            for text, ``(B, T, F)`` float32 standardized values for numeric sequences.
+        preprocessing: how raw inputs become that input (and, for images, back).
         labels: ``num_classes`` class names, index-aligned with the logits.
         card: description and provenance.
     """
 
     model: nn.Module
-    preprocessing: Preprocessing
+    preprocessing: InputPreprocessing
     labels: list[str]
     card: ModelCard
 
     def __post_init__(self) -> None:
         if len(self.labels) != self.card.num_classes:
             raise ValueError(f"expected {self.card.num_classes} labels, got {len(self.labels)}")
+
+    @property
+    def modality(self) -> str:
+        """``"image"``, ``"text"`` or ``"sequence"``: what the model takes."""
+        return self.card.modality
+
+    @property
+    def image_preprocessing(self) -> Preprocessing:
+        """The image preprocessing, for code that works on images only.
+
+        Raises:
+            ValueError: if this is not an image model (the message names what it takes).
+        """
+        if not isinstance(self.preprocessing, Preprocessing):
+            raise ValueError(f"this needs an image model, but {self.title} takes {self.modality} input")
+        return self.preprocessing
 
     @property
     def title(self) -> str:
@@ -106,12 +137,12 @@ class Bundle:
         return sum(p.numel() for p in self.model.parameters())
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``model.safetensors`` and ``card.json`` into ``folder``, atomically.
+        """Write ``model.safetensors``, ``card.json`` (and ``tokenizer.json``) into ``folder``, atomically.
 
         The files are written to a temporary sibling folder that then replaces ``folder`` by a
         rename, so an interrupted save never leaves a half-written checkpoint.
 
-        Only an existing checkpoint folder (nothing but ``card.json`` and ``model.safetensors``)
+        Only an existing checkpoint folder (nothing but the files of :data:`CHECKPOINT_FILES`)
         is ever replaced; anything else at ``folder`` is left alone.
 
         Returns:
@@ -124,7 +155,7 @@ class Bundle:
         if folder.is_file() or folder.is_symlink():
             raise ValueError(f"{folder} is a file; give a new folder name for the checkpoint")
         if folder.is_dir():
-            extra = sorted(p.name for p in folder.iterdir() if p.name not in (CARD_FILE, WEIGHTS_FILE))
+            extra = sorted(p.name for p in folder.iterdir() if p.name not in CHECKPOINT_FILES)
             if extra:
                 raise ValueError(
                     f"{folder} already exists and holds other files ({', '.join(extra[:3])}); "
@@ -144,6 +175,8 @@ class Bundle:
                 "preprocessing": self.preprocessing.to_dict(),
             }
             (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
+            for name, data in self.preprocessing.files().items():
+                (tmp / name).write_bytes(data)
             if folder.exists():
                 old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
                 os.replace(folder, old)
@@ -316,14 +349,24 @@ def load_bundle(folder: str | Path) -> Bundle:
     card_path, weights_path = folder / CARD_FILE, folder / WEIGHTS_FILE
     if not card_path.is_file() or not weights_path.is_file():
         raise ValueError(f"{folder} is not a checkpoint folder: it needs {CARD_FILE} and {WEIGHTS_FILE}")
-    return bundle_from_files(card_path.read_bytes(), weights_path.read_bytes())
+    extra = {name: (folder / name).read_bytes() for name in CHECKPOINT_FILES[2:] if (folder / name).is_file()}
+    return bundle_from_files(card_path.read_bytes(), weights_path.read_bytes(), files=extra)
 
 
-def bundle_from_files(card_json: bytes, weights: bytes, weights_name: str = WEIGHTS_FILE) -> Bundle:
+def bundle_from_files(
+    card_json: bytes, weights: bytes, weights_name: str = WEIGHTS_FILE, *, files: dict[str, bytes] | None = None
+) -> Bundle:
     """Rebuild a bundle from the bytes of a ``card.json`` and a weights file (e.g. two uploads).
 
+    Args:
+        card_json: the card's bytes.
+        weights: the weights file's bytes (``.safetensors``, or ``.pt`` / ``.pth`` read safely).
+        weights_name: the weights file's name (its suffix picks the reader).
+        files: other checkpoint files by name; a text model needs ``tokenizer.json``.
+
     Raises:
-        ValueError: an invalid card, unknown architecture, or weights that do not fit.
+        ValueError: an invalid card, unknown architecture, a missing tokenizer, or weights that do
+            not fit.
     """
     try:
         raw = json.loads(card_json.decode("utf-8"))
@@ -333,7 +376,7 @@ def bundle_from_files(card_json: bytes, weights: bytes, weights_name: str = WEIG
         raise ValueError("card.json must hold a JSON object")
     try:
         labels = [str(x) for x in raw.pop("labels")]
-        preprocessing = Preprocessing.from_dict(raw.pop("preprocessing"))
+        preprocessing_entry = raw.pop("preprocessing")
         raw.pop("version", None)
         known = set(ModelCard.__dataclass_fields__)
         card = ModelCard(**{k: v for k, v in raw.items() if k in known})
@@ -341,20 +384,98 @@ def bundle_from_files(card_json: bytes, weights: bytes, weights_name: str = WEIG
         raise ValueError(f"card.json is missing a field or has a wrong one ({exc})") from exc
     if not isinstance(card.num_classes, int) or card.num_classes < 1:
         raise ValueError(f"card.json: num_classes must be a positive integer, got {card.num_classes!r}")
-    if card.in_channels not in (1, 3):
-        raise ValueError(f"card.json: in_channels must be 1 or 3, got {card.in_channels!r}")
     if len(labels) != card.num_classes:
         raise ValueError(f"card.json: {card.num_classes} classes but {len(labels)} labels")
+    if not isinstance(preprocessing_entry, dict):
+        raise ValueError("card.json: the preprocessing entry must be a JSON object")
     # Build with random init (no download), then load the saved weights over it.
     spec = MODELS.get(card.architecture)
-    if not isinstance(card.image_size, int) or card.image_size < spec.min_image_size:
-        raise ValueError(f"card.json: image_size must be at least {spec.min_image_size}, got {card.image_size!r}")
     hparams = {**spec.defaults, **card.hparams}
-    model = spec.builder(
-        num_classes=card.num_classes, in_channels=card.in_channels, image_size=card.image_size, weights=None, **hparams
-    )
+    preprocessing: InputPreprocessing
+    if card.modality == "image":
+        if card.in_channels not in (1, 3):
+            raise ValueError(f"card.json: in_channels must be 1 or 3, got {card.in_channels!r}")
+        if not isinstance(card.image_size, int) or card.image_size < spec.min_image_size:
+            raise ValueError(f"card.json: image_size must be at least {spec.min_image_size}, got {card.image_size!r}")
+        preprocessing = Preprocessing.from_dict(preprocessing_entry)
+        model = spec.builder(
+            num_classes=card.num_classes,
+            in_channels=card.in_channels,
+            image_size=card.image_size,
+            weights=None,
+            **hparams,
+        )
+    elif card.modality in ("text", "sequence"):
+        if card.modality == "text":
+            preprocessing = TextPreprocessing.from_dict(preprocessing_entry, files or {})
+            if card.vocab_size != preprocessing.vocab_size:
+                raise ValueError(
+                    f"card.json says vocab_size {card.vocab_size!r} but tokenizer.json has {preprocessing.vocab_size} tokens"
+                )
+        else:
+            preprocessing = SequencePreprocessing.from_dict(preprocessing_entry)
+            if card.input_size != preprocessing.features:
+                raise ValueError(f"card.json says input_size {card.input_size!r} but {preprocessing.features} features")
+        model = spec.builder(
+            num_classes=card.num_classes,
+            vocab_size=card.vocab_size,
+            input_size=card.input_size,
+            weights=None,
+            **hparams,
+        )
+    else:
+        raise ValueError(f"card.json: modality must be 'image', 'text' or 'sequence', got {card.modality!r}")
     load_weights(model, weights, weights_name)
     return Bundle(model.eval(), preprocessing, labels, card)
+
+
+def create_sequence_bundle(
+    architecture: str,
+    preprocessing: TextPreprocessing | SequencePreprocessing,
+    classes: list[str],
+    *,
+    hparams: dict[str, Any] | None = None,
+) -> Bundle:
+    """Build a text or numeric-sequence architecture (``rnn``, ``lstm``, ...) ready to train.
+
+    Args:
+        architecture: registry name of an entry that accepts the preprocessing's modality.
+        preprocessing: a ``TextPreprocessing`` (the embedding gets one row per token id) or a
+            ``SequencePreprocessing`` (the first layer takes its F features).
+        classes: class names; one output per class.
+        hparams: builder hyper-parameters overriding the entry's defaults.
+
+    Raises:
+        ValueError: unknown architecture, an entry that does not take this modality, no classes,
+            or an unknown hyper-parameter.
+    """
+    spec: ModelSpec = MODELS.get(architecture)
+    modality = preprocessing.kind
+    if not spec.accepts(modality):
+        raise ValueError(f"{architecture} takes {spec.modality} inputs, not {modality}; pick a model for {modality}")
+    if not classes:
+        raise ValueError("expected at least one class, got none")
+    merged = {**spec.defaults, **(hparams or {})}
+    unknown = set(merged) - set(spec.defaults)
+    if unknown:
+        raise ValueError(
+            f"unknown hyper-parameters for {architecture}: {sorted(unknown)}; known: {sorted(spec.defaults)}"
+        )
+    if isinstance(preprocessing, TextPreprocessing):
+        sizes: dict[str, int | None] = {"vocab_size": preprocessing.vocab_size, "input_size": None}
+    else:
+        sizes = {"vocab_size": None, "input_size": preprocessing.features}
+    model = spec.builder(num_classes=len(classes), weights=None, **sizes, **merged)
+    card = ModelCard(
+        architecture=architecture,
+        num_classes=len(classes),
+        modality=modality,
+        vocab_size=sizes["vocab_size"],
+        input_size=sizes["input_size"],
+        hparams=merged,
+        source=spec.source,
+    )
+    return Bundle(model.eval(), preprocessing, list(classes), card)
 
 
 def create_bundle_for_dataset(

@@ -74,10 +74,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from playground.bundle import create_bundle_for_dataset
     from playground.data import load_dataset, split_dataset
     from playground.runs import new_run_folder
-    from playground.training import TrainConfig, train
+    from playground.training import train
+    from playground.training.setup import bundle_for_split, tokenizer_options_for, train_config_for
 
     options: dict[str, Any] = {}
     if args.data_path:
@@ -87,7 +87,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             options["path"] = data_path
     dataset = load_dataset(args.dataset, **options)
-    config = TrainConfig(
+    config = train_config_for(
+        args.dataset,
         epochs=args.epochs,
         batch_size=args.batch_size,
         optimizer=args.optimizer,
@@ -97,9 +98,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
     )
     split = split_dataset(dataset, config.val_fraction, config.seed)
-    bundle = create_bundle_for_dataset(
-        args.model, dataset.classes, dataset.channels, max(dataset.image_size), weights=args.weights
+    tokenizer = tokenizer_options_for(
+        args.dataset, kind=args.tokenizer, vocab_size=args.vocab_size, max_length=args.max_length
     )
+    bundle = bundle_for_split(args.model, split, weights=args.weights, tokenizer=tokenizer)
 
     def on_epoch(record: Any) -> None:
         if not args.json:
@@ -120,17 +122,35 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from playground.imageio import decode_image
-    from playground.predict import predict_image
+    from playground.predict import predict_image, predict_text
+    from playground.text.clean import decode_text_file
 
+    if (args.input is None) == (args.text is None):
+        raise ValueError("give exactly one of --input FILE and --text TEXT")
     bundle = _load_model(args.model)
-    source = Path(args.input)
-    if not source.is_file():
-        raise ValueError(f"input file {source} does not exist" if not source.exists() else f"{source} is not a file")
-    image = decode_image(source.read_bytes(), source.name)
-    prediction = predict_image(bundle, image, top_k=args.top_k)
+    summary: dict[str, Any] = {"model": bundle.title}
+    if args.input is not None:
+        source = Path(args.input)
+        if not source.is_file():
+            raise ValueError(
+                f"input file {source} does not exist" if not source.exists() else f"{source} is not a file"
+            )
+        summary["input"] = str(source)
+        if bundle.modality == "text":
+            text_input: str | None = decode_text_file(source.read_bytes(), source.name)
+        else:
+            text_input = None
+            prediction = predict_image(bundle, decode_image(source.read_bytes(), source.name), top_k=args.top_k)
+    else:
+        text_input = args.text
+    if text_input is not None:
+        text_prediction = predict_text(bundle, text_input, top_k=args.top_k)
+        prediction = text_prediction.prediction
+        summary["tokens"] = text_prediction.encoded.tokens
+        summary["num_dropped_tokens"] = text_prediction.encoded.num_dropped
     rows = [{"label": t.label, "index": t.index, "probability": t.probability} for t in prediction.top_k]
     text = "\n".join(f"{r['probability']:7.2%}  {r['label']} ({r['index']})" for r in rows)
-    _print({"model": bundle.title, "input": str(source), "top_k": rows}, args.json, text)
+    _print({**summary, "top_k": rows}, args.json, text)
     return 0
 
 
@@ -212,7 +232,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise ValueError(f"input file {source} does not exist")
     image = decode_image(source.read_bytes(), source.name)
-    pixels = bundle.preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
+    pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
     config = AttackConfig(
         method=args.method,
         epsilon_255=args.epsilon,
@@ -267,20 +287,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-path", help="folder (or .zip) of class-named sub-folders (dataset 'folder')")
     p.add_argument("--weights", default=None, help="start from pretrained weights, e.g. imagenet")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="adam")
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-    p.add_argument("--seed", type=int, default=0)
+    # Training settings default to the dataset's own (registry train_defaults), then TrainConfig's.
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=None)
+    p.add_argument("--val-fraction", type=float, default=None)
+    p.add_argument("--device", default=None, choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--tokenizer", choices=["word", "bpe", "wordpiece", "char"], default=None, help="text datasets")
+    p.add_argument("--vocab-size", type=int, default=None, help="text datasets: most tokens to keep")
+    p.add_argument("--max-length", type=int, default=None, help="text datasets: most tokens per text")
     p.add_argument("--out", help="checkpoint folder (default: runs/<model>-<dataset>-<time>)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("predict", help="classify an image")
+    p = sub.add_parser("predict", help="classify an image or a text")
     p.add_argument("--model", required=True, help="registry name or checkpoint folder")
-    p.add_argument("--input", required=True, help="image file")
+    p.add_argument("--input", help="image file, or .txt file for a text model")
+    p.add_argument("--text", help="text to classify (text models)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)

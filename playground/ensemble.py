@@ -73,7 +73,11 @@ def make_ensemble(bundles: list[Bundle], title: str = "") -> Bundle:
     if len(bundles) < 2:
         raise ValueError(f"an ensemble needs at least 2 models, got {len(bundles)}")
     first = bundles[0]
-    geometry = (first.preprocessing.image_size, first.preprocessing.channels, first.preprocessing.resize)
+    geometry = (
+        first.image_preprocessing.image_size,
+        first.image_preprocessing.channels,
+        first.image_preprocessing.resize,
+    )
     device = model_device(first.model)
     for i, b in enumerate(bundles[1:], start=1):
         if b.labels != first.labels:
@@ -81,7 +85,7 @@ def make_ensemble(bundles: list[Bundle], title: str = "") -> Bundle:
                 f"ensemble members must share their labels: model 0 ({first.title}) has {first.labels[:5]}..., "
                 f"model {i} ({b.title}) has {b.labels[:5]}..."
             )
-        other = (b.preprocessing.image_size, b.preprocessing.channels, b.preprocessing.resize)
+        other = (b.image_preprocessing.image_size, b.image_preprocessing.channels, b.image_preprocessing.resize)
         if other != geometry:
             raise ValueError(
                 f"ensemble members must take the same input (size, channels, resize): model 0 takes {geometry}, "

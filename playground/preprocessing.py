@@ -45,6 +45,8 @@ class Preprocessing:
     std: tuple[float, ...]
     resize: int | None = None
 
+    kind = "image"
+
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
@@ -126,7 +128,11 @@ class Preprocessing:
 
     # -- (de)serialisation for card.json ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"kind": self.kind, **asdict(self)}
+
+    def files(self) -> dict[str, bytes]:
+        """Extra files saved beside ``card.json``: none for images."""
+        return {}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:

@@ -444,8 +444,8 @@ def explanation_drift(
     """
     from scipy.stats import spearmanr
 
-    check_pixels(pixels, bundle.preprocessing)
-    check_pixels(perturbed, bundle.preprocessing)
+    check_pixels(pixels, bundle.image_preprocessing)
+    check_pixels(perturbed, bundle.image_preprocessing)
     if pixels.shape[0] != 1 or perturbed.shape[0] != 1:
         raise ValueError(f"expected one image each, got batches of {pixels.shape[0]} and {perturbed.shape[0]}")
     if not 0 <= target < len(bundle.labels):

@@ -1,4 +1,4 @@
-"""The dataset registry and the in-memory image dataset every loader returns.
+"""The dataset registry and the in-memory datasets every loader returns.
 
 Every entry is a loader function decorated with :func:`register_dataset`::
 
@@ -6,10 +6,17 @@ Every entry is a loader function decorated with :func:`register_dataset`::
                       source="...", offline=lambda: True)
     def digits(root: Path | None = None, **options) -> ImageDataset: ...
 
-Loaders return raw pixels: ``images`` is ``(N, C, H, W)`` uint8 in ``[0, 255]`` (C = 1 or 3);
-resizing to a model's input and normalization happen later, in the model's
-:class:`~playground.preprocessing.Preprocessing`. A loader that cannot get its data (offline, files
-missing) raises :class:`DatasetUnavailableError` with a message that says what to do.
+Loaders return raw data, one class per modality:
+
+* :class:`ImageDataset`: ``images`` ``(N, C, H, W)`` uint8 in ``[0, 255]`` (C = 1 or 3); resizing
+  and normalization happen later, in the model's :class:`~playground.preprocessing.Preprocessing`.
+* :class:`TextDataset`: ``texts``, N strings as written (cleaned of control characters, nothing
+  else); tokenization happens later, in the model's ``TextPreprocessing``.
+* :class:`SequenceDataset`: ``values`` ``(N, T, F)`` float32 numeric sequences (T time steps of F
+  features); standardization happens later, in the model's ``SequencePreprocessing``.
+
+A loader that cannot get its data (offline, files missing) raises :class:`DatasetUnavailableError`
+with a message that says what to do.
 """
 
 from __future__ import annotations
@@ -79,7 +86,97 @@ class ImageDataset:
         return torch.bincount(self.targets, minlength=len(self.classes)).tolist()
 
 
-Loader = Callable[..., ImageDataset]
+def _check_targets(name: str, targets: torch.Tensor, n: int, classes: list[str]) -> None:
+    if n == 0:
+        raise ValueError(f"dataset {name!r} is empty")
+    if targets.shape != (n,) or targets.dtype != torch.int64:
+        raise ValueError(f"targets must be ({n},) int64, got {tuple(targets.shape)} {targets.dtype}")
+    if int(targets.min()) < 0 or int(targets.max()) >= len(classes):
+        raise ValueError(f"targets must be in [0, {len(classes)}), got [{int(targets.min())}, {int(targets.max())}]")
+
+
+@dataclass
+class TextDataset:
+    """A text classification dataset held in memory.
+
+    Attributes:
+        name: registry name, e.g. ``"bbc_news"``.
+        texts: N documents (non-empty strings, NFC, control characters removed).
+        targets: ``(N,)`` int64 class indices in ``[0, len(classes))``.
+        classes: class names, index-aligned with ``targets``.
+        source: where the data came from (URL / package / generator), shown in the UI.
+        info: free-form extra facts (licence, label noise, the task's rule for synthetic sets).
+    """
+
+    name: str
+    texts: list[str]
+    targets: torch.Tensor
+    classes: list[str]
+    source: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_targets(self.name, self.targets, len(self.texts), self.classes)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def class_counts(self) -> list[int]:
+        """Number of examples per class, index-aligned with ``classes``."""
+        return torch.bincount(self.targets, minlength=len(self.classes)).tolist()
+
+
+@dataclass
+class SequenceDataset:
+    """A numeric sequence classification dataset held in memory (the article's ``(100, 64)`` inputs).
+
+    Attributes:
+        name: registry name, e.g. ``"waves"``.
+        values: ``(N, T, F)`` float32: N sequences of T time steps with F features each.
+        targets: ``(N,)`` int64 class indices in ``[0, len(classes))``.
+        classes: class names, index-aligned with ``targets``.
+        feature_names: F names for the features (axis labels).
+        source: where the data came from, shown in the UI.
+        info: free-form extra facts.
+    """
+
+    name: str
+    values: torch.Tensor
+    targets: torch.Tensor
+    classes: list[str]
+    feature_names: list[str] = field(default_factory=list)
+    source: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.values.ndim != 3 or self.values.dtype != torch.float32:
+            raise ValueError(f"values must be (N, T, F) float32, got {tuple(self.values.shape)} {self.values.dtype}")
+        _check_targets(self.name, self.targets, int(self.values.shape[0]), self.classes)
+        if not self.feature_names:
+            self.feature_names = [f"x{i}" for i in range(self.num_features)]
+        if len(self.feature_names) != self.num_features:
+            raise ValueError(f"expected {self.num_features} feature names, got {len(self.feature_names)}")
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def length(self) -> int:
+        """T, time steps per sequence."""
+        return int(self.values.shape[1])
+
+    @property
+    def num_features(self) -> int:
+        """F, features per time step."""
+        return int(self.values.shape[2])
+
+    def class_counts(self) -> list[int]:
+        """Number of examples per class, index-aligned with ``classes``."""
+        return torch.bincount(self.targets, minlength=len(self.classes)).tolist()
+
+
+AnyDataset = ImageDataset | TextDataset | SequenceDataset
+Loader = Callable[..., AnyDataset]
 
 
 @dataclass(frozen=True)
@@ -88,14 +185,18 @@ class DatasetSpec:
 
     Attributes:
         name: registry key.
-        modality: ``"image"`` for every entry here.
+        modality: ``"image"``, ``"text"`` or ``"sequence"`` (what the loader returns).
         num_classes: number of classes (``None`` when it depends on the user's data).
         description: one or two sentences for the UI, including size and licence.
         source: URL or package the data comes from.
-        loader: ``loader(root: Path | None = None, **options) -> ImageDataset``.
+        loader: ``loader(root: Path | None = None, **options) -> AnyDataset``.
         offline: returns True when the data can be loaded without the network right now.
         channels: 1 or 3 (``None`` when it depends on the user's data).
         image_size: side in pixels (``None`` when it varies).
+        train_defaults: ``TrainConfig`` fields that suit this dataset better than the global
+            defaults (e.g. ``{"epochs": 8, "lr": 3e-3}``); the CLI and the Train page start from them.
+        tokenizer_defaults: for text entries, ``TokenizerOptions`` fields that suit the data (e.g.
+            ``{"kind": "char"}`` for bracket strings, ``{"max_length": 256}`` for news articles).
     """
 
     name: str
@@ -107,6 +208,8 @@ class DatasetSpec:
     offline: Callable[[], bool]
     channels: int | None = None
     image_size: int | None = None
+    train_defaults: dict[str, Any] = field(default_factory=dict)
+    tokenizer_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")

@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from playground.data.base import ImageDataset
+from playground.data.base import AnyDataset, ImageDataset, SequenceDataset, TextDataset
 
 
 @dataclass(frozen=True)
 class Split:
-    """Index-based train / validation views of one :class:`ImageDataset`.
+    """Index-based train / validation views of one dataset (image, text or sequence).
 
     Attributes:
         dataset: the full dataset.
@@ -21,17 +21,38 @@ class Split:
         val_indices: ``(N_val,)`` int64 indices into ``dataset``.
     """
 
-    dataset: ImageDataset
+    dataset: AnyDataset
     train_indices: torch.Tensor
     val_indices: torch.Tensor
 
     def train_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(images (N_train, C, H, W) uint8, targets (N_train,) int64)``."""
-        return self.dataset.images[self.train_indices], self.dataset.targets[self.train_indices]
+        """``(images (N_train, C, H, W) uint8, targets (N_train,) int64)``; image datasets only."""
+        return _images(self.dataset)[self.train_indices], self.dataset.targets[self.train_indices]
 
     def val_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(images (N_val, C, H, W) uint8, targets (N_val,) int64)``."""
-        return self.dataset.images[self.val_indices], self.dataset.targets[self.val_indices]
+        """``(images (N_val, C, H, W) uint8, targets (N_val,) int64)``; image datasets only."""
+        return _images(self.dataset)[self.val_indices], self.dataset.targets[self.val_indices]
+
+    def part(self, which: str) -> tuple[torch.Tensor | list[str], torch.Tensor]:
+        """Raw inputs and targets of the ``"train"`` or ``"val"`` part, whatever the modality.
+
+        Returns:
+            ``(inputs, targets (N_part,) int64)`` where ``inputs`` is ``(N_part, C, H, W)`` uint8
+            images, a list of N_part texts, or ``(N_part, T, F)`` float32 sequences.
+
+        Raises:
+            ValueError: if ``which`` is neither ``"train"`` nor ``"val"``.
+        """
+        if which not in ("train", "val"):
+            raise ValueError(f"expected 'train' or 'val', got {which!r}")
+        idx = self.train_indices if which == "train" else self.val_indices
+        data = self.dataset
+        targets = data.targets[idx]
+        if isinstance(data, TextDataset):
+            return [data.texts[i] for i in idx.tolist()], targets
+        if isinstance(data, SequenceDataset):
+            return data.values[idx], targets
+        return data.images[idx], targets
 
     def class_counts(self) -> dict[str, list[int]]:
         """Examples per class in each part: ``{"train": [...], "val": [...]}``."""
@@ -43,7 +64,13 @@ class Split:
         }
 
 
-def split_dataset(dataset: ImageDataset, val_fraction: float = 0.1, seed: int = 0) -> Split:
+def _images(dataset: AnyDataset) -> torch.Tensor:
+    if not isinstance(dataset, ImageDataset):
+        raise TypeError(f"expected an image dataset, got {type(dataset).__name__} {dataset.name!r}")
+    return dataset.images
+
+
+def split_dataset(dataset: AnyDataset, val_fraction: float = 0.1, seed: int = 0) -> Split:
     """Split ``dataset`` into train and validation parts, stratified when every class has 2+ examples.
 
     Args:

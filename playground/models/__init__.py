@@ -6,6 +6,7 @@ Importing this package registers every entry; ``MODELS.names()`` lists them.
 from playground.models import (  # noqa: F401  (imported for their @register_model side effect)
     efficientnet_lite,
     lenet,
+    recurrent,
     resnet_cifar,
     seed_cnn,
     torchvision_models,

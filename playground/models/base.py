@@ -59,6 +59,12 @@ class ModelSpec:
         preprocessing: ``(in_channels, image_size, weights) -> Preprocessing``.
         labels: class names that come with ``default_weights`` (empty when there are none).
         choices: the allowed values of hyper-parameters that take one of a few (for the UI's menus).
+        inputs: every modality the entry takes (empty: just ``modality``); the recurrent entries
+            take ``("text", "sequence")``: token ids through an embedding, or numeric features.
+
+    Builders of ``"text"`` / ``"sequence"`` entries take ``num_classes`` and keyword-only
+    ``vocab_size`` (token ids in) or ``input_size`` (features per step in) instead of
+    ``in_channels`` / ``image_size``.
     """
 
     name: str
@@ -77,6 +83,11 @@ class ModelSpec:
     preprocessing: PreprocessingFactory = _default_preprocessing
     labels: Callable[[], list[str]] | None = None
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    inputs: tuple[Modality, ...] = ()
+
+    def accepts(self, modality: str) -> bool:
+        """Whether the entry can be built for data of ``modality`` (``"image"``, ``"text"``, ...)."""
+        return modality in (self.inputs or (self.modality,))
 
 
 MODELS: Registry[ModelSpec] = Registry("model")

@@ -1,4 +1,4 @@
-"""The training loop: supervised classification with cross-entropy, on in-memory image tensors.
+"""The training loop: supervised classification with cross-entropy, on in-memory datasets.
 
 One function, :func:`train`, trains a bundle's model in place and reports progress through two
 callbacks (per batch and per epoch); a ``threading.Event`` stops it between batches. A background
@@ -14,6 +14,9 @@ The data pipeline, and why it looks like this:
   augmentation the normalization is folded in too, so a step is "index, forward, backward". On a
   GPU that data is kept on the GPU when it fits. Larger inputs are preprocessed batch by batch.
 * Augmentation (:mod:`playground.training.augment`) acts on ``[0, 1]`` pixels before normalization.
+* Text is tokenized once, up front (``TextPreprocessing.encode_batch``: ``(N, T)`` int64 ids padded
+  with 0 to the longest text, at most ``max_length``); numeric sequences are standardized once
+  (``SequencePreprocessing.normalize``). Neither is augmented.
 * On CPU every batch's loss is read at once (free). On a GPU, reading a loss forces the host to
   wait for the device, so losses are queued and read together about every 0.2 s: the NaN check and
   the ``on_batch`` callbacks then run for those batches in order, with the exact step numbers.
@@ -33,6 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from playground.device import pick_device
+from playground.preprocessing import Preprocessing
+from playground.sequences import SequencePreprocessing
+from playground.text.preprocessing import TextPreprocessing
 from playground.training.augment import augment_batch
 from playground.training.config import TrainConfig
 from playground.training.evaluate import Evaluation, evaluate_batches
@@ -42,7 +48,6 @@ if TYPE_CHECKING:
 
     from playground.bundle import Bundle
     from playground.data.split import Split
-    from playground.preprocessing import Preprocessing
 
 PRECOMPUTE_LIMIT_BYTES = 2 * 1024**3  # preprocess the whole set up front when it fits in 2 GiB of float32
 PREPROCESS_CHUNK = 1024  # images per chunk when preprocessing up front (bounds peak memory)
@@ -216,7 +221,8 @@ def train(
 
     Args:
         bundle: the model, its preprocessing, labels and card; changed in place.
-        split: train / validation parts of an ``ImageDataset`` (uint8 images).
+        split: train / validation parts of a dataset of the bundle's modality (images, texts or
+            numeric sequences).
         config: hyper-parameters; ``config.val_fraction`` is not used here (the split is given).
         on_batch: called after each training batch (on accelerators, possibly a few batches late).
         on_epoch: called after each completed epoch.
@@ -261,8 +267,8 @@ def train(
     torch.manual_seed(config.seed)  # dropout and any other use of the global RNG
     generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
 
-    train_images, train_targets = split.train_tensors()
-    val_images, val_targets = split.val_tensors()
+    train_raw, train_targets = split.part("train")
+    val_raw, val_targets = split.part("val")
     n_train, n_val = len(train_targets), len(val_targets)
     per_epoch = steps_per_epoch(n_train, config)
     total_steps = config.epochs * per_epoch
@@ -314,8 +320,8 @@ def train(
     try:
         model.to(device)
         # Preprocess up front (inside the try: a GPU out-of-memory error here is converted too).
-        train_inputs = _Inputs(train_images, bundle.preprocessing, device, normalize=not config.augments)
-        val_inputs = _Inputs(val_images, bundle.preprocessing, device, normalize=True)
+        train_inputs = _inputs(train_raw, bundle, device, augment=config.augments)
+        val_inputs = _inputs(val_raw, bundle, device, augment=False)
         y_train = train_targets.to(train_inputs.device)
         optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
         scheduler = make_scheduler(optimizer, config)
@@ -437,6 +443,45 @@ def train(
     card.history = [r.to_dict() for r in history]
     bundle.labels = list(dataset.classes)
     return TrainResult(bundle, history, stopped, metrics, final, device=str(device), notes=notes)
+
+
+def _inputs(
+    raw: torch.Tensor | list[str], bundle: Bundle, device: torch.device, *, augment: bool
+) -> _Inputs | _Encoded:
+    """Model inputs for one part of a split, of whatever modality ``bundle`` takes.
+
+    Raises:
+        ValueError: if the data's modality is not the model's (e.g. texts for an image model).
+    """
+    preprocessing = bundle.preprocessing
+    if isinstance(preprocessing, TextPreprocessing) and isinstance(raw, list):
+        ids, _ = preprocessing.encode_batch(raw)  # (N, T) int64, padded with 0
+        return _Encoded(ids, device)
+    if isinstance(preprocessing, SequencePreprocessing) and isinstance(raw, torch.Tensor) and raw.is_floating_point():
+        return _Encoded(preprocessing.normalize(raw), device)  # (N, T, F) float32
+    if isinstance(preprocessing, Preprocessing) and isinstance(raw, torch.Tensor) and raw.dtype == torch.uint8:
+        return _Inputs(raw, preprocessing, device, normalize=not augment)
+    kind = "texts" if isinstance(raw, list) else ("images" if raw.dtype == torch.uint8 else "numeric sequences")
+    raise ValueError(f"{bundle.title} takes {bundle.modality} input and cannot train on {kind}; pick a matching model")
+
+
+class _Encoded:
+    """Model inputs already encoded up front (token ids or standardized sequences), no augmentation."""
+
+    def __init__(self, data: torch.Tensor, device: torch.device):
+        self.target_device = device
+        self.data = data.to(device)  # (N, T) int64 or (N, T, F) float32: small enough to keep whole
+        self.device = self.data.device
+        self.n = len(data)
+
+    def batch(self, idx: torch.Tensor, *, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
+        """The inputs at indices ``idx``, on the target device."""
+        return self.data[idx]
+
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """The inputs in order, ``batch_size`` at a time."""
+        for start in range(0, self.n, batch_size):
+            yield self.data[start : start + batch_size]
 
 
 class _Inputs:

@@ -1,0 +1,1 @@
+"""Text input: cleaning, tokenizers and the preprocessing of text models."""

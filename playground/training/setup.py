@@ -1,0 +1,92 @@
+"""Everything between "this model on this dataset" and a call to :func:`~playground.training.train`.
+
+One place for the CLI and the Train page: the dataset's preferred training settings, a tokenizer
+trained on the training part (text), per-feature statistics of the training part (numeric
+sequences), and a bundle with one output per class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from playground.bundle import Bundle, create_bundle_for_dataset, create_sequence_bundle
+from playground.data import DATASETS, ImageDataset, SequenceDataset, Split, TextDataset
+from playground.sequences import SequencePreprocessing
+from playground.text.preprocessing import TextPreprocessing
+from playground.text.tokenizer import TokenizerOptions, train_tokenizer
+from playground.training.config import TrainConfig
+
+
+def _dataset_defaults(dataset_name: str, attribute: str) -> dict[str, Any]:
+    return dict(getattr(DATASETS.get(dataset_name), attribute)) if dataset_name in DATASETS else {}
+
+
+def train_config_for(dataset_name: str, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from the dataset's ``train_defaults`` and then ``overrides``.
+
+    ``None`` values in ``overrides`` mean "not given" and keep the default.
+
+    Raises:
+        ValueError: an unknown field or a value out of range.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(given) - known
+    if unknown:
+        raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
+    return TrainConfig(**{**_dataset_defaults(dataset_name, "train_defaults"), **given})
+
+
+def tokenizer_options_for(dataset_name: str, **overrides: Any) -> TokenizerOptions:
+    """:class:`TokenizerOptions` from the dataset's ``tokenizer_defaults`` and then ``overrides``.
+
+    ``None`` values in ``overrides`` keep the default.
+
+    Raises:
+        ValueError: an unknown field or a value out of range.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    known = {f.name for f in fields(TokenizerOptions)}
+    unknown = set(given) - known
+    if unknown:
+        raise ValueError(f"unknown tokenizer settings {sorted(unknown)}; known: {sorted(known)}")
+    return TokenizerOptions(**{**_dataset_defaults(dataset_name, "tokenizer_defaults"), **given})
+
+
+def bundle_for_split(
+    architecture: str,
+    split: Split,
+    *,
+    weights: str | None = None,
+    hparams: dict[str, Any] | None = None,
+    tokenizer: TokenizerOptions | None = None,
+) -> Bundle:
+    """A fresh bundle of ``architecture`` sized for ``split``'s dataset, ready to train.
+
+    * images: the dataset's channels and size (or the pretrained weights' input, fine-tuning);
+    * text: a tokenizer of ``tokenizer`` options (default: the dataset's ``tokenizer_defaults``)
+      trained on the TRAINING part only, so validation words the model never saw stay unknown;
+    * numeric sequences: per-feature mean / std of the training part.
+
+    Raises:
+        ValueError: the architecture does not take the dataset's modality, or bad settings.
+    """
+    dataset = split.dataset
+    if isinstance(dataset, ImageDataset):
+        return create_bundle_for_dataset(
+            architecture, dataset.classes, dataset.channels, max(dataset.image_size), weights=weights, hparams=hparams
+        )
+    if weights is not None:
+        raise ValueError(f"{architecture} has no pretrained weights for {dataset.name}; train it from scratch")
+    preprocessing: TextPreprocessing | SequencePreprocessing
+    if isinstance(dataset, TextDataset):
+        options = tokenizer or tokenizer_options_for(dataset.name)
+        texts = [dataset.texts[i] for i in split.train_indices.tolist()]
+        preprocessing = TextPreprocessing(train_tokenizer(texts, options), options.max_length)
+    elif isinstance(dataset, SequenceDataset):
+        values = dataset.values[split.train_indices]  # (N_train, T, F)
+        preprocessing = SequencePreprocessing.fit(values, dataset.feature_names)
+    else:
+        raise TypeError(f"expected an image, text or sequence dataset, got {type(dataset).__name__}")
+    return create_sequence_bundle(architecture, preprocessing, dataset.classes, hparams=hparams)
