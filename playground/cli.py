@@ -3,9 +3,12 @@
     python -m playground models [--json]
     python -m playground datasets [--json]
     python -m playground train --model lenet5 --dataset mnist --epochs 8 [--json]
+    python -m playground train --model lstm --dataset bbc_news [--tokenizer word --vocab-size 20000 --max-length 128] [--json]
     python -m playground predict --model efficientnet_lite0 --input cat.jpg --top-k 5 [--json]
+    python -m playground predict --model runs/lstm-bbc_news-... --text "Shares rose after the results" [--json]
     python -m playground robustness --model M --dataset mnist --perturbation gaussian_noise --severities 0,1,2,3,4,5 --samples 200
     python -m playground attack --model M --input digit.png --method pgd --epsilon 8 [--json]   (ε in 1/255 units)
+    python -m playground rnn-states --model M --text "(()())" [--layer L] [--json]
 
 Bad input ends with exit status 2 and one line starting with ``error:`` (no traceback).
 """
@@ -333,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the adversarial image here (saved as PNG: lossless, keeps the attack)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_attack)
+
+    from playground import rnn_states_command  # its own module: the command has many options
+
+    rnn_states_command.add_parser(sub)
     return parser
 
 
