@@ -22,6 +22,7 @@ PAGES: list[PageEntry] = [
     PageEntry("pages/train.py", "Train", ":material/model_training:"),
     PageEntry("pages/predict.py", "Predict", ":material/image_search:"),
     PageEntry("pages/features.py", "Filters & feature maps", ":material/grid_view:"),
+    PageEntry("pages/rnn_states.py", "RNN states", ":material/timeline:"),
     PageEntry("pages/robustness.py", "Robustness", ":material/shield:"),
 ]
 
