@@ -15,6 +15,13 @@ PAGE_SIZE = 32
 ensure_app_entry()
 st.title("Filters & feature maps")
 bundle = active_model().bundle
+if bundle.modality != "image":
+    st.info(
+        f"Filters and feature maps are for image models (CNNs), and {bundle.title} takes {bundle.modality} input. "
+        "Pick an image model on the Models page.",
+        icon=":material/info:",
+    )
+    st.stop()
 layers = conv_layers(bundle.model)
 if not layers:
     st.info(f"{bundle.title} has no convolution layers. Pick a CNN on the Models page.")

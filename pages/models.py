@@ -8,19 +8,22 @@ import streamlit as st
 from playground.bundle import Bundle, bundle_from_files, create_bundle, load_bundle, load_weights
 from playground.models import MODELS
 from playground.runs import checkpoint_folders, list_checkpoints
+from playground.text.preprocessing import TOKENIZER_FILE
 from ui.pages import ensure_app_entry
-from ui.state import active_model, model_summary, pretrained_bundle, set_active_model, show_error
+from ui.state import active_model, card_facts, model_summary, pretrained_bundle, set_active_model, show_error
 from ui.widgets import hparam_inputs
 
-ensure_app_entry()
-st.title("Models")
-build_tab, runs_tab, upload_tab = st.tabs(["Build an architecture", "Saved runs", "Upload a checkpoint"])
 
-with build_tab:
-    names = MODELS.names()
-    name = st.selectbox("Architecture", names, index=names.index("lenet5") if "lenet5" in names else 0, key="m_arch")
+def input_kinds(name: str) -> list[str]:
+    """What an architecture takes, in words: ``["text", "numeric sequences"]``."""
     spec = MODELS.get(name)
-    st.caption(f"{spec.description}  \nSource: {spec.source}")
+    words = {"image": "images", "text": "text", "sequence": "numeric sequences", "audio": "audio"}
+    return [words.get(m, m) for m in (spec.inputs or (spec.modality,))]
+
+
+def build_image_model(name: str) -> None:
+    """Widgets to build an image architecture (random init, pretrained or a local weights file)."""
+    spec = MODELS.get(name)
     weight_options = ["random init", *spec.weights]
     default_index = weight_options.index(spec.default_weights) if spec.default_weights else 0
     weights_choice = st.radio("Weights", weight_options, index=default_index, horizontal=True, key=f"m_weights_{name}")
@@ -63,6 +66,36 @@ with build_tab:
         except (RuntimeError, MemoryError) as exc:  # e.g. a width so large the weights do not fit in memory
             show_error(exc, f"build {name} with these hyper-parameters (try smaller ones)")
 
+
+ensure_app_entry()
+st.title("Models")
+build_tab, runs_tab, upload_tab = st.tabs(["Build an architecture", "Saved runs", "Upload a checkpoint"])
+
+with build_tab:
+    names = MODELS.names()
+    name = st.selectbox(
+        "Architecture",
+        names,
+        index=names.index("lenet5") if "lenet5" in names else 0,
+        format_func=lambda n: n if MODELS.get(n).accepts("image") else f"{n} ({' / '.join(input_kinds(n))})",
+        key="m_arch",
+    )
+    spec = MODELS.get(name)
+    st.caption(f"{spec.description}  \nSource: {spec.source}")
+    if not spec.accepts("image"):
+        # A text model's embedding is sized by a tokenizer trained on data, and a sequence model's
+        # first layer by the data's features: there is nothing sensible to build without data.
+        st.info(
+            f"{name} takes {' or '.join(input_kinds(name))}: its input layer is sized by a tokenizer trained on a "
+            "dataset (text) or by the data's features (numeric sequences), so it is built by training. "
+            "Train it on the Train page, or load a trained one under **Saved runs** or **Upload a checkpoint** "
+            "(card.json + weights + tokenizer.json).",
+            icon=":material/model_training:",
+        )
+        st.page_link("pages/train.py", label="Train it on the Train page", icon=":material/model_training:")
+    else:
+        build_image_model(name)
+
 with runs_tab:
     checkpoints = list_checkpoints(checkpoint_folders())
     if not checkpoints:
@@ -95,18 +128,21 @@ with runs_tab:
 
 with upload_tab:
     st.markdown(
-        "Upload a checkpoint folder's two files: **card.json** (architecture, labels, preprocessing) and "
+        "Upload a checkpoint folder's files: **card.json** (architecture, labels, preprocessing), "
         "**model.safetensors** (weights; a `.pt`/`.pth` state dict also works, read with "
-        "`torch.load(weights_only=True)` — pickled code is refused)."
+        "`torch.load(weights_only=True)` — pickled code is refused) and, for a text model, its "
+        "**tokenizer.json**."
     )
     card_file = st.file_uploader("card.json", type=["json"], key="m_card")
     weights_file = st.file_uploader("Weights", type=["safetensors", "pt", "pth"], key="m_weights_file")
+    tokenizer_file = st.file_uploader("tokenizer.json (text models only)", type=["json"], key="m_tokenizer")
     clicked = st.button(
         "Load the uploaded checkpoint", disabled=card_file is None or weights_file is None, key="m_upload"
     )
     if clicked and card_file is not None and weights_file is not None:
         try:
-            bundle = bundle_from_files(card_file.getvalue(), weights_file.getvalue(), weights_file.name)
+            extra = {TOKENIZER_FILE: tokenizer_file.getvalue()} if tokenizer_file is not None else {}
+            bundle = bundle_from_files(card_file.getvalue(), weights_file.getvalue(), weights_file.name, files=extra)
             set_active_model(bundle, f"uploaded {weights_file.name}")  # reruns the app
         except (ValueError, OSError) as exc:
             show_error(exc, "load the uploaded checkpoint")
@@ -116,27 +152,57 @@ active = active_model()
 bundle = active.bundle
 st.subheader(f"Active model: {bundle.title}")
 card = bundle.card
+facts = card_facts(bundle)
 try:
     summary = model_summary(bundle)
 except (ValueError, RuntimeError) as exc:
     show_error(exc, "summarise this model")
     st.stop()
 rows = summary.rows
+per_input = {"text": "text", "sequence": "sequence"}.get(bundle.modality, "image")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Parameters", f"{summary.total_params:,}")
 m2.metric("Trainable", f"{summary.trainable_params:,}")
-m3.metric("FLOPs / image", f"{summary.flops / 1e6:,.1f} M")
-m4.metric("Input", f"{card.in_channels}×{card.image_size}×{card.image_size}")
+m3.metric(f"FLOPs / {per_input}", f"{summary.flops / 1e6:,.{1 if per_input == 'image' else 2}f} M")
+short_input = {"text": "text", "sequence": f"{facts.get('time steps')} × {facts.get('features')}"}
+m4.metric("Input", short_input.get(bundle.modality, facts["input"]), help=facts["input"])
+steps = None
+if bundle.modality in ("text", "sequence"):
+    steps = summary.input_shape[1]  # (1, T) ids or (1, T, F) values
+    if bundle.modality == "text":
+        t1, t2, t3 = st.columns(3)
+        t1.metric("Tokenizer", facts["tokenizer"])
+        t2.metric("Vocabulary size", facts["vocab size"])
+        t3.metric("Max length (tokens)", f"{facts['max length']:,}")
+        unit = "tokens"
+    else:
+        unit = "time steps"
+    st.caption(
+        f"Shapes and FLOPs below are for one input of **T = {steps} {unit}**; the time axis is shown as T. "
+        "A recurrent layer's FLOPs grow linearly with T."
+    )
 st.caption(f"Source: {card.source}  \nOrigin: {active.origin}")
 if card.metrics:
     st.caption("Metrics: " + ", ".join(f"{k} = {v:.4g}" for k, v in card.metrics.items() if isinstance(v, int | float)))
+
+
+def shape_text(shape: tuple[int, ...] | None) -> str:
+    """``(1, T, 64)`` as ``"1 × T × 64"``: batch-first recurrent models put time at dim 1."""
+    if shape is None:
+        return "(did not run)"
+    parts = [str(d) for d in shape]
+    if steps is not None and len(shape) >= 3 and shape[1] == steps:
+        parts[1] = "T"
+    return " × ".join(parts)
+
+
 st.dataframe(
     pd.DataFrame(
         [
             {
                 "layer": r.name,
                 "type": r.type,
-                "output shape": " × ".join(str(d) for d in r.output_shape),
+                "output shape": shape_text(r.output_shape),
                 "parameters": r.num_params,
             }
             for r in rows

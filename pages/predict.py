@@ -1,18 +1,261 @@
-"""Predict: classify uploaded, camera or sample images with the active model."""
+"""Predict: classify images, texts or numeric sequences with the active model."""
 
+import hashlib
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+import torch
 
+from playground.bundle import Bundle
+from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
+from playground.data.text_csv import csv_columns, read_text_csv
 from playground.imageio import ImageDecodeError, decode_image, list_samples
-from playground.predict import predict_images
+from playground.predict import TextPrediction, predict_images, predict_sequences, predict_text, predict_texts
+from playground.sequences import SequencePreprocessing
+from playground.text.preprocessing import TextPreprocessing
+from playground.text.tokenizer import UNK_TOKEN
 from playground.viz import to_display, topk_bar
 from ui.pages import ensure_app_entry
-from ui.state import active_model, set_current_image, show_error
+from ui.state import active_model, cached_dataset, card_facts, set_current_image, show_error
+from ui.widgets import shorten, text_input_picker
+
+MAX_TOKENS_SHOWN = 400  # token chips drawn for one text; the rest is counted
+MAX_BATCH_ROWS = 10_000  # rows of a CSV classified at once
+MAX_FEATURES_PLOTTED = 8
+SEQUENCE_EXAMPLES = 50
 
 ensure_app_entry()
 st.title("Predict")
 active = active_model()
 bundle = active.bundle
 st.caption(f"Model: **{bundle.title}** · {bundle.card.num_classes} classes")
+
+
+def token_chips(tokens: list[str]) -> str:
+    """The tokens as small escaped HTML chips (spaces shown as ␣, unknown tokens highlighted)."""
+    chips = []
+    for token in tokens[:MAX_TOKENS_SHOWN]:
+        shown = html.escape(token.replace(" ", "␣"))  # user text: always escaped
+        background = "#f8d7da" if token == UNK_TOKEN else "#e8eef7"
+        chips.append(
+            f'<span style="display:inline-block;margin:2px;padding:1px 6px;border-radius:8px;'
+            f'background:{background};font-family:monospace;font-size:0.85em">{shown}</span>'
+        )
+    more = len(tokens) - MAX_TOKENS_SHOWN
+    if more > 0:
+        chips.append(f"<span> … and {more:,} more</span>")
+    return "".join(chips)
+
+
+def show_text_prediction(prediction: TextPrediction, max_length: int) -> None:
+    encoded = prediction.encoded
+    best = prediction.prediction.top_k[0]
+    st.subheader(f"{best.label} ({best.probability:.1%})")
+    if encoded.truncated:
+        st.warning(
+            f"{encoded.num_dropped:,} tokens beyond max_length ({max_length:,}) were dropped: "
+            "the model saw only the start of this text.",
+            icon=":material/content_cut:",
+        )
+    left, right = st.columns([3, 2])
+    right.plotly_chart(topk_bar(prediction.prediction.top_k), key="p_text_topk")
+    with left:
+        unknown = sum(t == UNK_TOKEN for t in encoded.tokens)
+        st.markdown(
+            f"**What the model saw:** {len(encoded.tokens):,} tokens"
+            + (f", {unknown:,} of them unknown to the tokenizer ({UNK_TOKEN})" if unknown else "")
+        )
+        st.markdown(token_chips(encoded.tokens), unsafe_allow_html=True)
+
+
+def text_batch(bundle: Bundle) -> None:
+    """Classify every row of one column of an uploaded CSV; bad rows are reported, not fatal."""
+    upload = st.file_uploader("A CSV file with a column of texts", type=["csv", "tsv", "txt"], key="p_csv")
+    if upload is None:
+        st.caption("One prediction per row; empty rows are reported. Download the results as CSV.")
+        return
+    data = upload.getvalue()
+    try:
+        columns = csv_columns(data, upload.name)
+    except (ValueError, TypeError) as exc:
+        show_error(exc, f"read {upload.name}")
+        return
+    if st.session_state.get("p_csv_col") not in (*columns, None):
+        del st.session_state["p_csv_col"]  # a column of an earlier file
+    column = st.selectbox(
+        "Text column", columns, index=columns.index("text") if "text" in columns else 0, key="p_csv_col"
+    )
+    key = (hashlib.sha256(data).hexdigest(), column)
+    held = st.session_state.get("p_batch")  # (key, model, table, rows in the file): one result kept
+    if held is None or held[0] != key or held[1] is not bundle.model:
+        try:
+            texts = read_text_csv(data, column, upload.name)
+        except (ValueError, TypeError) as exc:
+            show_error(exc, f"read {upload.name}")
+            return
+        with st.spinner(f"Classifying {min(len(texts), MAX_BATCH_ROWS):,} texts…"):
+            table = classify_rows(bundle, texts[:MAX_BATCH_ROWS])
+        st.session_state.p_batch = (key, bundle.model, table, len(texts))
+    _, _, table, n_rows = st.session_state.p_batch
+    if n_rows > MAX_BATCH_ROWS:
+        st.warning(f"{upload.name} has {n_rows:,} rows; the first {MAX_BATCH_ROWS:,} were classified.")
+    bad = table[table["problem"] != ""]
+    if len(bad):
+        st.warning(
+            f"{len(bad):,} of {len(table):,} rows could not be classified (e.g. row {int(bad['row'].iloc[0])}: "
+            f"{bad['problem'].iloc[0]}); they are in the table with the reason.",
+            icon=":material/warning:",
+        )
+    counts = table.loc[table["problem"] == "", "predicted"].value_counts()
+    st.caption("Predicted: " + ", ".join(f"{label} {n:,}" for label, n in counts.items()))
+    shown = table.assign(text=table["text"].map(lambda t: shorten(t, 200)))
+    st.dataframe(
+        shown,
+        hide_index=True,
+        key="p_batch_table",
+        column_config={"probability": st.column_config.NumberColumn(format="percent")},
+    )
+    st.download_button(
+        "Download the predictions (CSV)",
+        table.to_csv(index=False).encode("utf-8"),
+        file_name=f"predictions-{upload.name.rsplit('.', 1)[0]}.csv",
+        mime="text/csv",
+        key="p_batch_download",
+        icon=":material/download:",
+    )
+
+
+def classify_rows(bundle: Bundle, texts: list[str | None]) -> pd.DataFrame:
+    """One row per input row: text, predicted label, probability, top-3, tokens dropped and any problem."""
+    rows = [
+        {
+            "row": i,
+            "text": t or "",
+            "predicted": "",
+            "probability": None,
+            "top-3": "",
+            "tokens dropped": 0,
+            "problem": "",
+        }
+        for i, t in enumerate(texts, start=1)
+    ]
+    todo = []
+    for row, text in zip(rows, texts, strict=True):
+        if text is None:
+            row["problem"] = "empty text"
+        else:
+            todo.append((row, text))
+    if todo:
+        predictions: list[TextPrediction | ValueError]
+        try:
+            predictions = list(predict_texts(bundle, [t for _, t in todo], top_k=3))
+        except ValueError:  # one bad text fails the batch: redo them one by one to name each
+            predictions = []
+            for _, text in todo:
+                try:
+                    predictions.append(predict_text(bundle, text, top_k=3))
+                except ValueError as exc:
+                    predictions.append(exc)
+        for (row, _), prediction in zip(todo, predictions, strict=True):
+            if isinstance(prediction, ValueError):
+                row["problem"] = str(prediction)
+                continue
+            top = prediction.prediction.top_k
+            row["predicted"] = top[0].label
+            row["probability"] = top[0].probability
+            row["top-3"] = " · ".join(f"{t.label} {t.probability:.0%}" for t in top)
+            row["tokens dropped"] = prediction.encoded.num_dropped
+    return pd.DataFrame(rows)
+
+
+def text_page(bundle: Bundle) -> None:
+    pre = bundle.preprocessing
+    if not isinstance(pre, TextPreprocessing):
+        return
+    facts = card_facts(bundle)
+    st.caption(
+        f"Text model · {facts['tokenizer']} tokenizer · vocabulary {facts['vocab size']} · "
+        f"max length {pre.max_length} tokens"
+    )
+    one_tab, batch_tab = st.tabs(["One text", "A CSV of texts"])
+    with batch_tab:
+        text_batch(bundle)
+    with one_tab:
+        top_k = st.slider(
+            "Top-k", 1, min(10, bundle.card.num_classes), min(5, bundle.card.num_classes), key="p_text_top_k"
+        )
+        text = text_input_picker(bundle, key="p_text")
+        if text is None:
+            return
+        try:
+            prediction = predict_text(bundle, text, top_k=top_k)
+        except ValueError as exc:  # EmptyTextError included: "the text is empty …"
+            show_error(exc, "classify this text")
+            return
+        show_text_prediction(prediction, pre.max_length)
+
+
+def sequence_page(bundle: Bundle) -> None:
+    pre = bundle.preprocessing
+    if not isinstance(pre, SequencePreprocessing):
+        return
+    st.caption(f"Numeric-sequence model · trained on T = {pre.length} steps × F = {pre.features} features")
+    name = bundle.card.dataset
+    spec = DATASETS.get(name) if name in DATASETS else None
+    if spec is None or spec.modality != "sequence" or not spec.offline():
+        st.info(f"This model's dataset ({name or 'unknown'}) cannot be loaded here, so there are no examples to try.")
+        return
+    try:
+        data = cached_dataset(name)
+    except (DatasetUnavailableError, ValueError, OSError) as exc:
+        show_error(exc, f"load {name}")
+        return
+    if not isinstance(data, SequenceDataset) or data.num_features != pre.features:
+        st.info(f"{name} as loaded here does not have the {pre.features} features this model takes.")
+        return
+    generator = torch.Generator().manual_seed(0)
+    indices = sorted(torch.randperm(len(data), generator=generator)[:SEQUENCE_EXAMPLES].tolist())
+    c1, c2 = st.columns([1, 2])
+    index = c1.selectbox(
+        f"Example of {name} ({len(indices)} of {len(data):,})",
+        indices,
+        format_func=lambda i: f"#{i} · true: {data.classes[int(data.targets[i])]}",
+        key=f"p_seq_{name}",
+    )
+    features = c2.multiselect(
+        f"Features to plot (at most {MAX_FEATURES_PLOTTED})",
+        data.feature_names,
+        default=data.feature_names[: min(3, data.num_features)],
+        max_selections=MAX_FEATURES_PLOTTED,
+        key=f"p_seq_features_{name}",
+    )
+    values = data.values[int(index)]  # (T, F)
+    try:
+        prediction = predict_sequences(bundle, values.unsqueeze(0), top_k=min(5, bundle.card.num_classes))[0]
+    except (ValueError, RuntimeError) as exc:
+        show_error(exc, "run the model on this sequence")
+        return
+    best = prediction.top_k[0]
+    truth = data.classes[int(data.targets[int(index)])]
+    st.subheader(f"#{index}: {best.label} ({best.probability:.1%}) · true: {truth}")
+    left, right = st.columns([3, 2])
+    columns = [data.feature_names.index(f) for f in features]
+    fig = go.Figure([go.Scatter(y=values[:, c].tolist(), mode="lines", name=data.feature_names[c]) for c in columns])
+    fig.update_layout(
+        xaxis_title="time step", yaxis_title="value (raw)", height=340, margin={"t": 30, "b": 40, "l": 40, "r": 10}
+    )
+    left.plotly_chart(fig, key="p_seq_plot")
+    right.plotly_chart(topk_bar(prediction.top_k), key="p_seq_topk")
+
+
+if bundle.modality == "text":
+    text_page(bundle)
+    st.stop()
+if bundle.modality == "sequence":
+    sequence_page(bundle)
+    st.stop()
 
 source = st.radio("Image source", ["Sample photo", "Upload", "Camera"], horizontal=True, key="predict_source")
 top_k = st.slider("Top-k", 1, min(10, bundle.card.num_classes), min(5, bundle.card.num_classes), key="predict_top_k")

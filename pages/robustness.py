@@ -30,8 +30,12 @@ from ui.widgets import NO_MODEBAR, input_image_picker
 ensure_app_entry()
 st.title("Robustness")
 bundle = active_model().bundle
-if bundle.card.in_channels not in (1, 3) or not hasattr(bundle.preprocessing, "pixels_from_pil"):
-    st.info("The Robustness page works on image models; pick one on the Models page.")
+if bundle.modality != "image" or bundle.card.in_channels not in (1, 3):
+    st.info(
+        f"The Robustness page works on image models, and {bundle.title} takes {bundle.modality} input. "
+        "Pick an image model on the Models page.",
+        icon=":material/info:",
+    )
     st.stop()
 st.caption(f"Model: **{bundle.title}**. Perturbations act on raw pixels in [0, 1], before the model's normalization.")
 

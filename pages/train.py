@@ -1,14 +1,32 @@
-"""Train: pick data and a model, train in the background with live curves, inspect the result."""
+"""Train: pick data and a model, train in the background with live curves, inspect the result.
+
+Images, texts and numeric sequences share one flow: the dataset list is filtered by the kind of
+data, the model list by what each architecture accepts, and the settings start from the
+dataset's own preferred values (``train_defaults``, ``tokenizer_defaults``).
+"""
 
 import hashlib
 
 import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from playground.bundle import create_bundle_for_dataset
-from playground.data import DATASETS, DatasetUnavailableError, ImageDataset, load_dataset, split_dataset
+from playground.data import (
+    DATASETS,
+    AnyDataset,
+    DatasetUnavailableError,
+    ImageDataset,
+    SequenceDataset,
+    TextDataset,
+    load_dataset,
+    split_dataset,
+)
+from playground.data.text_csv import csv_columns
 from playground.models import MODELS
-from playground.training import TrainConfig, TrainingJob
+from playground.text.tokenizer import TokenizerOptions
+from playground.training import TrainingJob
+from playground.training.setup import bundle_for_split, tokenizer_options_for, train_config_for
 from playground.viz import (
     class_balance_figure,
     confusion_matrix_figure,
@@ -18,8 +36,72 @@ from playground.viz import (
     training_curves,
 )
 from ui.pages import ensure_app_entry
-from ui.state import TRAIN_FORM_DEFAULTS, cached_dataset, finalize_job, set_active_model, show_error
-from ui.widgets import NO_MODEBAR, hparam_inputs
+from ui.state import (
+    TOKENIZER_SETTING_FIELDS,
+    TRAIN_FORM_DEFAULTS,
+    TRAIN_SETTING_FIELDS,
+    cached_dataset,
+    finalize_job,
+    set_active_model,
+    show_error,
+)
+from ui.widgets import NO_MODEBAR, hparam_inputs, shorten
+
+MODALITIES = {"image": "Images", "text": "Text", "sequence": "Numeric sequences"}
+DEFAULT_ARCH = {"image": "lenet5", "text": "lstm", "sequence": "lstm"}
+BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512]
+LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1]
+WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2]
+TOKENIZER_KINDS = {
+    "word": "word (one id per word)",
+    "bpe": "BPE (sub-word pieces)",
+    "wordpiece": "WordPiece (BERT's sub-words)",
+    "char": "char (one id per character)",
+}
+MAX_SEQUENCE_FEATURES_SHOWN = 4
+
+
+def with_value(options: list, value: object) -> list:
+    """``options`` with ``value`` added in order, so a dataset's own default is always selectable."""
+    return sorted({*options, value}) if isinstance(value, int | float) else options
+
+
+def apply_dataset_defaults(name: str) -> None:
+    """Move the settings the user has not changed to ``name``'s preferred values.
+
+    A setting still at the value last filled in automatically follows the new dataset; one the
+    user changed keeps the user's value (so changing the dataset and the epochs in one go works).
+    """
+    auto: dict[str, object] = st.session_state.setdefault(
+        "_t_auto", {k: TRAIN_FORM_DEFAULTS[k] for k in (*TRAIN_SETTING_FIELDS, *TOKENIZER_SETTING_FIELDS, "t_val")}
+    )
+    config = train_config_for(name)
+    options = tokenizer_options_for(name)
+    wanted = {key: getattr(config, field) for key, field in TRAIN_SETTING_FIELDS.items()}
+    wanted.update({key: getattr(options, field) for key, field in TOKENIZER_SETTING_FIELDS.items()})
+    wanted["t_val"] = config.val_fraction
+    for key, value in wanted.items():
+        if st.session_state.get(key, auto.get(key)) == auto.get(key):
+            st.session_state[key] = value
+            auto[key] = value
+
+
+def datasets_of(modality: str) -> list[str]:
+    """Registered datasets of one kind, offline ones first."""
+    names = [n for n, s in DATASETS.items() if s.modality == modality]
+    return sorted(names, key=lambda n: not DATASETS.get(n).offline())
+
+
+def on_modality_change() -> None:
+    names = datasets_of(st.session_state.t_modality)
+    if names and st.session_state.t_dataset not in names:
+        st.session_state.t_dataset = names[0]
+        apply_dataset_defaults(names[0])
+
+
+def on_dataset_change() -> None:
+    apply_dataset_defaults(st.session_state.t_dataset)
+
 
 ensure_app_entry()
 st.title("Train")
@@ -32,17 +114,31 @@ running = job is not None and job.status in ("pending", "running")
 
 # ---------------------------------------------------------------- data
 st.subheader("Data")
-names = [n for n, s in DATASETS.items() if s.modality == "image"]
+if st.session_state.t_modality not in MODALITIES:
+    st.session_state.t_modality = "image"
+modality = st.radio(
+    "Kind of data",
+    list(MODALITIES),
+    format_func=lambda m: MODALITIES[m],
+    horizontal=True,
+    key="t_modality",
+    on_change=on_modality_change,
+)
+names = datasets_of(modality)
+if st.session_state.t_dataset not in names:  # e.g. a dataset that is no longer registered
+    st.session_state.t_dataset = names[0]
+    apply_dataset_defaults(names[0])
 dataset_name = st.selectbox(
     "Dataset",
     names,
     format_func=lambda n: n if DATASETS.get(n).offline() else f"{n} (needs a download)",
     key="t_dataset",
+    on_change=on_dataset_change,
 )
 dspec = DATASETS.get(dataset_name)
 st.caption(f"{dspec.description}  \nSource: {dspec.source}")
 
-dataset: ImageDataset | None = None
+dataset: AnyDataset | None = None
 try:
     if dataset_name == "folder":
         upload = st.file_uploader("A .zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"], key="t_zip")
@@ -55,13 +151,45 @@ try:
                 with st.spinner("Extracting and decoding images…"):
                     st.session_state.folder_dataset = (digest, load_dataset("folder", zip_bytes=data, image_size=side))
             dataset = st.session_state.folder_dataset[1]
+    elif dataset_name == "text_csv":
+        upload = st.file_uploader(
+            "A CSV file with a column of texts and a column of labels", type=["csv", "tsv", "txt"], key="t_csv"
+        )
+        if upload is not None:
+            data = upload.getvalue()
+            columns = csv_columns(data, upload.name)
+            if len(columns) < 2:
+                raise ValueError(f"{upload.name} has {len(columns)} column(s); it needs a text and a label column")
+            for key, allowed in (("t_csv_text", columns), ("t_csv_label", columns)):
+                if st.session_state.get(key) not in (*allowed, None):
+                    del st.session_state[key]  # a column of an earlier file
+            c1, c2 = st.columns(2)
+            text_col = c1.selectbox(
+                "Text column", columns, index=columns.index("text") if "text" in columns else 0, key="t_csv_text"
+            )
+            others = [c for c in columns if c != text_col]
+            if st.session_state.get("t_csv_label") == text_col:
+                del st.session_state["t_csv_label"]
+            label_col = c2.selectbox(
+                "Label column", others, index=others.index("label") if "label" in others else 0, key="t_csv_label"
+            )
+            digest = f"{hashlib.sha256(data).hexdigest()}-{text_col}-{label_col}"
+            held = st.session_state.get("csv_dataset")
+            if held is None or held[0] != digest:
+                with st.spinner("Reading the texts…"):
+                    loaded = load_dataset("text_csv", csv_bytes=data, text_column=text_col, label_column=label_col)
+                st.session_state.csv_dataset = (digest, loaded)
+            dataset = st.session_state.csv_dataset[1]
+        else:
+            st.info("Upload a CSV file: one row per text, with a text column and a label column.")
     else:
         dataset = cached_dataset(dataset_name)
-except (DatasetUnavailableError, ValueError, OSError) as exc:
+except (DatasetUnavailableError, ValueError, TypeError, OSError) as exc:
     show_error(exc, f"load {dataset_name}")
 
-val_fraction = st.slider("Validation fraction", 0.05, 0.5, step=0.05, key="t_val")
-seed = int(st.number_input("Seed", 0, 2**31 - 1, key="t_seed"))
+c1, c2 = st.columns(2)
+val_fraction = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="t_val")
+seed = int(c2.number_input("Seed", 0, 2**31 - 1, key="t_seed"))
 split = None
 if dataset is not None:
     try:
@@ -70,66 +198,143 @@ if dataset is not None:
         show_error(exc, "split the dataset")
 if dataset is not None and split is not None:
     counts = split.class_counts()
+    parts = f"train {len(split.train_indices):,} · validation {len(split.val_indices):,}"
     c1, c2 = st.columns([2, 3])
     with c1:
-        st.markdown(
-            f"**{len(dataset):,} images** · {dataset.channels} channel(s) · "
-            f"{dataset.image_size[0]}×{dataset.image_size[1]} px · {len(dataset.classes)} classes  \n"
-            f"train {len(split.train_indices):,} · validation {len(split.val_indices):,}"
-        )
+        if isinstance(dataset, ImageDataset):
+            st.markdown(
+                f"**{len(dataset):,} images** · {dataset.channels} channel(s) · "
+                f"{dataset.image_size[0]}×{dataset.image_size[1]} px · {len(dataset.classes)} classes  \n{parts}"
+            )
+        elif isinstance(dataset, TextDataset):
+            chars = np.array([len(t) for t in dataset.texts])
+            words = np.array([len(t.split()) for t in dataset.texts])
+            median_words = int(np.median(words))
+            st.markdown(
+                f"**{len(dataset):,} texts** · {len(dataset.classes)} classes · median {median_words:,} "
+                f"word{'' if median_words == 1 else 's'} ({int(np.median(chars)):,} characters), "
+                f"longest {int(chars.max()):,} characters  \n{parts}"
+            )
+        elif isinstance(dataset, SequenceDataset):
+            st.markdown(
+                f"**{len(dataset):,} sequences** of T = {dataset.length} steps × F = {dataset.num_features} "
+                f"features · {len(dataset.classes)} classes  \n{parts}"
+            )
         if dataset.info:
             st.caption(" · ".join(f"{k}: {v}" for k, v in dataset.info.items()))
         rng = np.random.default_rng(0)
         idx = rng.choice(len(dataset), size=min(12, len(dataset)), replace=False)
-        grid = to_display(dataset.images[idx])  # (n, H, W[, 3]) in [0, 1]
-        st.plotly_chart(
-            image_grid(
-                grid, [dataset.classes[int(dataset.targets[i])] for i in idx], cols=6, cell_px=90, zmin=0, zmax=1
-            ),
-            key="t_examples",
-            config=NO_MODEBAR,
-        )
+        if isinstance(dataset, ImageDataset):
+            grid = to_display(dataset.images[idx])  # (n, H, W[, 3]) in [0, 1]
+            st.plotly_chart(
+                image_grid(
+                    grid, [dataset.classes[int(dataset.targets[i])] for i in idx], cols=6, cell_px=90, zmin=0, zmax=1
+                ),
+                key="t_examples",
+                config=NO_MODEBAR,
+            )
+        elif isinstance(dataset, TextDataset):
+            st.dataframe(
+                pd.DataFrame(
+                    {
+                        "label": [dataset.classes[int(dataset.targets[i])] for i in idx[:8]],
+                        "text": [shorten(dataset.texts[i], 160) for i in idx[:8]],
+                    }
+                ),
+                hide_index=True,
+                key="t_text_examples",
+            )
+        elif isinstance(dataset, SequenceDataset):
+            first = int(idx[0])
+            values = dataset.values[first]  # (T, F)
+            fig = go.Figure(
+                [
+                    go.Scatter(y=values[:, f].tolist(), mode="lines", name=dataset.feature_names[f])
+                    for f in range(min(MAX_SEQUENCE_FEATURES_SHOWN, dataset.num_features))
+                ]
+            )
+            fig.update_layout(
+                title=f"example {first}: {dataset.classes[int(dataset.targets[first])]} "
+                f"(first {min(MAX_SEQUENCE_FEATURES_SHOWN, dataset.num_features)} of {dataset.num_features} features)",
+                xaxis_title="time step",
+                height=300,
+                margin={"t": 40, "b": 40, "l": 40, "r": 10},
+            )
+            st.plotly_chart(fig, key="t_sequence_example")
     with c2:
         st.plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance")
 
+tokenizer: TokenizerOptions | None = None
+if modality == "text":
+    st.subheader("Tokenizer")
+    st.caption(
+        "Trained on the training part only (validation words it never saw stay unknown). "
+        f"Defaults come from {dataset_name}; char suits bit strings and brackets, word or BPE suits prose."
+    )
+    c1, c2, c3, c4 = st.columns(4)
+    if st.session_state.t_tok_kind not in TOKENIZER_KINDS:
+        st.session_state.t_tok_kind = "word"
+    kind = c1.selectbox("Tokenizer", list(TOKENIZER_KINDS), format_func=TOKENIZER_KINDS.get, key="t_tok_kind")
+    vocab_size = int(c2.number_input("Vocabulary size (most tokens kept)", 3, 200_000, step=1000, key="t_tok_vocab"))
+    max_length = int(c3.number_input("Max length (tokens per text)", 1, 100_000, step=16, key="t_tok_len"))
+    lowercase = c4.checkbox("Lower-case", key="t_tok_lower", disabled=kind == "char")
+    try:
+        tokenizer = TokenizerOptions(kind=kind, vocab_size=vocab_size, max_length=max_length, lowercase=lowercase)
+    except ValueError as exc:
+        show_error(exc, "use these tokenizer settings")
+
 # ---------------------------------------------------------------- model and optimisation
 st.subheader("Model")
-cnn_names = [n for n, s in MODELS.items() if s.modality == "image"]
-arch = st.selectbox("Architecture", cnn_names, key="t_arch")
+arch_names = [n for n, s in MODELS.items() if s.accepts(modality)]
+if not arch_names:
+    st.info(f"No architecture takes {MODALITIES[modality].lower()} yet.")
+    st.stop()
+if st.session_state.t_arch not in arch_names:
+    preferred = DEFAULT_ARCH.get(modality)
+    st.session_state.t_arch = preferred if preferred in arch_names else arch_names[0]
+arch = st.selectbox("Architecture", arch_names, key="t_arch")
 spec = MODELS.get(arch)
 st.caption(f"{spec.description}  \nSource: {spec.source}")
 finetune = False
 freeze = False
-if spec.weights:
+if spec.weights and modality == "image":
     finetune = st.checkbox(
         f"Fine-tune from pretrained {spec.weights[0]} weights (new head for this dataset's classes)", key=f"t_ft_{arch}"
     )
     if finetune:
         freeze = st.checkbox("Freeze the backbone (train the head only)", value=True, key=f"t_freeze_{arch}")
 hparams = {} if finetune else hparam_inputs(spec, "t")
+if modality == "sequence" and "embedding_dim" in hparams:
+    hparams.pop("embedding_dim")  # numeric features go straight into the recurrent layer: no embedding
 
 st.subheader("Training")
+st.caption(f"Defaults: {dataset_name}'s preferred settings; the ones you change are kept when you switch datasets.")
 c1, c2, c3, c4 = st.columns(4)
 epochs = int(c1.number_input("Epochs", 1, 500, key="t_epochs"))
-batch_size = int(c2.select_slider("Batch size", [8, 16, 32, 64, 128, 256, 512], key="t_bs"))
+batch_size = int(c2.select_slider("Batch size", with_value(BATCH_SIZES, st.session_state.t_bs), key="t_bs"))
 optimizer = c3.selectbox("Optimizer", ["adam", "adamw", "sgd"], key="t_opt")
-lr = float(c4.select_slider("Learning rate", [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], key="t_lr"))
+lr = float(c4.select_slider("Learning rate", with_value(LEARNING_RATES, st.session_state.t_lr), key="t_lr"))
 c1, c2, c3, c4 = st.columns(4)
 schedule = c1.selectbox("Schedule", ["constant", "cosine", "step"], key="t_sched")
-weight_decay = float(c2.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2], key="t_wd"))
+weight_decay = float(c2.select_slider("Weight decay", with_value(WEIGHT_DECAYS, st.session_state.t_wd), key="t_wd"))
 device = c3.selectbox("Device", ["auto", "cpu", "cuda", "mps"], key="t_device")
 amp = c4.checkbox("Mixed precision (CUDA only)", key="t_amp")
-c1, c2, c3 = st.columns(3)
-flip = c1.checkbox("Augment: horizontal flip", key="t_flip")
-crop = c2.checkbox("Augment: random crop", key="t_crop")
-rotation = float(c3.slider("Augment: rotation (degrees)", 0, 45, key="t_rot"))
+flip = crop = False
+rotation = 0.0
+if modality == "image":
+    c1, c2, c3 = st.columns(3)
+    flip = c1.checkbox("Augment: horizontal flip", key="t_flip")
+    crop = c2.checkbox("Augment: random crop", key="t_crop")
+    rotation = float(c3.slider("Augment: rotation (degrees)", 0, 45, key="t_rot"))
 
+ready = split is not None and (modality != "text" or tokenizer is not None)
 start = st.button(
-    "Start training", type="primary", disabled=running or split is None, key="t_start", icon=":material/play_arrow:"
+    "Start training", type="primary", disabled=running or not ready, key="t_start", icon=":material/play_arrow:"
 )
 if start and split is not None and dataset is not None:
     try:
-        config = TrainConfig(
+        config = train_config_for(
+            dataset_name,
             epochs=epochs,
             batch_size=batch_size,
             optimizer=optimizer,
@@ -145,14 +350,14 @@ if start and split is not None and dataset is not None:
             amp=amp,
             freeze_backbone=freeze,
         )
-        bundle = create_bundle_for_dataset(
-            arch,
-            dataset.classes,
-            dataset.channels,
-            max(dataset.image_size),
-            weights=spec.weights[0] if finetune else None,
-            hparams=hparams,
-        )
+        with st.spinner("Building the model" + (" and training the tokenizer…" if modality == "text" else "…")):
+            bundle = bundle_for_split(
+                arch,
+                split,
+                weights=spec.weights[0] if finetune else None,
+                hparams=hparams,
+                tokenizer=tokenizer,
+            )
         job = TrainingJob(bundle, split, config)
         job.start()
         st.session_state.job = job
@@ -219,6 +424,8 @@ if job is not None and job.status in ("done", "stopped", "failed"):
         c4.metric("Samples / s", f"{m.get('samples_per_s', 0):,.0f}")
         if saved is not None:
             st.caption(f"Checkpoint saved to `{saved}`")
+        for note in result.notes:
+            st.caption(note)
         if st.button("Use this model on every page", type="primary", key="t_use"):
             set_active_model(result.bundle, f"trained here ({saved.name if saved else 'unsaved'})")  # reruns the app
         ev = result.evaluation
@@ -231,7 +438,8 @@ if job is not None and job.status in ("done", "stopped", "failed"):
                 key="t_pc",
             )
             wrong = list(ev.misclassified[:16])
-            if wrong and job.split is not None:
+            trained_on = job.split.dataset if job.split is not None else None
+            if wrong and isinstance(trained_on, ImageDataset):
                 images, _ = job.split.val_tensors()
                 grid = to_display(images[wrong])  # (n, H, W[, 3]) in [0, 1]
                 titles = [
@@ -242,3 +450,28 @@ if job is not None and job.status in ("done", "stopped", "failed"):
                 st.plotly_chart(
                     image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong", config=NO_MODEBAR
                 )
+            elif wrong and trained_on is not None:
+                val_indices = job.split.val_indices
+                rows = []
+                for i in wrong:
+                    index = int(val_indices[i])
+                    row = {
+                        "true": labels[int(ev.targets[i])],
+                        "predicted": labels[int(ev.predictions[i])],
+                        "confidence": float(ev.probs[i].max()),
+                    }
+                    if isinstance(trained_on, TextDataset):
+                        row["text"] = shorten(trained_on.texts[index], 200)
+                    else:
+                        row["example"] = index
+                    rows.append(row)
+                kind = "texts" if isinstance(trained_on, TextDataset) else "sequences"
+                st.markdown(f"**Misclassified validation {kind}** (most confident first)")
+                st.dataframe(
+                    pd.DataFrame(rows),
+                    hide_index=True,
+                    key="t_wrong_table",
+                    column_config={"confidence": st.column_config.NumberColumn(format="percent")},
+                )
+            elif not wrong:
+                st.caption("No validation example was misclassified.")

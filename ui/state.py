@@ -2,8 +2,8 @@
 
 - Pretrained bundles are shared, read-only resources (``st.cache_resource``): never trained or
   mutated in place. Training always builds a fresh bundle that belongs to the session.
-- The active model, the current input image and the training job live in ``st.session_state``,
-  so they survive moving between pages.
+- The active model, the current input image and text and the training job live in
+  ``st.session_state``, so they survive moving between pages.
 """
 
 from __future__ import annotations
@@ -13,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+import torch
 from PIL import Image
 
 from playground.bundle import Bundle, create_bundle
-from playground.data import ImageDataset, load_dataset
+from playground.data import AnyDataset, load_dataset
 from playground.device import describe_device, pick_device
 from playground.imageio import load_sample
 from playground.models.summary import ModelSummary, summarize
 from playground.runs import new_run_folder
+from playground.sequences import SequencePreprocessing
+from playground.text.preprocessing import TextPreprocessing
+from playground.text.tokenizer import UNK_ID
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -42,7 +46,32 @@ TRAIN_FORM_DEFAULTS: dict[str, object] = {
     "t_flip": False,
     "t_crop": False,
     "t_rot": 0,
+    "t_modality": "image",
+    "t_tok_kind": "word",
+    "t_tok_vocab": 20_000,
+    "t_tok_len": 256,
+    "t_tok_lower": True,
 }
+
+#: The Train page settings that follow the dataset's preferred values (``DatasetSpec.train_defaults``
+#: and ``tokenizer_defaults``) when another dataset is picked: widget key -> config field.
+TRAIN_SETTING_FIELDS: dict[str, str] = {
+    "t_epochs": "epochs",
+    "t_bs": "batch_size",
+    "t_opt": "optimizer",
+    "t_lr": "lr",
+    "t_sched": "schedule",
+    "t_wd": "weight_decay",
+}
+TOKENIZER_SETTING_FIELDS: dict[str, str] = {
+    "t_tok_kind": "kind",
+    "t_tok_vocab": "vocab_size",
+    "t_tok_len": "max_length",
+    "t_tok_lower": "lowercase",
+}
+
+#: Tokens in the example input of a text model's layer table (fewer when its max_length is smaller).
+SUMMARY_TEXT_LENGTH = 32
 
 
 def keep_widget_state() -> None:
@@ -67,8 +96,8 @@ def pretrained_bundle(architecture: str, weights: str | None = "default") -> Bun
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)
-def cached_dataset(name: str) -> ImageDataset:
-    """A registry dataset loaded once per process (read-only tensors)."""
+def cached_dataset(name: str) -> AnyDataset:
+    """A registry dataset (image, text or numeric sequences) loaded once per process, read-only."""
     return load_dataset(name)
 
 
@@ -98,10 +127,25 @@ def model_summary(bundle: Bundle) -> ModelSummary:
     if held is not None and held[0] is bundle.model:
         cached: ModelSummary = held[1]
         return cached
-    card = bundle.card
-    summary = summarize(bundle.model, (1, card.in_channels, card.image_size, card.image_size))
+    summary = summarize(bundle.model, summary_input(bundle))
     st.session_state._model_summary = (bundle.model, summary)
     return summary
+
+
+def summary_input(bundle: Bundle) -> torch.Tensor | tuple[int, ...]:
+    """The input the layer table is computed for: one image, one text or one sequence.
+
+    Images: the shape ``(1, C, S, S)``. Text: ``(1, T)`` int64 ids of ``[UNK]`` (any non-padding
+    id gives the same shapes), ``T = min(max_length, SUMMARY_TEXT_LENGTH)``. Numeric sequences:
+    the shape ``(1, T, F)`` of the training data.
+    """
+    pre = bundle.preprocessing
+    if isinstance(pre, TextPreprocessing):
+        return torch.full((1, min(pre.max_length, SUMMARY_TEXT_LENGTH)), UNK_ID, dtype=torch.int64)  # (1, T)
+    if isinstance(pre, SequencePreprocessing):
+        return (1, pre.length, pre.features)
+    card = bundle.card
+    return (1, int(card.in_channels or 3), int(card.image_size or 224), int(card.image_size or 224))
 
 
 def set_active_model(bundle: Bundle, origin: str) -> None:
@@ -142,6 +186,17 @@ def set_current_image(image: Image.Image, name: str) -> None:
     st.session_state.current_image = CurrentImage(image, name)
 
 
+def current_text() -> str:
+    """The last text typed, uploaded or picked on any page ("" at first)."""
+    text: str = st.session_state.get("current_text", "")
+    return text
+
+
+def set_current_text(text: str) -> None:
+    """Make ``text`` the text every page's text box starts from."""
+    st.session_state.current_text = text
+
+
 def device_label() -> str:
     return describe_device(pick_device("auto"))
 
@@ -152,15 +207,28 @@ def show_error(exc: BaseException, doing: str) -> None:
 
 
 def card_facts(bundle: Bundle) -> dict[str, Any]:
-    """A few card facts for captions."""
+    """A few card facts for captions; text models add tokenizer, vocab size and max length."""
     card = bundle.card
-    return {
+    pre = bundle.preprocessing
+    facts: dict[str, Any] = {
         "architecture": card.architecture,
         "classes": card.num_classes,
         "input": f"{card.in_channels}×{card.image_size}×{card.image_size}",
         "parameters": f"{bundle.num_parameters:,}",
         "weights": card.weights or ("trained here" if card.dataset else "random init"),
     }
+    if isinstance(pre, TextPreprocessing):
+        facts["input"] = f"text, up to {pre.max_length} tokens"
+        facts["tokenizer"] = pre.tokenizer.kind
+        facts["vocab size"] = f"{pre.vocab_size:,}"
+        facts["max length"] = pre.max_length
+    elif isinstance(pre, SequencePreprocessing):
+        facts["input"] = f"{pre.length}×{pre.features} sequence (T×F)"
+        facts["time steps"] = pre.length
+        facts["features"] = pre.features
+    if card.dataset:
+        facts["dataset"] = card.dataset
+    return facts
 
 
 def finalize_job() -> Path | None:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import streamlit as st
 from PIL import Image
 
 from playground.bundle import Bundle
+from playground.data import DATASETS, DatasetUnavailableError, TextDataset
 from playground.imageio import ImageDecodeError, decode_image, list_samples, load_sample
 from playground.models import ModelSpec
-from ui.state import current_image, set_current_image
+from playground.text.clean import decode_text_file
+from ui.state import cached_dataset, current_image, current_text, set_current_image, set_current_text
+
+#: How many examples of the model's dataset the text picker offers.
+TEXT_EXAMPLES = 50
+TEXT_SOURCES = {"type": "Type or paste", "upload": "Upload a .txt file", "example": "An example from the dataset"}
 
 #: plotly config for image grids: the toolbar would cover the first row's captions.
 NO_MODEBAR = {"displayModeBar": False}
@@ -79,3 +86,117 @@ def input_image_picker(bundle: Bundle, key: str) -> tuple[Image.Image, str]:
         return image, upload.name
     sample = next(s for s in samples if s.name == choice)
     return load_sample(sample.name), sample.title
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when something was cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def dataset_text_examples(name: str | None) -> tuple[TextDataset, list[int]] | None:
+    """A text dataset and up to :data:`TEXT_EXAMPLES` of its indices (fixed seed), or ``None``.
+
+    ``None`` when ``name`` is not a registered text dataset that loads offline with its default
+    options (the user's own CSV is not kept; online-only sets would download).
+    """
+    if name is None or name not in DATASETS:
+        return None
+    spec = DATASETS.get(name)
+    # num_classes None: the user's own data (a CSV upload), which cannot be loaded again from here
+    if spec.modality != "text" or spec.num_classes is None or not spec.offline():
+        return None
+    try:
+        data = cached_dataset(name)
+    except (DatasetUnavailableError, ValueError, TypeError, OSError):
+        return None  # the data went missing since: the picker simply offers no examples
+    if not isinstance(data, TextDataset):
+        return None
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(data), size=min(TEXT_EXAMPLES, len(data)), replace=False)
+    return data, sorted(int(i) for i in picked)
+
+
+def _restore(widget_key: str, value: object) -> None:
+    """Give a widget its value from shared session state when it has none (first run on a page).
+
+    Streamlit forgets a widget's value when its page is not shown; the value is kept in a shared
+    key instead and handed back here before the widget is drawn (no ``value=`` on the widget then).
+    """
+    if widget_key not in st.session_state:
+        st.session_state[widget_key] = value
+
+
+def text_input_picker(bundle: Bundle, key: str) -> str | None:
+    """Pick an input text: typed, a ``.txt`` upload, or an example from the model's dataset.
+
+    The typed text is kept in session state (:func:`ui.state.current_text`), so it survives moving
+    between pages and every page's text box starts from the last text given anywhere. Upload
+    errors are shown with ``st.error``, never raised.
+
+    Args:
+        bundle: the model the text is for (its ``card.dataset`` gives the examples).
+        key: a widget-key prefix unique on the page.
+
+    Returns:
+        The text as given (the model's preprocessing cleans it), or ``None`` when there is none
+        yet (a hint or the error is shown).
+    """
+    examples = dataset_text_examples(bundle.card.dataset)
+    options = ["type", "upload"] + (["example"] if examples else [])
+    titles = dict(TEXT_SOURCES)
+    if examples:
+        titles["example"] = f"An example from {examples[0].name}"
+    source_key = f"{key}_source"
+    if st.session_state.get(source_key) not in options:
+        st.session_state[source_key] = st.session_state.get("current_text_source", "type")
+        if st.session_state[source_key] not in options:
+            st.session_state[source_key] = "type"
+    source = st.radio("Text source", options, format_func=lambda o: titles[o], horizontal=True, key=source_key)
+    st.session_state.current_text_source = source
+
+    if source == "type":
+        text_key = f"{key}_text"
+        _restore(text_key, current_text())
+        text = st.text_area(
+            "Text",
+            key=text_key,
+            height=120,
+            placeholder="Type or paste a sentence, a review, a news story…",
+        )
+        if not text.strip():
+            st.info("Type or paste some text to get a prediction (the box is empty).", icon=":material/edit:")
+            return None
+        set_current_text(text)
+        return text
+
+    if source == "upload":
+        upload = st.file_uploader("A plain-text file (.txt, UTF-8 or Windows-1252)", type=["txt"], key=f"{key}_upload")
+        if upload is None:
+            st.info("Upload a .txt file, or type some text.")
+            return None
+        try:
+            text = decode_text_file(upload.getvalue(), upload.name)
+        except ValueError as exc:
+            st.error(str(exc), icon=":material/description:")
+            return None
+        if not text.strip():
+            st.error(
+                f"{upload.name} holds only whitespace: there is no text to classify.", icon=":material/description:"
+            )
+            return None
+        set_current_text(text)
+        return text
+
+    if examples is None:  # not reached: "example" is offered only when there are examples
+        return None
+    data, indices = examples
+    index = st.selectbox(
+        f"Example ({len(indices)} of {len(data):,}, true label first)",
+        indices,
+        format_func=lambda i: f"{data.classes[int(data.targets[i])]}: {shorten(data.texts[i])}",
+        key=f"{key}_example_{data.name}",
+    )
+    text = data.texts[int(index)]
+    st.text(shorten(text, 1000))  # st.text shows it as plain text (never as HTML or Markdown)
+    set_current_text(text)
+    return text

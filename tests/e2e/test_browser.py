@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from harness import (
     MAIN,
     ROOT,
@@ -26,6 +27,10 @@ from harness import (
 )
 from playwright.sync_api import Page
 
+from playground.data import TextDataset, split_dataset
+from playground.text.tokenizer import TokenizerOptions
+from playground.training import TrainConfig, train
+from playground.training.setup import bundle_for_split
 from ui.pages import PAGES
 
 pytestmark = pytest.mark.e2e
@@ -159,3 +164,40 @@ def test_robustness_one_input_and_a_sweep(app_server: App, page: Page, shoot: Sh
     page.locator(".st-key-r_sweep_fig .js-plotly-plot").wait_for(timeout=60_000)
     assert page.get_by_role("button", name="Download the table (CSV)").count() == 1
     shoot(page, "robustness_sweep")
+
+
+def test_text_model_classifies_a_typed_sentence(app_server: App, page: Page, shoot: Shoot) -> None:
+    # Last in the module: it adds a run to the server's runs folder, which the tests above count.
+    # A small LSTM learns a toy task here ("good" texts name a good word, "bad" ones a bad word) and
+    # is saved as a run of the server; Models → Saved runs loads it (newest first), Predict uses it.
+    gen = torch.Generator().manual_seed(0)
+    texts = []
+    for i in range(160):
+        words = [["the", "film", "was", "plot"][int(j)] for j in torch.randint(0, 4, (6,), generator=gen)]
+        words.insert(int(torch.randint(0, 6, (1,), generator=gen)), ["superb", "awful"][i % 2])
+        texts.append(" ".join(words))
+    data = TextDataset("toy_reviews", texts, torch.arange(160) % 2, ["positive", "negative"])
+    split = split_dataset(data, 0.2, 0)
+    bundle = bundle_for_split("lstm", split, tokenizer=TokenizerOptions(kind="word", max_length=16))
+    assert train(bundle, split, TrainConfig(epochs=10, lr=1e-2, batch_size=16)).metrics["val_accuracy"] >= 0.9
+    bundle.save(app_server.runs_dir / "lstm-toy_reviews")
+
+    open_page(page, page_url(app_server, "pages/models.py"))
+    page.get_by_role("tab", name="Saved runs").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Use this checkpoint").click()
+    wait_idle(page)
+    assert "lstm · toy_reviews" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Predict").click()
+    wait_page(page)
+    box = page.get_by_label("Text", exact=True)
+    box.fill("the plot was superb")
+    box.press("Control+Enter")  # a text area sends its value on Ctrl+Enter (or on leaving it)
+    heading = page.locator(f"{MAIN} h3").filter(has_text="positive (")
+    heading.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page_problems(page) == []
+    assert re.fullmatch(r"positive \(\d+\.\d%\)", heading.inner_text().strip()), heading.inner_text()
+    assert page.locator(f"{MAIN} span").filter(has_text=re.compile(r"^superb$")).count() == 1  # the token chips
+    shoot(page, "predict_text")
