@@ -26,7 +26,7 @@ from playground.data.text_csv import csv_columns
 from playground.models import MODELS
 from playground.text.tokenizer import TokenizerOptions
 from playground.training import TrainingJob
-from playground.training.setup import bundle_for_split, tokenizer_options_for, train_config_for
+from playground.training.setup import bundle_for_split, model_hparams_for, tokenizer_options_for, train_config_for
 from playground.viz import (
     class_balance_figure,
     confusion_matrix_figure,
@@ -303,7 +303,7 @@ if spec.weights and modality == "image":
     )
     if finetune:
         freeze = st.checkbox("Freeze the backbone (train the head only)", value=True, key=f"t_freeze_{arch}")
-hparams = {} if finetune else hparam_inputs(spec, "t")
+hparams = {} if finetune else hparam_inputs(spec, "t", defaults=model_hparams_for(dataset_name, arch))
 if modality == "sequence" and "embedding_dim" in hparams:
     hparams.pop("embedding_dim")  # numeric features go straight into the recurrent layer: no embedding
 

@@ -23,15 +23,21 @@ TEXT_SOURCES = {"type": "Type or paste", "upload": "Upload a .txt file", "exampl
 NO_MODEBAR = {"displayModeBar": False}
 
 
-def hparam_inputs(spec: ModelSpec, key: str) -> dict[str, Any]:
-    """One widget per hyper-parameter of ``spec``, typed by its default value."""
+def hparam_inputs(spec: ModelSpec, key: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One widget per hyper-parameter of ``spec``, typed by its default value.
+
+    ``defaults`` (e.g. a dataset's preferred values, ``model_hparams_for``) replace the entry's own;
+    a widget whose default differs gets its own key, so the preferred value shows up.
+    """
     values: dict[str, Any] = {}
     if not spec.defaults:
         return values
+    chosen = {**spec.defaults, **(defaults or {})}
     cols = st.columns(min(4, len(spec.defaults)))
-    for i, (name, default) in enumerate(spec.defaults.items()):
+    for i, name in enumerate(spec.defaults):
+        default = chosen[name]
         col = cols[i % len(cols)]
-        widget_key = f"{key}_{spec.name}_{name}"
+        widget_key = f"{key}_{spec.name}_{name}" + ("" if default == spec.defaults[name] else f"_{default}")
         if name in spec.choices:
             options = list(spec.choices[name])
             values[name] = col.selectbox(name, options, index=options.index(default), key=widget_key)

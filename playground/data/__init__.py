@@ -4,18 +4,28 @@ Importing this package registers every entry; ``DATASETS.names()`` lists them.
 """
 
 from playground.data import (  # noqa: F401  (imported for their @register_dataset side effect)
+    bbc_news,
+    brackets,
     cifar10,
     digits,
     fashion_mnist,
     folder,
+    hf_text,
     mnist,
+    parity,
     shapes,
+    text_csv,
+    tweet_sentiment,
+    waves,
 )
 from playground.data.base import (
     DATASETS,
+    AnyDataset,
     DatasetSpec,
     DatasetUnavailableError,
     ImageDataset,
+    SequenceDataset,
+    TextDataset,
     default_data_root,
     register_dataset,
 )
@@ -23,10 +33,13 @@ from playground.data.split import Split, split_dataset
 
 __all__ = [
     "DATASETS",
+    "AnyDataset",
     "DatasetSpec",
     "DatasetUnavailableError",
     "ImageDataset",
+    "SequenceDataset",
     "Split",
+    "TextDataset",
     "default_data_root",
     "load_dataset",
     "register_dataset",
@@ -34,7 +47,7 @@ __all__ = [
 ]
 
 
-def load_dataset(name: str, **options: object) -> ImageDataset:
+def load_dataset(name: str, **options: object) -> AnyDataset:
     """Load registered dataset ``name``.
 
     Raises:

@@ -197,6 +197,9 @@ class DatasetSpec:
             defaults (e.g. ``{"epochs": 8, "lr": 3e-3}``); the CLI and the Train page start from them.
         tokenizer_defaults: for text entries, ``TokenizerOptions`` fields that suit the data (e.g.
             ``{"kind": "char"}`` for bracket strings, ``{"max_length": 256}`` for news articles).
+        model_defaults: model hyper-parameters that suit this dataset, used by every architecture
+            that has them (e.g. ``{"pooling": "last"}`` for parity, where max-pooling the states
+            cannot count).
     """
 
     name: str
@@ -210,6 +213,7 @@ class DatasetSpec:
     image_size: int | None = None
     train_defaults: dict[str, Any] = field(default_factory=dict)
     tokenizer_defaults: dict[str, Any] = field(default_factory=dict)
+    model_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")

@@ -12,6 +12,7 @@ from typing import Any
 
 from playground.bundle import Bundle, create_bundle_for_dataset, create_sequence_bundle
 from playground.data import DATASETS, ImageDataset, SequenceDataset, Split, TextDataset
+from playground.models import MODELS
 from playground.sequences import SequencePreprocessing
 from playground.text.preprocessing import TextPreprocessing
 from playground.text.tokenizer import TokenizerOptions, train_tokenizer
@@ -54,6 +55,17 @@ def tokenizer_options_for(dataset_name: str, **overrides: Any) -> TokenizerOptio
     return TokenizerOptions(**{**_dataset_defaults(dataset_name, "tokenizer_defaults"), **given})
 
 
+def model_hparams_for(dataset_name: str, architecture: str, **overrides: Any) -> dict[str, Any]:
+    """The architecture's hyper-parameters with the dataset's ``model_defaults`` it has, then ``overrides``.
+
+    Raises:
+        ValueError: unknown architecture.
+    """
+    spec = MODELS.get(architecture)
+    preferred = {k: v for k, v in _dataset_defaults(dataset_name, "model_defaults").items() if k in spec.defaults}
+    return {**spec.defaults, **preferred, **overrides}
+
+
 def bundle_for_split(
     architecture: str,
     split: Split,
@@ -67,12 +79,16 @@ def bundle_for_split(
     * images: the dataset's channels and size (or the pretrained weights' input, fine-tuning);
     * text: a tokenizer of ``tokenizer`` options (default: the dataset's ``tokenizer_defaults``)
       trained on the TRAINING part only, so validation words the model never saw stay unknown;
-    * numeric sequences: per-feature mean / std of the training part.
+    * numeric sequences: per-feature mean / std of the training part;
+    * hyper-parameters not given in ``hparams`` come from the dataset's ``model_defaults`` (where
+      the architecture has them), then the architecture's defaults.
 
     Raises:
         ValueError: the architecture does not take the dataset's modality, or bad settings.
     """
     dataset = split.dataset
+    if architecture in MODELS:  # an unknown name is reported by the builder below
+        hparams = model_hparams_for(dataset.name, architecture, **(hparams or {}))
     if isinstance(dataset, ImageDataset):
         return create_bundle_for_dataset(
             architecture, dataset.classes, dataset.channels, max(dataset.image_size), weights=weights, hparams=hparams
