@@ -260,3 +260,23 @@ def test_dataset_defaults_fill_in_what_was_not_given() -> None:
     assert tokenizer_options_for("no_such_dataset", kind="char").kind == "char"
     with pytest.raises(ValueError, match="unknown training settings"):
         train_config_for("no_such_dataset", epochz=3)
+
+
+def test_a_dataset_s_model_defaults_apply_unless_given() -> None:
+    from playground.data import load_dataset
+    from playground.training.setup import model_hparams_for
+
+    assert model_hparams_for("parity", "lstm")["pooling"] == "last"
+    assert model_hparams_for("parity", "lstm", pooling="mean")["pooling"] == "mean"
+    assert model_hparams_for("parity", "lenet5") == model_hparams_for("mnist", "lenet5")  # no pooling there
+    split = split_dataset(load_dataset("parity", n=40), 0.25, 0)
+    assert bundle_for_split("gru", split).model.pooling == "last"
+    assert bundle_for_split("gru", split, hparams={"pooling": "max"}).model.pooling == "max"
+
+
+def test_training_a_recurrent_model_restores_the_thread_count() -> None:
+    before = torch.get_num_threads()
+    data = _toy_text_dataset(40)
+    split = split_dataset(data, 0.2, 0)
+    train(bundle_for_split("rnn", split), split, TrainConfig(epochs=1, device="cpu"))
+    assert torch.get_num_threads() == before
