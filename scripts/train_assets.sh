@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 $PY -m playground train --model lenet5 --dataset mnist --epochs 8 --seed 0 --out assets/checkpoints/lenet5-mnist --json
+# An LSTM that checks bracket strings (the RNN-states page's demo: its units count nesting depth).
+$PY -m playground train --model lstm --dataset brackets --seed 0 --out assets/checkpoints/lstm-brackets --json
