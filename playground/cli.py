@@ -9,6 +9,7 @@
     python -m playground robustness --model M --dataset mnist --perturbation gaussian_noise --severities 0,1,2,3,4,5 --samples 200
     python -m playground attack --model M --input digit.png --method pgd --epsilon 8 [--json]   (ε in 1/255 units)
     python -m playground rnn-states --model M --text "(()())" [--layer L] [--json]
+    python -m playground explain --model M (--input FILE | --text "...") --method integrated_gradients [--json] [--out map.png]
 
 Bad input ends with exit status 2 and one line starting with ``error:`` (no traceback).
 """
@@ -340,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     from playground import rnn_states_command  # its own module: the command has many options
 
     rnn_states_command.add_parser(sub)
+    from playground.explain.command import add_parser as add_explain_parser
+
+    add_explain_parser(sub)
     return parser
 
 

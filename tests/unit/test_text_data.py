@@ -27,11 +27,11 @@ from playground.data import (
 )
 from playground.data.brackets import nesting_depth
 from playground.text.clean import clean_text
+from playground.text.tokenizer import TokenizerOptions
 from playground.training.config import TrainConfig
 
 TEXT_ENTRIES = ["bbc_news", "tweet_sentiment", "text_csv", "ag_news", "imdb", "sst2", "brackets", "parity"]
 SEQUENCE_ENTRIES = ["waves"]
-TOKENIZER_KEYS = {"kind", "vocab_size", "max_length", "lowercase"}
 
 
 def _stack_valid(text: str) -> bool:
@@ -57,7 +57,7 @@ def test_entry_declares_modality_and_usable_defaults(name: str) -> None:
     assert spec.description and spec.source
     TrainConfig(**spec.train_defaults)  # every key is a TrainConfig field with a valid value
     if spec.modality == "text":
-        assert set(spec.tokenizer_defaults) <= TOKENIZER_KEYS
+        TokenizerOptions(**spec.tokenizer_defaults)  # every key is an option with a valid value
         assert spec.tokenizer_defaults["kind"] in ("word", "bpe", "wordpiece", "char")
     else:
         assert spec.tokenizer_defaults == {}

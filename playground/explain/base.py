@@ -1,0 +1,708 @@
+"""The explainers' shared plumbing: registry, parameters, results, the forward they all call.
+
+Every method is a small function ``run(subject, params) -> RawAttribution`` registered as a
+:class:`MethodSpec` in :data:`METHODS` (see ``gradient.py``, ``cam.py``, ``perturbation.py``,
+``noise_tunnel.py``). What they share lives here, in the style of Captum's ``_core`` base classes:
+
+* :class:`ModelView`: what an explainer needs of a model (module, modality, image normalization,
+  labels), built from a :class:`~playground.bundle.Bundle` or by hand.
+* :class:`Subject`: one explanation in progress: the runtime copy of the model, the input on the
+  model's device, the target class, the counting forward (progress, stop, OOM retry).
+* :class:`ExplainParams` (frozen: a cache key for the page) and :class:`Explanation` (the result).
+
+Images are explained in raw pixel space: the model's ``Normalize`` runs inside the explained
+function (:class:`~playground.attacks.PixelSpaceModel`), so baselines are real images (black,
+blurred, noise, uniform) and the attributions line up with what the person sees. Text is explained
+through the embedding layer (gradient methods) or by removing tokens (perturbation methods).
+
+The model passed in is never changed: every method runs on a *runtime copy* that shares the
+parameters and buffers (no weights are copied) but has its own modules, in ``eval()`` mode
+(:func:`runtime_copy`, reused through :data:`COPIES`). Hooks (Grad-CAM, DeepLift, guided
+backprop, the embedding layer) therefore never touch a model that another page or thread is using.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import itertools
+import math
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from playground.attacks import PixelSpaceModel
+from playground.preprocessing import Preprocessing
+from playground.registry import Registry
+
+if TYPE_CHECKING:
+    from playground.bundle import Bundle
+
+Modality = Literal["image", "text", "sequence"]
+MODALITIES: tuple[Modality, ...] = ("image", "text", "sequence")
+Family = Literal["gradient", "cam", "perturbation", "noise_tunnel"]
+ImageBaseline = Literal["black", "blurred", "noise", "uniform"]
+TextBaseline = Literal["pad", "unk"]
+SequenceBaseline = Literal["zero"]
+BASELINES: dict[str, tuple[str, ...]] = {
+    "image": ("black", "blurred", "noise", "uniform"),
+    "text": ("pad", "unk"),
+    "sequence": ("zero",),
+}
+Segmentation = Literal["auto", "grid", "slic"]
+ProgressCallback = Callable[[int, int], None]
+
+PAD_ID = 0  # every tokenizer here puts [PAD] at id 0
+UNK_ID = 1  # and [UNK] at id 1
+#: Input values per forward batch that the automatic batch sizes aim at: 16 ImageNet-sized images.
+#: The issue measured Captum IG with 200 steps on ResNet-18 at 224×224: +4.4 GB unbatched, +0.55 GB
+#: with ``internal_batch_size=16``.
+BATCH_VALUE_BUDGET = 16 * 3 * 224 * 224
+MAX_AUTO_BATCH = 256
+
+# Captum announces on every DeepLift / guided backprop call that it sets (and later removes) hooks
+# on the activations. Here they are always set on a private runtime copy, so the notice says nothing.
+warnings.filterwarnings("ignore", message="Setting forward, backward hooks and attributes on non-linear")
+warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
+
+
+class MethodNotSupportedError(ValueError):
+    """The method cannot explain this model or this kind of input; the message says why."""
+
+
+class ExplanationStopped(Exception):
+    """The stop event was set while an explanation was running (not an error: the user cancelled)."""
+
+
+# -- parameters and results ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExplainParams:
+    """Settings of an explanation; every field has a default that works, unused fields are ignored.
+
+    Frozen and hashable, so a page can cache results per ``(model version, input, method, params)``.
+
+    Attributes:
+        n_steps: integration steps of Integrated Gradients (Captum's Gauss-Legendre rule), >= 1.
+        baseline: the reference input. Images: ``"black"`` (all 0), ``"blurred"`` (Gaussian blur of
+            the input, σ = side/20 px), ``"noise"`` (input + N(0, 0.1²), clipped to [0, 1]),
+            ``"uniform"`` (uniform random pixels in [0, 1]); the four of Sturmfels et al. 2020,
+            https://distill.pub/2020/attribution-baselines/. Text: ``"pad"`` (gradient methods:
+            the PAD embedding at every position; perturbation methods: the token is removed) or
+            ``"unk"`` (the token becomes [UNK]). Sequences: ``"zero"`` (the standardized mean).
+            ``None``: black / pad / zero.
+        window: occlusion window: pixels (side of a square) for images, tokens for text, steps for
+            sequences; ``None``: side/8 (at least 2) for images, 1 token, T/10 steps.
+        stride: occlusion stride in the same unit; ``None``: half the window (at least 1).
+        n_samples: samples for LIME / Kernel SHAP (default 200), GradientShap (20) and the noise
+            tunnel (25); ``None``: those defaults.
+        stdev: noise of the noise tunnel and GradientShap as a share of the input's value range
+            (SmoothGrad's "noise level", Smilkov et al. 2017 recommend 0.10-0.20), >= 0.
+        base_method: the gradient method inside SmoothGrad / SmoothGrad² / VarGrad.
+        n_segments: superpixels for images (a grid of about that many cells, or SLIC) and chunks of
+            steps for sequences, used by feature ablation, LIME and Kernel SHAP; text uses tokens.
+        segmentation: ``"slic"`` (scikit-image's SLIC, Achanta et al. 2012), ``"grid"`` (square
+            cells), ``"auto"`` (SLIC when scikit-image is installed, else the grid).
+        layer: the layer Grad-CAM reads, by module name (e.g. ``"layer4"``); ``None``: the last
+            module (in execution order) that outputs a spatial feature map and runs once.
+        batch_size: examples per forward pass for the expanded inputs (IG steps, perturbations,
+            noise samples); ``None``: chosen from the input size (:func:`auto_batch_size`).
+        seed: seed of every random draw (noise baselines, LIME / SHAP samples, noise tunnel).
+    """
+
+    n_steps: int = 50
+    baseline: str | None = None
+    window: int | None = None
+    stride: int | None = None
+    n_samples: int | None = None
+    stdev: float = 0.15
+    base_method: str = "saliency"
+    n_segments: int = 49
+    segmentation: Segmentation = "auto"
+    layer: str | None = None
+    batch_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_steps", "n_segments"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("window", "stride", "n_samples", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
+        if not isinstance(self.stdev, int | float) or not math.isfinite(self.stdev) or self.stdev < 0:
+            raise ValueError(f"stdev must be a finite number >= 0, got {self.stdev!r}")
+        if self.segmentation not in ("auto", "grid", "slic"):
+            raise ValueError(f"segmentation must be 'auto', 'grid' or 'slic', got {self.segmentation!r}")
+        known = {b for values in BASELINES.values() for b in values}
+        if self.baseline is not None and self.baseline not in known:
+            raise ValueError(f"unknown baseline {self.baseline!r}; known: {', '.join(sorted(known))}")
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """One attribution map and how it was made.
+
+    Attributes:
+        method: registry name of the method.
+        modality: ``"image"``, ``"text"`` or ``"sequence"``.
+        attributions: float32 on the CPU, in the input's shape: ``(C, H, W)`` for images (pixel
+            space; Grad-CAM's map is repeated over the channels), ``(T,)`` per token for text
+            (summed over the embedding dimension), ``(T, F)`` for numeric sequences. Positive values
+            push the target's logit up.
+        inputs: the explained input on the CPU, without a batch dimension: ``(C, H, W)`` float32
+            pixels in [0, 1], ``(T,)`` int64 token ids or ``(T, F)`` float32 values.
+        baseline: the reference input in the same shape (``None`` for methods without one).
+        target: the explained class index.
+        label: its name (``""`` when the model has no labels).
+        probability: softmax probability of ``target`` on ``inputs``, in [0, 1].
+        params: the settings as given.
+        details: the values actually used (resolved baseline, batch size, layer, segments, ...).
+        convergence_delta: ``sum(attributions) - (F(x) - F(baseline))`` on the target's logit, for
+            the methods that satisfy completeness (Integrated Gradients, DeepLift); else ``None``.
+        seconds: wall-clock time of the attribution, in seconds.
+    """
+
+    method: str
+    modality: Modality
+    attributions: torch.Tensor
+    inputs: torch.Tensor
+    baseline: torch.Tensor | None
+    target: int
+    label: str
+    probability: float
+    params: ExplainParams
+    details: Mapping[str, Any] = field(default_factory=dict)
+    convergence_delta: float | None = None
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """``sum(attributions)``."""
+        return float(self.attributions.double().sum())
+
+    @property
+    def relative_delta(self) -> float | None:
+        """``|delta| / |F(x) - F(baseline)|`` (``F(x) - F(baseline) = sum - delta``); ``None`` without a delta."""
+        if self.convergence_delta is None:
+            return None
+        difference = self.total - self.convergence_delta
+        return abs(self.convergence_delta) / abs(difference) if difference != 0 else math.inf
+
+
+@dataclass(frozen=True, eq=False)
+class RawAttribution:
+    """What a method's ``run`` returns to :func:`~playground.explain.explain_model`.
+
+    Attributes:
+        attributions: with a batch dimension of 1, in the input's shape, or ``(1, T, E)`` on the
+            embedding layer for text (summed over E afterwards).
+        baseline: the baseline input (batch of 1) or ``None``.
+        delta: the convergence delta, or ``None``.
+        details: resolved settings to record.
+    """
+
+    attributions: torch.Tensor
+    baseline: torch.Tensor | None = None
+    delta: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+Runner = Callable[["Subject", ExplainParams], RawAttribution]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One attribution method.
+
+    Attributes:
+        name: registry key, e.g. ``"integrated_gradients"``.
+        title: display name.
+        family: ``"gradient"``, ``"cam"``, ``"perturbation"`` or ``"noise_tunnel"``.
+        modalities: the inputs it can explain.
+        source: the paper (with a link) and the Captum class used.
+        description: one sentence for the UI.
+        run: ``run(subject, params) -> RawAttribution``; raises :class:`MethodNotSupportedError`.
+        uses: the :class:`ExplainParams` fields it reads (for the UI's widgets).
+        has_delta: whether it reports a convergence delta.
+        slow: whether it evaluates the model many times (show progress and a Stop button).
+    """
+
+    name: str
+    title: str
+    family: Family
+    modalities: tuple[Modality, ...]
+    source: str
+    description: str
+    run: Runner
+    uses: tuple[str, ...] = ()
+    has_delta: bool = False
+    slow: bool = False
+
+    def supports(self, modality: str) -> bool:
+        """Whether the method explains inputs of ``modality``."""
+        return modality in self.modalities
+
+
+METHODS: Registry[MethodSpec] = Registry("attribution method")
+
+
+def register_method(name: str, **spec: Any) -> Callable[[Runner], Runner]:
+    """Decorator that registers ``run`` as :class:`MethodSpec` ``name`` and returns it unchanged.
+
+    Raises:
+        ValueError: if ``name`` is already registered or a modality is unknown.
+    """
+
+    def decorator(run: Runner) -> Runner:
+        unknown = set(spec.get("modalities", ())) - set(MODALITIES)
+        if unknown:
+            raise ValueError(f"unknown modalities {sorted(unknown)}; known: {', '.join(MODALITIES)}")
+        METHODS.add(name, MethodSpec(name=name, run=run, **spec))
+        return run
+
+    return decorator
+
+
+def methods_for(modality: str) -> list[str]:
+    """Names of the registered methods that support ``modality``, in registration order."""
+    return [name for name, spec in METHODS.items() if spec.supports(modality)]
+
+
+# -- the model -----------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class ModelView:
+    """What the explainers need of a model.
+
+    Attributes:
+        model: maps model inputs to ``(B, K)`` logits: normalized ``(B, C, H, W)`` float32 images,
+            ``(B, T)`` int64 token ids (right-padded with ``PAD_ID``) or ``(B, T, F)`` float32.
+        modality: ``"image"``, ``"text"`` or ``"sequence"``.
+        preprocessing: for images, the normalization that runs inside the explained function
+            (inputs are then raw ``[0, 1]`` pixels); ``None`` feeds inputs to ``model`` unchanged.
+        labels: class names (may be empty).
+        special_ids: token ids that a text baseline keeps (e.g. CLS / SEP), besides PAD.
+    """
+
+    model: nn.Module
+    modality: Modality
+    preprocessing: Preprocessing | None = None
+    labels: tuple[str, ...] = ()
+    special_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, nn.Module):
+            raise TypeError(f"expected an nn.Module, got {type(self.model).__name__}")
+        if self.modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> ModelView:
+        """The view of a bundle: its modality from the card (``"image"`` when the card has none)."""
+        modality = getattr(bundle.card, "modality", "image") or "image"
+        if modality not in MODALITIES:
+            raise ValueError(f"cannot explain a {modality!r} model yet; explainable: {', '.join(MODALITIES)}")
+        preprocessing = bundle.preprocessing if isinstance(bundle.preprocessing, Preprocessing) else None
+        special = tuple(int(i) for i in getattr(bundle.preprocessing, "special_ids", ()) or ())
+        return cls(bundle.model, cast(Modality, modality), preprocessing, tuple(bundle.labels), special)
+
+
+def as_view(model: Bundle | ModelView) -> ModelView:
+    """A :class:`ModelView` of a bundle or view.
+
+    Raises:
+        TypeError: for anything else.
+    """
+    if isinstance(model, ModelView):
+        return model
+    if hasattr(model, "model") and hasattr(model, "card") and hasattr(model, "preprocessing"):
+        return ModelView.from_bundle(model)
+    raise TypeError(f"expected a Bundle or a ModelView, got {type(model).__name__}")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a parameter-free model)."""
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def runtime_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` that shares every parameter and buffer, in ``eval()`` mode.
+
+    Only the module objects are new (``copy.deepcopy`` with the tensors pre-filled in its memo), so
+    this costs no memory for weights and sees any later update of them. Hooks, ``train``/``eval``
+    and ``inplace`` flags set on the copy leave the original alone.
+
+    Raises:
+        MethodNotSupportedError: if the model cannot be copied.
+    """
+    memo: dict[int, Any] = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
+    try:
+        clone = copy.deepcopy(model, memo)
+    except Exception as exc:  # deepcopy raises TypeError, RuntimeError, PicklingError, ...
+        raise MethodNotSupportedError(
+            f"the model cannot be copied for explaining ({type(exc).__name__}: {exc})"
+        ) from exc
+    return clone.eval()
+
+
+def disable_inplace(model: nn.Module) -> int:
+    """Switch off ``inplace`` on every module of ``model`` (a runtime copy); returns how many.
+
+    In-place activations (``ReLU(inplace=True)``) break the full backward hooks of DeepLift and
+    guided backprop; elsewhere they are kept, since they save memory and time (~20 % of a ResNet-18
+    forward and backward pass here).
+    """
+    changed = 0
+    for module in model.modules():
+        if getattr(module, "inplace", False) is True:
+            module.inplace = False  # type: ignore[assignment]
+            changed += 1
+    return changed
+
+
+class CopyPool:
+    """Reuses clean runtime copies of a model (building one costs ~6 ms for ResNet-18 here).
+
+    A copy is handed out to one explanation at a time and comes back only when that explanation
+    finished normally without changing it (DeepLift and guided backprop rewrite their copy). The
+    pool is keyed by the identity of the model's modules and tensors, so a model whose structure or
+    tensors were replaced (``model.to(device)`` replaces the buffers) gets a fresh copy.
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._entries: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], list[nn.Module]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @staticmethod
+    def _key(model: nn.Module) -> tuple[int, ...]:
+        return tuple(id(x) for x in itertools.chain(model.modules(), model.parameters(), model.buffers()))
+
+    def acquire(self, model: nn.Module) -> nn.Module:
+        """A runtime copy of ``model`` for exclusive use."""
+        key = self._key(model)
+        with self._lock:
+            entry = self._entries.get(model)
+            if entry is not None and entry[0] == key and entry[1]:
+                return entry[1].pop()
+        return runtime_copy(model)
+
+    def release(self, model: nn.Module, clone: nn.Module) -> None:
+        """Give back a copy that is as :func:`runtime_copy` made it."""
+        key = self._key(model)
+        with self._lock:
+            entry = self._entries.get(model)
+            if entry is None or entry[0] != key:
+                entry = (key, [])
+                self._entries[model] = entry
+            if len(entry[1]) < self._size:
+                entry[1].append(clone)
+
+
+COPIES = CopyPool()
+
+
+def has_recurrent(model: nn.Module) -> bool:
+    """Whether the model holds a ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``."""
+    return any(isinstance(m, nn.RNNBase) for m in model.modules())
+
+
+@contextmanager
+def backward_ready(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Let gradients flow through recurrent layers on CUDA.
+
+    cuDNN refuses the backward pass of an RNN in ``eval()`` mode ("cudnn RNN backward can only be
+    called in training mode"); for models with recurrent layers on CUDA, cuDNN is switched off for
+    the duration (PyTorch's own kernels then run). Elsewhere this does nothing.
+    """
+    if device.type == "cuda" and has_recurrent(model):
+        with torch.backends.cudnn.flags(enabled=False):
+            yield
+    else:
+        yield
+
+
+def auto_batch_size(values_per_example: int, wanted: int, requested: int | None = None) -> int:
+    """Examples per forward pass for an expanded input (IG steps, perturbations, noise samples).
+
+    Args:
+        values_per_example: numel of one input, e.g. ``3*224*224``.
+        wanted: how many examples there are in all (no point in a larger batch).
+        requested: an explicit choice, which wins (still capped at ``wanted``).
+
+    Returns:
+        ``min(wanted, BATCH_VALUE_BUDGET // values_per_example, 256)``, at least 1: 16 for a
+        224×224 RGB image.
+    """
+    if requested is not None:
+        return max(1, min(requested, wanted))
+    fits = BATCH_VALUE_BUDGET // max(1, values_per_example)
+    return max(1, min(wanted, fits, MAX_AUTO_BATCH))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an accelerator out-of-memory error (CUDA or MPS)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower() and "mps" in str(exc).lower()
+
+
+T = TypeVar("T")
+
+
+# -- one explanation in progress -----------------------------------------------------------------
+class CountingForward(nn.Module):
+    """The explained function, counting what it evaluates: progress, stop and the input's logits.
+
+    ``forward(x)`` runs ``net(x)``; before that it checks the stop event (raising
+    :class:`ExplanationStopped` lets Captum's own ``finally`` blocks remove their hooks) and after
+    it reports progress. When a batch starts with the unmodified input (Captum's convergence delta,
+    DeepLift, Grad-CAM, saliency ...), its logits are kept, so the target's probability costs no
+    extra forward pass.
+
+    Args:
+        net: raw pixels / ids / values in, ``(B, K)`` logits out.
+        inputs: the explained input, batch of 1, on the model's device.
+        capture: look for the input's logits (off when a layer hook changes what ``net`` computes).
+    """
+
+    def __init__(self, net: nn.Module, inputs: torch.Tensor, progress: Progress, *, capture: bool = True) -> None:
+        super().__init__()
+        self.net = net
+        self._inputs = inputs
+        self._progress = progress
+        self.capture = capture
+        self.input_logits: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._progress.check_stop()
+        out: torch.Tensor = self.net(x)
+        if (
+            self.capture
+            and self.input_logits is None
+            and x.dtype == self._inputs.dtype
+            and x.shape[1:] == self._inputs.shape[1:]
+            and torch.equal(x[0], self._inputs[0])
+        ):
+            self.input_logits = out[0].detach().float()
+        self._progress.add(x.shape[0])
+        return out
+
+
+@contextmanager
+def global_rngs_seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's and NumPy's global generators for a block, then restore them.
+
+    Captum draws its random samples from the global generators (NoiseTunnel, LIME and Kernel SHAP
+    from torch's; GradientShap its points and baselines from NumPy's), so this is how a seed
+    reaches them. Another thread drawing from the same generators meanwhile would disturb both.
+    """
+    devices = [device.index or 0] if device.type == "cuda" else []
+    state = np.random.get_state()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
+
+
+def seeded(seed: int, salt: int = 0) -> torch.Generator:
+    """A CPU generator seeded with ``seed + salt``, for reproducible draws on any device."""
+    return torch.Generator(device="cpu").manual_seed(int(seed) + salt)
+
+
+class Progress:
+    """Counts evaluated examples against the expected total; checks the stop event."""
+
+    def __init__(self, on_progress: ProgressCallback | None, stop_event: threading.Event | None) -> None:
+        self._on_progress = on_progress
+        self._stop_event = stop_event
+        self.done = 0
+        self.total = 0
+
+    def expect(self, total: int) -> None:
+        """Add ``total`` examples to the expected work."""
+        self.total += max(0, int(total))
+        self._report()
+
+    def add(self, n: int) -> None:
+        self.done += n
+        self._report()
+
+    def check_stop(self) -> None:
+        """Raise :class:`ExplanationStopped` when the stop event is set."""
+        if self._stop_event is not None and self._stop_event.is_set():
+            raise ExplanationStopped("the explanation was stopped")
+
+    def finish(self) -> None:
+        self.done = self.total = max(self.total, self.done, 1)
+        self._report()
+
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            total = max(self.total, 1)
+            self._on_progress(min(self.done, total), total)
+
+
+class Subject:
+    """One explanation in progress: the model's runtime copy, the input, the target, the forward.
+
+    Method runners read what they need from here and call Captum with ``subject.forward`` (or
+    with a forward around a model of their own, :meth:`forward_for`).
+
+    Attributes:
+        view: the model as given.
+        model: the runtime copy (:func:`runtime_copy`).
+        inputs: ``(1, ...)`` on the model's device (pixels, ids or values).
+        modality: the view's modality.
+        target: the explained class.
+        device: where the model lives.
+        progress: progress and stop.
+        forward: the counting forward around the runtime copy (normalization inside for images).
+    """
+
+    def __init__(
+        self,
+        view: ModelView,
+        inputs: torch.Tensor,
+        target: int,
+        progress: Progress,
+    ) -> None:
+        self.view = view
+        self.modality: Modality = view.modality
+        self.model = COPIES.acquire(view.model)
+        self.changed = False  # set when a method rewrites the copy (then it is not reused)
+        self.device = model_device(view.model)
+        self.inputs = inputs.to(self.device)
+        self.target = target
+        self.progress = progress
+        self.forwards: list[CountingForward] = []
+        self.forward = self.forward_for(self.model)
+
+    # -- building forwards ----------------------------------------------------------------------
+    def net_for(self, model: nn.Module) -> nn.Module:
+        """``model`` as the explained function: with its normalization inside for images."""
+        if self.modality == "image" and self.view.preprocessing is not None:
+            return PixelSpaceModel(model, self.view.preprocessing)
+        return model
+
+    def counting(self, net: nn.Module, *, capture: bool = True) -> CountingForward:
+        """A :class:`CountingForward` around the explained function ``net``, remembered in ``forwards``."""
+        forward = CountingForward(net, self.inputs, self.progress, capture=capture)
+        self.forwards.append(forward)
+        return forward
+
+    def forward_for(self, model: nn.Module, *, capture: bool = True) -> CountingForward:
+        """A :class:`CountingForward` around ``model`` (normalization inside for images)."""
+        return self.counting(self.net_for(model), capture=capture)
+
+    def release(self) -> None:
+        """Hand the runtime copy back for reuse (call once, after a run that finished normally)."""
+        if not self.changed:
+            COPIES.release(self.view.model, self.model)
+
+    def input_logits(self) -> torch.Tensor | None:
+        """``(K,)`` logits of the unmodified input if any forward has seen it, else ``None``."""
+        for forward in self.forwards:
+            if forward.input_logits is not None:
+                return forward.input_logits
+        return None
+
+    # -- sizes ----------------------------------------------------------------------------------
+    @property
+    def values_per_example(self) -> int:
+        """numel of one input (for text: tokens × embedding size, what the expanded batch holds)."""
+        if self.modality == "text":
+            embedding = embedding_or_none(self.model)
+            width = embedding.embedding_dim if isinstance(embedding, nn.Embedding) else 64
+            return int(self.inputs.numel()) * int(width)
+        return int(self.inputs.numel())
+
+    def batch_size(self, params: ExplainParams, wanted: int) -> int:
+        """:func:`auto_batch_size` for this input (``params.batch_size`` wins)."""
+        return auto_batch_size(self.values_per_example, wanted, params.batch_size)
+
+    def value_range(self) -> float:
+        """``max - min`` of the input (1 when constant): the scale of noise and of SmoothGrad's σ."""
+        span = float(self.inputs.max() - self.inputs.min()) if self.inputs.is_floating_point() else 1.0
+        return span if span > 0 else 1.0
+
+    # -- running --------------------------------------------------------------------------------
+    def with_oom_retry(self, run: Callable[[int], T], batch: int) -> tuple[T, int]:
+        """``run(batch)``; on accelerator out-of-memory, free the cache and retry with half the batch.
+
+        Returns:
+            ``(result, the batch size that worked)``.
+
+        Raises:
+            The out-of-memory error itself when even a batch of 1 does not fit.
+        """
+        while True:
+            try:
+                return run(batch), batch
+            except RuntimeError as exc:
+                if not is_out_of_memory(exc) or batch <= 1:
+                    raise
+                del exc  # drop the traceback's references to the failed batch before freeing
+                gc.collect()
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                elif self.device.type == "mps":
+                    torch.mps.empty_cache()
+                batch = max(1, batch // 2)
+
+
+def embedding_or_none(model: nn.Module) -> nn.Module | None:
+    """The token embedding of a text model, or ``None`` (see :func:`find_embedding`)."""
+    getter = getattr(model, "get_input_embeddings", None)
+    if callable(getter):
+        found = getter()
+        if isinstance(found, nn.Module):
+            return found
+    attr = getattr(model, "embedding", None)
+    if isinstance(attr, nn.Embedding):
+        return attr
+    embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding)]
+    return embeddings[0] if len(embeddings) == 1 else None
+
+
+def find_embedding(model: nn.Module) -> nn.Module:
+    """The token embedding of a text model.
+
+    Looks for Hugging Face's ``get_input_embeddings()``, then an ``embedding`` attribute, then the
+    model's only ``nn.Embedding``.
+
+    Raises:
+        MethodNotSupportedError: if none is found, or several ``nn.Embedding`` make it ambiguous.
+    """
+    found = embedding_or_none(model)
+    if found is None:
+        count = sum(isinstance(m, nn.Embedding) for m in model.modules())
+        reason = "has no nn.Embedding" if not count else f"has {count} nn.Embedding modules"
+        raise MethodNotSupportedError(
+            f"text attributions are computed on the token embedding, but this model {reason}; "
+            "give it an `embedding` attribute or a get_input_embeddings() method"
+        )
+    return found
+
+
+def module_name(model: nn.Module, module: nn.Module) -> str:
+    """The dotted name of ``module`` inside ``model`` (``""`` for the model itself)."""
+    for name, candidate in model.named_modules():
+        if candidate is module:
+            return name
+    raise ValueError(f"{type(module).__name__} is not a submodule of {type(model).__name__}")

@@ -1,0 +1,112 @@
+"""Reference inputs ("baselines") for Integrated Gradients, DeepLift, GradientShap and the perturbations.
+
+Images: the four baselines compared by Sturmfels, Lundberg & Lee 2020, "Visualizing the Impact of
+Feature Attribution Baselines", https://distill.pub/2020/attribution-baselines/, all as raw
+``[0, 1]`` pixels (the explained function normalizes inside), so each one is an image a person
+could look at:
+
+* ``"black"``: every pixel 0 (the baseline of the IG paper);
+* ``"blurred"``: the input under a Gaussian blur of σ = side/20 pixels (Fong & Vedaldi 2017,
+  https://arxiv.org/abs/1704.03296; also Petsiuk et al.'s insertion start);
+* ``"noise"``: the input plus Gaussian noise N(0, 0.1²), clipped to [0, 1];
+* ``"uniform"``: independent uniform random pixels in [0, 1].
+
+Text: every token that is not PAD or a special token (CLS / SEP, when the tokenizer has them)
+becomes ``PAD_ID`` (``"pad"``) or ``UNK_ID`` (``"unk"``). Numeric sequences: ``"zero"``, the
+standardized mean.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from playground.explain.base import BASELINES, PAD_ID, UNK_ID, MethodNotSupportedError
+
+NOISE_STD = 0.1  # σ of the "noise" baseline, on the [0, 1] pixel scale
+BLUR_FRACTION = 1 / 20  # σ of the "blurred" baseline as a share of the image side
+
+
+def default_baseline(modality: str) -> str:
+    """``"black"``, ``"pad"`` or ``"zero"``."""
+    return BASELINES[modality][0]
+
+
+def resolve_baseline(modality: str, baseline: str | None) -> str:
+    """The baseline name to use for ``modality``.
+
+    Raises:
+        MethodNotSupportedError: if the baseline does not apply to the modality (e.g. ``"pad"`` for an image).
+    """
+    if baseline is None:
+        return default_baseline(modality)
+    if baseline not in BASELINES[modality]:
+        raise MethodNotSupportedError(
+            f"baseline {baseline!r} does not apply to {modality} inputs; use one of {', '.join(BASELINES[modality])}"
+        )
+    return baseline
+
+
+def blur(pixels: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """Gaussian blur of ``(B, C, H, W)`` pixels, σ = side/20 pixels by default (kernel ≈ 6σ+1, odd)."""
+    side = min(pixels.shape[-2:])
+    sigma = max(0.5, side * BLUR_FRACTION) if sigma is None else sigma
+    kernel = 2 * int(3 * sigma) + 1
+    largest = 2 * ((side - 1) // 2) + 1  # reflect padding needs a kernel no larger than the image
+    kernel = max(1, min(kernel, largest))
+    return TF.gaussian_blur(pixels, kernel_size=[kernel, kernel], sigma=[sigma, sigma])
+
+
+def image_baseline(pixels: torch.Tensor, kind: str, generator: torch.Generator, count: int = 1) -> torch.Tensor:
+    """A baseline image (or ``count`` draws of a random one) for ``(1, C, H, W)`` pixels.
+
+    Args:
+        pixels: ``(1, C, H, W)`` float32 in [0, 1].
+        kind: ``"black"``, ``"blurred"``, ``"noise"`` or ``"uniform"``.
+        generator: a CPU generator (the draws are the same on every device).
+        count: how many baselines; the deterministic kinds repeat the same one.
+
+    Returns:
+        ``(count, C, H, W)`` float32 in [0, 1] on ``pixels``' device.
+
+    Raises:
+        ValueError: for an unknown kind.
+    """
+    shape = (count, *pixels.shape[1:])
+    if kind == "black":
+        return torch.zeros(shape, dtype=pixels.dtype, device=pixels.device)
+    if kind == "blurred":
+        return blur(pixels).expand(shape).clone()
+    if kind == "noise":
+        noise = torch.randn(shape, generator=generator).to(pixels.device, pixels.dtype) * NOISE_STD
+        return (pixels + noise).clamp(0.0, 1.0)
+    if kind == "uniform":
+        return torch.rand(shape, generator=generator).to(pixels.device, pixels.dtype)
+    raise ValueError(f"unknown image baseline {kind!r}; known: {', '.join(BASELINES['image'])}")
+
+
+def text_baseline(ids: torch.Tensor, kind: str, special_ids: tuple[int, ...] = ()) -> torch.Tensor:
+    """``(1, T)`` ids with every ordinary token replaced by PAD (``"pad"``) or UNK (``"unk"``).
+
+    PAD positions and ``special_ids`` (e.g. CLS / SEP) are kept as they are.
+    """
+    if kind not in BASELINES["text"]:
+        raise ValueError(f"unknown text baseline {kind!r}; known: {', '.join(BASELINES['text'])}")
+    keep = ids == PAD_ID
+    for special in special_ids:
+        keep |= ids == special
+    fill = PAD_ID if kind == "pad" else UNK_ID
+    return torch.where(keep, ids, torch.full_like(ids, fill))
+
+
+def make_baseline(
+    modality: str, inputs: torch.Tensor, kind: str, generator: torch.Generator, special_ids: tuple[int, ...] = ()
+) -> torch.Tensor:
+    """The baseline of ``inputs`` (batch of 1) for any modality, same shape and dtype."""
+    if modality == "image":
+        return image_baseline(inputs, kind, generator)
+    if modality == "text":
+        return text_baseline(inputs, kind, special_ids)
+    if kind != "zero":
+        raise ValueError(f"unknown sequence baseline {kind!r}; known: zero")
+    return torch.zeros_like(inputs)

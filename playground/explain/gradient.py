@@ -1,0 +1,407 @@
+"""Gradient methods: Saliency, Input × Gradient, Integrated Gradients, GradientShap, DeepLift, Guided Backprop.
+
+Thin wrappers over Captum's classes. Images and numeric sequences are attributed on the input
+itself (images in raw ``[0, 1]`` pixel space). Text is attributed on the output of the token
+embedding, since token ids have no gradient: Captum's ``Layer*`` variants of the same methods, with
+the result summed over the embedding dimension afterwards (one number per token).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from captum.attr import (
+    DeepLift,
+    GradientShap,
+    GuidedBackprop,
+    InputXGradient,
+    IntegratedGradients,
+    LayerDeepLift,
+    LayerGradientShap,
+    LayerGradientXActivation,
+    LayerIntegratedGradients,
+    Saliency,
+)
+from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
+from torch import nn
+
+from playground.explain.base import (
+    ExplainParams,
+    MethodNotSupportedError,
+    RawAttribution,
+    Subject,
+    disable_inplace,
+    find_embedding,
+    global_rngs_seeded,
+    has_recurrent,
+    register_method,
+    seeded,
+)
+from playground.explain.baselines import image_baseline, make_baseline, resolve_baseline
+from playground.explain.perturbation import TokenPerturbationForward
+from playground.explain.safe_model import HookKind, prepare_for_hooks
+
+GRADIENT_SHAP_SAMPLES = 20
+RANDOM_BASELINE_DRAWS = 8  # GradientShap's baseline distribution for the random image baselines
+
+
+def grad_input(subject: Subject) -> torch.Tensor:
+    """The input as a fresh leaf that requires gradients (Captum would warn and set it itself)."""
+    return subject.inputs.detach().clone().requires_grad_(True)
+
+
+def baseline_for(subject: Subject, params: ExplainParams, salt: int = 0) -> tuple[torch.Tensor, str]:
+    """``(baseline (1, ...) on the device, its name)`` for the subject's modality."""
+    kind = resolve_baseline(subject.modality, params.baseline)
+    base = make_baseline(subject.modality, subject.inputs, kind, seeded(params.seed, salt), subject.view.special_ids)
+    return base, kind
+
+
+def layer_forward_with(subject: Subject, layer: nn.Module, replacement: torch.Tensor) -> torch.Tensor:
+    """Logits ``(K,)`` of the input with ``layer``'s output replaced by ``replacement`` (no grad).
+
+    This is ``F(baseline)`` as a layer method's path integral sees it: for text, the baseline's
+    embeddings with the input's own ids everywhere else (lengths, masks).
+    """
+
+    def substitute(_module: nn.Module, _inputs: Any, _output: Any) -> torch.Tensor:
+        return replacement
+
+    handle = layer.register_forward_hook(substitute)
+    try:
+        with torch.no_grad():
+            logits: torch.Tensor = subject.net_for(subject.model)(subject.inputs)
+    finally:
+        handle.remove()
+    return logits[0].float()
+
+
+def _text_delta(subject: Subject, layer: nn.Module, attributions: torch.Tensor, base_ids: torch.Tensor) -> float:
+    """``sum(attributions) - (F(x) - F(baseline))`` for a method on ``layer`` with baseline ids ``base_ids``."""
+    with torch.no_grad():
+        f_x = subject.net_for(subject.model)(subject.inputs)[0].float()
+        base_out = layer(base_ids)
+    f_b = layer_forward_with(subject, layer, base_out)
+    t = subject.target
+    return float(attributions.double().sum() - (f_x[t].double() - f_b[t].double()))
+
+
+def _chunks(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
+# -- Saliency --------------------------------------------------------------------------------------
+@register_method(
+    "saliency",
+    title="Saliency",
+    family="gradient",
+    modalities=("image", "text", "sequence"),
+    source="Simonyan, Vedaldi & Zisserman 2014, https://arxiv.org/abs/1312.6034 (captum.attr.Saliency)",
+    description="|∂ logit / ∂ input|: which input values the target's score is most sensitive to.",
+)
+def saliency(subject: Subject, params: ExplainParams) -> RawAttribution:
+    subject.progress.expect(1)
+    if subject.modality == "text":
+        layer = find_embedding(subject.model)
+        grads = LayerGradientXActivation(subject.forward, layer, multiply_by_inputs=False).attribute(
+            subject.inputs, target=subject.target
+        )
+        return RawAttribution(grads.abs(), details={"layer": "embedding", "reduce": "sum of |gradient| over E"})
+    attributions = Saliency(subject.forward).attribute(grad_input(subject), target=subject.target, abs=True)
+    return RawAttribution(attributions)
+
+
+# -- Input × Gradient ------------------------------------------------------------------------------
+@register_method(
+    "input_x_gradient",
+    title="Input × Gradient",
+    family="gradient",
+    modalities=("image", "text", "sequence"),
+    source="Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713 (captum.attr.InputXGradient)",
+    description="Input times gradient: a first-order estimate of each value's contribution (from zero).",
+)
+def input_x_gradient(subject: Subject, params: ExplainParams) -> RawAttribution:
+    subject.progress.expect(1)
+    if subject.modality == "text":
+        layer = find_embedding(subject.model)
+        attributions = LayerGradientXActivation(subject.forward, layer, multiply_by_inputs=True).attribute(
+            subject.inputs, target=subject.target
+        )
+        return RawAttribution(attributions, details={"layer": "embedding"})
+    return RawAttribution(InputXGradient(subject.forward).attribute(grad_input(subject), target=subject.target))
+
+
+# -- Integrated Gradients --------------------------------------------------------------------------
+@register_method(
+    "integrated_gradients",
+    title="Integrated Gradients",
+    family="gradient",
+    modalities=("image", "text", "sequence"),
+    source="Sundararajan, Taly & Yan 2017, https://arxiv.org/abs/1703.01365 (captum.attr.IntegratedGradients; "
+    "text: LayerIntegratedGradients on the token embedding)",
+    description="Gradients averaged on the straight path from a baseline to the input; they sum to "
+    "F(input) − F(baseline) (completeness), up to the reported convergence delta.",
+    uses=("n_steps", "baseline", "batch_size"),
+    has_delta=True,
+    slow=True,
+)
+def integrated_gradients(subject: Subject, params: ExplainParams) -> RawAttribution:
+    baseline, kind = baseline_for(subject, params)
+    n_steps = params.n_steps
+    batch = subject.batch_size(params, n_steps)
+    if subject.modality == "text":
+        layer = find_embedding(subject.model)
+        forward = subject.forward_for(subject.model, capture=False)  # the hook changes what it computes
+        subject.progress.expect(n_steps + 1)  # the steps, and the baseline's embedding pass
+        method = LayerIntegratedGradients(forward, layer, multiply_by_inputs=True)
+
+        def run_text(size: int) -> torch.Tensor:
+            out: torch.Tensor = method.attribute(
+                subject.inputs, baselines=baseline, target=subject.target, n_steps=n_steps, internal_batch_size=size
+            )
+            return out
+
+        attributions, used = subject.with_oom_retry(run_text, batch)
+        delta = _text_delta(subject, layer, attributions, baseline)
+        details = {"baseline": kind, "n_steps": n_steps, "batch_size": used, "layer": "embedding"}
+        return RawAttribution(attributions, baseline, delta, details)
+
+    subject.progress.expect(n_steps + 2)  # the steps, then F(input) and F(baseline) for the delta
+    ig = IntegratedGradients(subject.forward, multiply_by_inputs=True)
+
+    def run(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out: tuple[torch.Tensor, torch.Tensor] = ig.attribute(
+            grad_input(subject),
+            baselines=baseline,
+            target=subject.target,
+            n_steps=n_steps,
+            internal_batch_size=size,
+            return_convergence_delta=True,
+        )
+        return out
+
+    (ig_attributions, ig_delta), used = subject.with_oom_retry(run, batch)
+    details = {"baseline": kind, "n_steps": n_steps, "batch_size": used}
+    return RawAttribution(ig_attributions, baseline, float(ig_delta.reshape(-1)[0]), details)
+
+
+# -- GradientShap ----------------------------------------------------------------------------------
+@register_method(
+    "gradient_shap",
+    title="GradientShap",
+    family="gradient",
+    modalities=("image", "text", "sequence"),
+    source="Lundberg & Lee 2017, https://arxiv.org/abs/1705.07874 (captum.attr.GradientShap: expected "
+    "gradients at random points between baselines and the input)",
+    description="SHAP values estimated by gradients at random points between baselines and the input.",
+    uses=("baseline", "n_samples", "batch_size", "seed"),
+    slow=True,
+)
+def gradient_shap(subject: Subject, params: ExplainParams) -> RawAttribution:
+    kind = resolve_baseline(subject.modality, params.baseline)
+    draws = RANDOM_BASELINE_DRAWS if kind in ("noise", "uniform") else 1
+    if subject.modality == "image":
+        baselines = image_baseline(subject.inputs, kind, seeded(params.seed), draws)
+    else:
+        baselines, _ = baseline_for(subject, params)
+    n_samples = params.n_samples or GRADIENT_SHAP_SAMPLES
+    batch = subject.batch_size(params, n_samples)
+    subject.progress.expect(n_samples)
+    if subject.modality == "text":
+        layer = find_embedding(subject.model)
+        # Captum adds (zero) noise to the inputs, which turns the ids into floats: round them back.
+        net = TokenPerturbationForward(subject.net_for(subject.model), remove_pad=False)
+        method: Any = LayerGradientShap(subject.counting(net, capture=False), layer)
+    else:
+        method = GradientShap(subject.forward)
+
+    def run(size: int) -> torch.Tensor:
+        # Captum's GradientShap draws every sample in one batch from the global generator: draw
+        # here in chunks of `size`, each from a seeded fork of it, and average (the same estimator).
+        total: torch.Tensor | None = None
+        for i, chunk in enumerate(_chunks(n_samples, size)):
+            with global_rngs_seeded(params.seed * 1_000_003 + i, subject.device):
+                x = subject.inputs if subject.modality == "text" else grad_input(subject)
+                part = method.attribute(x, baselines=baselines, n_samples=chunk, target=subject.target)
+            part = part.detach() * (chunk / n_samples)
+            total = part if total is None else total + part
+        assert total is not None  # n_samples >= 1: at least one chunk
+        return total
+
+    attributions, used = subject.with_oom_retry(run, batch)
+    details = {"baseline": kind, "baseline_draws": draws, "n_samples": n_samples, "batch_size": used}
+    return RawAttribution(attributions, baselines[:1], None, details)
+
+
+# -- DeepLift --------------------------------------------------------------------------------------
+_ACTIVATION_MODULE = "torch.nn.modules.activation"
+_NONLINEAR_POOLS = (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+_LINEAR_ACTIVATION_CLASSES = (nn.MultiheadAttention, nn.Identity)
+# Captum's rules, plus ReLU6, which split_for_hooks rewrites as two ReLUs (safe_model.ReLU6AsReLUs).
+_DEEPLIFT_RULES = {*SUPPORTED_NON_LINEAR, nn.ReLU6}
+
+
+def deeplift_problems(model: nn.Module) -> str | None:
+    """Why Captum's DeepLift cannot explain ``model`` faithfully, or ``None`` when it can.
+
+    DeepLift's rescale rule runs on nonlinearity *modules* hooked by Captum (ReLU, ELU, LeakyReLU,
+    Sigmoid, Tanh, Softplus, MaxPool, Softmax; ReLU6 through its rewrite as two ReLUs). Recurrent
+    layers compute their gates inside one fused operation; other activation modules (GELU, SiLU,
+    Hardswish, ...) and functional calls (``F.relu`` in ``forward``) would silently be treated as
+    linear.
+    """
+    if has_recurrent(model):
+        return (
+            "DeepLift needs every nonlinearity as its own module, but this model's recurrent layer "
+            "(nn.RNN / nn.LSTM / nn.GRU) computes its sigmoid and tanh gates inside one fused operation"
+        )
+    types = {type(m) for m in model.modules()}
+    unsupported = sorted(
+        t.__name__
+        for t in types
+        if (t.__module__ == _ACTIVATION_MODULE or issubclass(t, _NONLINEAR_POOLS))
+        and t not in _DEEPLIFT_RULES
+        and not issubclass(t, _LINEAR_ACTIVATION_CLASSES)
+    )
+    if unsupported:
+        return (
+            f"this model uses {', '.join(unsupported)}, which Captum's DeepLift has no rule for "
+            "(it supports ReLU, ELU, LeakyReLU, Sigmoid, Tanh, Softplus, MaxPool and Softmax) and would treat as linear"
+        )
+    if not any(t in _DEEPLIFT_RULES for t in types):
+        return (
+            "this model applies its nonlinearities as functions (e.g. F.relu inside forward), which "
+            "DeepLift's module hooks cannot see; the result would be (input − baseline) × gradient, not DeepLift"
+        )
+    return None
+
+
+def overlapping_max_pools(model: nn.Module) -> list[str]:
+    """Names of max-pooling modules whose windows overlap (stride smaller than the kernel)."""
+    names = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.MaxPool1d | nn.MaxPool2d | nn.MaxPool3d):
+            kernel = m.kernel_size if isinstance(m.kernel_size, tuple) else (m.kernel_size,)
+            stride = m.stride if isinstance(m.stride, tuple) else (m.stride,)
+            if any(s < k for s, k in zip(stride, kernel, strict=False)):
+                names.append(name.removesuffix(".module"))
+    return names
+
+
+def split_for_hooks(subject: Subject, kind: HookKind) -> list[str]:
+    """Prepare the runtime copy for DeepLift or guided backprop; returns the names of the modules changed.
+
+    See :func:`playground.explain.safe_model.prepare_for_hooks` (one dry forward pass).
+
+    Raises:
+        MethodNotSupportedError: if the forward pass calls nonlinear functions (``F.relu`` ...) that
+            the method's module hooks cannot reach.
+    """
+    subject.changed = True  # the copy is rewritten: never reuse it
+    disable_inplace(subject.model)
+    net = subject.net_for(subject.model)
+    changed, functional = prepare_for_hooks(subject.model, lambda: net(subject.inputs), kind)
+    if functional:
+        title = "DeepLift" if kind == "deeplift" else "guided backprop"
+        effect = (
+            "treat it as linear, and the result would not be DeepLift"
+            if kind == "deeplift"
+            else "pass plain gradients through it"
+        )
+        raise MethodNotSupportedError(
+            f"this model applies {', '.join(sorted(functional))} as a function (e.g. F.relu inside forward), "
+            f"which {title}'s module hooks cannot see; it would {effect}"
+        )
+    return changed
+
+
+@register_method(
+    "deeplift",
+    title="DeepLift",
+    family="gradient",
+    modalities=("image", "text", "sequence"),
+    source="Shrikumar, Greenside & Kundaje 2017, https://arxiv.org/abs/1704.02685 (captum.attr.DeepLift, "
+    "rescale rule; text: LayerDeepLift on the embedding)",
+    description="Contributions relative to a baseline, propagated layer by layer with the rescale rule; "
+    "they sum to F(input) − F(baseline).",
+    uses=("baseline",),
+    has_delta=True,
+)
+def deeplift(subject: Subject, params: ExplainParams) -> RawAttribution:
+    problem = deeplift_problems(subject.model)
+    if problem is not None:
+        raise MethodNotSupportedError(problem)
+    baseline, kind = baseline_for(subject, params)
+    split = split_for_hooks(subject, "deeplift")  # reused ReLUs (torchvision ResNets) get one copy per use
+    subject.progress.expect(2)
+    details: dict[str, Any] = {"baseline": kind, "split_modules": split}
+    overlapping = overlapping_max_pools(subject.model)
+    if overlapping:
+        details["note"] = (
+            f"max-pooling with overlapping windows ({', '.join(overlapping)}): Captum's MaxPool rule routes "
+            "contributions through max-unpooling, which keeps one of two windows that share a maximum, so "
+            "the attributions do not sum exactly to F(input) − F(baseline); see the convergence delta"
+        )
+    if subject.modality == "text":
+        layer = find_embedding(subject.model)
+        forward = subject.forward_for(subject.model, capture=False)
+        attributions = LayerDeepLift(forward, layer, multiply_by_inputs=True).attribute(
+            subject.inputs, baselines=baseline, target=subject.target
+        )
+        delta = _text_delta(subject, layer, attributions, baseline)
+        return RawAttribution(attributions, baseline, delta, {**details, "layer": "embedding"})
+    attributions, delta = DeepLift(subject.forward, multiply_by_inputs=True).attribute(
+        grad_input(subject), baselines=baseline, target=subject.target, return_convergence_delta=True
+    )
+    return RawAttribution(attributions, baseline, float(delta.reshape(-1)[0]), details)
+
+
+# -- Guided Backprop -------------------------------------------------------------------------------
+def guided_backprop_problem(model: nn.Module) -> str | None:
+    """Why guided backprop does not apply to ``model``, or ``None``."""
+    if any(isinstance(m, nn.ReLU | nn.ReLU6) for m in model.modules()):
+        return None
+    activations = sorted({type(m).__name__ for m in model.modules() if type(m).__module__ == _ACTIVATION_MODULE})
+    if has_recurrent(model):
+        found = "its nonlinearities are built into a recurrent layer"
+    elif activations:
+        found = f"its activations are {', '.join(activations)}"
+    else:
+        found = "it applies its nonlinearities as functions, such as F.relu inside forward"
+    return (
+        f"guided backprop changes the backward pass of ReLU modules, and this model has none ({found}); "
+        "it would return the plain gradient"
+    )
+
+
+def guided_attribute(subject: Subject, make: Callable[[nn.Module], Any], **kwargs: Any) -> torch.Tensor:
+    """Run a guided method (``make(forward)`` -> Captum object) on the split runtime copy."""
+    problem = guided_backprop_problem(subject.model)
+    if problem is not None:
+        raise MethodNotSupportedError(problem)
+    split_for_hooks(subject, "guided")
+    out: torch.Tensor = make(subject.forward).attribute(grad_input(subject), target=subject.target, **kwargs)
+    return out
+
+
+@register_method(
+    "guided_backprop",
+    title="Guided Backprop",
+    family="gradient",
+    modalities=("image", "sequence"),
+    source="Springenberg et al. 2015, https://arxiv.org/abs/1412.6806 (captum.attr.GuidedBackprop)",
+    description="The gradient with negative signals stopped at every ReLU on the way back: sharp, "
+    "but known to ignore the model's upper layers (Adebayo et al. 2018).",
+)
+def guided_backprop(subject: Subject, params: ExplainParams) -> RawAttribution:
+    subject.progress.expect(1)
+    return RawAttribution(guided_attribute(subject, GuidedBackprop))
+
+
+def noise_scale(subject: Subject, params: ExplainParams) -> float:
+    """σ of the input noise: ``params.stdev`` times the input's value range."""
+    sigma = params.stdev * subject.value_range()
+    return sigma if math.isfinite(sigma) else 0.0
