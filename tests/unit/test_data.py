@@ -33,7 +33,9 @@ from playground.data.idx import read_idx
 
 # Small options so each generic load stays fast; entries not listed load with their defaults.
 SMALL = {"shapes": {"n": 200}, "fashion_mnist": {"max_samples": 2000}, "mnist": {}, "cifar10": {"max_samples": 2000}}
-OFFLINE = [name for name, spec in DATASETS.items() if spec.offline() and spec.modality == "image"]  # text: test_text_data.py
+OFFLINE = [
+    name for name, spec in DATASETS.items() if spec.offline() and spec.modality == "image"
+]  # text: test_text_data.py
 
 
 # -- helpers -----------------------------------------------------------------------------------
