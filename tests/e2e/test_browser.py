@@ -201,3 +201,14 @@ def test_text_model_classifies_a_typed_sentence(app_server: App, page: Page, sho
     assert re.fullmatch(r"positive \(\d+\.\d%\)", heading.inner_text().strip()), heading.inner_text()
     assert page.locator(f"{MAIN} span").filter(has_text=re.compile(r"^superb$")).count() == 1  # the token chips
     shoot(page, "predict_text")
+
+    # The same model on the RNN-states page: the typed text is kept, the states are recomputed
+    # and checked against PyTorch, and every figure draws without an error box.
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="RNN states").click()
+    wait_page(page)
+    check = page.locator(MAIN).get_by_text(re.compile(r"match PyTorch")).first
+    check.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page_problems(page) == []
+    assert page.locator(f"{MAIN} .js-plotly-plot").count() >= 2  # heatmap, gates, ...
+    shoot(page, "rnn_states")

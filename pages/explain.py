@@ -1,0 +1,355 @@
+"""Explain: which pixels or tokens made the active model decide, by Captum attribution methods.
+
+Everything is computed by ``playground.explain`` (methods, display scaling, trust checks) and drawn
+by ``playground.explain.figures``. Results are cached per (weights, input, method, settings, target),
+so the display controls (mode, opacity) never recompute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+import torch
+
+from playground.bundle import Bundle
+from playground.explain import (
+    BASELINES,
+    DISPLAY_MODES,
+    METHODS,
+    ExplainParams,
+    Explanation,
+    MethodNotSupportedError,
+    display_map,
+    explain,
+    explain_methods,
+    methods_for,
+    token_scores,
+)
+from playground.explain.figures import (
+    deletion_insertion_figure,
+    map_figure,
+    methods_grid_figure,
+    overlay_figure,
+    token_bar_figure,
+    tokens_html,
+)
+from playground.explain.trust import DeletionInsertion, RandomizationCheck, deletion_insertion, randomization_check
+from playground.rnn_states import weights_fingerprint
+from ui.pages import ensure_app_entry
+from ui.state import active_model, show_error
+from ui.widgets import NO_MODEBAR, input_image_picker, text_input_picker
+
+DEFAULT_METHOD = "integrated_gradients"
+COMPARE_DEFAULT = ("saliency", "input_x_gradient", "integrated_gradients", "deeplift")
+GRADIENT_BASES = ("saliency", "input_x_gradient", "integrated_gradients", "guided_backprop")
+MODE_TITLES = {
+    "signed": "signed (red raises the score, blue lowers it)",
+    "positive": "positive only",
+    "absolute": "absolute",
+}
+
+
+# ---------------------------------------------------------------- cached computation
+# The bundle and the input tensor are not hashable: they go in with a leading underscore, and the
+# weights' fingerprint plus the input's digest are the cache key.
+
+
+def _progress_callback(title: str) -> tuple[Callable[[int, int], None], Any]:
+    """A progress bar made inside the cached function (so a cache hit replays it) and its callback."""
+    bar = st.progress(0.0, text=title)
+    last = [-1]
+
+    def update(done: int, total: int) -> None:
+        percent = int(100 * done / total) if total else 100
+        if percent // 10 != last[0]:  # at most ~10 updates: a cache hit replays each of them
+            last[0] = percent // 10
+            bar.progress(min(percent, 100) / 100, text=f"{title} {percent}%")
+
+    return update, bar
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _explain(
+    _bundle: Bundle,
+    _inputs: torch.Tensor,
+    model_key: str,
+    input_key: str,
+    method: str,
+    params: ExplainParams,
+    target: int | None,
+) -> Explanation | str:
+    """The explanation, or the reason the method does not apply (cached too, as a string)."""
+    spec = METHODS.get(method)
+    update, bar = _progress_callback(f"Running {spec.title}…") if spec.slow else (None, None)
+    try:
+        return explain(_bundle, _inputs, method, target=target, params=params, on_progress=update)
+    except MethodNotSupportedError as exc:
+        return str(exc)
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _compare(
+    _bundle: Bundle,
+    _inputs: torch.Tensor,
+    model_key: str,
+    input_key: str,
+    methods: tuple[str, ...],
+    params: ExplainParams,
+    target: int | None,
+) -> dict[str, Explanation | str]:
+    bar = st.progress(0.0, text="Comparing methods…")
+
+    def update(i: int, n: int, name: str) -> None:
+        bar.progress(i / n if n else 1.0, text=f"{i}/{n}: {METHODS.get(name).title if name in METHODS else name}")
+
+    try:
+        results = explain_methods(_bundle, _inputs, list(methods), target=target, params=params, on_progress=update)
+    finally:
+        bar.empty()
+    return {name: r if isinstance(r, Explanation) else str(r) for name, r in results.items()}
+
+
+@st.cache_data(max_entries=8, show_spinner="Deleting and inserting the most important parts…")
+def _deletion_insertion(_bundle: Bundle, _explanation: Explanation, key: tuple[Any, ...]) -> DeletionInsertion:
+    return deletion_insertion(_bundle, _explanation, n_steps=20)
+
+
+@st.cache_data(max_entries=8, show_spinner="Explaining a copy of the model with random weights…")
+def _randomization(_bundle: Bundle, _explanation: Explanation, key: tuple[Any, ...]) -> RandomizationCheck:
+    return randomization_check(_bundle, _explanation)
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def _param_widgets(uses: Sequence[str], modality: str) -> ExplainParams:
+    """Widgets for the settings the method reads, with the library's defaults."""
+    defaults = ExplainParams()
+    values: dict[str, Any] = {}
+    cols = st.columns(3)
+    shown = [u for u in uses if u != "batch_size"]  # the batch size is chosen from the input size
+    for i, name in enumerate(shown):
+        col = cols[i % 3]
+        key = f"x_p_{name}"
+        if name == "n_steps":
+            values[name] = int(col.slider("Integration steps (n_steps)", 1, 300, defaults.n_steps, key=key))
+        elif name == "baseline":
+            options = BASELINES[modality]
+            values[name] = col.selectbox("Baseline", options, index=0, key=key, help="The reference input.")
+        elif name in ("window", "stride", "n_samples"):
+            label = {"window": "Window", "stride": "Stride", "n_samples": "Samples"}[name]
+            value = int(col.number_input(f"{label} (0 = automatic)", 0, 10_000, 0, key=key))
+            values[name] = value or None
+        elif name == "stdev":
+            values[name] = float(col.slider("Noise (share of the range)", 0.0, 1.0, defaults.stdev, 0.05, key=key))
+        elif name == "base_method":
+            bases = [m for m in GRADIENT_BASES if m in METHODS and METHODS.get(m).supports(modality)]
+            values[name] = col.selectbox("Base method", bases, format_func=lambda m: METHODS.get(m).title, key=key)
+        elif name == "n_segments":
+            values[name] = int(col.number_input("Segments", 1, 1_000, defaults.n_segments, key=key))
+        elif name == "segmentation":
+            values[name] = col.selectbox("Segmentation", ["auto", "grid", "slic"], key=key)
+        elif name == "layer":
+            values[name] = col.text_input("Layer (empty = the last spatial one)", "", key=key).strip() or None
+        elif name == "seed":
+            values[name] = int(col.number_input("Seed", 0, 1_000_000, defaults.seed, key=key))
+    return dataclasses.replace(defaults, **values)
+
+
+def _short_delta(result: Explanation) -> None:
+    if result.convergence_delta is None:
+        return
+    relative = result.relative_delta
+    st.metric(
+        "Convergence delta",
+        f"{result.convergence_delta:.4g}",
+        help="sum(attributions) − (F(x) − F(baseline)) on the target's logit: near 0 means the map adds up.",
+    )
+    if relative is not None:
+        st.caption(f"Relative delta |δ| / |F(x) − F(baseline)| = {relative:.3%}")
+
+
+# ---------------------------------------------------------------- page
+
+ensure_app_entry()
+st.title("Explain")
+st.caption(
+    "Interpretability, one of the article's open problems: which parts of the input pushed the model "
+    "towards its answer, by Captum's attribution methods, and how far each map can be trusted."
+)
+bundle = active_model().bundle
+modality = bundle.modality
+if modality not in ("image", "text"):
+    st.info(
+        f"The active model, **{bundle.title}**, takes {modality} input; the Explain page does not show "
+        "those yet (the library explains them: `python -m playground explain`). Pick an image or text model "
+        "on the Models page.",
+        icon=":material/info:",
+    )
+    st.stop()
+model_key = weights_fingerprint(bundle.model)
+
+# ---- input
+tokens: list[str] = []
+if modality == "image":
+    image, image_name = input_image_picker(bundle, key="x_input")
+    try:
+        inputs = bundle.image_preprocessing.pixels_from_pil(image)  # (C, H, W) in [0, 1]
+    except (ValueError, TypeError) as exc:
+        show_error(exc, "read the image for this model")
+        st.stop()
+    input_key = hashlib.sha256(inputs.numpy().tobytes()).hexdigest()[:16]
+else:
+    text = text_input_picker(bundle, key="x_text")
+    if text is None:
+        st.stop()
+    try:
+        encoding = bundle.preprocessing.encode(text)
+    except (ValueError, TypeError) as exc:
+        show_error(exc, "tokenize the text")
+        st.stop()
+    inputs = torch.as_tensor(encoding.ids)  # (T,) int64
+    tokens = list(encoding.tokens)
+    input_key = hashlib.sha256(text.encode()).hexdigest()[:16]
+
+# ---- target and method
+c1, c2 = st.columns(2)
+target: int | None = None
+labels = list(bundle.labels)
+target_kind = c1.radio("Explain", ["the predicted class", "another class"], horizontal=True, key="x_target_kind")
+if target_kind == "another class" and labels:
+    target = int(c1.selectbox("Class", range(len(labels)), format_func=lambda i: labels[i], key="x_target"))
+methods = methods_for(modality)
+method = c2.selectbox(
+    "Method",
+    methods,
+    index=methods.index(DEFAULT_METHOD) if DEFAULT_METHOD in methods else 0,
+    format_func=lambda m: METHODS.get(m).title,
+    key="x_method",
+)
+spec = METHODS.get(method)
+st.caption(f"{spec.description} Source: {spec.source}")
+params = _param_widgets(spec.uses, modality)
+
+try:
+    result = _explain(bundle, inputs, model_key, input_key, method, params, target)
+except (ValueError, TypeError, RuntimeError) as exc:
+    show_error(exc, f"explain with {spec.title}")
+    st.stop()
+if isinstance(result, str):
+    st.info(f"{spec.title} does not apply here: {result}", icon=":material/block:")
+    st.stop()
+
+# ---- display
+d1, d2 = st.columns(2)
+mode = d1.radio("Show", DISPLAY_MODES, format_func=lambda m: MODE_TITLES[m], horizontal=True, key="x_mode")
+st.markdown(
+    f"**{spec.title}** for **{result.label or result.target}** (probability {result.probability:.1%}, "
+    f"computed in {result.seconds:.2f} s)."
+)
+if modality == "image":
+    opacity = d2.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key="x_opacity")
+    heat = display_map(result.attributions, mode)  # (H, W)
+    m1, m2, m3 = st.columns([2, 2, 1])
+    m1.plotly_chart(
+        overlay_figure(result.inputs, heat, mode, opacity, "Over the image"), config=NO_MODEBAR, key="x_overlay"
+    )
+    m2.plotly_chart(map_figure(heat, mode, "The map alone"), config=NO_MODEBAR, key="x_map")
+    with m3:
+        _short_delta(result)
+else:
+    scores = token_scores(result.attributions, mode)  # (T,)
+    t1, t2 = st.columns([3, 1])
+    t1.markdown(tokens_html(tokens, scores), unsafe_allow_html=True)  # every token is html.escape'd
+    with t2:
+        _short_delta(result)
+    st.plotly_chart(token_bar_figure(tokens, result.attributions, title="Top tokens"), config=NO_MODEBAR, key="x_bars")
+
+# ---- compare methods
+with st.expander("Compare methods"):
+    picked = st.multiselect(
+        "Methods",
+        methods,
+        default=[m for m in COMPARE_DEFAULT if m in methods],
+        format_func=lambda m: METHODS.get(m).title,
+        key="x_compare",
+    )
+    if st.button("Compare", key="x_compare_run", disabled=not picked):
+        st.session_state.x_compare_for = tuple(picked)
+    if picked and st.session_state.get("x_compare_for") == tuple(picked):
+        try:
+            compared = _compare(bundle, inputs, model_key, input_key, tuple(picked), params, result.target)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            show_error(exc, "compare the methods")
+        else:
+            if modality == "image":
+                maps: dict[str, torch.Tensor | str] = {
+                    METHODS.get(n).title: display_map(r.attributions, mode) if isinstance(r, Explanation) else r
+                    for n, r in compared.items()
+                }
+                st.plotly_chart(methods_grid_figure(maps, mode), config=NO_MODEBAR, key="x_grid")
+            else:
+                for name, r in compared.items():
+                    st.markdown(f"**{METHODS.get(name).title}**")
+                    if isinstance(r, Explanation):
+                        st.markdown(tokens_html(tokens, token_scores(r.attributions, mode)), unsafe_allow_html=True)
+                    else:
+                        st.info(r, icon=":material/block:")
+
+# ---- trust
+with st.expander("How far to trust it"):
+    st.caption(
+        "Deletion / insertion (Petsiuk et al. 2018, https://arxiv.org/abs/1806.07421): remove the most important "
+        "parts first and the probability should fall fast (low deletion AUC); add them first to an empty input and "
+        "it should rise fast (high insertion AUC). Randomisation check (Adebayo et al. 2018, "
+        "https://arxiv.org/abs/1810.03292): the map of a model with random weights should look different "
+        "(rank correlation near 0)."
+    )
+    trust_key = (model_key, input_key, method, params, result.target)
+    if st.button("Run the checks", key="x_trust_run"):
+        st.session_state.x_trust_for = trust_key
+    if st.session_state.get("x_trust_for") == trust_key:
+        try:
+            curves = _deletion_insertion(bundle, result, trust_key)
+            st.plotly_chart(
+                deletion_insertion_figure(
+                    curves.fractions, curves.deletion, curves.insertion, curves.deletion_auc, curves.insertion_auc
+                ),
+                config=NO_MODEBAR,
+                key="x_curves",
+            )
+            check = _randomization(bundle, result, trust_key)
+        except MethodNotSupportedError as exc:
+            st.info(str(exc), icon=":material/block:")
+        except (ValueError, TypeError, RuntimeError) as exc:
+            show_error(exc, "run the checks")
+        else:
+            st.metric("Rank correlation (|maps|, Spearman)", f"{check.rank_correlation:.3f}")
+            if modality == "image":
+                r1, r2 = st.columns(2)
+                r1.plotly_chart(
+                    map_figure(display_map(check.original.attributions, mode), mode, "Trained model"),
+                    config=NO_MODEBAR,
+                    key="x_rand_real",
+                )
+                r2.plotly_chart(
+                    map_figure(display_map(check.randomized.attributions, mode), mode, "Random weights"),
+                    config=NO_MODEBAR,
+                    key="x_rand_copy",
+                )
+            else:
+                st.markdown("Trained model")
+                st.markdown(
+                    tokens_html(tokens, token_scores(check.original.attributions, mode)), unsafe_allow_html=True
+                )
+                st.markdown("Random weights")
+                st.markdown(
+                    tokens_html(tokens, token_scores(check.randomized.attributions, mode)), unsafe_allow_html=True
+                )
