@@ -357,6 +357,7 @@ if start and split is not None and dataset is not None:
                 weights=spec.weights[0] if finetune else None,
                 hparams=hparams,
                 tokenizer=tokenizer,
+                seed=config.seed,
             )
         job = TrainingJob(bundle, split, config)
         job.start()

@@ -105,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     tokenizer = tokenizer_options_for(
         args.dataset, kind=args.tokenizer, vocab_size=args.vocab_size, max_length=args.max_length
     )
-    bundle = bundle_for_split(args.model, split, weights=args.weights, tokenizer=tokenizer)
+    bundle = bundle_for_split(args.model, split, weights=args.weights, tokenizer=tokenizer, seed=config.seed)
 
     def on_epoch(record: Any) -> None:
         if not args.json:

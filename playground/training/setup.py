@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+import torch
+
 from playground.bundle import Bundle, create_bundle_for_dataset, create_sequence_bundle
 from playground.data import DATASETS, ImageDataset, SequenceDataset, Split, TextDataset
 from playground.models import MODELS
@@ -73,6 +75,7 @@ def bundle_for_split(
     weights: str | None = None,
     hparams: dict[str, Any] | None = None,
     tokenizer: TokenizerOptions | None = None,
+    seed: int | None = 0,
 ) -> Bundle:
     """A fresh bundle of ``architecture`` sized for ``split``'s dataset, ready to train.
 
@@ -81,11 +84,19 @@ def bundle_for_split(
       trained on the TRAINING part only, so validation words the model never saw stay unknown;
     * numeric sequences: per-feature mean / std of the training part;
     * hyper-parameters not given in ``hparams`` come from the dataset's ``model_defaults`` (where
-      the architecture has them), then the architecture's defaults.
+      the architecture has them), then the architecture's defaults;
+    * the initial weights are drawn from ``seed`` (``None``: the process's random state), without
+      touching the process's random state, so one command gives one result whatever ran before.
 
     Raises:
         ValueError: the architecture does not take the dataset's modality, or bad settings.
     """
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return bundle_for_split(
+                architecture, split, weights=weights, hparams=hparams, tokenizer=tokenizer, seed=None
+            )
     dataset = split.dataset
     if architecture in MODELS:  # an unknown name is reported by the builder below
         hparams = model_hparams_for(dataset.name, architecture, **(hparams or {}))
