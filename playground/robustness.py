@@ -395,20 +395,17 @@ def corruption_errors(result: SweepResult, baseline: SweepResult) -> CorruptionE
     )
 
 
-def _attribution_map(net: PixelSpaceModel, pixels: torch.Tensor, target: int, method: str) -> torch.Tensor:
-    from captum.attr import IntegratedGradients, Saliency
+def _attribution_map(bundle: Bundle, pixels: torch.Tensor, target: int, method: str) -> torch.Tensor:
+    """``(1, C, H, W)`` pixels -> ``(H, W)`` map >= 0, through the Explain page's own methods.
 
-    x = pixels.detach().clone().requires_grad_(True)  # (1, C, H, W); set here, else Captum warns
-    if method == "saliency":
-        # |∂ logit_target / ∂ x|, max over channels (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034).
-        attributions = Saliency(net).attribute(x, target=target, abs=True)
-        return attributions.detach().amax(dim=1)[0]  # (H, W)
-    if method == "integrated_gradients":
-        # Black baseline, 50 steps (Sundararajan et al. 2017, https://arxiv.org/abs/1703.01365);
-        # |attribution| summed over channels.
-        attributions = IntegratedGradients(net).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=50)
-        return attributions.detach().abs().sum(dim=1)[0]  # (H, W)
-    raise ValueError(f"unknown explanation method {method!r}; known: {', '.join(EXPLAIN_METHODS)}")
+    ``saliency``: |gradient|, max over channels (Simonyan et al. 2014); ``integrated_gradients``:
+    black baseline, 50 steps, |attribution| summed over channels (Sundararajan et al. 2017).
+    """
+    from playground.explain import ExplainParams, explain
+
+    result = explain(bundle, pixels[0], method, target=target, params=ExplainParams(n_steps=50, baseline="black"))
+    attributions = result.attributions.abs()  # (C, H, W), in pixel space
+    return attributions.amax(dim=0) if method == "saliency" else attributions.sum(dim=0)
 
 
 def explanation_drift(
@@ -452,15 +449,8 @@ def explanation_drift(
         raise ValueError(f"target must be a class index in [0, {len(bundle.labels)}), got {target}")
     if method not in EXPLAIN_METHODS:
         raise ValueError(f"unknown explanation method {method!r}; known: {', '.join(EXPLAIN_METHODS)}")
-    net = PixelSpaceModel.from_bundle(bundle)
-    device = model_device(bundle.model)
-    was_training = bundle.model.training
-    bundle.model.eval()
-    try:
-        a = _attribution_map(net, pixels.float().to(device), target, method).flatten().cpu()  # (H·W,)
-        b = _attribution_map(net, perturbed.float().to(device), target, method).flatten().cpu()  # (H·W,)
-    finally:
-        bundle.model.train(was_training)
+    a = _attribution_map(bundle, pixels.float(), target, method).flatten().cpu()  # (H·W,)
+    b = _attribution_map(bundle, perturbed.float(), target, method).flatten().cpu()  # (H·W,)
     if torch.equal(a, b):
         return 1.0
     if bool((a == a[0]).all()) or bool((b == b[0]).all()):
@@ -491,10 +481,7 @@ def attribution_map(
         raise ValueError(f"expected one (1, C, H, W) image, got shape {tuple(pixels.shape)}")
     if method not in ("saliency", "integrated_gradients"):
         raise ValueError(f"unknown method {method!r}; expected 'saliency' or 'integrated_gradients'")
-    from playground.predict import model_device
-
-    net = PixelSpaceModel.from_bundle(bundle).eval()
-    return _attribution_map(net, pixels.float().to(model_device(bundle.model)), target, method).cpu()
+    return _attribution_map(bundle, pixels.float(), target, method).cpu()
 
 
 def compare_sweeps(
