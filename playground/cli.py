@@ -131,20 +131,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if (args.input is None) == (args.text is None):
         raise ValueError("give exactly one of --input FILE and --text TEXT")
-    bundle = _load_model(args.model)
+    bundle = load_model(args.model)
     summary: dict[str, Any] = {"model": bundle.title}
     if args.input is not None:
-        source = Path(args.input)
-        if not source.is_file():
-            raise ValueError(
-                f"input file {source} does not exist" if not source.exists() else f"{source} is not a file"
-            )
+        source, data = read_input_file(args.input)
         summary["input"] = str(source)
         if bundle.modality == "text":
-            text_input: str | None = decode_text_file(source.read_bytes(), source.name)
+            text_input: str | None = decode_text_file(data, source.name)
         else:
             text_input = None
-            prediction = predict_image(bundle, decode_image(source.read_bytes(), source.name), top_k=args.top_k)
+            prediction = predict_image(bundle, decode_image(data, source.name), top_k=args.top_k)
     else:
         text_input = args.text
     if text_input is not None:
@@ -158,7 +154,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(name_or_dir: str) -> Any:
+def read_input_file(path: str) -> tuple[Path, bytes]:
+    """The path and bytes of an ``--input`` file.
+
+    Raises:
+        ValueError: the path does not exist or is not a file.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ValueError(f"input file {source} does not exist" if not source.exists() else f"{source} is not a file")
+    return source, source.read_bytes()
+
+
+def load_model(name_or_dir: str) -> Any:
+    """A bundle from a registry name or a checkpoint folder (``--model``)."""
     from playground.bundle import create_bundle, load_bundle
 
     path = Path(name_or_dir)
@@ -187,7 +196,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
     if args.samples < 1:
         raise ValueError(f"--samples must be at least 1, got {args.samples}")
-    bundle = _load_model(args.model)
+    bundle = load_model(args.model)
     dataset = load_dataset(args.dataset)
     if len(dataset.classes) != len(bundle.labels):
         raise ValueError(f"the model has {len(bundle.labels)} classes but {args.dataset} has {len(dataset.classes)}")
@@ -231,11 +240,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from playground.attacks import AttackConfig, attack
     from playground.imageio import decode_image
 
-    bundle = _load_model(args.model)
-    source = Path(args.input)
-    if not source.is_file():
-        raise ValueError(f"input file {source} does not exist")
-    image = decode_image(source.read_bytes(), source.name)
+    bundle = load_model(args.model)
+    source, data = read_input_file(args.input)
+    image = decode_image(data, source.name)
     pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
     config = AttackConfig(
         method=args.method,

@@ -13,7 +13,6 @@ The same library code path as the RNN-states page.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,14 +45,14 @@ def run(args: argparse.Namespace) -> int:
         ValueError: not exactly one of ``--text`` / ``--input`` / ``--example``, a model that is not
             recurrent, an unreadable file, a layer out of range.
     """
-    from playground.cli import _load_model, _print
+    from playground.cli import _print, load_model, read_input_file
     from playground.rnn_states import check_states, is_recurrent, states_for_text
     from playground.text.clean import decode_text_file
 
     given = [name for name in ("text", "input", "example") if getattr(args, name) is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of --text TEXT, --input FILE.txt and --example N")
-    bundle = _load_model(args.model)
+    bundle = load_model(args.model)
     if not is_recurrent(bundle):
         raise ValueError(
             f"{bundle.title} is not a recurrent text or sequence model; train one first, e.g. "
@@ -68,13 +67,9 @@ def run(args: argparse.Namespace) -> int:
     elif bundle.modality != "text":
         raise ValueError(f"{bundle.title} takes numeric sequences, not text: use --example N")
     elif args.input is not None:
-        source = Path(args.input)
-        if not source.is_file():
-            raise ValueError(
-                f"input file {source} does not exist" if not source.exists() else f"{source} is not a file"
-            )
+        source, data = read_input_file(args.input)
         summary["input"] = str(source)
-        states = states_for_text(bundle, decode_text_file(source.read_bytes(), source.name))
+        states = states_for_text(bundle, decode_text_file(data, source.name))
     else:
         states = states_for_text(bundle, args.text)
     if args.layer is not None:

@@ -190,3 +190,20 @@ def load_torchvision_idx(dataset_cls: type, root: Path, split: SplitName) -> tup
         xs.append(ds.data.unsqueeze(1))  # (N, 1, 28, 28)
         ys.append(ds.targets.long())
     return torch.cat(xs), torch.cat(ys)
+
+
+def check_int_option(dataset: str, name: str, value: object, low: int, high: int) -> int:
+    """Check a loader's integer option (``bool`` is refused although it is an ``int``).
+
+    Returns:
+        ``value``, unchanged.
+
+    Raises:
+        TypeError: ``value`` is not an int.
+        ValueError: ``value`` is outside ``[low, high]``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{dataset}: {name} must be an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{dataset}: {name} must be in [{low}, {high}], got {value}")
+    return value

@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from playground.data.base import ImageDataset, register_dataset
-from playground.data.idx import reject_unknown_options
+from playground.data.idx import check_int_option, reject_unknown_options
 
 NAME = "shapes"
 CLASSES = ["circle", "square", "triangle", "cross", "star"]
@@ -110,14 +110,6 @@ def _generate(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor,
     )
 
 
-def _check_int(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{NAME}: {name} must be an int, got {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{NAME}: {name} must be in [{low}, {high}], got {value}")
-    return value
-
-
 @register_dataset(
     NAME,
     modality="image",
@@ -150,8 +142,8 @@ def shapes(
         TypeError: non-int options.
     """
     reject_unknown_options(NAME, unknown, _OPTIONS)
-    n = _check_int("n", n, len(CLASSES), MAX_N)
-    image_size = _check_int("image_size", image_size, MIN_SIZE, MAX_SIZE)
+    n = check_int_option(NAME, "n", n, len(CLASSES), MAX_N)
+    image_size = check_int_option(NAME, "image_size", image_size, MIN_SIZE, MAX_SIZE)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"{NAME}: seed must be an int, got {type(seed).__name__}")
     images, targets, masks = _generate(n, image_size, seed)

@@ -17,7 +17,6 @@ import io
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,12 +51,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _load_model(name_or_dir: str) -> Any:
-    from playground.cli import _load_model as load
-
-    return load(name_or_dir)
-
-
 def _read_input(bundle: Any, args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     """``(inputs, tokens or None)`` for the bundle's modality."""
     from playground.explain.base import ModelView
@@ -68,10 +61,9 @@ def _read_input(bundle: Any, args: argparse.Namespace) -> tuple[Any, list[str] |
             raise ValueError(f"--text is for text models; {bundle.title} takes {modality} input (use --input)")
         encoded = bundle.preprocessing.encode(args.text)
         return encoded.ids, list(encoded.tokens)
-    source = Path(args.input)
-    if not source.is_file():
-        raise ValueError(f"input file {source} does not exist" if not source.exists() else f"{source} is not a file")
-    data = source.read_bytes()
+    from playground.cli import read_input_file
+
+    source, data = read_input_file(args.input)
     if modality == "text":
         from playground.text.clean import decode_text_file
 
@@ -123,9 +115,10 @@ def _jsonable(value: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``explain``; returns the exit status (errors are raised as ValueError for the CLI's main)."""
+    from playground.cli import load_model
     from playground.explain import ExplainParams, display_map, explain
 
-    bundle = _load_model(args.model)
+    bundle = load_model(args.model)
     inputs, tokens = _read_input(bundle, args)
     params = ExplainParams(
         n_steps=args.n_steps,
