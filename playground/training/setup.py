@@ -8,7 +8,7 @@ sequences), and a bundle with one output per class.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -20,9 +20,21 @@ from playground.text.preprocessing import TextPreprocessing
 from playground.text.tokenizer import TokenizerOptions, train_tokenizer
 from playground.training.config import TrainConfig
 
+T = TypeVar("T")
+
 
 def _dataset_defaults(dataset_name: str, attribute: str) -> dict[str, Any]:
     return dict(getattr(DATASETS.get(dataset_name), attribute)) if dataset_name in DATASETS else {}
+
+
+def _merged(cls: type[T], what: str, dataset_name: str, attribute: str, overrides: dict[str, Any]) -> T:
+    """``cls`` built from the dataset's ``attribute`` defaults, then the non-``None`` ``overrides``."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(given) - known
+    if unknown:
+        raise ValueError(f"unknown {what} settings {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**{**_dataset_defaults(dataset_name, attribute), **given})
 
 
 def train_config_for(dataset_name: str, **overrides: Any) -> TrainConfig:
@@ -33,12 +45,7 @@ def train_config_for(dataset_name: str, **overrides: Any) -> TrainConfig:
     Raises:
         ValueError: an unknown field or a value out of range.
     """
-    given = {k: v for k, v in overrides.items() if v is not None}
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(given) - known
-    if unknown:
-        raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
-    return TrainConfig(**{**_dataset_defaults(dataset_name, "train_defaults"), **given})
+    return _merged(TrainConfig, "training", dataset_name, "train_defaults", overrides)
 
 
 def tokenizer_options_for(dataset_name: str, **overrides: Any) -> TokenizerOptions:
@@ -49,12 +56,7 @@ def tokenizer_options_for(dataset_name: str, **overrides: Any) -> TokenizerOptio
     Raises:
         ValueError: an unknown field or a value out of range.
     """
-    given = {k: v for k, v in overrides.items() if v is not None}
-    known = {f.name for f in fields(TokenizerOptions)}
-    unknown = set(given) - known
-    if unknown:
-        raise ValueError(f"unknown tokenizer settings {sorted(unknown)}; known: {sorted(known)}")
-    return TokenizerOptions(**{**_dataset_defaults(dataset_name, "tokenizer_defaults"), **given})
+    return _merged(TokenizerOptions, "tokenizer", dataset_name, "tokenizer_defaults", overrides)
 
 
 def model_hparams_for(dataset_name: str, architecture: str, **overrides: Any) -> dict[str, Any]:
