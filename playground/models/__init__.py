@@ -10,7 +10,9 @@ from playground.models import (  # noqa: F401  (imported for their @register_mod
     resnet_cifar,
     seed_cnn,
     torchvision_models,
+    transformer,
     vgg,
+    vit,
 )
 from playground.models.base import MODELS, ModelSpec, WeightsUnavailableError, register_model
 
