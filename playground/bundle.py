@@ -32,6 +32,7 @@ from torch import nn
 
 from playground.models import MODELS, ModelSpec
 from playground.preprocessing import Preprocessing
+from playground.seq2seq.tasks import Seq2SeqPreprocessing
 from playground.sequences import SequencePreprocessing
 from playground.text.preprocessing import TOKENIZER_FILE, TextPreprocessing
 
@@ -41,7 +42,7 @@ CARD_VERSION = 1
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # uploads larger than 512 MiB are refused
 CHECKPOINT_FILES = (CARD_FILE, WEIGHTS_FILE, TOKENIZER_FILE)  # all a checkpoint folder may hold
 
-InputPreprocessing = Preprocessing | TextPreprocessing | SequencePreprocessing
+InputPreprocessing = Preprocessing | TextPreprocessing | SequencePreprocessing | Seq2SeqPreprocessing
 
 
 @dataclass
@@ -228,6 +229,14 @@ def create_bundle(
         WeightsUnavailableError: pretrained weights cannot be had offline.
     """
     spec: ModelSpec = MODELS.get(architecture)
+    if spec.text_preprocessing is not None:  # a pretrained text transformer (minilm, ...): its own tokenizer
+        from playground.models.hf import pretrained_text_bundle  # here: importing transformers is slow
+
+        bundle = pretrained_text_bundle(architecture, num_classes=num_classes, labels=labels, hparams=hparams)
+        if weights_file is not None:
+            path = Path(weights_file)
+            load_weights(bundle.model, path.read_bytes(), path.name)
+        return bundle
     if weights == "default":
         weights = spec.default_weights
     if weights is not None and weights not in spec.weights:
@@ -423,8 +432,20 @@ def bundle_from_files(
             weights=None,
             **hparams,
         )
+    elif card.modality == "seq2seq":
+        preprocessing = Seq2SeqPreprocessing.from_dict(preprocessing_entry, files or {})
+        if card.vocab_size != preprocessing.vocab_size or card.num_classes != preprocessing.vocab_size:
+            raise ValueError(
+                f"card.json says vocab_size {card.vocab_size!r} and num_classes {card.num_classes!r} "
+                f"but its vocabulary has {preprocessing.vocab_size} tokens"
+            )
+        model = spec.builder(
+            num_classes=card.num_classes, vocab_size=card.vocab_size, input_size=None, weights=None, **hparams
+        )
     else:
-        raise ValueError(f"card.json: modality must be 'image', 'text' or 'sequence', got {card.modality!r}")
+        raise ValueError(
+            f"card.json: modality must be 'image', 'text', 'sequence' or 'seq2seq', got {card.modality!r}"
+        )
     load_weights(model, weights, weights_name)
     return Bundle(model.eval(), preprocessing, labels, card)
 

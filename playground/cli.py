@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     from playground.explain.command import add_parser as add_explain_parser
 
     add_explain_parser(sub)
+    from playground.attention.command import add_parser as add_attention_parser
+
+    add_attention_parser(sub)
     return parser
 
 

@@ -17,17 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from torch import nn
 
 from playground.preprocessing import Preprocessing, simple_preprocessing
 from playground.registry import Registry
 
+if TYPE_CHECKING:
+    from playground.text.preprocessing import TextPreprocessing
+
 Family = Literal["cnn", "rnn", "transformer"]
-Modality = Literal["image", "text", "audio", "sequence"]
+Modality = Literal["image", "text", "audio", "sequence", "seq2seq"]
 Builder = Callable[..., nn.Module]
 PreprocessingFactory = Callable[[int, int, "str | None"], Preprocessing]
+TextPreprocessingFactory = Callable[[dict[str, Any]], "TextPreprocessing"]
 
 
 class WeightsUnavailableError(ValueError):
@@ -61,6 +65,9 @@ class ModelSpec:
         choices: the allowed values of hyper-parameters that take one of a few (for the UI's menus).
         inputs: every modality the entry takes (empty: just ``modality``); the recurrent entries
             take ``("text", "sequence")``: token ids through an embedding, or numeric features.
+        text_preprocessing: pretrained text models only: ``hparams -> TextPreprocessing`` with the
+            model's own tokenizer, used instead of training one on the dataset
+            (``playground.training.setup.bundle_for_split``); ``None`` for every other entry.
 
     Builders of ``"text"`` / ``"sequence"`` entries take ``num_classes`` and keyword-only
     ``vocab_size`` (token ids in) or ``input_size`` (features per step in) instead of
@@ -84,6 +91,7 @@ class ModelSpec:
     labels: Callable[[], list[str]] | None = None
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     inputs: tuple[Modality, ...] = ()
+    text_preprocessing: TextPreprocessingFactory | None = None
 
     def accepts(self, modality: str) -> bool:
         """Whether the entry can be built for data of ``modality`` (``"image"``, ``"text"``, ...)."""

@@ -48,6 +48,8 @@ class TransformerClassifier(nn.Module):
             unknown position encoding.
     """
 
+    sinusoids: torch.Tensor | None  # the fixed table (a buffer) when position_encoding is "sinusoidal"
+
     def __init__(
         self,
         num_classes: int,
@@ -87,8 +89,8 @@ class TransformerClassifier(nn.Module):
         self.positions: nn.Parameter | None = None
         if position_encoding == "learned":
             self.positions = nn.Parameter(torch.randn(max_positions, d_model) * 0.02)
-        elif position_encoding == "sinusoidal":
-            self.register_buffer("sinusoids", sinusoidal_positions(max_positions, d_model), persistent=False)
+        sinusoids = sinusoidal_positions(max_positions, d_model) if position_encoding == "sinusoidal" else None
+        self.register_buffer("sinusoids", sinusoids, persistent=False)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList([Block(d_model, num_heads, dropout) for _ in range(num_layers)])
         self.ln_f = nn.LayerNorm(d_model)
@@ -126,7 +128,7 @@ class TransformerClassifier(nn.Module):
             raise ValueError(f"this model takes at most {self.max_positions} positions, got {t}")
         if self.positions is not None:
             h = h + self.positions[:t]
-        elif self.position_encoding == "sinusoidal":
+        elif self.sinusoids is not None:
             h = h + self.sinusoids[:t]
         return self.drop(h), key_mask
 
@@ -162,7 +164,9 @@ class TransformerClassifier(nn.Module):
 
     def query_key(self, layer: int) -> QueryKey:
         """Block ``layer``'s query / key projections (see :class:`QueryKey`)."""
-        return self.blocks[layer].attn.query_key()
+        block = self.blocks[layer]
+        assert isinstance(block, Block)  # for the type checker: ModuleList items are Modules
+        return block.attn.query_key()
 
 
 @register_model(

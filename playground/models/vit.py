@@ -107,7 +107,9 @@ class VisionTransformer(nn.Module):
 
     def query_key(self, layer: int) -> QueryKey:
         """Block ``layer``'s query / key projections."""
-        return self.blocks[layer].attn.query_key()
+        block = self.blocks[layer]
+        assert isinstance(block, Block)  # for the type checker: ModuleList items are Modules
+        return block.attn.query_key()
 
 
 @register_model(

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from playground.text.clean import clean_text
-from playground.text.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerKind
+from playground.text.tokenizer import PAD_ID, StoredTokenizerKind, TextTokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -46,7 +46,8 @@ class TextPreprocessing:
     """Input specification of a text model.
 
     Attributes:
-        tokenizer: the model's tokenizer (``[PAD]`` = 0, ``[UNK]`` = 1).
+        tokenizer: the model's tokenizer (``[PAD]`` = 0; ``[UNK]`` = 1 for trained ones, the
+            model's own id for a :class:`~playground.text.tokenizer.PretrainedTokenizer`).
         max_length: the most tokens the model sees per text; the rest is dropped (and counted).
     """
 
@@ -67,24 +68,25 @@ class TextPreprocessing:
     def encode(self, text: str) -> EncodedText:
         """Clean, tokenize and truncate one text a person gave.
 
+        A pretrained tokenizer (kind ``"pretrained"``) adds the model's special tokens
+        (``[CLS] ... [SEP]``); truncation then keeps the closing one and ``num_dropped`` counts the
+        text tokens cut off.
+
         Raises:
             TypeError: ``text`` is not a string.
             EmptyTextError: nothing is left after cleaning.
             ValueError: the tokenizer finds no token in it.
         """
         cleaned = clean_text(text)
-        tokens, ids = self.tokenizer.tokenize(cleaned)
-        if not ids:
-            raise ValueError("the tokenizer found no tokens in this text")
-        dropped = max(0, len(ids) - self.max_length)
-        tokens, ids = tokens[: self.max_length], ids[: self.max_length]
+        tokens, ids, dropped = self.tokenizer.encode(cleaned, self.max_length)
         return EncodedText(cleaned, tokens, torch.tensor(ids, dtype=torch.int64), dropped)
 
     def encode_batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids of many texts, right-padded to the longest.
 
         Texts are expected clean (datasets are cleaned when loaded); one that gives no token
-        becomes a single ``[UNK]`` so every length is at least 1.
+        becomes a single ``[UNK]`` so every length is at least 1. A pretrained tokenizer adds its
+        special tokens (``[CLS] ... [SEP]``) to every row, as :meth:`encode` does.
 
         Args:
             texts: B strings.
@@ -97,8 +99,7 @@ class TextPreprocessing:
         """
         if not texts:
             raise ValueError("expected at least one text, got none")
-        encodings = self.tokenizer.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        rows = [list(e.ids[: self.max_length]) or [UNK_ID] for e in encodings]
+        rows = self.tokenizer.encode_batch(list(texts), self.max_length)
         lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)
         ids = torch.full((len(rows), int(lengths.max())), PAD_ID, dtype=torch.int64)  # (B, T)
         for i, row in enumerate(rows):
@@ -128,7 +129,7 @@ class TextPreprocessing:
         if TOKENIZER_FILE not in files:
             raise ValueError(f"a text model needs its {TOKENIZER_FILE} beside card.json")
         try:
-            kind: TokenizerKind = data["tokenizer"]
+            kind: StoredTokenizerKind = data["tokenizer"]
             max_length = int(data["max_length"])
             text = files[TOKENIZER_FILE].decode("utf-8")
         except (KeyError, TypeError, ValueError) as exc:

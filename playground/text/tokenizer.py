@@ -9,6 +9,11 @@ Four kinds, all with ``[PAD]`` at id 0 and ``[UNK]`` at id 1:
 * ``"wordpiece"``: BERT's WordPiece (Schuster & Nakajima 2012; continuation pieces start ``##``).
 * ``"char"``: one id per character, spaces included (for brackets, parity, ...).
 
+A fifth kind, ``"pretrained"`` (:class:`PretrainedTokenizer`), is not trained here: it is a
+pretrained model's own ``tokenizer.json`` (BERT's WordPiece for ``minilm``, ``bert-base-uncased``,
+...), which adds the model's special tokens (``[CLS] ... [SEP]``) and keeps the model's ids; only
+its ``[PAD]`` must be id 0, as everywhere here.
+
 Word, BPE and WordPiece first apply BERT's normalizer (lower-casing optional, accents kept; control
 characters were removed by ``clean_text`` already, and emoji joiners stay), which also puts spaces
 around CJK characters so each becomes a token instead of one unknown run. The whole
@@ -23,7 +28,9 @@ from typing import Any, Literal, get_args
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-TokenizerKind = Literal["word", "bpe", "wordpiece", "char"]
+TokenizerKind = Literal["word", "bpe", "wordpiece", "char"]  # the kinds train_tokenizer makes
+StoredTokenizerKind = TokenizerKind | Literal["pretrained"]  # what a TextTokenizer (and card.json) can hold
+PRETRAINED: Literal["pretrained"] = "pretrained"
 PAD_TOKEN, UNK_TOKEN = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
 SPECIAL_TOKENS = [PAD_TOKEN, UNK_TOKEN]  # their order fixes PAD_ID and UNK_ID
@@ -79,11 +86,18 @@ class TextTokenizer:
         ValueError: if the special tokens are not where they must be.
     """
 
+    kind: StoredTokenizerKind
+
     def __init__(self, tokenizer: Tokenizer, kind: TokenizerKind) -> None:
         if tokenizer.token_to_id(PAD_TOKEN) != PAD_ID or tokenizer.token_to_id(UNK_TOKEN) != UNK_ID:
             raise ValueError(f"a tokenizer here needs {PAD_TOKEN} at id {PAD_ID} and {UNK_TOKEN} at id {UNK_ID}")
         self.tokenizer = tokenizer
         self.kind = kind
+
+    @property
+    def unk_id(self) -> int:
+        """The id unknown text maps to (:data:`UNK_ID` here; the model's own for pretrained tokenizers)."""
+        return UNK_ID
 
     @property
     def vocab_size(self) -> int:
@@ -95,6 +109,26 @@ class TextTokenizer:
         encoding = self.tokenizer.encode(text, add_special_tokens=False)
         return list(encoding.tokens), list(encoding.ids)
 
+    def encode(self, text: str, max_length: int) -> tuple[list[str], list[int], int]:
+        """Tokens and ids of one text as the model sees it, cut to ``max_length``.
+
+        Returns:
+            ``(tokens, ids, num_dropped)``: at most ``max_length`` tokens, and how many were cut off
+            the end.
+
+        Raises:
+            ValueError: the text gives no token.
+        """
+        tokens, ids = self.tokenize(text)
+        if not ids:
+            raise ValueError("the tokenizer found no tokens in this text")
+        return tokens[:max_length], ids[:max_length], max(0, len(ids) - max_length)
+
+    def encode_batch(self, texts: list[str], max_length: int) -> list[list[int]]:
+        """Ids of many texts, each cut to ``max_length``; a text with no token becomes ``[UNK]``."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [list(e.ids[:max_length]) or [UNK_ID] for e in encodings]
+
     def id_to_token(self, token_id: int) -> str:
         """The token of ``token_id``; ``"[UNK]"`` for an id outside the vocabulary."""
         token = self.tokenizer.id_to_token(int(token_id))
@@ -105,17 +139,117 @@ class TextTokenizer:
         return str(self.tokenizer.to_str())
 
     @classmethod
-    def from_json(cls, text: str, kind: TokenizerKind) -> TextTokenizer:
-        """Inverse of :meth:`to_json`.
+    def from_json(cls, text: str, kind: StoredTokenizerKind) -> TextTokenizer:
+        """Inverse of :meth:`to_json`; ``kind="pretrained"`` gives a :class:`PretrainedTokenizer`.
 
         Raises:
-            ValueError: if ``text`` is not a tokenizer's JSON.
+            ValueError: if ``text`` is not a tokenizer's JSON, or it breaks the kind's id conventions.
         """
         try:
             tokenizer = Tokenizer.from_str(text)
         except Exception as exc:  # the Rust side raises a bare Exception for any parse error
             raise ValueError(f"tokenizer.json is not a valid tokenizer ({exc})") from exc
+        if kind == PRETRAINED:
+            return PretrainedTokenizer(tokenizer)
         return cls(tokenizer, kind)
+
+
+_PAD_CANDIDATES = ("[PAD]", "<pad>", "<PAD>")
+
+
+class PretrainedTokenizer(TextTokenizer):
+    """A pretrained model's own tokenizer (kind ``"pretrained"``): its vocabulary and special tokens.
+
+    Unlike the trained kinds it adds the model's special tokens (``[CLS] text [SEP]`` for BERT,
+    through the tokenizer's own post-processor) and keeps the model's ids (``[UNK]`` is 100 in
+    BERT's vocabulary; pages mark unknown tokens by their string). Truncation keeps the closing
+    special token: the text is cut to ``max_length - num_special`` tokens and then the special
+    tokens are added, which is what ``tokenizers``' own ``enable_truncation`` does (done per call
+    here because ``max_length`` belongs to the :class:`TextPreprocessing`, not the tokenizer).
+
+    Args:
+        tokenizer: the model's ``tokenizers.Tokenizer`` (``tokenizer.json``, or
+            ``AutoTokenizer.from_pretrained(...).backend_tokenizer``); copied, not changed.
+        name: the model's name, for error messages.
+        pad_token: the model's padding token; default: the tokenizer's padding setting, else
+            ``[PAD]`` / ``<pad>`` if the vocabulary has one.
+
+    Raises:
+        ValueError: the model has no padding token or pads with another id than :data:`PAD_ID`
+            (the playground right-pads every batch with 0 and masks id 0 out: BERT, DistilBERT,
+            MiniLM and ELECTRA fit; RoBERTa (1) and GPT-2 (none) do not).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, name: str = "this model", pad_token: str | None = None) -> None:
+        stored = Tokenizer.from_str(tokenizer.to_str())  # a private copy: padding / truncation are set below
+        pad_id: int | None = None
+        if pad_token is not None:
+            pad_id = stored.token_to_id(pad_token)
+        elif stored.padding is not None:
+            pad_id, pad_token = int(stored.padding["pad_id"]), str(stored.padding["pad_token"])
+        else:
+            pad_token = next((t for t in _PAD_CANDIDATES if stored.token_to_id(t) is not None), None)
+            pad_id = None if pad_token is None else stored.token_to_id(pad_token)
+        if pad_id is None or pad_token is None:
+            raise ValueError(f"the playground pads with id {PAD_ID}; {name} has no padding token")
+        if pad_id != PAD_ID:
+            raise ValueError(f"the playground pads with id {PAD_ID}; {name} pads with id {pad_id}")
+        # Stored form (tokenizer.json): no truncation, pad to the longest with id 0 on the right.
+        stored.no_truncation()
+        stored.enable_padding(direction="right", pad_id=PAD_ID, pad_token=pad_token)
+        self.tokenizer = stored
+        self.kind = PRETRAINED
+        self.name = name
+        self.pad_token = pad_token
+        # Working copy for encoding: no padding (rows are padded by TextPreprocessing.encode_batch).
+        self._encoder = Tokenizer.from_str(stored.to_str())
+        self._encoder.no_padding()
+        self.num_special = int(self._encoder.num_special_tokens_to_add(is_pair=False))
+        model_unk = getattr(self._encoder.model, "unk_token", None)
+        unk = self._encoder.token_to_id(model_unk) if isinstance(model_unk, str) else None
+        self._unk_id = int(unk) if unk is not None else UNK_ID
+
+    @property
+    def unk_id(self) -> int:
+        """The model's ``[UNK]`` id (100 for BERT's vocabulary)."""
+        return self._unk_id
+
+    def tokenize(self, text: str) -> tuple[list[str], list[int]]:
+        """Tokens and ids of ``text`` without special tokens and without truncation."""
+        encoding = self._encoder.encode(text, add_special_tokens=False)
+        return list(encoding.tokens), list(encoding.ids)
+
+    def _finish(self, encoding: Any, max_length: int) -> Any:
+        """Cut ``encoding`` to leave room for the special tokens, then add them (post-processor)."""
+        budget = max_length - self.num_special
+        if budget < 1:
+            raise ValueError(
+                f"max_length must leave room for text beside {self.num_special} special tokens, got {max_length}"
+            )
+        encoding.truncate(budget)
+        return self._encoder.post_process(encoding)
+
+    def encode(self, text: str, max_length: int) -> tuple[list[str], list[int], int]:
+        """``[CLS] tokens [SEP]`` (the model's special tokens), at most ``max_length`` in all.
+
+        Returns:
+            ``(tokens, ids, num_dropped)``, ``num_dropped`` counting text tokens cut off (the
+            special tokens are always kept).
+
+        Raises:
+            ValueError: the text gives no token, or ``max_length`` leaves no room for text.
+        """
+        encoding = self._encoder.encode(text, add_special_tokens=False)
+        total = len(encoding.ids)
+        if total == 0:
+            raise ValueError("the tokenizer found no tokens in this text")
+        done = self._finish(encoding, max_length)
+        return list(done.tokens), list(done.ids), max(0, total - (max_length - self.num_special))
+
+    def encode_batch(self, texts: list[str], max_length: int) -> list[list[int]]:
+        """Ids of many texts with the special tokens, each at most ``max_length`` long."""
+        encodings = self._encoder.encode_batch(list(texts), add_special_tokens=False)
+        return [list(self._finish(e, max_length).ids) for e in encodings]
 
 
 def train_tokenizer(texts: Iterable[str], options: TokenizerOptions) -> TextTokenizer:

@@ -15,6 +15,7 @@ import torch
 from playground.bundle import Bundle, create_bundle_for_dataset, create_sequence_bundle
 from playground.data import DATASETS, ImageDataset, SequenceDataset, Split, TextDataset
 from playground.models import MODELS
+from playground.models.hf import pretrained_text_bundle
 from playground.sequences import SequencePreprocessing
 from playground.text.preprocessing import TextPreprocessing
 from playground.text.tokenizer import TokenizerOptions, train_tokenizer
@@ -84,6 +85,9 @@ def bundle_for_split(
     * images: the dataset's channels and size (or the pretrained weights' input, fine-tuning);
     * text: a tokenizer of ``tokenizer`` options (default: the dataset's ``tokenizer_defaults``)
       trained on the TRAINING part only, so validation words the model never saw stay unknown;
+      a pretrained text transformer (an entry with ``text_preprocessing``: ``minilm``, ...) keeps
+      its own tokenizer (only ``max_length`` of the options applies, capped at the model's) and
+      its pretrained weights, with a new head;
     * numeric sequences: per-feature mean / std of the training part;
     * hyper-parameters not given in ``hparams`` come from the dataset's ``model_defaults`` (where
       the architecture has them), then the architecture's defaults;
@@ -92,6 +96,7 @@ def bundle_for_split(
 
     Raises:
         ValueError: the architecture does not take the dataset's modality, or bad settings.
+        WeightsUnavailableError: a pretrained text model whose weights cannot be had offline.
     """
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
@@ -105,6 +110,19 @@ def bundle_for_split(
     if isinstance(dataset, ImageDataset):
         return create_bundle_for_dataset(
             architecture, dataset.classes, dataset.channels, max(dataset.image_size), weights=weights, hparams=hparams
+        )
+    if isinstance(dataset, TextDataset) and architecture in MODELS and MODELS.get(architecture).text_preprocessing:
+        # A pretrained text transformer keeps its own tokenizer (none is trained on the dataset) and
+        # its pretrained weights; only the head is new (one output per class).
+        if weights not in (None, MODELS.get(architecture).default_weights):
+            raise ValueError(f"{architecture} has no weights {weights!r}; it always starts from its pretrained ones")
+        options = tokenizer or tokenizer_options_for(dataset.name)
+        return pretrained_text_bundle(
+            architecture,
+            num_classes=len(dataset.classes),
+            labels=list(dataset.classes),
+            hparams=hparams,
+            max_length=options.max_length,
         )
     if weights is not None:
         raise ValueError(f"{architecture} has no pretrained weights for {dataset.name}; train it from scratch")
