@@ -11,6 +11,7 @@ from playground.runs import checkpoint_folders, list_checkpoints
 from playground.text.preprocessing import TOKENIZER_FILE
 from ui.pages import ensure_app_entry
 from ui.state import active_model, card_facts, model_summary, pretrained_bundle, set_active_model, show_error
+from ui.transformers import offer_transformers
 from ui.widgets import hparam_inputs
 
 
@@ -82,7 +83,12 @@ with build_tab:
     )
     spec = MODELS.get(name)
     st.caption(f"{spec.description}  \nSource: {spec.source}")
-    if not spec.accepts("image"):
+    if spec.text_preprocessing is not None:
+        st.caption(
+            "A pretrained text transformer with its own tokenizer: load it as it is, or fine-tune it on the Train page."
+        )
+        offer_transformers(key="m_tf")
+    elif not spec.accepts("image"):
         # A text model's embedding is sized by a tokenizer trained on data, and a sequence model's
         # first layer by the data's features: there is nothing sensible to build without data.
         st.info(

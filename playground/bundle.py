@@ -443,9 +443,7 @@ def bundle_from_files(
             num_classes=card.num_classes, vocab_size=card.vocab_size, input_size=None, weights=None, **hparams
         )
     else:
-        raise ValueError(
-            f"card.json: modality must be 'image', 'text', 'sequence' or 'seq2seq', got {card.modality!r}"
-        )
+        raise ValueError(f"card.json: modality must be 'image', 'text', 'sequence' or 'seq2seq', got {card.modality!r}")
     load_weights(model, weights, weights_name)
     return Bundle(model.eval(), preprocessing, labels, card)
 

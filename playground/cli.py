@@ -93,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, **options)
     config = train_config_for(
         args.dataset,
+        args.model,
         epochs=args.epochs,
         batch_size=args.batch_size,
         optimizer=args.optimizer,

@@ -23,6 +23,7 @@ PAGES: list[PageEntry] = [
     PageEntry("pages/predict.py", "Predict", ":material/image_search:"),
     PageEntry("pages/features.py", "Filters & feature maps", ":material/grid_view:"),
     PageEntry("pages/rnn_states.py", "RNN states", ":material/timeline:"),
+    PageEntry("pages/attention.py", "Attention", ":material/hub:"),
     PageEntry("pages/explain.py", "Explain", ":material/psychology:"),
     PageEntry("pages/robustness.py", "Robustness", ":material/shield:"),
 ]

@@ -68,6 +68,9 @@ class ModelSpec:
         text_preprocessing: pretrained text models only: ``hparams -> TextPreprocessing`` with the
             model's own tokenizer, used instead of training one on the dataset
             (``playground.training.setup.bundle_for_split``); ``None`` for every other entry.
+        train_defaults: ``TrainConfig`` fields this architecture needs whatever the dataset (they
+            win over the dataset's ``train_defaults``), e.g. ``vit_tiny``'s longer schedule and
+            augmentation: transformers see no image prior and need more data or more epochs.
 
     Builders of ``"text"`` / ``"sequence"`` entries take ``num_classes`` and keyword-only
     ``vocab_size`` (token ids in) or ``input_size`` (features per step in) instead of
@@ -92,6 +95,7 @@ class ModelSpec:
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     inputs: tuple[Modality, ...] = ()
     text_preprocessing: TextPreprocessingFactory | None = None
+    train_defaults: dict[str, Any] = field(default_factory=dict)
 
     def accepts(self, modality: str) -> bool:
         """Whether the entry can be built for data of ``modality`` (``"image"``, ``"text"``, ...)."""

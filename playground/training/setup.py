@@ -38,15 +38,17 @@ def _merged(cls: type[T], what: str, dataset_name: str, attribute: str, override
     return cls(**{**_dataset_defaults(dataset_name, attribute), **given})
 
 
-def train_config_for(dataset_name: str, **overrides: Any) -> TrainConfig:
-    """A :class:`TrainConfig` from the dataset's ``train_defaults`` and then ``overrides``.
+def train_config_for(dataset_name: str, architecture: str | None = None, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from the dataset's ``train_defaults``, the architecture's, then ``overrides``.
 
     ``None`` values in ``overrides`` mean "not given" and keep the default.
 
     Raises:
         ValueError: an unknown field or a value out of range.
     """
-    return _merged(TrainConfig, "training", dataset_name, "train_defaults", overrides)
+    model_defaults = dict(MODELS.get(architecture).train_defaults) if architecture in MODELS else {}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return _merged(TrainConfig, "training", dataset_name, "train_defaults", {**model_defaults, **given})
 
 
 def tokenizer_options_for(dataset_name: str, **overrides: Any) -> TokenizerOptions:

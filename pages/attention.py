@@ -1,0 +1,345 @@
+"""Attention: every layer's and head's attention of the active transformer, on your text or image.
+
+The maps come from ``playground.attention`` (read from the model's own forward pass, rows summing
+to 1), the figures from ``playground.attention.figures``. Seq2seq models add the decoder's
+cross-attention as it writes its answer.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from playground.attention import (
+    AttentionMaps,
+    NoAttentionError,
+    class_token_map,
+    head_summaries,
+    image_attention,
+    rollout,
+    supports_attention,
+    text_attention,
+)
+from playground.attention.figures import (
+    attention_heatmap,
+    cross_attention_figure,
+    formula_figure,
+    formula_table,
+    head_summary_figure,
+    head_view,
+    image_overlay,
+    model_view,
+    rollout_bars,
+)
+from playground.bundle import Bundle
+from ui.pages import ensure_app_entry
+from ui.state import active_model, show_error
+from ui.transformers import offer_transformers
+from ui.widgets import input_image_picker, shorten, text_input_picker
+
+LONG_INPUT = 64  # tokens: longer inputs get a window for the token-level views
+VIEWS = {
+    "model": "Model view (all layers × heads)",
+    "head": "Head view (token links)",
+    "heatmap": "One head, tokens on both axes",
+    "summaries": "Heads compared",
+    "rollout": "Rollout",
+    "formula": "The formula, with the numbers",
+}
+
+
+def _plot_config(name: str) -> dict[str, object]:
+    """Plotly's own export button, as PNG or SVG (picked in the sidebar of the page)."""
+    fmt = st.session_state.get("at_export", "png")
+    return {"toImageButtonOptions": {"format": fmt, "filename": name, "scale": 2}, "displaylogo": False}
+
+
+def _maps_for(bundle: Bundle, key: tuple[object, ...], compute: object) -> AttentionMaps:
+    """The attention maps of this model and input, computed once and kept while they stay the same.
+
+    Kept in session state (one entry) rather than ``st.cache_data``: the maps hold the model's
+    forward pass for the formula view, which should not be pickled on every rerun.
+    """
+    held = st.session_state.get("_attention_maps")
+    if held is not None and held[0] == key and held[1] is bundle.model:
+        maps: AttentionMaps = held[2]
+        return maps
+    with st.spinner("Running the model and reading every layer's attention…"):
+        maps = compute()  # type: ignore[operator]
+    st.session_state._attention_maps = (key, bundle.model, maps)
+    return maps
+
+
+def _token_window(n_tokens: int) -> tuple[int, int]:
+    """A window of tokens for the token-level views of long inputs (all tokens for short ones)."""
+    if n_tokens <= LONG_INPUT:
+        return 0, n_tokens
+    start, stop = st.slider(
+        f"Token window (of {n_tokens}; the model view shows all of them, averaged down)",
+        0,
+        n_tokens,
+        (0, LONG_INPUT),
+        key="at_window",
+    )
+    return int(start), max(int(stop), int(start) + 1)
+
+
+def _layer_head(maps: AttentionMaps, *, allow_mean: bool = True) -> tuple[int, int | None]:
+    c1, c2 = st.columns(2)
+    layer = int(
+        c1.selectbox(
+            "Layer",
+            range(maps.num_layers),
+            index=maps.num_layers - 1,
+            format_func=lambda i: f"layer {i}",
+            key="at_layer",
+        )
+    )
+    heads: list[int | None] = [None] if allow_mean else []
+    heads += list(range(maps.num_heads))
+    head = c2.selectbox(
+        "Head",
+        heads,
+        format_func=lambda h: "mean over heads" if h is None else f"head {h}",
+        key="at_head" if allow_mean else "at_head_only",
+    )
+    return layer, head
+
+
+def _matrix(maps: AttentionMaps, layer: int, head: int | None) -> torch.Tensor:
+    probs = maps.attention_probs[layer]  # (H, T, T)
+    return probs.mean(dim=0) if head is None else probs[head]
+
+
+def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
+    """Every view of one input's attention; the person picks which."""
+    tokens = maps.tokens
+    n = len(tokens)
+    view = st.radio("View", list(VIEWS), format_func=VIEWS.__getitem__, horizontal=True, key="at_view")
+
+    if view == "model":
+        fig = model_view(maps.attention_probs, tokens)
+        st.plotly_chart(fig, key="at_model_view", config=_plot_config("model_view"))
+        st.caption(
+            "Each small map is one head: rows are the tokens that look (queries), columns the tokens they "
+            "look at (keys). Diagonal stripes are positional heads; a bright column is a token everyone "
+            "attends to (often [CLS] or [SEP])."
+        )
+    elif view == "head":
+        layer, _ = _layer_head(maps, allow_mean=False)
+        start, stop = _token_window(n)
+        min_weight = st.slider("Hide links weaker than", 0.0, 0.5, 0.05, 0.01, key="at_min_weight")
+        fig = head_view(maps.attention_probs[layer], tokens, window=(start, stop), min_weight=min_weight)
+        st.plotly_chart(fig, key="at_head_view", config=_plot_config(f"head_view_layer{layer}"))
+        st.caption("Left: the token that looks; right: the token it looks at. Click a head in the legend to hide it.")
+    elif view == "heatmap":
+        layer, head = _layer_head(maps)
+        start, stop = _token_window(n)
+        matrix = _matrix(maps, layer, head)
+        title = f"layer {layer}, " + ("mean over heads" if head is None else f"head {head}")
+        fig = attention_heatmap(matrix, tokens, title=title, window=(start, stop))
+        st.plotly_chart(fig, key="at_heatmap", config=_plot_config("attention_heatmap"))
+    elif view == "summaries":
+        summaries = head_summaries(
+            maps.attention_probs,
+            maps.special,
+            patch_grid=maps.patch_grid,
+            patch_size=maps.patch_size,
+            num_prefix=maps.num_prefix,
+        )
+        st.plotly_chart(head_summary_figure(summaries), key="at_summaries", config=_plot_config("head_summaries"))
+        st.caption(
+            "Entropy near 0: the head looks at one token; near log T: it spreads evenly. Small mean distance: a "
+            "local or positional head. A high share on special tokens: a 'no-op' head parking its attention on "
+            "[CLS] / [SEP] (Clark et al. 2019)."
+        )
+    elif view == "rollout":
+        fusion = st.radio("Heads combined by", ["mean", "max", "min"], horizontal=True, key="at_fusion")
+        rolled = rollout(maps.attention_probs, head_fusion=fusion)  # (L, T, T)
+        depth = int(
+            st.slider("Rolled out up to layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="at_rollout_depth")
+        )
+        if maps.patch_grid is not None:
+            c1, c2 = st.columns(2)
+            raw = _matrix(maps, depth, None)
+            c1.plotly_chart(
+                image_overlay(maps.pixels, class_token_map(maps, raw), title=f"raw: [CLS] → patches, layer {depth}"),
+                key="at_raw_overlay",
+                config=_plot_config("cls_attention"),
+            )
+            c2.plotly_chart(
+                image_overlay(maps.pixels, class_token_map(maps, rolled[depth]), title=f"rollout up to layer {depth}"),
+                key="at_rollout_overlay",
+                config=_plot_config("rollout"),
+            )
+        else:
+            received = rolled[depth].mean(dim=0)  # (T,): how much of each input token reaches the top, on average
+            st.plotly_chart(rollout_bars(received, tokens), key="at_rollout_bars", config=_plot_config("rollout"))
+            start, stop = _token_window(n)
+            fig = attention_heatmap(rolled[depth], tokens, title=f"rollout up to layer {depth}", window=(start, stop))
+            st.plotly_chart(fig, key="at_rollout_heatmap", config=_plot_config("rollout_heatmap"))
+        st.caption(
+            "Rollout (Abnar & Zuidema 2020) follows attention through the residual stream: each layer's "
+            "head-averaged map is mixed half-and-half with the identity and the layers are multiplied. "
+            "Raw maps show where one layer looks; rollout, where the information came from."
+        )
+    else:
+        layer, head = _layer_head(maps, allow_mean=False)
+        query = int(
+            st.selectbox(
+                "Query token i",
+                range(n),
+                format_func=lambda i: f"{i}: {tokens[i]}",
+                key="at_query",
+            )
+        )
+        formula = maps.formula(layer, int(head or 0), query)
+        st.latex(r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right) V")
+        q_text = ", ".join(f"{v:.3f}" for v in formula.query[:8].tolist())
+        more = "…" if formula.query.numel() > 8 else ""
+        st.caption(
+            f"q_{query} for “{shorten(tokens[query], 30)}” = [{q_text}{more}] (d_k = {formula.query.numel()}, "
+            f"√d_k = {formula.scale:.3f}); one key k_j per token; score_j = q·k_j / √d_k; the softmax of the "
+            "scores is the attention row."
+        )
+        st.plotly_chart(formula_figure(formula, tokens), key="at_formula", config=_plot_config("formula"))
+        st.dataframe(pd.DataFrame(formula_table(formula, tokens)), hide_index=True)
+        if formula.matches:
+            st.success(
+                f"The recomputed row equals the model's own attention (max |diff| = {formula.max_abs_diff:.1e}).",
+                icon=":material/check_circle:",
+            )
+        else:
+            st.warning(
+                f"The recomputed row differs from the model's by up to {formula.max_abs_diff:.1e}.",
+                icon=":material/warning:",
+            )
+
+
+def seq2seq_section(bundle: Bundle) -> None:
+    """The seq2seq model's answer and its cross-attention (decoder steps × source characters)."""
+    from playground.seq2seq.train import example_source, translate
+
+    text = st.text_input("Source string", value=example_source(bundle), key="at_s2s_text", max_chars=64)
+    if not text.strip():
+        st.info("Type a source string.", icon=":material/edit:")
+        return
+    try:
+        result = translate(bundle, text)
+    except ValueError as exc:
+        show_error(exc, "run the model")
+        return
+    st.markdown(f"**{html.escape(text)}** → **{html.escape(result.output) or '(nothing)'}**")
+    layers, heads = int(result.cross_attention.shape[0]), int(result.cross_attention.shape[1])
+    c1, c2 = st.columns(2)
+    layer = int(c1.selectbox("Decoder layer", range(layers), index=layers - 1, key="at_s2s_layer"))
+    head = c2.selectbox(
+        "Head",
+        [None, *range(heads)],
+        format_func=lambda h: "mean over heads" if h is None else f"head {h}",
+        key="at_s2s_head",
+    )
+
+    def pick(attention: torch.Tensor) -> torch.Tensor:
+        return attention[layer].mean(dim=0) if head is None else attention[layer, head]
+
+    st.plotly_chart(
+        cross_attention_figure(
+            pick(result.cross_attention),
+            result.output_tokens,
+            result.source_tokens,
+            title=f"cross-attention, decoder layer {layer}",
+        ),
+        key="at_cross",
+        config=_plot_config("cross_attention"),
+    )
+    st.caption(
+        "Each row is one step of the decoder writing its answer; the columns are the source characters. "
+        "For 'reverse' a trained model draws the anti-diagonal: step i reads the i-th character from the end."
+    )
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(
+        attention_heatmap(
+            pick(result.decoder_attention), result.output_tokens, title="decoder self-attention (causal)"
+        ),
+        key="at_dec_self",
+        config=_plot_config("decoder_self_attention"),
+    )
+    enc_layer = min(layer, int(result.encoder_attention.shape[0]) - 1)
+    enc = result.encoder_attention[enc_layer]
+    c2.plotly_chart(
+        attention_heatmap(
+            enc.mean(dim=0) if head is None else enc[head], result.source_tokens, title=f"encoder layer {enc_layer}"
+        ),
+        key="at_enc_self",
+        config=_plot_config("encoder_self_attention"),
+    )
+
+
+# ---------------------------------------------------------------- page
+
+ensure_app_entry()
+st.title("Attention")
+st.caption(
+    "The article's Attention(Q, K, V) = softmax(QKᵀ / √d_k) V on your own input: every layer and head of the "
+    "active transformer, how attention flows through the layers, and one row recomputed by hand."
+)
+st.session_state.setdefault("at_export", "png")
+bundle = active_model().bundle
+
+if bundle.modality == "seq2seq":
+    st.radio("Figure downloads", ["png", "svg"], horizontal=True, key="at_export")
+    seq2seq_section(bundle)
+    st.stop()
+
+if not supports_attention(bundle.model):
+    st.info(
+        f"The active model, **{bundle.title}**, has no attention layers. Load a transformer below, or train "
+        "**transformer_encoder** on a text dataset, **vit_tiny** on MNIST or **transformer_seq2seq** on a string task "
+        "on the Train page.",
+        icon=":material/info:",
+    )
+    offer_transformers(key="at_offer")
+    st.stop()
+
+st.subheader("Input")
+try:
+    if bundle.modality == "image":
+        image, name = input_image_picker(bundle, key="at_image")
+        maps = _maps_for(
+            bundle, ("image", name, image.size, image.tobytes()[:4096]), lambda: image_attention(bundle, image)
+        )
+    elif bundle.modality == "text":
+        text = text_input_picker(bundle, key="at_input")
+        if text is None:
+            st.stop()
+        maps = _maps_for(bundle, ("text", text), lambda: text_attention(bundle, text))
+    else:
+        st.info(f"{bundle.title} takes numeric sequences; the Attention page shows text and image transformers.")
+        st.stop()
+except (NoAttentionError, ValueError, TypeError) as exc:
+    show_error(exc, "read the attention")
+    st.stop()
+
+layers, heads, n = maps.num_layers, maps.num_heads, len(maps.tokens)
+pred = maps.logits.softmax(-1)
+st.caption(
+    f"{n} tokens · {layers} layers × {heads} heads · attention shaped ({layers}, {heads}, {n}, {n}) · "
+    f"prediction **{html.escape(maps.predicted)}** ({float(pred.max()):.1%})"
+)
+if maps.num_dropped:
+    st.warning(
+        f"The text is longer than the model takes: {maps.num_dropped} token(s) at the end were dropped.",
+        icon=":material/content_cut:",
+    )
+st.radio(
+    "Figure downloads",
+    ["png", "svg"],
+    horizontal=True,
+    key="at_export",
+    help="Plotly's camera button saves this format",
+)
+show_views(maps, bundle)

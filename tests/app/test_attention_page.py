@@ -1,0 +1,129 @@
+"""AppTest of the Attention page: a text transformer, a ViT on an image, and a model without attention."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from playground.attention import class_token_map, image_attention, rollout, text_attention
+from playground.imageio import list_samples, load_sample
+from playground.bundle import Bundle, create_bundle, create_sequence_bundle
+from playground.text.preprocessing import TextPreprocessing
+from playground.text.tokenizer import TokenizerOptions, train_tokenizer
+from ui.state import ActiveModel
+
+MakeApp = Callable[..., AppTest]
+TEXT = "the cat sat on the mat"
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _chart(at: AppTest, key: str) -> dict:
+    found = [c for c in at.get("plotly_chart") if c.key == key]
+    assert len(found) == 1, [c.key for c in at.get("plotly_chart")]
+    figure: dict = json.loads(found[0].proto.spec)
+    return figure
+
+
+def _array(value: object) -> np.ndarray:
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.asarray(value)
+
+
+@pytest.fixture(scope="module")
+def text_bundle() -> Bundle:
+    tokenizer = train_tokenizer(
+        [TEXT, "a dog ran in the park", "birds sing"], TokenizerOptions(kind="word", vocab_size=50, max_length=32)
+    )
+    torch.manual_seed(0)
+    return create_sequence_bundle("transformer_encoder", TextPreprocessing(tokenizer, 32), ["neg", "pos"])
+
+
+def test_text_views_show_the_models_numbers(app: MakeApp, text_bundle: Bundle) -> None:
+    at = app()
+    at.session_state["active_model"] = ActiveModel(text_bundle, "test")
+    at.switch_page("pages/attention.py").run()
+    _assert_clean(at)
+    at.text_area(key="at_input_text").input(TEXT).run()
+    _assert_clean(at)
+    maps = text_attention(text_bundle, TEXT)
+    assert any("6 tokens · 2 layers × 4 heads" in c.value for c in at.caption), [c.value for c in at.caption]
+
+    # the model view: one small map per layer x head, equal to the model's attention
+    fig = _chart(at, "at_model_view")
+    heat = [t for t in fig["data"] if t["type"] == "heatmap"]
+    assert len(heat) == 8
+    np.testing.assert_allclose(_array(heat[0]["z"]), maps.attention_probs[0, 0].numpy(), atol=1e-6)
+
+    # one head as a heatmap: layer 1 (the last, picked by default), mean over heads
+    at.radio(key="at_view").set_value("heatmap").run()
+    _assert_clean(at)
+    z = _array(_chart(at, "at_heatmap")["data"][0]["z"])
+    np.testing.assert_allclose(z, maps.attention_probs[1].mean(0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(z.sum(-1), 1.0, atol=1e-5)
+
+    # rollout: the bar of each token's share equals the library's rollout
+    at.radio(key="at_view").set_value("rollout").run()
+    _assert_clean(at)
+    bars = _chart(at, "at_rollout_bars")["data"][0]
+    expected = rollout(maps.attention_probs)[-1].mean(0).numpy()
+    np.testing.assert_allclose(_array(bars["y"]), expected, atol=1e-6)
+
+    # the formula with the real numbers, and its visible check
+    at.radio(key="at_view").set_value("formula").run()
+    _assert_clean(at)
+    ok = [s.value for s in at.success if s.value.startswith("The recomputed row equals")]
+    assert len(ok) == 1, [s.value for s in at.success]
+    diff = float(re.search(r"max \|diff\| = ([0-9.e+-]+)", ok[0]).group(1))
+    assert diff <= 1e-5
+    table = at.dataframe[0].value
+    assert len(table) == 6 and table["softmax"].sum() == pytest.approx(1.0, abs=1e-6)
+
+    # head summaries and head view draw without errors
+    for view, key in (("summaries", "at_summaries"), ("head", "at_head_view")):
+        at.radio(key="at_view").set_value(view).run()
+        _assert_clean(at)
+        assert _chart(at, key)["data"]
+
+
+def test_vit_rollout_over_the_image(app: MakeApp) -> None:
+    torch.manual_seed(0)
+    bundle = create_bundle("vit_tiny", weights=None)
+    at = app()
+    at.session_state["active_model"] = ActiveModel(bundle, "test")
+    at.switch_page("pages/attention.py").run()
+    _assert_clean(at)
+    assert any("50 tokens · 4 layers × 4 heads" in c.value for c in at.caption), [c.value for c in at.caption]
+    at.radio(key="at_view").set_value("rollout").run()
+    _assert_clean(at)
+    overlay = _chart(at, "at_rollout_overlay")
+    assert "rollout up to layer 3" in json.dumps(overlay["layout"]["title"])
+    # the page's input is the first digit sample (a 1-channel model): the drawn map is its rollout
+    digit = next(s for s in list_samples() if s.kind == "digit")
+    maps = image_attention(bundle, load_sample(digit.name))
+    expected = class_token_map(maps, rollout(maps.attention_probs)[-1]).numpy()
+    heat = next(t for t in overlay["data"] if t["type"] == "heatmap")
+    np.testing.assert_allclose(_array(heat["z"]), expected, atol=1e-6)
+
+
+def test_a_model_without_attention_is_offered_transformers(app: MakeApp) -> None:
+    at = app("pages/attention.py")  # the default model: EfficientNet-Lite0, a CNN
+    _assert_clean(at)
+    assert at.title[0].value == "Attention"
+    infos = [i.value for i in at.info]
+    assert len(infos) == 1 and "no attention layers" in infos[0], infos
+    assert at.selectbox(key="at_offer_text").options[0].startswith("MiniLM")
+    assert not at.get("plotly_chart")

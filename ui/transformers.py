@@ -1,0 +1,68 @@
+"""Widgets that load a pretrained or shipped transformer: MiniLM offline, BERT / DistilBERT online,
+any Hugging Face id, and the playground's own ViT trained on MNIST.
+
+Shared by the Models page and the Attention page (which offers them when the active model has no
+attention). Every loader shows a clear error (offline, unknown id, unsupported tokenizer) instead of
+a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from playground.bundle import Bundle, load_bundle
+from playground.models import WeightsUnavailableError
+from playground.runs import SHIPPED_CHECKPOINTS
+from ui.state import pretrained_bundle, set_active_model, show_error
+
+SHIPPED_VIT = SHIPPED_CHECKPOINTS / "vit_tiny-mnist"
+TEXT_TRANSFORMERS = {
+    "minilm": "MiniLM (all-MiniLM-L6-v2: 6 layers × 12 heads; offline)",
+    "bert-base-uncased": "BERT base uncased (the article's example; online or cached)",
+    "distilbert-sst2": "DistilBERT fine-tuned on SST-2 sentiment (online or cached)",
+}
+
+
+@st.cache_resource(show_spinner="Loading the model from Hugging Face…", max_entries=2)
+def _hf_bundle(model_id: str) -> Bundle:
+    from playground.models.hf import hf_text_bundle  # transformers loads only when needed
+
+    return hf_text_bundle(model_id)
+
+
+def _use(load: object, what: str, origin: str) -> None:
+    try:
+        bundle = load()  # type: ignore[operator]
+    except WeightsUnavailableError as exc:
+        st.error(str(exc), icon=":material/cloud_off:")
+        return
+    except (ValueError, TypeError, OSError) as exc:
+        show_error(exc, f"load {what}")
+        return
+    set_active_model(bundle, origin)  # reruns the app
+
+
+def offer_transformers(key: str) -> None:
+    """Buttons that make a transformer the active model."""
+    c1, c2 = st.columns(2)
+    name = c1.selectbox(
+        "Pretrained text transformer",
+        list(TEXT_TRANSFORMERS),
+        format_func=TEXT_TRANSFORMERS.__getitem__,
+        key=f"{key}_text",
+    )
+    if c1.button("Use it", key=f"{key}_use_text", icon=":material/download:"):
+        _use(lambda: pretrained_bundle(name), name, "pretrained (Hugging Face)")
+    if Path(SHIPPED_VIT).is_dir():
+        c2.caption("vit_tiny trained here on MNIST (4×4-pixel patches, 4 layers × 4 heads), shipped with the app.")
+        if c2.button("Use the MNIST ViT", key=f"{key}_use_vit", icon=":material/grid_on:"):
+            _use(lambda: load_bundle(SHIPPED_VIT), "the shipped ViT", "shipped checkpoint")
+    model_id = st.text_input(
+        "Or any Hugging Face model id (BERT-family tokenizers; needs the internet or the local cache)",
+        placeholder="e.g. google/bert_uncased_L-2_H-128_A-2",
+        key=f"{key}_hf_id",
+    )
+    if model_id.strip() and st.button("Load this id", key=f"{key}_use_hf", icon=":material/cloud_download:"):
+        _use(lambda: _hf_bundle(model_id.strip()), model_id.strip(), "Hugging Face")
