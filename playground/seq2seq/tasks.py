@@ -243,8 +243,7 @@ class Seq2SeqPreprocessing:
         if outside:
             shown = ", ".join(repr(c) for c in outside[:10])
             raise ValueError(
-                f"the {what} has characters this model does not know: {shown}; "
-                f"it knows {self.vocab.characters!r}"
+                f"the {what} has characters this model does not know: {shown}; it knows {self.vocab.characters!r}"
             )
         if len(text) > limit:
             raise ValueError(f"the {what} has {len(text)} characters; this model takes at most {limit}")

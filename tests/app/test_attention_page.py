@@ -13,8 +13,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from playground.attention import class_token_map, image_attention, rollout, text_attention
-from playground.imageio import list_samples, load_sample
 from playground.bundle import Bundle, create_bundle, create_sequence_bundle
+from playground.imageio import list_samples, load_sample
 from playground.text.preprocessing import TextPreprocessing
 from playground.text.tokenizer import TokenizerOptions, train_tokenizer
 from ui.state import ActiveModel
