@@ -1,0 +1,58 @@
+"""``python -m playground attention``: MiniLM offline, an image transformer, and clean errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from playground.attention import rollout
+from playground.attention.command import add_parser
+from playground.bundle import create_bundle
+from playground.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m playground")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["attention", *argv, "--json"])
+    assert args.func(args) == 0
+    out: dict = json.loads(capsys.readouterr().out)
+    return out
+
+
+def test_minilm_offline_gives_6_by_12_maps_whose_rows_sum_to_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's done-command: all-MiniLM-L6-v2 from its PyPI package, no network."""
+    out = run_cli(capsys, "--model", "minilm", "--text", "The cat sat on the mat.")
+    assert out["tokens"] == ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
+    assert out["shape"] == [6, 12, 9, 9]
+    probs = torch.tensor(out["attention_probs"])
+    assert probs.shape == (6, 12, 9, 9)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(6, 12, 9), atol=1e-4, rtol=0)
+    assert out["max_row_sum_error"] < 1e-5
+    assert out["formula_check"]["matches"] and out["formula_check"]["max_abs_diff"] <= 1e-5
+    rolled = torch.tensor(out["rollout"], dtype=torch.float64)
+    torch.testing.assert_close(rolled, rollout(probs)[-1], atol=1e-4, rtol=0)
+
+
+def test_vit_tiny_image_attention_and_patch_grid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    create_bundle("vit_tiny", weights=None).save(tmp_path / "vit")
+    out = run_cli(capsys, "--model", str(tmp_path / "vit"), "--input", str(ROOT / "assets/samples/digit_7.png"))
+    assert out["patch_grid"] == [7, 7] and out["patch_size"] == 4
+    assert out["tokens"][0] == "[CLS]" and len(out["tokens"]) == 50
+    assert out["shape"] == [4, 4, 50, 50]
+
+
+def test_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["attention", "--model", "lenet5", "--input", str(ROOT / "assets/samples/digit_7.png")]) == 2
+    assert "no attention layers" in capsys.readouterr().err
+    assert main(["attention", "--model", "minilm"]) == 2
+    assert "exactly one of --text" in capsys.readouterr().err
+    assert main(["attention", "--model", "minilm", "--text", "   "]) == 2
+    assert "error:" in capsys.readouterr().err
