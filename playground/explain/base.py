@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 Modality = Literal["image", "text", "sequence"]
 MODALITIES: tuple[Modality, ...] = ("image", "text", "sequence")
-Family = Literal["gradient", "cam", "perturbation", "noise_tunnel"]
+Family = Literal["gradient", "cam", "perturbation", "noise_tunnel", "attention"]
 ImageBaseline = Literal["black", "blurred", "noise", "uniform"]
 TextBaseline = Literal["pad", "unk"]
 SequenceBaseline = Literal["zero"]
@@ -227,7 +227,7 @@ class MethodSpec:
     Attributes:
         name: registry key, e.g. ``"integrated_gradients"``.
         title: display name.
-        family: ``"gradient"``, ``"cam"``, ``"perturbation"`` or ``"noise_tunnel"``.
+        family: ``"gradient"``, ``"cam"``, ``"perturbation"``, ``"noise_tunnel"`` or ``"attention"``.
         modalities: the inputs it can explain.
         source: the paper (with a link) and the Captum class used.
         description: one sentence for the UI.

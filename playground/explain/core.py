@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from playground.attacks import check_pixels
-from playground.explain import cam, gradient, noise_tunnel, perturbation  # noqa: F401  (registers the methods)
+from playground.explain import cam, gradient, noise_tunnel, perturbation, rollout  # noqa: F401  (registers the methods)
 from playground.explain.base import (
     METHODS,
     PAD_ID,

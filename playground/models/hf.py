@@ -118,7 +118,8 @@ class HFTextClassifier(nn.Module):
         if not own_head and (num_classes is None or num_classes < 1):
             raise ValueError(f"an encoder needs a new head: num_classes must be at least 1, got {num_classes!r}")
         self.backbone = backbone  # registered first: the head stays the last nn.Linear (freeze_backbone)
-        self.pooling = pooling
+        # what the classification reads: a model with its own head reads the first ([CLS]) position
+        self.pooling = "cls" if own_head else pooling
         self.dropout: nn.Dropout | None = None
         self.head: nn.Linear | None = None
         if num_classes is not None:

@@ -12,6 +12,7 @@ from captum.attr import DeepLift
 from torch import nn
 
 from playground.attacks import PixelSpaceModel
+from playground.attention import class_token_map, image_attention, rollout
 from playground.bundle import Bundle, create_bundle, load_bundle
 from playground.explain import (
     METHODS,
@@ -82,6 +83,19 @@ def values() -> torch.Tensor:
     return torch.randn(10, 3, generator=torch.Generator().manual_seed(2))  # (T, F)
 
 
+@pytest.fixture(scope="module")
+def transformer_view() -> ModelView:
+    torch.manual_seed(3)
+    model = MODELS.get("transformer_encoder").builder(3, vocab_size=40).eval()
+    return ModelView(model, "text", labels=("neg", "neutral", "pos"))
+
+
+@pytest.fixture(scope="module")
+def vit() -> Bundle:
+    torch.manual_seed(4)
+    return create_bundle("vit_tiny", weights=None)
+
+
 def logit(view: ModelView | Bundle, x: torch.Tensor, target: int) -> float:
     """F(x) on the target's logit, computed independently of the explainers."""
     if isinstance(view, Bundle):
@@ -107,7 +121,7 @@ def test_every_method_names_its_paper_and_modalities() -> None:
 
 # Which methods cannot run on which model (with the reason's key words); everything else must run.
 EXPECTED_UNSUPPORTED = {
-    "cnn": {},
+    "cnn": {"attention_rollout": "no attention layers"},
     "text": {
         "deeplift": "recurrent",
         "guided_backprop": "image and sequence",
@@ -116,7 +130,18 @@ EXPECTED_UNSUPPORTED = {
         "smoothgrad": "image and sequence",
         "smoothgrad_sq": "image and sequence",
         "vargrad": "image and sequence",
+        "attention_rollout": "no attention layers",
     },
+    "transformer": {
+        "deeplift": "GELU",
+        "guided_backprop": "image and sequence",
+        "grad_cam": "image",
+        "guided_grad_cam": "image",
+        "smoothgrad": "image and sequence",
+        "smoothgrad_sq": "image and sequence",
+        "vargrad": "image and sequence",
+    },
+    "vit": {"deeplift": "GELU", "guided_backprop": "GELU", "guided_grad_cam": "GELU"},
     "sequence": {
         "deeplift": "recurrent",
         "guided_backprop": "built into a recurrent layer",
@@ -126,7 +151,7 @@ EXPECTED_UNSUPPORTED = {
 }
 
 
-@pytest.mark.parametrize("kind", ["cnn", "text", "sequence"])
+@pytest.mark.parametrize("kind", ["cnn", "text", "sequence", "transformer", "vit"])
 @pytest.mark.parametrize("method", METHODS.names())
 def test_every_method_runs_or_says_why(
     method: str,
@@ -137,8 +162,16 @@ def test_every_method_runs_or_says_why(
     ids: torch.Tensor,
     sequence_view: ModelView,
     values: torch.Tensor,
+    transformer_view: ModelView,
+    vit: Bundle,
 ) -> None:
-    model, x = {"cnn": (lenet, digit), "text": (text_view, ids), "sequence": (sequence_view, values)}[kind]
+    model, x = {
+        "cnn": (lenet, digit),
+        "text": (text_view, ids),
+        "sequence": (sequence_view, values),
+        "transformer": (transformer_view, ids),
+        "vit": (vit, digit),
+    }[kind]
     expected = EXPECTED_UNSUPPORTED[kind]
     try:
         result = explain(model, x, method, params=FAST)
@@ -147,7 +180,7 @@ def test_every_method_runs_or_says_why(
         assert expected[method] in str(exc)
         return
     assert method not in expected, f"{method} ran on {kind} though it should say why not"
-    shape = {"cnn": (1, 28, 28), "text": (8,), "sequence": (10, 3)}[kind]
+    shape = {"cnn": (1, 28, 28), "text": (8,), "sequence": (10, 3), "transformer": (8,), "vit": (1, 28, 28)}[kind]
     assert tuple(result.attributions.shape) == shape
     assert result.attributions.dtype == torch.float32
     assert bool(torch.isfinite(result.attributions).all())
@@ -437,3 +470,22 @@ def test_display_maps() -> None:
     assert token_scores(torch.tensor([1.0, -3.0, 0.0])).tolist() == pytest.approx([1 / 3, -1.0, 0.0])
     with pytest.raises(ValueError, match="mode"):
         display_map(a, "loud")  # type: ignore[arg-type]
+
+
+# -- attention rollout -------------------------------------------------------------------------------
+def test_attention_rollout_is_the_rollout_of_the_models_attention(transformer_view: ModelView, vit: Bundle) -> None:
+    ids = torch.tensor([5, 17, 3, 22, 9], dtype=torch.int64)
+    result = explain(transformer_view, ids, "attention_rollout")
+    with torch.no_grad():
+        out = transformer_view.model.forward_with_attention(ids.unsqueeze(0))
+    probs = torch.stack([a[0] for a in out.attentions])  # (L, H, T, T)
+    expected = rollout(probs)[-1].mean(dim=0).float()  # mean-pooled encoder: the mean of the rows
+    torch.testing.assert_close(result.attributions, expected)
+    assert float(result.attributions.sum()) == pytest.approx(1.0, abs=1e-5)  # rows of a rollout sum to 1
+    # ViT: the class token's row over the 7x7 patches, one value per 4x4-pixel patch
+    pixels = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
+    image = explain(vit, pixels, "attention_rollout")
+    maps = image_attention(vit, pixels)
+    grid = class_token_map(maps, rollout(maps.attention_probs)[-1])  # (7, 7)
+    torch.testing.assert_close(image.attributions[0, ::4, ::4], grid)
+    assert image.details["patch_grid"] == (7, 7)
