@@ -17,8 +17,7 @@ from playground.models import (  # noqa: F401  (imported for their @register_mod
 )
 from playground.models.base import MODELS, ModelSpec, WeightsUnavailableError, register_model
 
-# The encoder-decoder lives with its tasks in playground.seq2seq; imported last (it imports
-# playground.models.attention / .base, which are loaded by now) so it registers with the rest.
-import playground.seq2seq.model  # noqa: E402, F401, I001
+# The encoder-decoder lives with its tasks in playground.seq2seq (it needs only .attention and .base).
+from playground.seq2seq import model as seq2seq_model  # noqa: F401
 
 __all__ = ["MODELS", "ModelSpec", "WeightsUnavailableError", "register_model"]

@@ -147,6 +147,7 @@ EXPECTED_UNSUPPORTED = {
         "guided_backprop": "built into a recurrent layer",
         "grad_cam": "image",
         "guided_grad_cam": "image",
+        "attention_rollout": "image and text",
     },
 }
 
