@@ -75,9 +75,10 @@ def apply_dataset_defaults(name: str) -> None:
     auto: dict[str, object] = st.session_state.setdefault(
         "_t_auto", {k: TRAIN_FORM_DEFAULTS[k] for k in (*TRAIN_SETTING_FIELDS, *TOKENIZER_SETTING_FIELDS, "t_val")}
     )
-    config = train_config_for(name)
+    config = train_config_for(name, st.session_state.get("t_arch"))  # the dataset's, then the architecture's
     options = tokenizer_options_for(name)
     wanted = {key: getattr(config, field) for key, field in TRAIN_SETTING_FIELDS.items()}
+    wanted["t_rot"] = round(config.augment_rotation)  # the slider takes whole degrees
     wanted.update({key: getattr(options, field) for key, field in TOKENIZER_SETTING_FIELDS.items()})
     wanted["t_val"] = config.val_fraction
     for key, value in wanted.items():
@@ -101,6 +102,10 @@ def on_modality_change() -> None:
 
 def on_dataset_change() -> None:
     apply_dataset_defaults(st.session_state.t_dataset)
+
+
+def on_arch_change() -> None:
+    apply_dataset_defaults(st.session_state.t_dataset)  # some architectures bring their own (vit_tiny)
 
 
 ensure_app_entry()
@@ -292,9 +297,14 @@ if not arch_names:
 if st.session_state.t_arch not in arch_names:
     preferred = DEFAULT_ARCH.get(modality)
     st.session_state.t_arch = preferred if preferred in arch_names else arch_names[0]
-arch = st.selectbox("Architecture", arch_names, key="t_arch")
+arch = st.selectbox("Architecture", arch_names, key="t_arch", on_change=on_arch_change)
 spec = MODELS.get(arch)
 st.caption(f"{spec.description}  \nSource: {spec.source}")
+if spec.text_preprocessing is not None:
+    st.caption(
+        f"{arch} keeps its own pretrained tokenizer: of the tokenizer settings above only the max length applies "
+        "(capped at the model's own). Its pretrained weights train with a new head; freezing the backbone is much faster."
+    )
 finetune = False
 freeze = False
 if spec.weights and modality == "image":
@@ -303,6 +313,8 @@ if spec.weights and modality == "image":
     )
     if finetune:
         freeze = st.checkbox("Freeze the backbone (train the head only)", value=True, key=f"t_freeze_{arch}")
+if spec.text_preprocessing is not None:
+    freeze = st.checkbox("Freeze the pretrained encoder (train the head only)", value=True, key=f"t_freeze_{arch}")
 hparams = {} if finetune else hparam_inputs(spec, "t", defaults=model_hparams_for(dataset_name, arch))
 if modality == "sequence" and "embedding_dim" in hparams:
     hparams.pop("embedding_dim")  # numeric features go straight into the recurrent layer: no embedding
@@ -335,6 +347,7 @@ if start and split is not None and dataset is not None:
     try:
         config = train_config_for(
             dataset_name,
+            arch,
             epochs=epochs,
             batch_size=batch_size,
             optimizer=optimizer,

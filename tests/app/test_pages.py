@@ -222,3 +222,16 @@ def test_train_form_survives_a_visit_to_another_page(app: MakeApp) -> None:
     assert at.selectbox(key="t_dataset").value == "digits"
     assert at.number_input(key="t_epochs").value == 40
     assert at.selectbox(key="t_opt").value == "sgd"
+
+
+def test_train_page_takes_an_architectures_own_defaults(app: Callable[..., AppTest]) -> None:
+    """vit_tiny brings a longer, augmented AdamW schedule; the dataset's own values come back for lenet5."""
+    at = app("pages/train.py")
+    assert not at.exception
+    at.selectbox(key="t_arch").select("vit_tiny").run()
+    assert not at.exception
+    assert at.number_input(key="t_epochs").value == 45
+    assert at.selectbox(key="t_opt").value == "adamw" and at.selectbox(key="t_sched").value == "cosine"
+    assert at.checkbox(key="t_crop").value is True and at.slider(key="t_rot").value == 10
+    at.selectbox(key="t_arch").select("lenet5").run()
+    assert at.number_input(key="t_epochs").value != 45 and at.checkbox(key="t_crop").value is False
