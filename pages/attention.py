@@ -221,9 +221,12 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
 
 def seq2seq_section(bundle: Bundle) -> None:
     """The seq2seq model's answer and its cross-attention (decoder steps × source characters)."""
-    from playground.seq2seq.train import example_source, translate
+    from playground.seq2seq.tasks import TASKS, make_examples
+    from playground.seq2seq.train import translate
 
-    text = st.text_input("Source string", value=example_source(bundle), key="at_s2s_text", max_chars=64)
+    task = bundle.card.dataset if bundle.card.dataset in TASKS else "reverse"
+    example = make_examples(task, 1, seed=11)[0][0]  # a fresh example of the model's task
+    text = st.text_input(f"Source string ({task})", value=example, key="at_s2s_text", max_chars=64)
     if not text.strip():
         st.info("Type a source string.", icon=":material/edit:")
         return
@@ -343,3 +346,5 @@ st.radio(
     help="Plotly's camera button saves this format",
 )
 show_views(maps, bundle)
+with st.expander("Look at another transformer"):
+    offer_transformers(key="at_switch")

@@ -250,8 +250,35 @@ def sequence_page(bundle: Bundle) -> None:
     right.plotly_chart(topk_bar(prediction.top_k), key="p_seq_topk")
 
 
+def seq2seq_page(bundle: Bundle) -> None:
+    """A string task model: type a source string, read the decoded answer."""
+    from playground.seq2seq.tasks import TASKS
+    from playground.seq2seq.train import translate
+
+    task = bundle.card.dataset if bundle.card.dataset in TASKS else "the model's task"
+    text = st.text_input(f"Source string for {task}", value="12345", key="p_s2s_text", max_chars=64)
+    if not text.strip():
+        st.info("Type a source string.", icon=":material/edit:")
+        return
+    try:
+        result = translate(bundle, text)
+    except ValueError as exc:
+        show_error(exc, "run the model")
+        return
+    st.subheader(result.output or "(empty output)")
+    if not result.finished:
+        st.warning("The model did not end its answer within the length limit.", icon=":material/warning:")
+    st.caption(
+        f"{len(result.output_tokens)} decoder steps; the Attention page shows which source character each one read."
+    )
+    st.page_link("pages/attention.py", label="See its cross-attention", icon=":material/hub:")
+
+
 if bundle.modality == "text":
     text_page(bundle)
+    st.stop()
+if bundle.modality == "seq2seq":
+    seq2seq_page(bundle)
     st.stop()
 if bundle.modality == "sequence":
     sequence_page(bundle)

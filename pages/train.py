@@ -36,6 +36,7 @@ from playground.viz import (
     training_curves,
 )
 from ui.pages import ensure_app_entry
+from ui.seq2seq_train import seq2seq_section
 from ui.state import (
     TOKENIZER_SETTING_FIELDS,
     TRAIN_FORM_DEFAULTS,
@@ -47,7 +48,7 @@ from ui.state import (
 )
 from ui.widgets import NO_MODEBAR, hparam_inputs, shorten
 
-MODALITIES = {"image": "Images", "text": "Text", "sequence": "Numeric sequences"}
+MODALITIES = {"image": "Images", "text": "Text", "sequence": "Numeric sequences", "seq2seq": "String tasks (seq2seq)"}
 DEFAULT_ARCH = {"image": "lenet5", "text": "lstm", "sequence": "lstm"}
 BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512]
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1]
@@ -94,6 +95,8 @@ def datasets_of(modality: str) -> list[str]:
 
 
 def on_modality_change() -> None:
+    if st.session_state.t_modality == "seq2seq":
+        return  # string tasks are generated: no dataset to pick
     names = datasets_of(st.session_state.t_modality)
     if names and st.session_state.t_dataset not in names:
         st.session_state.t_dataset = names[0]
@@ -129,6 +132,9 @@ modality = st.radio(
     key="t_modality",
     on_change=on_modality_change,
 )
+if modality == "seq2seq":
+    seq2seq_section()
+    st.stop()
 names = datasets_of(modality)
 if st.session_state.t_dataset not in names:  # e.g. a dataset that is no longer registered
     st.session_state.t_dataset = names[0]

@@ -83,6 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from playground.training import train
     from playground.training.setup import bundle_for_split, tokenizer_options_for, train_config_for
 
+    if args.model == "transformer_seq2seq":
+        return _train_seq2seq(args)
     options: dict[str, Any] = {}
     if args.data_path:
         data_path = Path(args.data_path)
@@ -125,6 +127,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_seq2seq(args: argparse.Namespace) -> int:
+    """``train --model transformer_seq2seq --dataset reverse|sort|copy|add``: a string task, generated."""
+    from playground.runs import new_run_folder
+    from playground.seq2seq.tasks import TASKS
+    from playground.seq2seq.train import train_seq2seq
+
+    if args.dataset not in TASKS:
+        raise ValueError(f"transformer_seq2seq trains on a string task: --dataset one of {', '.join(TASKS)}")
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        if not args.json:
+            print(
+                f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} | val token acc "
+                f"{record['val_token_accuracy']:.3f}, sequence acc {record['val_sequence_accuracy']:.3f}",
+                file=sys.stderr,
+            )
+
+    bundle = train_seq2seq(
+        args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed if args.seed is not None else 0,
+        device=args.device or "auto",
+        progress=on_epoch,
+    )
+    out = Path(args.out) if args.out else new_run_folder(bundle)
+    bundle.save(out)
+    summary = {"checkpoint": str(out), **bundle.card.metrics}
+    _print(summary, args.json, f"saved {out}\n" + "\n".join(f"{k}: {v}" for k, v in bundle.card.metrics.items()))
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from playground.imageio import decode_image
     from playground.predict import predict_image, predict_text
@@ -134,6 +169,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError("give exactly one of --input FILE and --text TEXT")
     bundle = load_model(args.model)
     summary: dict[str, Any] = {"model": bundle.title}
+    if bundle.modality == "seq2seq":
+        from playground.seq2seq.train import translate
+
+        if args.input is not None:
+            source, data = read_input_file(args.input)
+            args.text = decode_text_file(data, source.name).strip()
+        result = translate(bundle, args.text)
+        _print({**summary, "source": result.source, "output": result.output}, args.json, result.output)
+        return 0
     if args.input is not None:
         source, data = read_input_file(args.input)
         summary["input"] = str(source)
