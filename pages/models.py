@@ -159,6 +159,27 @@ bundle = active.bundle
 st.subheader(f"Active model: {bundle.title}")
 card = bundle.card
 facts = card_facts(bundle)
+if bundle.modality == "seq2seq":
+    # Two inputs (source and target so far): the one-input layer table does not apply; parameters per block do.
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Parameters", facts["parameters"])
+    m2.metric("Vocabulary", f"{card.num_classes} characters")
+    m3.metric("Task", card.dataset or "—")
+    st.caption(f"Source: {card.source}  \nOrigin: {active.origin}")
+    if card.metrics:
+        st.caption(
+            "Metrics: " + ", ".join(f"{k} = {v:.4g}" for k, v in card.metrics.items() if isinstance(v, int | float))
+        )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"layer": name, "type": type(m).__name__, "parameters": sum(p.numel() for p in m.parameters())}
+                for name, m in bundle.model.named_children()
+            ]
+        ),
+        hide_index=True,
+    )
+    st.stop()
 try:
     summary = model_summary(bundle)
 except (ValueError, RuntimeError) as exc:

@@ -6,3 +6,5 @@ PY=${PYTHON:-.venv/bin/python}
 $PY -m playground train --model lenet5 --dataset mnist --epochs 8 --seed 0 --out assets/checkpoints/lenet5-mnist --json
 # An LSTM that checks bracket strings (the RNN-states page's demo: its units count nesting depth).
 $PY -m playground train --model lstm --dataset brackets --seed 0 --out assets/checkpoints/lstm-brackets --json
+# A tiny ViT on the same digits (the Attention page's image demo; its registry defaults: 45 epochs, ~10 min).
+$PY -m playground train --model vit_tiny --dataset mnist --seed 0 --out assets/checkpoints/vit_tiny-mnist --json

@@ -229,6 +229,8 @@ def card_facts(bundle: Bundle) -> dict[str, Any]:
         facts["input"] = f"{pre.length}×{pre.features} sequence (T×F)"
         facts["time steps"] = pre.length
         facts["features"] = pre.features
+    elif card.modality == "seq2seq":
+        facts["input"] = f"a string of characters from a {card.num_classes}-token vocabulary"
     if card.dataset:
         facts["dataset"] = card.dataset
     return facts
