@@ -87,7 +87,9 @@ def _token_window(n_tokens: int) -> tuple[int, int]:
     return int(start), max(int(stop), int(start) + 1)
 
 
-def _layer_head(maps: AttentionMaps, *, allow_mean: bool = True) -> tuple[int, int | None]:
+def _layer_head(
+    maps: AttentionMaps, *, allow_mean: bool = True, all_label: str = "mean over heads"
+) -> tuple[int, int | None]:
     c1, c2 = st.columns(2)
     layer = int(
         c1.selectbox(
@@ -103,8 +105,8 @@ def _layer_head(maps: AttentionMaps, *, allow_mean: bool = True) -> tuple[int, i
     head = c2.selectbox(
         "Head",
         heads,
-        format_func=lambda h: "mean over heads" if h is None else f"head {h}",
-        key="at_head" if allow_mean else "at_head_only",
+        format_func=lambda h: all_label if h is None else f"head {h}",
+        key=f"at_head_{all_label[:4]}" if allow_mean else "at_head_only",
     )
     return layer, head
 
@@ -129,10 +131,11 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
             "attends to (often [CLS] or [SEP])."
         )
     elif view == "head":
-        layer, _ = _layer_head(maps, allow_mean=False)
+        layer, head = _layer_head(maps, all_label="all heads")
         start, stop = _token_window(n)
         min_weight = st.slider("Hide links weaker than", 0.0, 0.5, 0.05, 0.01, key="at_min_weight")
-        fig = head_view(maps.attention_probs[layer], tokens, window=(start, stop), min_weight=min_weight)
+        heads = None if head is None else [head]
+        fig = head_view(maps.attention_probs[layer], tokens, heads=heads, window=(start, stop), min_weight=min_weight)
         st.plotly_chart(fig, key="at_head_view", config=_plot_config(f"head_view_layer{layer}"))
         st.caption("Left: the token that looks; right: the token it looks at. Click a head in the legend to hide it.")
     elif view == "heatmap":
@@ -291,6 +294,11 @@ st.caption(
     "active transformer, how attention flows through the layers, and one row recomputed by hand."
 )
 st.session_state.setdefault("at_export", "png")
+# Keep the view settings while a run does not draw them (e.g. while a new model loads): Streamlit
+# drops the state of widgets a run does not render ("retain statefulness when changing pages").
+for _key in ("at_view", "at_fusion", "at_min_weight"):
+    if _key in st.session_state:
+        st.session_state[_key] = st.session_state[_key]
 bundle = active_model().bundle
 
 if bundle.modality == "seq2seq":

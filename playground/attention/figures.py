@@ -394,14 +394,14 @@ def head_view(
     else:
         title = html.escape(title)
     layout = {
-        "xaxis": {"visible": False, "range": [-0.9, 1.9], "fixedrange": True},
+        "xaxis": {"visible": False, "range": [-0.55, 1.55], "fixedrange": True},
         "yaxis": {"visible": False, "autorange": "reversed"},
         "legend": {"title": {"text": "head (click to toggle)"}},
         "hovermode": "closest",
         "plot_bgcolor": "white",
     }
     fig = go.Figure(data=data, layout=layout)
-    return _layout(fig, title, height=int(max(300, 20 * (stop - start) + 120)))
+    return _layout(fig, title, height=int(max(420, 28 * (stop - start) + 140)))
 
 
 def _heatmap(
