@@ -46,7 +46,7 @@ def train_config_for(dataset_name: str, architecture: str | None = None, **overr
     Raises:
         ValueError: an unknown field or a value out of range.
     """
-    model_defaults = dict(MODELS.get(architecture).train_defaults) if architecture in MODELS else {}
+    model_defaults = dict(MODELS.get(architecture).train_defaults) if architecture and architecture in MODELS else {}
     given = {k: v for k, v in overrides.items() if v is not None}
     return _merged(TrainConfig, "training", dataset_name, "train_defaults", {**model_defaults, **given})
 
