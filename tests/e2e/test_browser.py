@@ -179,49 +179,6 @@ def test_attention_on_the_shipped_vit_and_on_minilm(app_server: App, page: Page,
     assert page.locator(MAIN).get_by_text(re.compile(r"50 tokens · 4 layers × 4 heads")).count() == 1
     page.locator(MAIN).get_by_text("Rollout", exact=True).click()
     wait_idle(page)
-    shoot(page, "attention_vit_rollout")
-    # the raw [CLS] attention and the rollout over the digit
-    assert page.locator(MAIN).get_by_text("rollout up to layer 3").count() == 1
-    assert page_problems(page) == []
-
-    # MiniLM (offline, from its PyPI package) on a typed sentence: 6 layers x 12 heads, the formula checked.
-    page.locator(MAIN).get_by_text("Look at another transformer").click()
-    page.get_by_role("button", name="Use it").click()
-    wait_idle(page, timeout_s=120)
-    box = page.get_by_label("Text", exact=True)
-    box.wait_for(timeout=120_000)
-    box.fill("The cat sat on the mat.")
-    box.press("Control+Enter")
-    page.locator(MAIN).get_by_text(re.compile(r"9 tokens · 6 layers × 12 heads")).wait_for(timeout=120_000)
-    wait_idle(page)
-    assert page_problems(page) == []
-    shoot(page, "attention_minilm_model_view")
-    page.locator(MAIN).get_by_text("The formula, with the numbers", exact=True).click()
-    page.locator(MAIN).get_by_text(re.compile(r"The recomputed row equals the model's own attention")).wait_for(
-        timeout=60_000
-    )
-    wait_idle(page)
-    assert page_problems(page) == []
-    shoot(page, "attention_minilm_formula")
-    page.locator(MAIN).get_by_text("Head view (token links)", exact=True).click()
-    wait_idle(page)
-    assert page_problems(page) == []
-    shoot(page, "attention_minilm_head_view")
-
-
-def test_attention_on_the_shipped_vit_and_on_minilm(app_server: App, page: Page, shoot: Shoot) -> None:
-    open_page(page, page_url(app_server, "pages/attention.py"))
-    wait_idle(page)
-    # The default model is a CNN: the page offers transformers; the shipped MNIST ViT on a digit sample.
-    page.get_by_role("button", name="Use the MNIST ViT").click()
-    wait_idle(page)
-    page.locator(f"{MAIN} .js-plotly-plot").first.wait_for(timeout=90_000)
-    wait_idle(page)
-    assert page_problems(page) == []
-    assert "vit_tiny · mnist" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
-    assert page.locator(MAIN).get_by_text(re.compile(r"50 tokens · 4 layers × 4 heads")).count() == 1
-    page.locator(MAIN).get_by_text("Rollout", exact=True).click()
-    wait_idle(page)
     assert page.locator(f"{MAIN} .js-plotly-plot").count() == 2  # raw [CLS] attention and rollout over the digit
     assert page_problems(page) == []
     shoot(page, "attention_vit_rollout")
