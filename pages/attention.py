@@ -123,7 +123,12 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
     view = st.radio("View", list(VIEWS), format_func=VIEWS.__getitem__, horizontal=True, key="at_view")
 
     if view == "model":
-        fig = model_view(maps.attention_probs, tokens)
+        layers, heads = list(range(maps.num_layers)), list(range(maps.num_heads))
+        if maps.num_layers * maps.num_heads > 24:  # a big grid: let the person narrow it down
+            c1, c2 = st.columns(2)
+            layers = c1.multiselect("Layers", layers, default=layers, key=f"at_mv_layers_{maps.num_layers}") or layers
+            heads = c2.multiselect("Heads", heads, default=heads, key=f"at_mv_heads_{maps.num_heads}") or heads
+        fig = model_view(maps.attention_probs, tokens, layers=layers, heads=heads)
         st.plotly_chart(fig, key="at_model_view", config=_plot_config("model_view"))
         st.caption(
             "Each small map is one head: rows are the tokens that look (queries), columns the tokens they "
