@@ -127,3 +127,45 @@ def test_a_model_without_attention_is_offered_transformers(app: MakeApp) -> None
     assert len(infos) == 1 and "no attention layers" in infos[0], infos
     assert at.selectbox(key="at_offer_text").options[0].startswith("MiniLM")
     assert not at.get("plotly_chart")
+
+
+@pytest.fixture(scope="module")
+def seq2seq_bundle() -> Bundle:
+    from playground.seq2seq.train import train_seq2seq
+
+    return train_seq2seq("reverse", epochs=1, num_examples=200, seed=0)
+
+
+def test_seq2seq_cross_attention_on_attention_predict_and_models(app: MakeApp, seq2seq_bundle: Bundle) -> None:
+    from playground.seq2seq.train import translate
+
+    at = app()
+    at.session_state["active_model"] = ActiveModel(seq2seq_bundle, "test")
+    at.switch_page("pages/attention.py").run()
+    _assert_clean(at)
+    at.text_input(key="at_s2s_text").input("12345").run()
+    _assert_clean(at)
+    result = translate(seq2seq_bundle, "12345")
+    layers = result.cross_attention.shape[0]
+    z = _array(_chart(at, "at_cross")["data"][0]["z"])
+    np.testing.assert_allclose(z, result.cross_attention[layers - 1].mean(0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(z.sum(-1), 1.0, atol=1e-5)  # each decoder step's row over the source
+    dec = _array(_chart(at, "at_dec_self")["data"][0]["z"])
+    assert float(np.triu(dec, 1).max(initial=0.0)) == 0.0  # causal: no step reads a later one
+
+    at.switch_page("pages/predict.py").run()
+    _assert_clean(at)
+    at.text_input(key="p_s2s_text").input("12345").run()
+    _assert_clean(at)
+    assert at.subheader[0].value == (result.output or "(empty output)")
+
+    at.switch_page("pages/models.py").run()
+    _assert_clean(at)
+    assert at.metric[2].value == "reverse"
+
+    at.switch_page("pages/train.py").run()
+    at.radio(key="t_modality").set_value("seq2seq").run()
+    _assert_clean(at)
+    examples = at.dataframe[0].value
+    assert list(examples.columns) == ["source", "target"]
+    assert all(src[::-1] == tgt for src, tgt in zip(examples["source"], examples["target"], strict=True))
