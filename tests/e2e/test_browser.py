@@ -255,3 +255,24 @@ def test_text_model_classifies_a_typed_sentence(app_server: App, page: Page, sho
     assert page_problems(page) == []
     assert page.locator(f"{MAIN} .js-plotly-plot").count() >= 2  # heatmap, gates, ...
     shoot(page, "rnn_states")
+
+
+def test_seq2seq_cross_attention(app_server: App, page: Page, shoot: Shoot) -> None:
+    # After the text test (it counts runs): a seq2seq model trained on reverse, saved as the newest run.
+    from playground.seq2seq.train import train_seq2seq
+
+    bundle = train_seq2seq("reverse", epochs=2, num_examples=600, seed=0)
+    bundle.save(app_server.runs_dir / "transformer_seq2seq-reverse")
+    open_page(page, page_url(app_server, "pages/models.py"))
+    page.get_by_role("tab", name="Saved runs").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Use this checkpoint").click()
+    wait_idle(page)
+    assert "transformer_seq2seq · reverse" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Attention").click()
+    wait_page(page)
+    page.locator(".st-key-at_cross .js-plotly-plot").wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page_problems(page) == []
+    assert page.locator(f"{MAIN} .js-plotly-plot").count() == 3  # cross-attention, decoder and encoder self-attention
+    shoot(page, "attention_seq2seq")
