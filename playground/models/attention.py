@@ -244,3 +244,36 @@ def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
     pe[:, 0::2] = torch.sin(position * div)
     pe[:, 1::2] = torch.cos(position * div)[:, : d_model // 2]
     return pe
+
+
+def run_blocks(
+    blocks: nn.ModuleList, h: torch.Tensor, key_mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """Run encoder :class:`Block` s in order, keeping every layer's attention and attention input.
+
+    Args:
+        blocks: the blocks, applied first to last.
+        h: ``(B, T, C)`` input of the first block.
+        key_mask: ``(B, T)`` bool, True at real positions.
+
+    Returns:
+        ``(h (B, T, C) after the last block, attentions (one (B, nh, T, T) per block),
+        attention_inputs (one (B, T, C) per block))``.
+    """
+    attentions, inputs = [], []
+    for block in blocks:
+        h, probs, _, attention_input = block(h, key_mask=key_mask)
+        attentions.append(probs)
+        inputs.append(attention_input)
+    return h, tuple(attentions), tuple(inputs)
+
+
+def block_query_key(blocks: nn.ModuleList, layer: int) -> QueryKey:
+    """Block ``layer``'s self-attention query / key projections.
+
+    Raises:
+        IndexError: ``layer`` out of range.
+    """
+    block = blocks[layer]
+    assert isinstance(block, Block)  # for the type checker: ModuleList items are Modules
+    return block.attn.query_key()

@@ -20,7 +20,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from playground.models.attention import AttentionOutput, Block, QueryKey, sinusoidal_positions
+from playground.models.attention import (
+    AttentionOutput,
+    Block,
+    QueryKey,
+    block_query_key,
+    run_blocks,
+    sinusoidal_positions,
+)
 from playground.models.base import register_model
 from playground.text.tokenizer import PAD_ID
 
@@ -144,11 +151,7 @@ class TransformerClassifier(nn.Module):
             = each block's ``ln_1`` output ``(B, T, C)``, and ``key_mask``.
         """
         h, key_mask = self.embed(x)
-        attentions, inputs = [], []
-        for block in self.blocks:
-            h, probs, _, attention_input = block(h, key_mask=key_mask)
-            attentions.append(probs)
-            inputs.append(attention_input)
+        h, attentions, inputs = run_blocks(self.blocks, h, key_mask)
         h = self.ln_f(h)  # (B, T, C)
         if key_mask is None:
             pooled = h.mean(dim=1)  # (B, C)
@@ -156,7 +159,7 @@ class TransformerClassifier(nn.Module):
             weights = key_mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
             pooled = (h * weights).sum(dim=1) / weights.sum(dim=1)  # (B, C): mean over real positions
         logits = self.head(self.drop(pooled))
-        return AttentionOutput(logits, tuple(attentions), tuple(inputs), key_mask)
+        return AttentionOutput(logits, attentions, inputs, key_mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` int64 ids or ``(B, T, F)`` float32 values -> ``(B, num_classes)`` logits."""
@@ -164,9 +167,7 @@ class TransformerClassifier(nn.Module):
 
     def query_key(self, layer: int) -> QueryKey:
         """Block ``layer``'s query / key projections (see :class:`QueryKey`)."""
-        block = self.blocks[layer]
-        assert isinstance(block, Block)  # for the type checker: ModuleList items are Modules
-        return block.attn.query_key()
+        return block_query_key(self.blocks, layer)
 
 
 @register_model(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from playground.models.attention import AttentionOutput, Block, QueryKey
+from playground.models.attention import AttentionOutput, Block, QueryKey, block_query_key, run_blocks
 from playground.models.base import register_model
 
 
@@ -92,14 +92,9 @@ class VisionTransformer(nn.Module):
         patches = self.patch_embed(x)  # (B, C, H/P, W/P)
         h = patches.flatten(2).transpose(1, 2)  # (B, N, C): patches row by row
         h = torch.cat([self.cls_token.expand(h.shape[0], -1, -1), h], dim=1)  # (B, 1+N, C)
-        h = self.drop(h + self.positions)
-        attentions, inputs = [], []
-        for block in self.blocks:
-            h, probs, _, attention_input = block(h)
-            attentions.append(probs)
-            inputs.append(attention_input)
+        h, attentions, inputs = run_blocks(self.blocks, self.drop(h + self.positions))
         logits = self.head(self.ln_f(h[:, 0]))  # (B, K): the class token's vector
-        return AttentionOutput(logits, tuple(attentions), tuple(inputs))
+        return AttentionOutput(logits, attentions, inputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, H, W)`` float32 -> ``(B, num_classes)`` logits."""
@@ -107,9 +102,7 @@ class VisionTransformer(nn.Module):
 
     def query_key(self, layer: int) -> QueryKey:
         """Block ``layer``'s query / key projections."""
-        block = self.blocks[layer]
-        assert isinstance(block, Block)  # for the type checker: ModuleList items are Modules
-        return block.attn.query_key()
+        return block_query_key(self.blocks, layer)
 
 
 @register_model(

@@ -20,7 +20,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from playground.models.attention import AttentionOutput, Block, QueryKey, sinusoidal_positions
+from playground.models.attention import (
+    AttentionOutput,
+    Block,
+    QueryKey,
+    block_query_key,
+    run_blocks,
+    sinusoidal_positions,
+)
 from playground.models.base import register_model
 from playground.seq2seq.tasks import BOS_ID, EOS_ID, PAD_ID
 
@@ -155,12 +162,8 @@ class Seq2SeqTransformer(nn.Module):
         src_mask = src != PAD_ID  # (B, S)
         src_mask = src_mask | ~src_mask.any(dim=1, keepdim=True)
         h = self._embed(src, self.src_positions, "source")
-        attentions, inputs = [], []
-        for block in self.encoder:
-            h, probs, _, attention_input = block(h, key_mask=src_mask)
-            attentions.append(probs)
-            inputs.append(attention_input)
-        return self.ln_enc(h), src_mask, attentions, inputs
+        h, attentions, inputs = run_blocks(self.encoder, h, src_mask)
+        return self.ln_enc(h), src_mask, list(attentions), list(inputs)
 
     def decode(
         self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor
@@ -218,9 +221,7 @@ class Seq2SeqTransformer(nn.Module):
 
     def query_key(self, layer: int) -> QueryKey:
         """Encoder block ``layer``'s self-attention query / key projections (see :class:`QueryKey`)."""
-        block = self.encoder[layer]
-        assert isinstance(block, Block)  # narrows the ModuleList item for the type checker
-        return block.attn.query_key()
+        return block_query_key(self.encoder, layer)
 
     @torch.no_grad()
     def generate(self, src: torch.Tensor, max_new_tokens: int) -> Seq2SeqGeneration:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
+from apptools import assert_clean, chart, plotly_array
 from streamlit.testing.v1 import AppTest
 
 from playground.attention import class_token_map, image_attention, rollout, text_attention
@@ -21,26 +21,6 @@ from ui.state import ActiveModel
 
 MakeApp = Callable[..., AppTest]
 TEXT = "the cat sat on the mat"
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _chart(at: AppTest, key: str) -> dict:
-    found = [c for c in at.get("plotly_chart") if c.key == key]
-    assert len(found) == 1, [c.key for c in at.get("plotly_chart")]
-    figure: dict = json.loads(found[0].proto.spec)
-    return figure
-
-
-def _array(value: object) -> np.ndarray:
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.asarray(value)
 
 
 @pytest.fixture(scope="module")
@@ -56,35 +36,35 @@ def test_text_views_show_the_models_numbers(app: MakeApp, text_bundle: Bundle) -
     at = app()
     at.session_state["active_model"] = ActiveModel(text_bundle, "test")
     at.switch_page("pages/attention.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     at.text_area(key="at_input_text").input(TEXT).run()
-    _assert_clean(at)
+    assert_clean(at)
     maps = text_attention(text_bundle, TEXT)
     assert any("6 tokens · 2 layers × 4 heads" in c.value for c in at.caption), [c.value for c in at.caption]
 
     # the model view: one small map per layer x head, equal to the model's attention
-    fig = _chart(at, "at_model_view")
+    fig = chart(at, "at_model_view")
     heat = [t for t in fig["data"] if t["type"] == "heatmap"]
     assert len(heat) == 8
-    np.testing.assert_allclose(_array(heat[0]["z"]), maps.attention_probs[0, 0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(plotly_array(heat[0]["z"]), maps.attention_probs[0, 0].numpy(), atol=1e-6)
 
     # one head as a heatmap: layer 1 (the last, picked by default), mean over heads
     at.radio(key="at_view").set_value("heatmap").run()
-    _assert_clean(at)
-    z = _array(_chart(at, "at_heatmap")["data"][0]["z"])
+    assert_clean(at)
+    z = plotly_array(chart(at, "at_heatmap")["data"][0]["z"])
     np.testing.assert_allclose(z, maps.attention_probs[1].mean(0).numpy(), atol=1e-6)
     np.testing.assert_allclose(z.sum(-1), 1.0, atol=1e-5)
 
     # rollout: the bar of each token's share equals the library's rollout
     at.radio(key="at_view").set_value("rollout").run()
-    _assert_clean(at)
-    bars = _chart(at, "at_rollout_bars")["data"][0]
+    assert_clean(at)
+    bars = chart(at, "at_rollout_bars")["data"][0]
     expected = rollout(maps.attention_probs)[-1].mean(0).numpy()
-    np.testing.assert_allclose(_array(bars["y"]), expected, atol=1e-6)
+    np.testing.assert_allclose(plotly_array(bars["y"]), expected, atol=1e-6)
 
     # the formula with the real numbers, and its visible check
     at.radio(key="at_view").set_value("formula").run()
-    _assert_clean(at)
+    assert_clean(at)
     ok = [s.value for s in at.success if s.value.startswith("The recomputed row equals")]
     assert len(ok) == 1, [s.value for s in at.success]
     diff = float(re.search(r"max \|diff\| = ([0-9.e+-]+)", ok[0]).group(1))
@@ -95,8 +75,8 @@ def test_text_views_show_the_models_numbers(app: MakeApp, text_bundle: Bundle) -
     # head summaries and head view draw without errors
     for view, key in (("summaries", "at_summaries"), ("head", "at_head_view")):
         at.radio(key="at_view").set_value(view).run()
-        _assert_clean(at)
-        assert _chart(at, key)["data"]
+        assert_clean(at)
+        assert chart(at, key)["data"]
 
 
 def test_vit_rollout_over_the_image(app: MakeApp) -> None:
@@ -105,23 +85,23 @@ def test_vit_rollout_over_the_image(app: MakeApp) -> None:
     at = app()
     at.session_state["active_model"] = ActiveModel(bundle, "test")
     at.switch_page("pages/attention.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert any("50 tokens · 4 layers × 4 heads" in c.value for c in at.caption), [c.value for c in at.caption]
     at.radio(key="at_view").set_value("rollout").run()
-    _assert_clean(at)
-    overlay = _chart(at, "at_rollout_overlay")
+    assert_clean(at)
+    overlay = chart(at, "at_rollout_overlay")
     assert "rollout up to layer 3" in json.dumps(overlay["layout"]["title"])
     # the page's input is the first digit sample (a 1-channel model): the drawn map is its rollout
     digit = next(s for s in list_samples() if s.kind == "digit")
     maps = image_attention(bundle, load_sample(digit.name))
     expected = class_token_map(maps, rollout(maps.attention_probs)[-1]).numpy()
     heat = next(t for t in overlay["data"] if t["type"] == "heatmap")
-    np.testing.assert_allclose(_array(heat["z"]), expected, atol=1e-6)
+    np.testing.assert_allclose(plotly_array(heat["z"]), expected, atol=1e-6)
 
 
 def test_a_model_without_attention_is_offered_transformers(app: MakeApp) -> None:
     at = app("pages/attention.py")  # the default model: EfficientNet-Lite0, a CNN
-    _assert_clean(at)
+    assert_clean(at)
     assert at.title[0].value == "Attention"
     infos = [i.value for i in at.info]
     assert len(infos) == 1 and "no attention layers" in infos[0], infos
@@ -142,30 +122,30 @@ def test_seq2seq_cross_attention_on_attention_predict_and_models(app: MakeApp, s
     at = app()
     at.session_state["active_model"] = ActiveModel(seq2seq_bundle, "test")
     at.switch_page("pages/attention.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     at.text_input(key="at_s2s_text").input("12345").run()
-    _assert_clean(at)
+    assert_clean(at)
     result = translate(seq2seq_bundle, "12345")
     layers = result.cross_attention.shape[0]
-    z = _array(_chart(at, "at_cross")["data"][0]["z"])
+    z = plotly_array(chart(at, "at_cross")["data"][0]["z"])
     np.testing.assert_allclose(z, result.cross_attention[layers - 1].mean(0).numpy(), atol=1e-6)
     np.testing.assert_allclose(z.sum(-1), 1.0, atol=1e-5)  # each decoder step's row over the source
-    dec = _array(_chart(at, "at_dec_self")["data"][0]["z"])
+    dec = plotly_array(chart(at, "at_dec_self")["data"][0]["z"])
     assert float(np.triu(dec, 1).max(initial=0.0)) == 0.0  # causal: no step reads a later one
 
     at.switch_page("pages/predict.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     at.text_input(key="p_s2s_text").input("12345").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.subheader[0].value == (result.output or "(empty output)")
 
     at.switch_page("pages/models.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.metric[2].value == "reverse"
 
     at.switch_page("pages/train.py").run()
     at.radio(key="t_modality").set_value("seq2seq").run()
-    _assert_clean(at)
+    assert_clean(at)
     examples = at.dataframe[0].value
     assert list(examples.columns) == ["source", "target"]
     assert all(src[::-1] == tgt for src, tgt in zip(examples["source"], examples["target"], strict=True))

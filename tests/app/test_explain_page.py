@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +11,7 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
+from apptools import chart, plotly_array
 from streamlit.testing.v1 import AppTest
 
 import playground.explain
@@ -32,22 +31,6 @@ TEXT = "(()())"
 def _clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-
-
-def _chart(at: AppTest, key: str) -> dict[str, Any]:
-    found = [c for c in at.get("plotly_chart") if c.key == key]
-    assert len(found) == 1, [c.key for c in at.get("plotly_chart")]
-    figure: dict[str, Any] = json.loads(found[0].proto.spec)
-    return figure
-
-
-def _array(value: object) -> np.ndarray:
-    """A plotly array from its JSON: a list, or plotly's base64 typed array."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.asarray(value, dtype=float)
 
 
 @pytest.fixture
@@ -101,10 +84,10 @@ def test_digit_ig_map_and_delta_match_the_library_and_display_never_recomputes(
     shown = float(re.search(r"= ([0-9.]+)%", relative[0]).group(1)) / 100  # type: ignore[union-attr]
     assert shown == pytest.approx(expected.relative_delta, abs=1e-4)
 
-    heat = _chart(at, "x_map")["data"][0]
-    np.testing.assert_allclose(_array(heat["z"]), display_map(expected.attributions, "signed").numpy(), atol=1e-5)
+    heat = chart(at, "x_map")["data"][0]
+    np.testing.assert_allclose(plotly_array(heat["z"]), display_map(expected.attributions, "signed").numpy(), atol=1e-5)
     assert heat["zmid"] == 0
-    overlay = _chart(at, "x_overlay")["data"]
+    overlay = chart(at, "x_overlay")["data"]
     assert [t["type"] for t in overlay] == ["image", "heatmap"] and overlay[1]["opacity"] == 0.6
 
     n_calls = len(calls)
@@ -113,9 +96,11 @@ def test_digit_ig_map_and_delta_match_the_library_and_display_never_recomputes(
     at.slider(key="x_opacity").set_value(0.3).run()
     _clean(at)
     assert len(calls) == n_calls, "a display control recomputed the explanation"
-    heat = _chart(at, "x_map")["data"][0]
-    np.testing.assert_allclose(_array(heat["z"]), display_map(expected.attributions, "absolute").numpy(), atol=1e-5)
-    assert _chart(at, "x_overlay")["data"][1]["opacity"] == 0.3
+    heat = chart(at, "x_map")["data"][0]
+    np.testing.assert_allclose(
+        plotly_array(heat["z"]), display_map(expected.attributions, "absolute").numpy(), atol=1e-5
+    )
+    assert chart(at, "x_overlay")["data"][1]["opacity"] == 0.3
 
     # another class: a new explanation of that class
     at.radio(key="x_target_kind").set_value("another class").run()
@@ -134,16 +119,16 @@ def test_digit_compare_grid_and_trust_checks(app: MakeApp, lenet: Bundle) -> Non
     at.multiselect(key="x_compare").set_value(["saliency", "integrated_gradients", "grad_cam"])
     at.button(key="x_compare_run").click().run()
     _clean(at)
-    grid = _chart(at, "x_grid")
+    grid = chart(at, "x_grid")
     titles = [a["text"] for a in grid["layout"]["annotations"]][:3]
     assert titles == ["Saliency", "Integrated Gradients", "Grad-CAM"]
     assert sum(t["type"] == "heatmap" for t in grid["data"]) == 3
 
     at.button(key="x_trust_run").click().run()
     _clean(at)
-    curves = _chart(at, "x_curves")["data"]
+    curves = chart(at, "x_curves")["data"]
     assert [c["name"].split(" ")[0] for c in curves] == ["deletion", "insertion"]
-    deletion = _array(curves[0]["y"])
+    deletion = plotly_array(curves[0]["y"])
     assert deletion[0] > deletion[-1]  # deleting the whole digit loses the prediction
     rho = next(m for m in at.metric if m.label.startswith("Rank correlation"))
     assert -1 <= float(rho.value) <= 1
@@ -164,9 +149,9 @@ def test_text_model_shows_token_attributions_and_unsupported_reason(app: MakeApp
     assert html_parts[0].count("<span") == len(TEXT)
     shown = [float(s) for s in re.findall(r'title="([+-][0-9.]+)"', html_parts[0])]
     np.testing.assert_allclose(shown, scores.numpy(), atol=1e-3)
-    bars = _chart(at, "x_bars")["data"][0]
+    bars = chart(at, "x_bars")["data"][0]
     top = float(expected.attributions.abs().max())
-    assert float(np.abs(_array(bars["x"])).max()) == pytest.approx(top, rel=1e-4)
+    assert float(np.abs(plotly_array(bars["x"])).max()) == pytest.approx(top, rel=1e-4)
     assert any(m.label == "Convergence delta" for m in at.metric)
 
     at.selectbox(key="x_method").set_value("deeplift").run()
@@ -186,7 +171,7 @@ def test_slow_method_shows_its_map_and_text_compare_gives_reasons(app: MakeApp, 
     assert not [m for m in at.metric if m.label == "Convergence delta"]  # occlusion has no delta
     ids = torch.as_tensor(brackets.preprocessing.encode(TEXT).ids)
     expected = explain(brackets, ids, "occlusion")
-    bars = _array(_chart(at, "x_bars")["data"][0]["x"])
+    bars = plotly_array(chart(at, "x_bars")["data"][0]["x"])
     assert float(np.abs(bars).max()) == pytest.approx(float(expected.attributions.abs().max()), rel=1e-4)
     at.radio(key="x_mode").set_value("positive").run()  # a cache hit replays the progress bar: no error
     _clean(at)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 import torch
+from apptools import assert_clean, chart, plotly_array
 from streamlit.testing.v1 import AppTest
 
 from playground.bundle import Bundle
@@ -22,27 +21,6 @@ from ui.state import ActiveModel
 
 MakeApp = Callable[..., AppTest]
 TEXT = "(()(()))()"
-
-
-def _assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _chart(at: AppTest, key: str) -> dict:
-    found = [c for c in at.get("plotly_chart") if c.key == key]
-    assert len(found) == 1, [c.key for c in at.get("plotly_chart")]
-    figure: dict = json.loads(found[0].proto.spec)
-    return figure
-
-
-def _array(value: object) -> np.ndarray:
-    """A plotly array from its JSON: a list, or plotly's base64 typed array ``{"dtype", "bdata", "shape"}``."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.asarray(value)
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +43,9 @@ def lstm_app(app: MakeApp, lstm_bundle: Bundle) -> AppTest:
     at = app()
     at.session_state["active_model"] = ActiveModel(lstm_bundle, "test")
     at.switch_page("pages/rnn_states.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     at.text_area(key="rs_input_text").input(TEXT).run()
-    _assert_clean(at)
+    assert_clean(at)
     return at
 
 
@@ -83,13 +61,13 @@ def test_typed_text_shows_tokens_states_and_the_pytorch_check(lstm_app: AppTest,
 
     # 2 layers x 2 directions to pick from; the heatmap draws the hidden state of layer 0 forward
     assert at.selectbox(key="rs_layer").options == [f"layer {k} · {d}" for k in (0, 1) for d in ("forward", "reverse")]
-    heat = _chart(at, "rs_heatmap")["data"][0]
+    heat = chart(at, "rs_heatmap")["data"][0]
     expected = states.get(0, "forward").hidden_state.numpy().T  # (H, T)
-    np.testing.assert_allclose(_array(heat["z"]), expected, atol=1e-6)
+    np.testing.assert_allclose(plotly_array(heat["z"]), expected, atol=1e-6)
 
     # prefix predictions: the last point is what Predict shows for the whole text
-    lines = _chart(at, "rs_prefix")["data"]
-    final = {line["name"]: _array(line["y"])[-1] for line in lines}
+    lines = chart(at, "rs_prefix")["data"]
+    final = {line["name"]: plotly_array(line["y"])[-1] for line in lines}
     probs = predict_text(lstm_bundle, TEXT).prediction.probs
     for k, label in enumerate(lstm_bundle.labels):
         assert final[label] == pytest.approx(float(probs[k]), abs=1e-6)
@@ -102,16 +80,16 @@ def test_typed_text_shows_tokens_states_and_the_pytorch_check(lstm_app: AppTest,
 def test_other_layer_gates_and_find_similar(lstm_app: AppTest, lstm_bundle: Bundle) -> None:
     at = lstm_app
     at.selectbox(key="rs_layer").select("layer 1 · reverse").run()
-    _assert_clean(at)
-    gates = _chart(at, "rs_gates")
+    assert_clean(at)
+    gates = chart(at, "rs_gates")
     names = {a["text"] for a in gates["layout"]["annotations"]}
     assert {"input gate i", "forget gate f", "candidate g / n", "output gate o", "cell state c"} <= names
 
     # find similar: a span where some units are on, searched in brackets examples
     at.slider(key="rs_threshold").set_value(-1.0).run()  # every unit is >= -1: all are "on"
-    _assert_clean(at)
+    assert_clean(at)
     at.button(key="rs_find").click().run()
-    _assert_clean(at)
+    assert_clean(at)
     tables = [d.value for d in at.dataframe if "span" in d.value.columns]
     assert len(tables) == 1, [d.value.columns for d in at.dataframe]
     found = tables[0]
@@ -124,7 +102,7 @@ def test_other_layer_gates_and_find_similar(lstm_app: AppTest, lstm_bundle: Bund
 
 def test_an_image_model_gets_a_clear_message(app: MakeApp) -> None:
     at = app("pages/rnn_states.py")  # the default model: EfficientNet-Lite0, an image model
-    _assert_clean(at)
+    assert_clean(at)
     assert at.title[0].value == "RNN states"
     infos = [i.value for i in at.info]
     assert len(infos) == 1 and "not a recurrent" in infos[0] and "Train" in infos[0], infos
@@ -139,17 +117,17 @@ def test_a_numeric_sequence_model_shows_a_dataset_example(app: MakeApp) -> None:
     at = app()
     at.session_state["active_model"] = ActiveModel(bundle, "test")
     at.switch_page("pages/rnn_states.py").run()
-    _assert_clean(at)
+    assert_clean(at)
     at.number_input(key="rs_seq").set_value(7).run()
-    _assert_clean(at)
+    assert_clean(at)
     assert at.code[0].value == " · ".join(f"t{t}" for t in range(100))
     assert any(s.value.startswith("Recomputed states match PyTorch") for s in at.success)
-    heat = _array(_chart(at, "rs_heatmap")["data"][0]["z"])
+    heat = plotly_array(chart(at, "rs_heatmap")["data"][0]["z"])
     assert heat.shape == (8, 100)
     # the page ran example 7 of the registry's waves set through the bundle's standardization
     expected = states_for_sequence(bundle, load_dataset("waves").values[7]).get(0).hidden_state.numpy().T
     np.testing.assert_allclose(heat, expected, atol=1e-6)
-    gates = _chart(at, "rs_gates")  # a GRU has gates: reset, update, candidate, then h
+    gates = chart(at, "rs_gates")  # a GRU has gates: reset, update, candidate, then h
     assert [a["text"] for a in gates["layout"]["annotations"]] == [
         "reset gate r",
         "update gate z",
