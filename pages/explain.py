@@ -188,9 +188,14 @@ bundle = active_model().bundle
 modality = bundle.modality
 if modality not in ("image", "text"):
     st.info(
-        f"The active model, **{bundle.title}**, takes {modality} input; the Explain page does not show "
-        "those yet (the library explains them: `python -m playground explain`). Pick an image or text model "
-        "on the Models page.",
+        f"The active model, **{bundle.title}**, takes {modality} input; the Explain page shows image and text "
+        "classifiers"
+        + (
+            " (numeric sequences are explained by the library: `python -m playground explain`)"
+            if modality == "sequence"
+            else " (a seq2seq model's cross-attention is on the Attention page)"
+        )
+        + ". Pick an image or text model on the Models page.",
         icon=":material/info:",
     )
     st.stop()
