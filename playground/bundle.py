@@ -237,6 +237,14 @@ def create_bundle(
             path = Path(weights_file)
             load_weights(bundle.model, path.read_bytes(), path.name)
         return bundle
+    if not spec.accepts("image"):
+        # A text model's embedding is sized by a tokenizer trained on data, a sequence model's first
+        # layer by the data's features, a seq2seq model's by its task's characters: train it first.
+        raise ValueError(
+            f"{architecture} takes {' or '.join(spec.inputs or (spec.modality,))} input and is sized by its training "
+            f"data: train it first (python -m playground train --model {architecture} --dataset ...) and use the "
+            "checkpoint folder"
+        )
     if weights == "default":
         weights = spec.default_weights
     if weights is not None and weights not in spec.weights:

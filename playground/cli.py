@@ -212,7 +212,7 @@ def read_input_file(path: str) -> tuple[Path, bytes]:
 
 
 def load_model(name_or_dir: str) -> Any:
-    """A bundle from a registry name or a checkpoint folder (``--model``)."""
+    """A bundle from a registry name, a checkpoint folder or a Hugging Face id with a ``/`` (``--model``)."""
     from playground.bundle import create_bundle, load_bundle
 
     path = Path(name_or_dir)
@@ -222,6 +222,12 @@ def load_model(name_or_dir: str) -> Any:
         raise ValueError(
             f"{path} is a file; --model takes a registry name or a checkpoint folder (card.json + model.safetensors)"
         )
+    from playground.models import MODELS
+
+    if name_or_dir not in MODELS and "/" in name_or_dir and not path.exists():
+        from playground.models.hf import hf_text_bundle  # a Hugging Face id such as "google/bert_uncased_L-2_H-128_A-2"
+
+        return hf_text_bundle(name_or_dir)
     return create_bundle(name_or_dir)
 
 

@@ -329,7 +329,7 @@ def load_pretrained(source: str, what: str, load: Callable[[str, bool], T]) -> T
         from huggingface_hub import constants
 
         raise WeightsUnavailableError(
-            f"{what} of {source!r} are not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+            f"{source!r} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}; {what} are missing) and "
             "huggingface.co cannot be reached (offline?). Connect to the internet and try again, or download "
             "the model on another machine (save_pretrained) and give its folder here, or pick 'minilm', "
             "which works offline."

@@ -56,3 +56,18 @@ def test_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "exactly one of --text" in capsys.readouterr().err
     assert main(["attention", "--model", "minilm", "--text", "   "]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_untrained_text_models_and_hugging_face_ids(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert main(["attention", "--model", "transformer_encoder", "--text", "hi"]) == 2
+    assert "train it first" in capsys.readouterr().err
+    # an id with a slash goes to Hugging Face; offline with an empty cache it fails at once with a message
+    import playground.models.hf as hf
+
+    monkeypatch.setattr(hf, "hub_reachable", lambda timeout=0: False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    assert main(["attention", "--model", "someone/tiny-bert", "--text", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert "'someone/tiny-bert' is not in the local Hugging Face cache" in err and "minilm" in err
