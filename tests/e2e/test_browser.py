@@ -195,7 +195,7 @@ def test_attention_on_the_shipped_vit_and_on_minilm(app_server: App, page: Page,
     page.locator(MAIN).get_by_text(re.compile(r"9 tokens · 6 layers × 12 heads")).wait_for(timeout=120_000)
     wait_idle(page)
     assert page_problems(page) == []
-    shoot(page, "attention_minilm_model_view")
+    shoot(page, "attention_minilm")
     page.locator(MAIN).get_by_text("The formula, with the numbers", exact=True).click()
     page.locator(MAIN).get_by_text(re.compile(r"The recomputed row equals the model's own attention")).wait_for(
         timeout=60_000
