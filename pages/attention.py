@@ -84,7 +84,8 @@ def _token_window(n_tokens: int) -> tuple[int, int]:
         (0, LONG_INPUT),
         key="at_window",
     )
-    return int(start), max(int(stop), int(start) + 1)
+    start = min(int(start), n_tokens - 1)  # both handles at the end still leave one token
+    return start, max(int(stop), start + 1)
 
 
 def _layer_head(
@@ -138,7 +139,7 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
     elif view == "head":
         layer, head = _layer_head(maps, all_label="all heads")
         start, stop = _token_window(n)
-        min_weight = st.slider("Hide links weaker than", 0.0, 0.5, 0.05, 0.01, key="at_min_weight")
+        min_weight = st.slider("Hide links weaker than", 0.01, 0.5, 0.05, 0.01, key="at_min_weight")
         heads = None if head is None else [head]
         fig = head_view(maps.attention_probs[layer], tokens, heads=heads, window=(start, stop), min_weight=min_weight)
         st.plotly_chart(fig, key="at_head_view", config=_plot_config(f"head_view_layer{layer}"))
@@ -274,7 +275,10 @@ def seq2seq_section(bundle: Bundle) -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(
         attention_heatmap(
-            pick(result.decoder_attention), result.output_tokens, title="decoder self-attention (causal)"
+            pick(result.decoder_attention),
+            result.output_tokens,  # step t writes output t ...
+            ["[BOS]", *result.output_tokens[:-1]],  # ... reading the decoder inputs up to t: [BOS] and its own outputs
+            title="decoder self-attention (causal)",
         ),
         key="at_dec_self",
         config=_plot_config("decoder_self_attention"),

@@ -87,7 +87,7 @@ with build_tab:
         st.caption(
             "A pretrained text transformer with its own tokenizer: load it as it is, or fine-tune it on the Train page."
         )
-        offer_transformers(key="m_tf")
+        offer_transformers(key="m_tf", preselect=name)
     elif not spec.accepts("image"):
         # A text model's embedding is sized by a tokenizer trained on data, and a sequence model's
         # first layer by the data's features: there is nothing sensible to build without data.

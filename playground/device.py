@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -44,3 +47,34 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+_THREADS_LOCK = threading.Lock()
+_threads_users = 0
+_threads_before = 0
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` CPU threads in torch, and put the process's count back after.
+
+    ``torch.set_num_threads`` is process-wide, and trainings run in worker threads that may overlap
+    (two browser tabs): the count in force before the FIRST of them is remembered and restored when
+    the LAST one ends, so overlapping runs cannot leave the server on one thread.
+
+    Args:
+        count: threads, >= 1.
+    """
+    global _threads_users, _threads_before
+    with _THREADS_LOCK:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+        _threads_users += 1
+        torch.set_num_threads(max(1, int(count)))
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)

@@ -44,14 +44,16 @@ def _use(load: object, what: str, origin: str) -> None:
     set_active_model(bundle, origin)  # reruns the app
 
 
-def offer_transformers(key: str) -> None:
-    """Buttons that make a transformer the active model."""
+def offer_transformers(key: str, preselect: str | None = None) -> None:
+    """Buttons that make a transformer the active model; ``preselect`` picks the text entry shown first."""
     c1, c2 = st.columns(2)
+    names = list(TEXT_TRANSFORMERS)
     name = c1.selectbox(
         "Pretrained text transformer",
-        list(TEXT_TRANSFORMERS),
+        names,
+        index=names.index(preselect) if preselect in names else 0,
         format_func=TEXT_TRANSFORMERS.__getitem__,
-        key=f"{key}_text",
+        key=f"{key}_text" if preselect is None else f"{key}_text_{preselect}",
     )
     if c1.button("Use it", key=f"{key}_use_text", icon=":material/download:"):
         _use(lambda: pretrained_bundle(name), name, "pretrained (Hugging Face)")

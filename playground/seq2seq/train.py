@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from playground.bundle import Bundle, ModelCard
-from playground.device import pick_device
+from playground.device import cpu_threads, pick_device
 from playground.models import MODELS
 from playground.seq2seq.model import Seq2SeqTransformer
 from playground.seq2seq.tasks import (
@@ -115,12 +115,8 @@ def _cpu_threads(device: torch.device, threads: int) -> Iterator[None]:
     if device.type != "cpu":
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with cpu_threads(threads):  # restored when the last overlapping run ends
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _batches(pairs: list[tuple[str, str]], batch_size: int) -> Iterator[list[tuple[str, str]]]:

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.device import pick_device
+from playground.device import cpu_threads, pick_device
 from playground.preprocessing import Preprocessing
 from playground.sequences import SequencePreprocessing
 from playground.text.preprocessing import TextPreprocessing
@@ -543,16 +543,6 @@ class _Inputs:
             yield x if self.normalized else self.preprocessing.normalize(x)
 
 
-@contextlib.contextmanager
-def _one_cpu_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _cpu_threads_for(model: nn.Module, device: torch.device) -> contextlib.ExitStack:
     """Run recurrent models on ONE CPU thread (undone by closing the returned stack).
 
@@ -563,7 +553,7 @@ def _cpu_threads_for(model: nn.Module, device: torch.device) -> contextlib.ExitS
     """
     stack = contextlib.ExitStack()
     if device.type == "cpu" and any(isinstance(m, nn.RNNBase) for m in model.modules()):
-        stack.enter_context(_one_cpu_thread())
+        stack.enter_context(cpu_threads(1))
     return stack
 
 

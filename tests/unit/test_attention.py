@@ -180,3 +180,17 @@ def test_head_summaries_measure_pixels_on_a_patch_grid():
     probs[0, 0, 1:, 0] = 0.0
     s = head_summaries(probs, patch_grid=(2, 2), patch_size=16, num_prefix=1)
     assert s.mean_distance[0, 0] == pytest.approx(16.0)  # every patch looks at its horizontal neighbour
+
+
+def test_overlapping_thread_limits_restore_the_count_before_the_first() -> None:
+    """Two trainings in worker threads that overlap must not leave the process on one thread."""
+    from playground.device import cpu_threads
+
+    before = torch.get_num_threads()
+    first, second = cpu_threads(1), cpu_threads(1)
+    first.__enter__()
+    second.__enter__()  # starts while the first runs: sees 1 thread
+    first.__exit__(None, None, None)  # the first ends first
+    assert torch.get_num_threads() == 1  # the second still runs on one thread
+    second.__exit__(None, None, None)
+    assert torch.get_num_threads() == before
