@@ -346,9 +346,16 @@ except (NoAttentionError, ValueError, TypeError) as exc:
 
 layers, heads, n = maps.num_layers, maps.num_heads, len(maps.tokens)
 pred = maps.logits.softmax(-1)
+# A pretrained encoder with a new head (minilm, bert-base-uncased, an id) predicts nothing until trained.
+new_head = getattr(bundle.model, "head", None) is not None  # a model with its own head (distilbert-sst2) has none
+untrained_head = bundle.card.weights == "pretrained" and not bundle.card.dataset and new_head
+prediction = (
+    "untrained classification head (train it on the Train page)"
+    if untrained_head
+    else f"prediction **{html.escape(maps.predicted)}** ({float(pred.max()):.1%})"
+)
 st.caption(
-    f"{n} tokens · {layers} layers × {heads} heads · attention shaped ({layers}, {heads}, {n}, {n}) · "
-    f"prediction **{html.escape(maps.predicted)}** ({float(pred.max()):.1%})"
+    f"{n} tokens · {layers} layers × {heads} heads · attention shaped ({layers}, {heads}, {n}, {n}) · {prediction}"
 )
 if maps.num_dropped:
     st.warning(
