@@ -188,5 +188,7 @@ def test_a_sequence_model_gets_a_clear_message(app: MakeApp) -> None:
     split = split_dataset(load_dataset("waves", n=20, length=30, features=4), 0.25, 0)
     bundle = bundle_for_split("gru", split, hparams={"hidden_size": 4, "num_layers": 1})
     at = _open(app, bundle)
-    assert any("does not show those yet" in i.value for i in at.info)
+    assert any(
+        "shows image and text classifiers" in i.value and "python -m playground explain" in i.value for i in at.info
+    )
     assert not at.get("plotly_chart")
