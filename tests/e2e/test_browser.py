@@ -230,7 +230,8 @@ def test_text_model_classifies_a_typed_sentence(app_server: App, page: Page, sho
     wait_idle(page)
     page.get_by_role("button", name="Use this checkpoint").click()
     wait_idle(page)
-    assert "lstm · toy_reviews" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+    # the app reruns after the click: wait for the sidebar to name the new model
+    page.locator('[data-testid="stSidebarUserContent"]').get_by_text("lstm · toy_reviews").wait_for(timeout=90_000)
 
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Predict").click()
     wait_page(page)
@@ -268,7 +269,10 @@ def test_seq2seq_cross_attention(app_server: App, page: Page, shoot: Shoot) -> N
     wait_idle(page)
     page.get_by_role("button", name="Use this checkpoint").click()
     wait_idle(page)
-    assert "transformer_seq2seq · reverse" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+    # the app reruns after the click: wait for the sidebar to name the new model
+    page.locator('[data-testid="stSidebarUserContent"]').get_by_text("transformer_seq2seq · reverse").wait_for(
+        timeout=90_000
+    )
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Attention").click()
     wait_page(page)
     page.locator(".st-key-at_cross .js-plotly-plot").wait_for(timeout=90_000)
