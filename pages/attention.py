@@ -7,6 +7,7 @@ cross-attention as it writes its answer.
 
 from __future__ import annotations
 
+import hashlib
 import html
 
 import pandas as pd
@@ -329,9 +330,8 @@ st.subheader("Input")
 try:
     if bundle.modality == "image":
         image, name = input_image_picker(bundle, key="at_image")
-        maps = _maps_for(
-            bundle, ("image", name, image.size, image.tobytes()[:4096]), lambda: image_attention(bundle, image)
-        )
+        digest = hashlib.sha256(image.tobytes()).hexdigest()  # the whole image: a prefix of its bytes could collide
+        maps = _maps_for(bundle, ("image", image.size, digest), lambda: image_attention(bundle, image))
     elif bundle.modality == "text":
         text = text_input_picker(bundle, key="at_input")
         if text is None:
