@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, FloatRect, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
@@ -219,6 +221,32 @@ def open_page(page: Page, url: str, timeout_s: float = 90.0) -> None:
     """Load ``url`` and :func:`wait_page`."""
     page.goto(url, wait_until="domcontentloaded")
     wait_page(page, timeout_s)
+
+
+def choose_option(page: Page, label: str, option: str | re.Pattern[str], attempts: int = 6) -> None:
+    """Pick ``option`` in the ``st.selectbox`` whose label contains ``label``.
+
+    The dropdown opens on a click, but a rerun that redraws the widget in the same moment closes it
+    again (seen on a loaded CI machine): so open it, wait a few seconds for the option, and if it
+    is not there close the list and try again.
+
+    Raises:
+        TimeoutError: if the option never appeared in ``attempts`` tries.
+    """
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+    choice = page.get_by_role("option", name=option, exact=isinstance(option, str))
+    for _ in range(attempts):
+        wait_idle(page)
+        box.click()
+        try:
+            choice.first.wait_for(timeout=10_000)
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        choice.first.click()
+        wait_idle(page)
+        return
+    raise TimeoutError(f"the option {option!r} of {label!r} did not appear in {attempts} tries on {page.url}")
 
 
 def page_problems(page: Page) -> list[str]:

@@ -18,6 +18,7 @@ from harness import (
     ROOT,
     App,
     BrowserMissingError,
+    choose_option,
     chromium_path,
     open_page,
     page_problems,
@@ -101,9 +102,7 @@ def test_predict_upload_coffee(app_server: App, page: Page, shoot: Shoot) -> Non
 
 def test_train_one_epoch_on_digits(app_server: App, page: Page, shoot: Shoot) -> None:
     open_page(page, page_url(app_server, "pages/train.py"))
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset").click()
-    page.get_by_role("option", name="digits", exact=True).click()
-    wait_idle(page)
+    choose_option(page, "Dataset", "digits")
     epochs = page.get_by_label("Epochs")
     epochs.fill("1")
     epochs.press("Enter")
@@ -147,9 +146,12 @@ def test_robustness_one_input_and_a_sweep(app_server: App, page: Page, shoot: Sh
     wait_page(page)
     page.get_by_role("tab", name="Saved runs").click()
     wait_idle(page)
+    # saved runs are listed newest first: pick the shipped LeNet-5 by its folder name
+    choose_option(page, "Checkpoint", re.compile(r"lenet5-mnist$"))
     page.get_by_role("button", name="Use this checkpoint").click()
     wait_idle(page)
-    assert "lenet5" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+    # the app reruns after the click: wait for the sidebar to name the new model
+    page.locator('[data-testid="stSidebarUserContent"]').get_by_text("lenet5 · mnist").wait_for(timeout=90_000)
 
     # (the sidebar link keeps the session; opening a URL would start a new one)
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Robustness").click()
