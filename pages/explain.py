@@ -140,6 +140,18 @@ def _param_widgets(uses: Sequence[str], modality: str) -> ExplainParams:
         key = f"x_p_{name}"
         if name == "n_steps":
             values[name] = int(col.slider("Integration steps (n_steps)", 1, 300, defaults.n_steps, key=key))
+        elif name == "delta_tolerance":
+            percent = col.number_input(
+                "Completeness tolerance (%, 0 = off)",
+                0.0,
+                50.0,
+                100 * (defaults.delta_tolerance or 0),
+                0.5,
+                key=key,
+                help="When the relative convergence delta |δ| / |F(x) − F(baseline)| is above this, "
+                "Integrated Gradients runs again with more steps (at most 1,024).",
+            )
+            values[name] = percent / 100 or None
         elif name == "baseline":
             options = BASELINES[modality]
             values[name] = col.selectbox("Baseline", options, index=0, key=key, help="The reference input.")
@@ -174,6 +186,10 @@ def _short_delta(result: Explanation) -> None:
     )
     if relative is not None:
         st.caption(f"Relative delta |δ| / |F(x) − F(baseline)| = {relative:.3%}")
+    tried = result.details.get("n_steps_tried")
+    if tried:
+        steps = " → ".join(str(n) for n in tried)
+        st.caption(f"Steps raised until the map adds up: {steps}")
 
 
 # ---------------------------------------------------------------- page

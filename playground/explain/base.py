@@ -67,6 +67,8 @@ UNK_ID = 1  # and [UNK] at id 1
 #: with ``internal_batch_size=16``.
 BATCH_VALUE_BUDGET = 16 * 3 * 224 * 224
 MAX_AUTO_BATCH = 256
+#: The most Integrated Gradients steps the convergence check may raise ``n_steps`` to.
+MAX_IG_STEPS = 1024
 
 # Captum announces on every DeepLift / guided backprop call that it sets (and later removes) hooks
 # on the activations. Here they are always set on a private runtime copy, so the notice says nothing.
@@ -90,7 +92,13 @@ class ExplainParams:
     Frozen and hashable, so a page can cache results per ``(model version, input, method, params)``.
 
     Attributes:
-        n_steps: integration steps of Integrated Gradients (Captum's Gauss-Legendre rule), >= 1.
+        n_steps: integration steps of Integrated Gradients (Captum's Gauss-Legendre rule), >= 1:
+            the first try when ``delta_tolerance`` is set.
+        delta_tolerance: Integrated Gradients' completeness check, as a share in (0, 1): when the
+            relative convergence delta ``|δ| / |F(x) − F(baseline)|`` is above it, IG runs again
+            with more steps (``gradient.next_n_steps``, at most :data:`MAX_IG_STEPS`). Sundararajan et
+            al. 2017 (section 3, "Computing Integrated Gradients") advise raising the steps until
+            the attributions add up; ``None``: exactly ``n_steps``, whatever the delta.
         baseline: the reference input. Images: ``"black"`` (all 0), ``"blurred"`` (Gaussian blur of
             the input, σ = side/20 px), ``"noise"`` (input + N(0, 0.1²), clipped to [0, 1]),
             ``"uniform"`` (uniform random pixels in [0, 1]); the four of Sturmfels et al. 2020,
@@ -118,6 +126,7 @@ class ExplainParams:
     """
 
     n_steps: int = 50
+    delta_tolerance: float | None = 0.01
     baseline: str | None = None
     window: int | None = None
     stride: int | None = None
@@ -141,6 +150,11 @@ class ExplainParams:
                 raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
         if not isinstance(self.stdev, int | float) or not math.isfinite(self.stdev) or self.stdev < 0:
             raise ValueError(f"stdev must be a finite number >= 0, got {self.stdev!r}")
+        tolerance = self.delta_tolerance
+        if tolerance is not None and (
+            isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 < tolerance < 1
+        ):
+            raise ValueError(f"delta_tolerance must be a share in (0, 1) or None, got {tolerance!r}")
         if self.segmentation not in ("auto", "grid", "slic"):
             raise ValueError(f"segmentation must be 'auto', 'grid' or 'slic', got {self.segmentation!r}")
         known = {b for values in BASELINES.values() for b in values}
@@ -195,8 +209,18 @@ class Explanation:
         """``|delta| / |F(x) - F(baseline)|`` (``F(x) - F(baseline) = sum - delta``); ``None`` without a delta."""
         if self.convergence_delta is None:
             return None
-        difference = self.total - self.convergence_delta
-        return abs(self.convergence_delta) / abs(difference) if difference != 0 else math.inf
+        return relative_delta(self.total, self.convergence_delta)
+
+
+def relative_delta(total: float, delta: float) -> float:
+    """``|delta| / |F(x) − F(baseline)|`` from ``total = sum(attributions)`` and ``delta = total − (F(x) − F(baseline))``.
+
+    ``inf`` when ``F(x) = F(baseline)`` and the delta is not 0; 0 when both are 0.
+    """
+    difference = total - delta
+    if difference == 0:
+        return 0.0 if delta == 0 else math.inf
+    return abs(delta) / abs(difference)
 
 
 @dataclass(frozen=True, eq=False)

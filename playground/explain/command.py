@@ -33,7 +33,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     source.add_argument("--text", help="text to explain (text models)")
     p.add_argument("--method", required=True, help="attribution method, e.g. integrated_gradients, grad_cam, occlusion")
     p.add_argument("--target", type=int, default=None, help="class index to explain (default: the predicted class)")
-    p.add_argument("--n-steps", type=int, default=50, help="Integrated Gradients steps")
+    p.add_argument("--n-steps", type=int, default=50, help="Integrated Gradients steps (the first try)")
+    p.add_argument(
+        "--delta-tolerance",
+        type=float,
+        default=0.01,
+        help="Integrated Gradients: raise the steps until |delta| / |F(x) - F(baseline)| is at most this "
+        "(default 0.01; 0: exactly --n-steps)",
+    )
     p.add_argument("--baseline", default=None, help="black, blurred, noise, uniform (images); pad, unk (text); zero")
     p.add_argument("--window", type=int, default=None, help="occlusion window (pixels, tokens or steps)")
     p.add_argument("--stride", type=int, default=None, help="occlusion stride")
@@ -122,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     inputs, tokens = _read_input(bundle, args)
     params = ExplainParams(
         n_steps=args.n_steps,
+        delta_tolerance=args.delta_tolerance or None,
         baseline=args.baseline,
         window=args.window,
         stride=args.stride,

@@ -29,6 +29,7 @@ from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
 from torch import nn
 
 from playground.explain.base import (
+    MAX_IG_STEPS,
     ExplainParams,
     MethodNotSupportedError,
     RawAttribution,
@@ -38,6 +39,7 @@ from playground.explain.base import (
     global_rngs_seeded,
     has_recurrent,
     register_method,
+    relative_delta,
     seeded,
 )
 from playground.explain.baselines import image_baseline, make_baseline, resolve_baseline
@@ -134,6 +136,26 @@ def input_x_gradient(subject: Subject, params: ExplainParams) -> RawAttribution:
     return RawAttribution(InputXGradient(subject.forward).attribute(grad_input(subject), target=subject.target))
 
 
+def next_n_steps(n_steps: int, relative: float, tolerance: float | None) -> int | None:
+    """The step count for the next Integrated Gradients try, or ``None`` when this one is good enough.
+
+    Sundararajan et al. 2017 (https://arxiv.org/abs/1703.01365, section 3) check completeness and
+    raise the steps until the attributions add up. The quadrature error falls at least as fast as
+    ``1 / n_steps`` (EfficientNet-Lite0, the shipped cat, black baseline: 11.5 % at 50 steps, 2.6 % at
+    200, 0.1 % at 600), so the steps are scaled by ``relative / tolerance`` with a 25 % margin, at
+    least doubled, at most :data:`MAX_IG_STEPS`.
+
+    Args:
+        n_steps: the steps of the try just made.
+        relative: its relative convergence delta ``|δ| / |F(x) − F(baseline)|`` (may be ``inf``).
+        tolerance: the wanted bound, or ``None`` (no check: always ``None``).
+    """
+    if tolerance is None or relative <= tolerance or n_steps >= MAX_IG_STEPS or not math.isfinite(relative):
+        return None  # (inf: F(x) = F(baseline), no number of steps makes a relative delta)
+    wanted = math.ceil(n_steps * relative / tolerance * 1.25)
+    return min(MAX_IG_STEPS, max(2 * n_steps, wanted))
+
+
 # -- Integrated Gradients --------------------------------------------------------------------------
 @register_method(
     "integrated_gradients",
@@ -143,14 +165,33 @@ def input_x_gradient(subject: Subject, params: ExplainParams) -> RawAttribution:
     source="Sundararajan, Taly & Yan 2017, https://arxiv.org/abs/1703.01365 (captum.attr.IntegratedGradients; "
     "text: LayerIntegratedGradients on the token embedding)",
     description="Gradients averaged on the straight path from a baseline to the input; they sum to "
-    "F(input) − F(baseline) (completeness), up to the reported convergence delta.",
-    uses=("n_steps", "baseline", "batch_size"),
+    "F(input) − F(baseline) (completeness), up to the reported convergence delta. The steps are raised "
+    "until that delta is within the tolerance (1 % by default).",
+    uses=("n_steps", "delta_tolerance", "baseline", "batch_size"),
     has_delta=True,
     slow=True,
 )
 def integrated_gradients(subject: Subject, params: ExplainParams) -> RawAttribution:
     baseline, kind = baseline_for(subject, params)
-    n_steps = params.n_steps
+    tried: list[int] = []
+    n_steps: int | None = params.n_steps
+    while n_steps is not None:
+        attributions, delta, used = _integrated_gradients_once(subject, baseline, n_steps, params)
+        tried.append(n_steps)
+        relative = relative_delta(float(attributions.detach().double().sum()), delta)
+        n_steps = next_n_steps(n_steps, relative, params.delta_tolerance)
+    details: dict[str, Any] = {"baseline": kind, "n_steps": tried[-1], "batch_size": used}
+    if len(tried) > 1:
+        details["n_steps_tried"] = tried  # the convergence check raised the steps
+    if subject.modality == "text":
+        details["layer"] = "embedding"
+    return RawAttribution(attributions, baseline, delta, details)
+
+
+def _integrated_gradients_once(
+    subject: Subject, baseline: torch.Tensor, n_steps: int, params: ExplainParams
+) -> tuple[torch.Tensor, float, int]:
+    """One Integrated Gradients run: ``(attributions (1, ...), convergence delta, batch size used)``."""
     batch = subject.batch_size(params, n_steps)
     if subject.modality == "text":
         layer = find_embedding(subject.model)
@@ -165,9 +206,7 @@ def integrated_gradients(subject: Subject, params: ExplainParams) -> RawAttribut
             return out
 
         attributions, used = subject.with_oom_retry(run_text, batch)
-        delta = _text_delta(subject, layer, attributions, baseline)
-        details = {"baseline": kind, "n_steps": n_steps, "batch_size": used, "layer": "embedding"}
-        return RawAttribution(attributions, baseline, delta, details)
+        return attributions, _text_delta(subject, layer, attributions, baseline), used
 
     subject.progress.expect(n_steps + 2)  # the steps, then F(input) and F(baseline) for the delta
     ig = IntegratedGradients(subject.forward, multiply_by_inputs=True)
@@ -184,8 +223,7 @@ def integrated_gradients(subject: Subject, params: ExplainParams) -> RawAttribut
         return out
 
     (ig_attributions, ig_delta), used = subject.with_oom_retry(run, batch)
-    details = {"baseline": kind, "n_steps": n_steps, "batch_size": used}
-    return RawAttribution(ig_attributions, baseline, float(ig_delta.reshape(-1)[0]), details)
+    return ig_attributions, float(ig_delta.reshape(-1)[0]), used
 
 
 # -- GradientShap ----------------------------------------------------------------------------------

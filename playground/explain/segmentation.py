@@ -3,10 +3,9 @@
 Feature ablation, LIME and Kernel SHAP switch whole groups of input values on and off. For images
 the groups are superpixels: SLIC (Achanta et al. 2012, "SLIC Superpixels Compared to
 State-of-the-Art Superpixel Methods", https://doi.org/10.1109/TPAMI.2012.120) through
-``skimage.segmentation.slic`` when scikit-image is installed, else a square grid. The grid is the
-fallback because scikit-image is not one of the playground's pinned requirements; with the same
-number of cells it needs no extra package and gives the same groups for every image, which also
-makes the results easy to compare between methods. Text uses one group per token; numeric
+``skimage.segmentation.slic`` (scikit-image is a requirement), or a square grid on request: the
+grid gives the same groups for every image, which makes results easy to compare between images,
+and it is the fallback where scikit-image is missing. Text uses one group per token; numeric
 sequences use chunks of consecutive time steps.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from pathlib import Path
 
@@ -30,10 +31,11 @@ from playground.explain import (
     normalize_attributions,
     token_scores,
 )
-from playground.explain.base import PAD_ID, Progress, Subject
+from playground.explain.base import MAX_IG_STEPS, PAD_ID, Progress, Subject
 from playground.explain.baselines import image_baseline, text_baseline
+from playground.explain.gradient import next_n_steps
 from playground.explain.perturbation import compact_tokens
-from playground.explain.segmentation import grid_segments, step_segments
+from playground.explain.segmentation import grid_segments, image_segments, step_segments
 from playground.imageio import decode_image
 from playground.jobs import BackgroundJob
 from playground.models import MODELS
@@ -204,6 +206,30 @@ def test_integrated_gradients_completeness_at_200_steps(lenet: Bundle, digit: to
     assert result.details["batch_size"] == 200  # 784 values per image: all steps in one batch
 
 
+def test_ig_raises_its_steps_until_the_map_adds_up(lenet: Bundle, digit: torch.Tensor) -> None:
+    coarse = explain(lenet, digit, "integrated_gradients", params=ExplainParams(n_steps=4, delta_tolerance=None))
+    assert coarse.relative_delta is not None and coarse.relative_delta > 0.01  # 4 steps are not enough
+    assert coarse.details["n_steps"] == 4 and "n_steps_tried" not in coarse.details
+    checked = explain(lenet, digit, "integrated_gradients", params=ExplainParams(n_steps=4))
+    tried = checked.details["n_steps_tried"]
+    assert tried[0] == 4 and tried == sorted(tried) and checked.details["n_steps"] == tried[-1] <= MAX_IG_STEPS
+    difference = logit(lenet, digit, 3) - logit(lenet, torch.zeros_like(digit), 3)  # black baseline
+    assert abs(checked.total - difference) <= 0.01 * abs(difference)  # independent of the reported delta
+    assert checked.relative_delta is not None and checked.relative_delta <= 0.01
+
+
+def test_next_n_steps() -> None:
+    assert next_n_steps(50, 0.005, 0.01) is None  # within the tolerance
+    assert next_n_steps(50, 0.5, None) is None  # no check
+    assert next_n_steps(50, math.inf, 0.01) is None  # F(x) = F(baseline): no steps make it relative
+    assert next_n_steps(50, 0.115, 0.01) == math.ceil(50 * 11.5 * 1.25)  # scaled by the excess, 25 % margin
+    assert next_n_steps(50, 0.011, 0.01) == 100  # at least doubled
+    assert next_n_steps(50, 10.0, 0.01) == MAX_IG_STEPS  # capped
+    assert next_n_steps(MAX_IG_STEPS, 0.5, 0.01) is None  # at the cap: the delta is reported as it is
+    with pytest.raises(ValueError, match="delta_tolerance"):
+        ExplainParams(delta_tolerance=1.5)
+
+
 @pytest.mark.parametrize("baseline", ["blurred", "noise", "uniform"])
 def test_ig_baselines_are_images_and_completeness_holds(lenet: Bundle, digit: torch.Tensor, baseline: str) -> None:
     result = explain(lenet, digit, "integrated_gradients", params=ExplainParams(n_steps=100, baseline=baseline))
@@ -325,9 +351,27 @@ def test_superpixels_and_steps() -> None:
     grid = grid_segments(28, 28, 49)
     assert int(grid.max()) + 1 == 49 and torch.bincount(grid.flatten()).min() == 16  # 7 x 7 cells of 4 x 4
     assert torch.equal(step_segments(6, 3), torch.tensor([0, 0, 1, 1, 2, 2]))
-    result = explain(create_bundle("lenet5", weights=None), torch.rand(1, 28, 28), "feature_ablation")
-    assert result.details["segments"] == 49 and result.details["segmentation"] in ("grid", "slic")
+    grid_params = ExplainParams(segmentation="grid")
+    result = explain(
+        create_bundle("lenet5", weights=None), torch.rand(1, 28, 28), "feature_ablation", params=grid_params
+    )
+    assert result.details["segments"] == 49 and result.details["segmentation"] == "grid"
     assert int(result.attributions.unique().numel()) <= 49  # one value per superpixel
+
+
+def test_slic_superpixels_follow_the_object() -> None:
+    """SLIC (the default: scikit-image is a requirement) keeps a red square and the blue around it apart."""
+    pixels = torch.zeros(3, 32, 32)
+    pixels[2] = 1.0  # blue background
+    pixels[:, 5:19, 7:21] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]  # a red square off the grid's lines
+    square = pixels[0] > 0.5
+    labels, used = image_segments(pixels, 16)
+    assert used == "slic" and 4 <= int(labels.max()) + 1 <= 32
+    for segment in labels.unique():
+        inside = square[labels == segment]
+        assert bool(inside.all()) or not bool(inside.any()), f"segment {int(segment)} straddles the edge"
+    grid, _ = image_segments(pixels, 16, "grid")
+    assert any(0 < float(square[grid == g].float().mean()) < 1 for g in grid.unique())  # the grid does straddle
 
 
 def test_occlusion_window_defaults(lenet: Bundle, digit: torch.Tensor) -> None:
