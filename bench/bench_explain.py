@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     rows = []
     for steps in [int(s) for s in args.steps.split(",") if s.strip()]:
-        params = ExplainParams(n_steps=steps)
+        params = ExplainParams(n_steps=steps, delta_tolerance=None)  # exactly these steps, as Captum
 
         def ours(params: ExplainParams = params) -> object:
             return explain(bundle, pixels, "integrated_gradients", target=target, params=params)

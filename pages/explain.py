@@ -190,6 +190,13 @@ def _short_delta(result: Explanation) -> None:
     if tried:
         steps = " → ".join(str(n) for n in tried)
         st.caption(f"Steps raised until the map adds up: {steps}")
+    segments = result.details.get("path_segments")
+    if segments:
+        cuts = ", ".join(f"{end:.3g}" for _, end in segments[:-1])
+        st.caption(
+            f"The path was cut at α = {cuts} where the error was, {len(segments)} parts of "
+            f"{result.params.n_steps} steps ({result.details['n_steps']} in all)."
+        )
 
 
 # ---------------------------------------------------------------- page

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -137,13 +138,13 @@ def input_x_gradient(subject: Subject, params: ExplainParams) -> RawAttribution:
 
 
 def next_n_steps(n_steps: int, relative: float, tolerance: float | None) -> int | None:
-    """The step count for the next Integrated Gradients try, or ``None`` when this one is good enough.
+    """Text: the step count for the next Integrated Gradients try, or ``None`` when this one is good enough.
 
     Sundararajan et al. 2017 (https://arxiv.org/abs/1703.01365, section 3) check completeness and
-    raise the steps until the attributions add up. The quadrature error falls at least as fast as
-    ``1 / n_steps`` (EfficientNet-Lite0, the shipped cat, black baseline: 11.5 % at 50 steps, 2.6 % at
-    200, 0.1 % at 600), so the steps are scaled by ``relative / tolerance`` with a 25 % margin, at
-    least doubled, at most :data:`MAX_IG_STEPS`.
+    raise the steps until the attributions add up. The quadrature error falls roughly as
+    ``1 / n_steps``, so the steps are scaled by ``relative / tolerance`` with a 25 % margin, at least
+    doubled, at most :data:`MAX_IG_STEPS`. (Images and sequences split the path instead:
+    :func:`split_path`.)
 
     Args:
         n_steps: the steps of the try just made.
@@ -156,6 +157,48 @@ def next_n_steps(n_steps: int, relative: float, tolerance: float | None) -> int 
     return min(MAX_IG_STEPS, max(2 * n_steps, wanted))
 
 
+@dataclass
+class PathSegment:
+    """Integrated Gradients over the part ``[start, end]`` of the straight path (α from 0 to 1).
+
+    Attributes:
+        start, end: the part of the path, 0 <= start < end <= 1.
+        attributions: ``(1, ...)`` in the input's shape: ``(x − b) ∫_start^end ∂F/∂x(b + α(x − b)) dα``.
+        delta: Captum's convergence delta of the part: ``sum(attributions) − (F(end point) − F(start point))``.
+    """
+
+    start: float
+    end: float
+    attributions: torch.Tensor
+    delta: float
+
+
+def split_path(segments: list[PathSegment], total_steps: int, n_steps: int, tolerance: float | None) -> int | None:
+    """Which segment to halve next (its index), or ``None`` when the attributions add up or the budget is spent.
+
+    Why by hand: Captum integrates with a fixed number of evenly spread steps, but the gradient of a
+    saturating network changes fastest in a short stretch of the path (for EfficientNet-Lite0 on a
+    photo, between the black baseline and α ≈ 0.1), and more steps everywhere converge slowly and
+    unevenly there (the cat, Gauss-Legendre: 11.5 % at 50 steps, 3.6 % at 300, 0.1 % at 600, over
+    1 % at 716). Integrated Gradients is additive along the path, so the path is cut where the
+    error is: the segment with the largest ``|delta|`` is halved and each half integrated with
+    ``n_steps`` (adaptive quadrature; the same cat: 0.5 % after 352 steps, 30 s instead of 196 s).
+
+    Args:
+        segments: the segments so far, covering [0, 1].
+        total_steps: the steps spent so far.
+        n_steps: the steps of one segment.
+        tolerance: the wanted relative convergence delta, or ``None`` (never split).
+    """
+    if tolerance is None or total_steps + 2 * n_steps > MAX_IG_STEPS:
+        return None
+    delta = sum(s.delta for s in segments)
+    total = sum(float(s.attributions.double().sum()) for s in segments)
+    if relative_delta(total, delta) <= tolerance or total == delta:  # (total == delta: F(x) = F(baseline))
+        return None
+    return max(range(len(segments)), key=lambda i: abs(segments[i].delta))
+
+
 # -- Integrated Gradients --------------------------------------------------------------------------
 @register_method(
     "integrated_gradients",
@@ -165,65 +208,88 @@ def next_n_steps(n_steps: int, relative: float, tolerance: float | None) -> int 
     source="Sundararajan, Taly & Yan 2017, https://arxiv.org/abs/1703.01365 (captum.attr.IntegratedGradients; "
     "text: LayerIntegratedGradients on the token embedding)",
     description="Gradients averaged on the straight path from a baseline to the input; they sum to "
-    "F(input) − F(baseline) (completeness), up to the reported convergence delta. The steps are raised "
-    "until that delta is within the tolerance (1 % by default).",
+    "F(input) − F(baseline) (completeness), up to the reported convergence delta. Where it is above the "
+    "tolerance (1 % by default), the path is cut where the error is and integrated in parts.",
     uses=("n_steps", "delta_tolerance", "baseline", "batch_size"),
     has_delta=True,
     slow=True,
 )
 def integrated_gradients(subject: Subject, params: ExplainParams) -> RawAttribution:
     baseline, kind = baseline_for(subject, params)
-    tried: list[int] = []
-    n_steps: int | None = params.n_steps
-    while n_steps is not None:
-        attributions, delta, used = _integrated_gradients_once(subject, baseline, n_steps, params)
-        tried.append(n_steps)
-        relative = relative_delta(float(attributions.detach().double().sum()), delta)
-        n_steps = next_n_steps(n_steps, relative, params.delta_tolerance)
-    details: dict[str, Any] = {"baseline": kind, "n_steps": tried[-1], "batch_size": used}
-    if len(tried) > 1:
-        details["n_steps_tried"] = tried  # the convergence check raised the steps
     if subject.modality == "text":
-        details["layer"] = "embedding"
-    return RawAttribution(attributions, baseline, delta, details)
-
-
-def _integrated_gradients_once(
-    subject: Subject, baseline: torch.Tensor, n_steps: int, params: ExplainParams
-) -> tuple[torch.Tensor, float, int]:
-    """One Integrated Gradients run: ``(attributions (1, ...), convergence delta, batch size used)``."""
+        return _text_integrated_gradients(subject, params, baseline, kind)
+    n_steps = params.n_steps
     batch = subject.batch_size(params, n_steps)
-    if subject.modality == "text":
-        layer = find_embedding(subject.model)
-        forward = subject.forward_for(subject.model, capture=False)  # the hook changes what it computes
-        subject.progress.expect(n_steps + 1)  # the steps, and the baseline's embedding pass
-        method = LayerIntegratedGradients(forward, layer, multiply_by_inputs=True)
+    ig = IntegratedGradients(subject.forward, multiply_by_inputs=True)
+    x = subject.inputs.detach()
 
-        def run_text(size: int) -> torch.Tensor:
-            out: torch.Tensor = method.attribute(
-                subject.inputs, baselines=baseline, target=subject.target, n_steps=n_steps, internal_batch_size=size
+    def integrate(start: float, end: float) -> tuple[PathSegment, int]:
+        subject.progress.expect(n_steps + 2)  # the steps, then F at both ends for the delta
+        low, high = baseline + start * (x - baseline), baseline + end * (x - baseline)  # points on the path
+
+        def run(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+            out: tuple[torch.Tensor, torch.Tensor] = ig.attribute(
+                high.clone().requires_grad_(True),
+                baselines=low,
+                target=subject.target,
+                n_steps=n_steps,
+                internal_batch_size=size,
+                return_convergence_delta=True,
             )
             return out
 
-        attributions, used = subject.with_oom_retry(run_text, batch)
-        return attributions, _text_delta(subject, layer, attributions, baseline), used
+        (attributions, delta), used = subject.with_oom_retry(run, batch)
+        return PathSegment(start, end, attributions.detach(), float(delta.reshape(-1)[0])), used
 
-    subject.progress.expect(n_steps + 2)  # the steps, then F(input) and F(baseline) for the delta
-    ig = IntegratedGradients(subject.forward, multiply_by_inputs=True)
+    first, used = integrate(0.0, 1.0)  # one segment: exactly Captum's IG with n_steps
+    segments, steps = [first], n_steps
+    while (worst := split_path(segments, steps, n_steps, params.delta_tolerance)) is not None:
+        part = segments.pop(worst)
+        middle = (part.start + part.end) / 2
+        halves = [integrate(part.start, middle)[0], integrate(middle, part.end)[0]]
+        segments[worst:worst] = halves
+        steps += 2 * n_steps
+    attributions = torch.stack([s.attributions for s in segments]).sum(0)  # (1, ...): IG is additive on the path
+    details: dict[str, Any] = {"baseline": kind, "n_steps": steps, "batch_size": used}
+    if len(segments) > 1:
+        details["path_segments"] = [(s.start, s.end) for s in segments]
+    return RawAttribution(attributions, baseline, sum(s.delta for s in segments), details)
 
-    def run(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        out: tuple[torch.Tensor, torch.Tensor] = ig.attribute(
-            grad_input(subject),
-            baselines=baseline,
-            target=subject.target,
-            n_steps=n_steps,
-            internal_batch_size=size,
-            return_convergence_delta=True,
-        )
-        return out
 
-    (ig_attributions, ig_delta), used = subject.with_oom_retry(run, batch)
-    return ig_attributions, float(ig_delta.reshape(-1)[0]), used
+def _text_integrated_gradients(
+    subject: Subject, params: ExplainParams, baseline: torch.Tensor, kind: str
+) -> RawAttribution:
+    """LayerIntegratedGradients on the token embedding, with more steps until the delta is within the tolerance.
+
+    (Captum's layer method takes its baseline as ids, not as a point in embedding space, so the
+    path cannot be cut into segments as for images: the whole path gets more steps.)
+    """
+    layer = find_embedding(subject.model)
+    forward = subject.forward_for(subject.model, capture=False)  # the hook changes what it computes
+    method = LayerIntegratedGradients(forward, layer, multiply_by_inputs=True)
+    tried: list[int] = []
+    n_steps = params.n_steps
+    while True:
+        subject.progress.expect(n_steps + 1)  # the steps, and the baseline's embedding pass
+
+        def run_text(size: int, steps: int = n_steps) -> torch.Tensor:
+            out: torch.Tensor = method.attribute(
+                subject.inputs, baselines=baseline, target=subject.target, n_steps=steps, internal_batch_size=size
+            )
+            return out
+
+        attributions, used = subject.with_oom_retry(run_text, subject.batch_size(params, n_steps))
+        delta = _text_delta(subject, layer, attributions, baseline)
+        tried.append(n_steps)
+        relative = relative_delta(float(attributions.detach().double().sum()), delta)
+        following = next_n_steps(n_steps, relative, params.delta_tolerance)
+        if following is None:
+            break
+        n_steps = following
+    details: dict[str, Any] = {"baseline": kind, "n_steps": tried[-1], "batch_size": used, "layer": "embedding"}
+    if len(tried) > 1:
+        details["n_steps_tried"] = tried  # the convergence check raised the steps
+    return RawAttribution(attributions, baseline, delta, details)
 
 
 # -- GradientShap ----------------------------------------------------------------------------------

@@ -206,16 +206,32 @@ def test_integrated_gradients_completeness_at_200_steps(lenet: Bundle, digit: to
     assert result.details["batch_size"] == 200  # 784 values per image: all steps in one batch
 
 
-def test_ig_raises_its_steps_until_the_map_adds_up(lenet: Bundle, digit: torch.Tensor) -> None:
+def test_ig_cuts_the_path_until_the_map_adds_up(lenet: Bundle, digit: torch.Tensor) -> None:
     coarse = explain(lenet, digit, "integrated_gradients", params=ExplainParams(n_steps=4, delta_tolerance=None))
     assert coarse.relative_delta is not None and coarse.relative_delta > 0.01  # 4 steps are not enough
-    assert coarse.details["n_steps"] == 4 and "n_steps_tried" not in coarse.details
+    assert coarse.details["n_steps"] == 4 and "path_segments" not in coarse.details
     checked = explain(lenet, digit, "integrated_gradients", params=ExplainParams(n_steps=4))
-    tried = checked.details["n_steps_tried"]
-    assert tried[0] == 4 and tried == sorted(tried) and checked.details["n_steps"] == tried[-1] <= MAX_IG_STEPS
+    segments = checked.details["path_segments"]
+    assert segments[0][0] == 0.0 and segments[-1][1] == 1.0  # they cover the path, in order, without gaps
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(segments))
+    assert checked.details["n_steps"] == 4 + 8 * (len(segments) - 1) <= MAX_IG_STEPS  # each cut: two new halves
     difference = logit(lenet, digit, 3) - logit(lenet, torch.zeros_like(digit), 3)  # black baseline
     assert abs(checked.total - difference) <= 0.01 * abs(difference)  # independent of the reported delta
+    assert checked.convergence_delta == pytest.approx(checked.total - difference, abs=1e-3 * abs(difference))
     assert checked.relative_delta is not None and checked.relative_delta <= 0.01
+
+
+def test_text_ig_raises_its_steps_until_the_map_adds_up(text_view: ModelView, ids: torch.Tensor) -> None:
+    coarse = explain(
+        text_view, ids, "integrated_gradients", target=2, params=ExplainParams(n_steps=2, delta_tolerance=None)
+    )
+    assert coarse.relative_delta is not None and coarse.relative_delta > 1e-3
+    checked = explain(
+        text_view, ids, "integrated_gradients", target=2, params=ExplainParams(n_steps=2, delta_tolerance=1e-3)
+    )
+    tried = checked.details["n_steps_tried"]
+    assert tried[0] == 2 and tried == sorted(tried) and checked.details["n_steps"] == tried[-1]
+    assert checked.relative_delta is not None and checked.relative_delta <= 1e-3
 
 
 def test_next_n_steps() -> None:
