@@ -5,7 +5,9 @@ download) at 224×224, on ``assets/samples/cat.jpg``. Both sides get the same se
 in [0, 1] with the model's normalization inside the explained function (``PixelSpaceModel``), the
 same target class, a black baseline, Captum's default Gauss-Legendre rule with the convergence
 delta, ``internal_batch_size=16`` (what the playground picks for a 224×224 RGB input), and for
-Grad-CAM ``LayerGradCam`` on ``layer4`` with ReLU and bilinear upsampling to 224×224.
+Grad-CAM ``LayerGradCam`` on ``layer4`` with ReLU and bilinear upsampling to 224×224. The pixels
+are channels-last in memory as PIL decodes them, on both sides (a baseline in NCHW beside them
+cost the playground ~10-20 % until its baselines kept the pixels' format).
 
 The playground adds: input checks, a runtime copy of the model (shared weights, new modules), the
 choice of the Grad-CAM layer (cached after the first call per model and input shape), progress

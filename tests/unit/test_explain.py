@@ -395,6 +395,16 @@ def test_occlusion_window_defaults(lenet: Bundle, digit: torch.Tensor) -> None:
     assert result.details["window"] == (1, 3, 3) and result.details["strides"] == (1, 1, 1)  # side/8, half
 
 
+def test_image_baselines_keep_the_pixels_memory_format() -> None:
+    """PIL-decoded pixels are channels-last; a baseline in another format slows IG's path points down."""
+    pixels = torch.rand(1, 8, 8, 3).permute(0, 3, 1, 2)  # (1, 3, 8, 8) viewed from HWC, as PIL gives them
+    g = torch.Generator().manual_seed(0)
+    for kind in ("black", "blurred", "noise", "uniform"):
+        base = image_baseline(pixels, kind, g)
+        assert base.is_contiguous(memory_format=torch.channels_last) and not base.is_contiguous(), kind
+        assert image_baseline(pixels.contiguous(), kind, g).is_contiguous(), kind
+
+
 def test_baselines() -> None:
     pixels = torch.rand(1, 3, 16, 16)
     g = torch.Generator().manual_seed(0)
