@@ -71,9 +71,10 @@ def test_digit_ig_map_and_delta_match_the_library_and_display_never_recomputes(
 ) -> None:
     at = _open(app, lenet)
     at.selectbox(key="x_input").set_value("digit_7")
+    assert at.selectbox(key="x_method").value == "grad_cam"  # images open on the fast method
+    at.selectbox(key="x_method").set_value("integrated_gradients").run()
     at.slider(key="x_p_n_steps").set_value(N_STEPS).run()
     _clean(at)
-    assert at.selectbox(key="x_method").value == "integrated_gradients"
 
     pixels = lenet.image_preprocessing.pixels_from_pil(load_sample("digit_7"))
     expected = explain(lenet, pixels, "integrated_gradients", params=ExplainParams(n_steps=N_STEPS))
@@ -83,6 +84,10 @@ def test_digit_ig_map_and_delta_match_the_library_and_display_never_recomputes(
     assert len(relative) == 1
     shown = float(re.search(r"= ([0-9.]+)%", relative[0]).group(1)) / 100  # type: ignore[union-attr]
     assert shown == pytest.approx(expected.relative_delta, abs=1e-4)
+    assert expected.relative_delta is not None and expected.relative_delta <= 0.01  # the default tolerance
+    cut = [c.value for c in at.caption if c.value.startswith("The path was cut")]
+    segments = expected.details.get("path_segments", [])
+    assert len(cut) == (1 if segments else 0) and (not segments or f"{len(segments)} parts" in cut[0])
 
     heat = chart(at, "x_map")["data"][0]
     np.testing.assert_allclose(plotly_array(heat["z"]), display_map(expected.attributions, "signed").numpy(), atol=1e-5)
@@ -115,6 +120,7 @@ def test_digit_ig_map_and_delta_match_the_library_and_display_never_recomputes(
 def test_digit_compare_grid_and_trust_checks(app: MakeApp, lenet: Bundle) -> None:
     at = _open(app, lenet)
     at.selectbox(key="x_input").set_value("digit_7")
+    at.selectbox(key="x_method").set_value("integrated_gradients").run()
     at.slider(key="x_p_n_steps").set_value(N_STEPS).run()
     at.multiselect(key="x_compare").set_value(["saliency", "integrated_gradients", "grad_cam"])
     at.button(key="x_compare_run").click().run()
@@ -192,3 +198,17 @@ def test_a_sequence_model_gets_a_clear_message(app: MakeApp) -> None:
         "shows image and text classifiers" in i.value and "python -m playground explain" in i.value for i in at.info
     )
     assert not at.get("plotly_chart")
+
+
+def test_a_vit_opens_on_attention_rollout_over_the_digit(app: MakeApp) -> None:
+    vit = load_bundle(ROOT / "assets/checkpoints/vit_tiny-mnist")
+    at = _open(app, vit)
+    at.selectbox(key="x_input").set_value("digit_7")
+    at.run()
+    _clean(at)
+    assert at.selectbox(key="x_method").value == "attention_rollout"  # Grad-CAM needs a spatial feature map
+    pixels = vit.image_preprocessing.pixels_from_pil(load_sample("digit_7"))
+    expected = explain(vit, pixels, "attention_rollout")
+    heat = plotly_array(chart(at, "x_map")["data"][0]["z"])
+    np.testing.assert_allclose(heat, display_map(expected.attributions, "signed").numpy(), atol=1e-5)
+    assert float(heat.max()) > 0  # rollout is non-negative and not all zero
