@@ -208,8 +208,9 @@ def split_path(segments: list[PathSegment], total_steps: int, n_steps: int, tole
     source="Sundararajan, Taly & Yan 2017, https://arxiv.org/abs/1703.01365 (captum.attr.IntegratedGradients; "
     "text: LayerIntegratedGradients on the token embedding)",
     description="Gradients averaged on the straight path from a baseline to the input; they sum to "
-    "F(input) − F(baseline) (completeness), up to the reported convergence delta. Where it is above the "
-    "tolerance (1 % by default), the path is cut where the error is and integrated in parts.",
+    "F(input) − F(baseline) (completeness), up to the reported convergence delta. Where that delta is "
+    "above the tolerance (1 % by default), it integrates again with more steps (images: only on the part of "
+    "the path where the error is).",
     uses=("n_steps", "delta_tolerance", "baseline", "batch_size"),
     has_delta=True,
     slow=True,

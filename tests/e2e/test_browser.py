@@ -259,6 +259,21 @@ def test_text_model_classifies_a_typed_sentence(app_server: App, page: Page, sho
     assert page.locator(f"{MAIN} .js-plotly-plot").count() >= 2  # heatmap, gates, ...
     shoot(page, "rnn_states")
 
+    # The Explain page on text: Integrated Gradients per token, its completeness check, the top tokens.
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Explain").click()
+    wait_page(page)
+    box = page.get_by_label("Text", exact=True)
+    if box.input_value() != "the plot was superb":
+        box.fill("the plot was superb")
+        box.press("Control+Enter")
+    page.locator(".st-key-x_bars .js-plotly-plot").wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page_problems(page) == []
+    assert page.locator(MAIN).get_by_text(re.compile(r"^Integrated Gradients for positive")).count() == 1
+    assert page.locator(MAIN).get_by_text(re.compile(r"^Relative delta .* = \d+\.\d+%")).count() == 1
+    assert page.locator(f"{MAIN} span").filter(has_text=re.compile(r"^superb$")).count() >= 1  # coloured tokens
+    shoot(page, "explain_text")
+
 
 def test_seq2seq_cross_attention(app_server: App, page: Page, shoot: Shoot) -> None:
     # After the text test (it counts runs): a seq2seq model trained on reverse, saved as the newest run.
