@@ -37,7 +37,14 @@ from playground.explain.figures import (
     token_bar_figure,
     tokens_html,
 )
-from playground.explain.trust import DeletionInsertion, RandomizationCheck, deletion_insertion, randomization_check
+from playground.explain.trust import (
+    DeletionInsertion,
+    RandomizationCheck,
+    deletion_insertion,
+    infidelity_score,
+    randomization_check,
+    sensitivity_score,
+)
 from playground.models.attention import AttentionModel
 from playground.rnn_states import weights_fingerprint
 from ui.pages import ensure_app_entry
@@ -128,6 +135,20 @@ def _deletion_insertion(_bundle: Bundle, _explanation: Explanation, key: tuple[A
 @st.cache_data(max_entries=8, show_spinner="Explaining a copy of the model with random weights…")
 def _randomization(_bundle: Bundle, _explanation: Explanation, key: tuple[Any, ...]) -> RandomizationCheck:
     return randomization_check(_bundle, _explanation)
+
+
+@st.cache_data(max_entries=8, show_spinner="Perturbing the input 32 times…")
+def _infidelity(_bundle: Bundle, _explanation: Explanation, key: tuple[Any, ...]) -> float:
+    return infidelity_score(_bundle, _explanation)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sensitivity(_bundle: Bundle, _explanation: Explanation, key: tuple[Any, ...]) -> float:
+    update, bar = _progress_callback("Explaining 8 slightly moved copies of the input…")
+    try:
+        return sensitivity_score(_bundle, _explanation, on_progress=update)
+    finally:
+        bar.empty()
 
 
 # ---------------------------------------------------------------- widgets
@@ -344,7 +365,10 @@ with st.expander("How far to trust it"):
         "parts first and the probability should fall fast (low deletion AUC); add them first to an empty input and "
         "it should rise fast (high insertion AUC). Randomisation check (Adebayo et al. 2018, "
         "https://arxiv.org/abs/1810.03292): the map of a model with random weights should look different "
-        "(rank correlation near 0)."
+        "(rank correlation near 0). Infidelity and max-sensitivity (Yeh et al. 2019, "
+        "https://arxiv.org/abs/1901.09392, Captum's metrics): does the map predict how the score changes under "
+        "small random perturbations, and how much does the map itself move when the input moves a little "
+        "(lower is better for both)."
     )
     trust_key = (model_key, input_key, method, params, result.target)
     if st.button("Run the checks", key="x_trust_run"):
@@ -360,12 +384,35 @@ with st.expander("How far to trust it"):
                 key="x_curves",
             )
             check = _randomization(bundle, result, trust_key)
+            infidelity = _infidelity(bundle, result, trust_key)
         except MethodNotSupportedError as exc:
             st.info(str(exc), icon=":material/block:")
         except (ValueError, TypeError, RuntimeError) as exc:
             show_error(exc, "run the checks")
         else:
-            st.metric("Rank correlation (|maps|, Spearman)", f"{check.rank_correlation:.3f}")
+            k1, k2, k3 = st.columns(3)
+            k1.metric("Rank correlation (|maps|, Spearman)", f"{check.rank_correlation:.3f}")
+            k2.metric(
+                "Infidelity",
+                f"{infidelity:.3g}",
+                help="E[(I · attributions − (F(x) − F(x − I)))²] over 32 perturbations I, attributions scaled by "
+                "their best least-squares factor; text: tokens removed at random. Lower is better.",
+            )
+            if modality == "text":
+                k3.caption("Max-sensitivity needs inputs that can move a little; token ids cannot.")
+            elif k3.button("Max-sensitivity (reruns the method 9 times)", key="x_sens_run"):
+                st.session_state.x_sens_for = trust_key
+            if modality != "text" and st.session_state.get("x_sens_for") == trust_key:
+                try:
+                    sensitivity = _sensitivity(bundle, result, trust_key)
+                except MethodNotSupportedError as exc:
+                    k3.info(str(exc), icon=":material/block:")
+                else:
+                    k3.metric(
+                        "Max-sensitivity",
+                        f"{sensitivity:.3g}",
+                        help="max ‖Φ(x + δ) − Φ(x)‖ / ‖Φ(x)‖ over 8 moves δ uniform in ±0.02 per pixel. Lower is better.",
+                    )
             if modality == "image":
                 r1, r2 = st.columns(2)
                 r1.plotly_chart(

@@ -18,6 +18,7 @@ import playground.explain
 from playground.bundle import Bundle, load_bundle
 from playground.data import load_dataset, split_dataset
 from playground.explain import ExplainParams, display_map, explain, token_scores
+from playground.explain.trust import infidelity_score, sensitivity_score
 from playground.imageio import load_sample
 from playground.training.setup import bundle_for_split
 from ui.state import ActiveModel
@@ -139,6 +140,16 @@ def test_digit_compare_grid_and_trust_checks(app: MakeApp, lenet: Bundle) -> Non
     rho = next(m for m in at.metric if m.label.startswith("Rank correlation"))
     assert -1 <= float(rho.value) <= 1
     assert {"x_rand_real", "x_rand_copy"} <= {c.key for c in at.get("plotly_chart")}
+    # Captum's infidelity and max-sensitivity of the map shown, the same numbers as the library's
+    pixels = lenet.image_preprocessing.pixels_from_pil(load_sample("digit_7"))
+    shown = explain(lenet, pixels, "integrated_gradients", params=ExplainParams(n_steps=N_STEPS))
+    infidelity = next(m for m in at.metric if m.label == "Infidelity")
+    assert float(infidelity.value) == pytest.approx(infidelity_score(lenet, shown), rel=1e-2)
+    at.button(key="x_sens_run").click().run()
+    _clean(at)
+    sensitivity = next(m for m in at.metric if m.label == "Max-sensitivity")
+    assert float(sensitivity.value) == pytest.approx(sensitivity_score(lenet, shown), rel=1e-2)
+    assert 0 < float(sensitivity.value) < 1  # a small move of the input moves the IG map a little
 
 
 def test_text_model_shows_token_attributions_and_unsupported_reason(app: MakeApp, brackets: Bundle) -> None:
