@@ -293,6 +293,19 @@ spec = METHODS.get(method)
 st.caption(f"{spec.description} Source: {spec.source}")
 params = _param_widgets(spec.uses, modality)
 
+if spec.slow:
+    # Clicking Stop while the explanation runs makes Streamlit interrupt that run at its next
+    # progress update and rerun the page; the rerun then shows this notice instead of restarting it.
+    run_key = (model_key, input_key, method, params, target)
+    if st.session_state.get("x_stopped") == run_key:
+        st.info(f"{spec.title} was stopped. Change a setting, or run it again.", icon=":material/stop_circle:")
+        if st.button("Run it again", key="x_resume"):
+            st.session_state.x_stopped = None
+            st.rerun()
+        st.stop()
+    if st.button("Stop", key="x_stop", icon=":material/stop:", help="Stop a running explanation."):
+        st.session_state.x_stopped = run_key
+        st.rerun()
 try:
     result = _explain(bundle, inputs, model_key, input_key, method, params, target)
 except (ValueError, TypeError, RuntimeError) as exc:

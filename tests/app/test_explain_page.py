@@ -223,3 +223,18 @@ def test_a_vit_opens_on_attention_rollout_over_the_digit(app: MakeApp) -> None:
     heat = plotly_array(chart(at, "x_map")["data"][0]["z"])
     np.testing.assert_allclose(heat, display_map(expected.attributions, "signed").numpy(), atol=1e-5)
     assert float(heat.max()) > 0  # rollout is non-negative and not all zero
+
+
+def test_stop_keeps_a_slow_method_from_running_until_asked_again(app: MakeApp, lenet: Bundle, calls: list[str]) -> None:
+    at = _open(app, lenet)
+    at.selectbox(key="x_method").set_value("occlusion").run()
+    _clean(at)
+    before = len(calls)
+    at.button(key="x_stop").click().run()  # (in the browser this click also interrupts the running one)
+    _clean(at)
+    assert any("was stopped" in i.value for i in at.info) and len(calls) == before
+    assert not [c for c in at.get("plotly_chart") if c.key == "x_map"]
+    at.button(key="x_resume").click().run()
+    _clean(at)
+    assert not any("was stopped" in i.value for i in at.info)
+    assert [c for c in at.get("plotly_chart") if c.key == "x_map"]
