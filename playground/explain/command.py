@@ -52,7 +52,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--layer", default=None, help="Grad-CAM layer (module name; default: the last feature map)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mode", choices=["signed", "positive", "absolute"], default="signed", help="map shown by --out")
-    p.add_argument("--out", help="write the map over the image as a PNG (image models)")
+    p.add_argument("--out", help="write the map over the image as a PNG (image models; enlarged to at least 448 px)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run)
     return p
@@ -94,10 +94,16 @@ def _read_input(bundle: Any, args: argparse.Namespace) -> tuple[Any, list[str] |
     return bundle.preprocessing.pixels_from_pil(image), None  # (C, H, W) in [0, 1]
 
 
+#: The PNG's longer side is at least this many pixels (a 28×28 map is unreadable on a slide).
+MIN_PNG_SIDE = 448
+
+
 def overlay_png(pixels: Any, heat: Any, path: str) -> None:
     """Write ``heat`` (``(H, W)`` in [-1, 1]) over ``pixels`` (``(C, H, W)`` in [0, 1]) as a PNG.
 
     Red is positive, blue negative, the opacity follows ``|heat|``; the image underneath is dimmed.
+    Small inputs are enlarged by a whole factor (nearest neighbour: every input pixel stays a crisp
+    square) until the longer side reaches :data:`MIN_PNG_SIDE`.
     """
     from PIL import Image
 
@@ -107,7 +113,9 @@ def overlay_png(pixels: Any, heat: Any, path: str) -> None:
     color = np.where(h >= 0, np.array([0.85, 0.1, 0.1]), np.array([0.1, 0.25, 0.9]))  # (H, W, 3)
     alpha = 0.85 * np.abs(h)
     out = base * (1 - alpha) + color * alpha
-    Image.fromarray((out * 255).round().astype(np.uint8)).save(path, format="PNG")
+    image = Image.fromarray((out * 255).round().astype(np.uint8))
+    scale = max(1, -(-MIN_PNG_SIDE // max(image.size)))  # ceil: 28 px -> x16 = 448 px; 224 px -> x2
+    image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST).save(path, format="PNG")
 
 
 def _jsonable(value: Any) -> Any:

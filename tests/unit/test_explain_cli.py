@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -67,7 +68,9 @@ def test_grad_cam_png_on_the_shipped_digit_model(capsys: pytest.CaptureFixture[s
     assert out["target"]["label"] == "7" and out["target"]["probability"] > 0.9
     assert out["shape"] == [1, 28, 28] and out["convergence_delta"] is None and out["output"] == str(png)
     with Image.open(png) as image:
-        assert image.size == (28, 28) and image.mode == "RGB"
+        assert image.size == (448, 448) and image.mode == "RGB"  # 28 px enlarged x16 for slides
+        cells = np.asarray(image).reshape(28, 16, 28, 16, 3)
+        assert (cells == cells[:, :1, :, :1]).all()  # nearest neighbour: every input pixel a flat 16 px square
 
 
 def test_text_model_from_a_checkpoint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
