@@ -413,7 +413,7 @@ with st.expander("How far to trust it"):
             )
             if modality == "text":
                 k3.caption("Max-sensitivity needs inputs that can move a little; token ids cannot.")
-            elif k3.button("Max-sensitivity (reruns the method 9 times)", key="x_sens_run"):
+            elif k3.button("Max-sensitivity", key="x_sens_run", help="Reruns the method 9 times (progress shown)."):
                 st.session_state.x_sens_for = trust_key
             if modality != "text" and st.session_state.get("x_sens_for") == trust_key:
                 try:
