@@ -182,7 +182,8 @@ def split_path(segments: list[PathSegment], total_steps: int, n_steps: int, tole
     unevenly there (the cat, Gauss-Legendre: 11.5 % at 50 steps, 3.6 % at 300, 0.1 % at 600, over
     1 % at 716). Integrated Gradients is additive along the path, so the path is cut where the
     error is: the segment with the largest ``|delta|`` is halved and each half integrated with
-    ``n_steps`` (adaptive quadrature; the same cat: 0.5 % after 352 steps, 30 s instead of 196 s).
+    ``n_steps`` (adaptive quadrature; the same cat with the default 50 steps a part: 0.26 % after
+    550 steps in 6 parts, 53 s, where raising the steps took 1,790 steps and 196 s).
 
     Args:
         segments: the segments so far, covering [0, 1].
@@ -224,9 +225,13 @@ def integrated_gradients(subject: Subject, params: ExplainParams) -> RawAttribut
     ig = IntegratedGradients(subject.forward, multiply_by_inputs=True)
     x = subject.inputs.detach()
 
+    def point(alpha: float) -> torch.Tensor:
+        """``b + α(x − b)``; the ends exactly (no rounding: the input's logits are then reused)."""
+        return baseline if alpha == 0 else x if alpha == 1 else baseline + alpha * (x - baseline)
+
     def integrate(start: float, end: float) -> tuple[PathSegment, int]:
         subject.progress.expect(n_steps + 2)  # the steps, then F at both ends for the delta
-        low, high = baseline + start * (x - baseline), baseline + end * (x - baseline)  # points on the path
+        low, high = point(start), point(end)
 
         def run(size: int) -> tuple[torch.Tensor, torch.Tensor]:
             out: tuple[torch.Tensor, torch.Tensor] = ig.attribute(
