@@ -137,23 +137,40 @@ def input_x_gradient(subject: Subject, params: ExplainParams) -> RawAttribution:
     return RawAttribution(InputXGradient(subject.forward).attribute(grad_input(subject), target=subject.target))
 
 
-def next_n_steps(n_steps: int, relative: float, tolerance: float | None) -> int | None:
+#: Below this ``|convergence delta|`` (in logits) a map adds up, whatever ``F(x) − F(baseline)`` is:
+#: when that difference is itself near 0, a relative delta measures rounding, and no number of steps
+#: lowers it (the usual absolute floor of adaptive quadrature).
+DELTA_ATOL = 1e-3
+
+
+def adds_up(total: float, delta: float, tolerance: float | None) -> bool:
+    """Whether attributions summing to ``total`` with convergence delta ``delta`` are complete enough.
+
+    ``|δ| <= max(tolerance · |F(x) − F(baseline)|, DELTA_ATOL)`` with ``F(x) − F(baseline) = total − δ``;
+    always true when ``tolerance`` is ``None`` (no check).
+    """
+    return tolerance is None or abs(delta) <= max(tolerance * abs(total - delta), DELTA_ATOL)
+
+
+def next_n_steps(n_steps: int, total: float, delta: float, tolerance: float | None) -> int | None:
     """Text: the step count for the next Integrated Gradients try, or ``None`` when this one is good enough.
 
     Sundararajan et al. 2017 (https://arxiv.org/abs/1703.01365, section 3) check completeness and
     raise the steps until the attributions add up. The quadrature error falls roughly as
-    ``1 / n_steps``, so the steps are scaled by ``relative / tolerance`` with a 25 % margin, at least
-    doubled, at most :data:`MAX_IG_STEPS`. (Images and sequences split the path instead:
+    ``1 / n_steps``, so the steps are scaled by ``relative delta / tolerance`` with a 25 % margin, at
+    least doubled, at most :data:`MAX_IG_STEPS`. (Images and sequences split the path instead:
     :func:`split_path`.)
 
     Args:
         n_steps: the steps of the try just made.
-        relative: its relative convergence delta ``|δ| / |F(x) − F(baseline)|`` (may be ``inf``).
-        tolerance: the wanted bound, or ``None`` (no check: always ``None``).
+        total: ``sum(attributions)`` of that try.
+        delta: its convergence delta ``total − (F(x) − F(baseline))``.
+        tolerance: the wanted relative delta, or ``None`` (no check: always ``None``).
     """
-    if tolerance is None or relative <= tolerance or n_steps >= MAX_IG_STEPS or not math.isfinite(relative):
-        return None  # (inf: F(x) = F(baseline), no number of steps makes a relative delta)
-    wanted = math.ceil(n_steps * relative / tolerance * 1.25)
+    if tolerance is None or adds_up(total, delta, tolerance) or n_steps >= MAX_IG_STEPS:
+        return None
+    relative = relative_delta(total, delta)  # inf when F(x) = F(baseline): then just double
+    wanted = math.ceil(n_steps * relative / tolerance * 1.25) if math.isfinite(relative) else 2 * n_steps
     return min(MAX_IG_STEPS, max(2 * n_steps, wanted))
 
 
@@ -191,11 +208,9 @@ def split_path(segments: list[PathSegment], total_steps: int, n_steps: int, tole
         n_steps: the steps of one segment.
         tolerance: the wanted relative convergence delta, or ``None`` (never split).
     """
-    if tolerance is None or total_steps + 2 * n_steps > MAX_IG_STEPS:
-        return None
     delta = sum(s.delta for s in segments)
     total = sum(float(s.attributions.double().sum()) for s in segments)
-    if relative_delta(total, delta) <= tolerance or total == delta:  # (total == delta: F(x) = F(baseline))
+    if adds_up(total, delta, tolerance) or total_steps + 2 * n_steps > MAX_IG_STEPS:
         return None
     return max(range(len(segments)), key=lambda i: abs(segments[i].delta))
 
@@ -287,8 +302,7 @@ def _text_integrated_gradients(
         attributions, used = subject.with_oom_retry(run_text, subject.batch_size(params, n_steps))
         delta = _text_delta(subject, layer, attributions, baseline)
         tried.append(n_steps)
-        relative = relative_delta(float(attributions.detach().double().sum()), delta)
-        following = next_n_steps(n_steps, relative, params.delta_tolerance)
+        following = next_n_steps(n_steps, float(attributions.detach().double().sum()), delta, params.delta_tolerance)
         if following is None:
             break
         n_steps = following
