@@ -95,7 +95,8 @@ class ExplainParams:
         n_steps: integration steps of Integrated Gradients (Captum's Gauss-Legendre rule), >= 1:
             the first try when ``delta_tolerance`` is set.
         delta_tolerance: Integrated Gradients' completeness check, as a share in (0, 1): when the
-            relative convergence delta ``|δ| / |F(x) − F(baseline)|`` is above it, images and
+            relative convergence delta ``|δ| / |F(x) − F(baseline)|`` is above it (and ``|δ|`` above
+            ``gradient.DELTA_ATOL``, 1e-3 logits), images and
             sequences cut the path where the error is and integrate the parts with ``n_steps``
             each (``gradient.split_path``), text runs again with more steps
             (``gradient.next_n_steps``); at most :data:`MAX_IG_STEPS` steps in all. Sundararajan
