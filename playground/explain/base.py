@@ -96,12 +96,11 @@ class ExplainParams:
             the first try when ``delta_tolerance`` is set.
         delta_tolerance: Integrated Gradients' completeness check, as a share in (0, 1): when the
             relative convergence delta ``|δ| / |F(x) − F(baseline)|`` is above it (and ``|δ|`` above
-            ``gradient.DELTA_ATOL``, 1e-3 logits), images and
-            sequences cut the path where the error is and integrate the parts with ``n_steps``
-            each (``gradient.split_path``), text runs again with more steps
-            (``gradient.next_n_steps``); at most :data:`MAX_IG_STEPS` steps in all. Sundararajan
-            et al. 2017 (section 3) advise checking that the attributions add up; ``None``: exactly
-            ``n_steps``, whatever the delta.
+            ``gradient.DELTA_ATOL``, 1e-3 logits), images and sequences cut the path where the
+            error is and integrate the parts with ``n_steps`` each (``gradient.split_path``), text
+            runs again with more steps (``gradient.next_n_steps``); at most :data:`MAX_IG_STEPS`
+            steps in all. Sundararajan et al. 2017 (section 3) advise checking that the
+            attributions add up; ``None``: exactly ``n_steps``, whatever the delta.
         baseline: the reference input. Images: ``"black"`` (all 0), ``"blurred"`` (Gaussian blur of
             the input, σ = side/20 px), ``"noise"`` (input + N(0, 0.1²), clipped to [0, 1]),
             ``"uniform"`` (uniform random pixels in [0, 1]); the four of Sturmfels et al. 2020,
