@@ -69,6 +69,8 @@ BATCH_VALUE_BUDGET = 16 * 3 * 224 * 224
 MAX_AUTO_BATCH = 256
 #: The most Integrated Gradients steps the convergence check may raise ``n_steps`` to.
 MAX_IG_STEPS = 1024
+#: The most superpixels / chunks a perturbation method may ask for (each is at least one forward pass).
+MAX_SEGMENTS = 1000
 
 # Captum announces on every DeepLift / guided backprop call that it sets (and later removes) hooks
 # on the activations. Here they are always set on a private runtime copy, so the notice says nothing.
@@ -146,6 +148,10 @@ class ExplainParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.n_segments > MAX_SEGMENTS:
+            raise ValueError(
+                f"n_segments must be at most {MAX_SEGMENTS} (one forward pass each), got {self.n_segments}"
+            )
         for name in ("window", "stride", "n_samples", "batch_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -17,6 +17,7 @@ import io
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -133,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
     from playground.cli import load_model
     from playground.explain import ExplainParams, display_map, explain
 
+    if not 0 <= args.delta_tolerance < 1:
+        raise ValueError(f"--delta-tolerance must be in [0, 1) (0 turns the check off), got {args.delta_tolerance}")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise ValueError(f"--out: the folder {Path(args.out).resolve().parent} does not exist")
     bundle = load_model(args.model)
     inputs, tokens = _read_input(bundle, args)
     params = ExplainParams(

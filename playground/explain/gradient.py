@@ -152,7 +152,7 @@ def adds_up(total: float, delta: float, tolerance: float | None) -> bool:
     return tolerance is None or abs(delta) <= max(tolerance * abs(total - delta), DELTA_ATOL)
 
 
-def next_n_steps(n_steps: int, total: float, delta: float, tolerance: float | None) -> int | None:
+def next_n_steps(n_steps: int, total: float, delta: float, tolerance: float | None, spent: int = 0) -> int | None:
     """Text: the step count for the next Integrated Gradients try, or ``None`` when this one is good enough.
 
     Sundararajan et al. 2017 (https://arxiv.org/abs/1703.01365, section 3) check completeness and
@@ -166,12 +166,15 @@ def next_n_steps(n_steps: int, total: float, delta: float, tolerance: float | No
         total: ``sum(attributions)`` of that try.
         delta: its convergence delta ``total − (F(x) − F(baseline))``.
         tolerance: the wanted relative delta, or ``None`` (no check: always ``None``).
+        spent: the steps of all tries so far (``n_steps`` included): the next try gets what is left
+            of :data:`MAX_IG_STEPS`, and none when that is less than ``2 * n_steps``.
     """
-    if tolerance is None or adds_up(total, delta, tolerance) or n_steps >= MAX_IG_STEPS:
+    budget = MAX_IG_STEPS - max(spent, n_steps)
+    if tolerance is None or adds_up(total, delta, tolerance) or budget < 2 * n_steps:
         return None
     relative = relative_delta(total, delta)  # inf when F(x) = F(baseline): then just double
     wanted = math.ceil(n_steps * relative / tolerance * 1.25) if math.isfinite(relative) else 2 * n_steps
-    return min(MAX_IG_STEPS, max(2 * n_steps, wanted))
+    return min(budget, max(2 * n_steps, wanted))
 
 
 @dataclass
@@ -302,7 +305,8 @@ def _text_integrated_gradients(
         attributions, used = subject.with_oom_retry(run_text, subject.batch_size(params, n_steps))
         delta = _text_delta(subject, layer, attributions, baseline)
         tried.append(n_steps)
-        following = next_n_steps(n_steps, float(attributions.detach().double().sum()), delta, params.delta_tolerance)
+        total = float(attributions.detach().double().sum())
+        following = next_n_steps(n_steps, total, delta, params.delta_tolerance, spent=sum(tried))
         if following is None:
             break
         n_steps = following

@@ -29,6 +29,7 @@ from playground.explain.base import (
     PAD_ID,
     CountingForward,
     ExplainParams,
+    MethodNotSupportedError,
     RawAttribution,
     Subject,
     global_rngs_seeded,
@@ -210,7 +211,15 @@ def lime_similarity(_original: Any, _perturbed: Any, sample: torch.Tensor, **_kw
 
 def _surrogate(subject: Subject, params: ExplainParams, make: Any, name: str) -> RawAttribution:
     baseline, kind = perturbation_baseline(subject, params)
-    mask, _groups, details = feature_groups(subject, params)
+    mask, groups, details = feature_groups(subject, params)
+    if groups < 2 and make is KernelShap:
+        # Captum's Shapley kernel divides by C(groups, k) for 0 < k < groups: with one group there is
+        # no coalition to sample, and it fails with a NaN distribution.
+        where = f"{details.get('segmentation', 'the')} segmentation" if subject.modality == "image" else "the input"
+        raise MethodNotSupportedError(
+            f"Kernel SHAP needs at least 2 feature groups, but {where} gave {groups}; ask for more segments "
+            "(or segmentation='grid', which always makes the number asked for)"
+        )
     forward = perturbation_forward(subject, kind)
     n_samples = params.n_samples or SAMPLES_DEFAULT
     subject.progress.expect(n_samples + 1)

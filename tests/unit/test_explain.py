@@ -229,6 +229,7 @@ def test_text_ig_raises_its_steps_until_the_map_adds_up() -> None:
     checked = explain(brackets, ids, "integrated_gradients", params=ExplainParams(n_steps=1))
     tried = checked.details["n_steps_tried"]
     assert tried[0] == 1 and tried == sorted(tried) and checked.details["n_steps"] == tried[-1]
+    assert sum(tried) <= MAX_IG_STEPS
     assert checked.relative_delta is not None and checked.relative_delta <= 0.01
 
 
@@ -238,7 +239,9 @@ def test_next_n_steps_and_when_a_map_adds_up() -> None:
     assert next_n_steps(50, 1.5, 0.5, None) is None  # no check
     assert next_n_steps(50, 1.115, 0.115, 0.01) == math.ceil(50 * 11.5 * 1.25)  # scaled by the excess, 25 % margin
     assert next_n_steps(50, 1.011, 0.011, 0.01) == 100  # at least doubled
-    assert next_n_steps(50, 11.0, 10.0, 0.01) == MAX_IG_STEPS  # capped
+    assert next_n_steps(50, 11.0, 10.0, 0.01) == MAX_IG_STEPS - 50  # capped: all tries together
+    assert next_n_steps(50, 1.115, 0.115, 0.01, spent=600) == MAX_IG_STEPS - 600  # what is left of the budget
+    assert next_n_steps(50, 1.115, 0.115, 0.01, spent=950) is None  # less than 2 x 50 left: report as it is
     assert next_n_steps(MAX_IG_STEPS, 1.5, 0.5, 0.01) is None  # at the cap: the delta is reported as it is
     # F(x) ~ F(baseline): a delta under DELTA_ATOL logits adds up, however large relative to the difference
     assert adds_up(0.0012, 0.0002, 0.01) and next_n_steps(50, 0.0012, 0.0002, 0.01) is None
@@ -391,6 +394,15 @@ def test_slic_superpixels_follow_the_object() -> None:
         assert bool(inside.all()) or not bool(inside.any()), f"segment {int(segment)} straddles the edge"
     grid, _ = image_segments(pixels, 16, "grid")
     assert any(0 < float(square[grid == g].float().mean()) < 1 for g in grid.unique())  # the grid does straddle
+
+
+def test_kernel_shap_with_one_segment_says_why_and_segments_are_bounded(lenet: Bundle, digit: torch.Tensor) -> None:
+    one = ExplainParams(n_segments=1, segmentation="grid")
+    with pytest.raises(MethodNotSupportedError, match="at least 2 feature groups"):
+        explain(lenet, digit, "kernel_shap", params=one)
+    assert explain(lenet, digit, "lime", params=one).attributions.unique().numel() == 1  # LIME: one group is fine
+    with pytest.raises(ValueError, match="at most 1000"):
+        ExplainParams(n_segments=100_000)
 
 
 def test_occlusion_window_defaults(lenet: Bundle, digit: torch.Tensor) -> None:

@@ -112,5 +112,20 @@ def test_bad_requests_fail_with_words(capsys: pytest.CaptureFixture[str], tmp_pa
         run("--model", digit_model, "--input", str(tmp_path / "nothing.png"), "--method", "saliency")
     with pytest.raises(ValueError, match="known attribution methods"):
         run("--model", digit_model, "--input", str(ROOT / "assets/samples/digit_3.png"), "--method", "magic")
+    digit = str(ROOT / "assets/samples/digit_3.png")
+    for tolerance in ("-1", "1", "nan"):
+        with pytest.raises(ValueError, match=r"--delta-tolerance must be in \[0, 1\) \(0 turns the check off\)"):
+            run(
+                "--model",
+                digit_model,
+                "--input",
+                digit,
+                "--method",
+                "integrated_gradients",
+                "--delta-tolerance",
+                tolerance,
+            )
+    with pytest.raises(ValueError, match=r"--out: the folder .* does not exist"):  # before any work is done
+        run("--model", digit_model, "--input", digit, "--method", "saliency", "--out", str(tmp_path / "no/map.png"))
     with pytest.raises(SystemExit):  # argparse: --input and --text exclude each other
         run("--model", digit_model, "--input", "a.png", "--text", "b", "--method", "saliency")
