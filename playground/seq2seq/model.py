@@ -148,7 +148,9 @@ class Seq2SeqTransformer(nn.Module):
         table = positions if positions is not None else self.sinusoids
         return self.drop(self.embedding(ids) + table[:t])  # (B, T, C)
 
-    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+    def encode(
+        self, src: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         """Run the encoder.
 
         Args:
@@ -163,7 +165,7 @@ class Seq2SeqTransformer(nn.Module):
         src_mask = src_mask | ~src_mask.any(dim=1, keepdim=True)
         h = self._embed(src, self.src_positions, "source")
         h, attentions, inputs = run_blocks(self.encoder, h, src_mask)
-        return self.ln_enc(h), src_mask, list(attentions), list(inputs)
+        return self.ln_enc(h), src_mask, attentions, inputs
 
     def decode(
         self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor
@@ -207,8 +209,8 @@ class Seq2SeqTransformer(nn.Module):
         logits, self_attentions, cross_attentions = self.decode(tgt_in, memory, src_mask)
         return AttentionOutput(
             logits,
-            tuple(attentions),
-            tuple(inputs),
+            attentions,
+            inputs,
             src_mask,
             decoder_attentions=tuple(self_attentions),
             cross_attentions=tuple(cross_attentions),
