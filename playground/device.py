@@ -55,8 +55,10 @@ _threads_before = 0
 
 
 @contextlib.contextmanager
-def cpu_threads(count: int) -> Iterator[None]:
+def cpu_threads(count: int, device: torch.device | None = None) -> Iterator[None]:
     """Run the block with ``count`` CPU threads in torch, and put the process's count back after.
+
+    With a ``device`` other than the CPU the block runs unchanged (the threads only matter there).
 
     ``torch.set_num_threads`` is process-wide, and trainings run in worker threads that may overlap
     (two browser tabs): the count in force before the FIRST of them is remembered and restored when
@@ -64,7 +66,11 @@ def cpu_threads(count: int) -> Iterator[None]:
 
     Args:
         count: threads, >= 1.
+        device: where the work runs; ``None``: the CPU.
     """
+    if device is not None and device.type != "cpu":
+        yield
+        return
     global _threads_users, _threads_before
     with _THREADS_LOCK:
         if _threads_users == 0:

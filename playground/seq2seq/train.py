@@ -15,7 +15,6 @@ on one thread and puts the process-wide thread count back afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -107,16 +106,6 @@ class Seq2SeqResult:
     decoder_attention: torch.Tensor
     encoder_attention: torch.Tensor
     finished: bool
-
-
-@contextlib.contextmanager
-def _cpu_threads(device: torch.device, threads: int) -> Iterator[None]:
-    """Set the CPU thread count for the block (only on CPU), then put it back."""
-    if device.type != "cpu":
-        yield
-        return
-    with cpu_threads(threads):  # restored when the last overlapping run ends
-        yield
 
 
 def _batches(pairs: list[tuple[str, str]], batch_size: int) -> Iterator[list[tuple[str, str]]]:
@@ -295,7 +284,7 @@ def train_seq2seq(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     history: list[dict[str, Any]] = []
     stopped = False
-    with _cpu_threads(target_device, threads):
+    with cpu_threads(threads, target_device):  # restored when the last overlapping run ends
         for epoch in range(1, epochs + 1):
             if stop is not None and stop.is_set():
                 stopped = True

@@ -552,8 +552,8 @@ def _cpu_threads_for(model: nn.Module, device: torch.device) -> contextlib.ExitS
     gain from the second thread on an idle machine. Process-wide, so restored when the run ends.
     """
     stack = contextlib.ExitStack()
-    if device.type == "cpu" and any(isinstance(m, nn.RNNBase) for m in model.modules()):
-        stack.enter_context(cpu_threads(1))
+    if any(isinstance(m, nn.RNNBase) for m in model.modules()):
+        stack.enter_context(cpu_threads(1, device))
     return stack
 
 

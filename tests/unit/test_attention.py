@@ -194,3 +194,5 @@ def test_overlapping_thread_limits_restore_the_count_before_the_first() -> None:
     assert torch.get_num_threads() == 1  # the second still runs on one thread
     second.__exit__(None, None, None)
     assert torch.get_num_threads() == before
+    with cpu_threads(1, torch.device("cuda")):  # off the CPU: nothing changes
+        assert torch.get_num_threads() == before
