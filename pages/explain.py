@@ -29,6 +29,7 @@ from playground.explain import (
     methods_for,
     token_scores,
 )
+from playground.explain.base import MAX_IG_STEPS, MAX_SEGMENTS
 from playground.explain.figures import (
     deletion_insertion_figure,
     map_figure,
@@ -174,7 +175,7 @@ def _param_widgets(uses: Sequence[str], modality: str) -> ExplainParams:
                 0.5,
                 key=key,
                 help="When the relative convergence delta |δ| / |F(x) − F(baseline)| is above this, "
-                "Integrated Gradients runs again with more steps (at most 1,024).",
+                f"Integrated Gradients runs again with more steps (at most {MAX_IG_STEPS:,}).",
             )
             values[name] = percent / 100 or None
         elif name == "baseline":
@@ -190,7 +191,7 @@ def _param_widgets(uses: Sequence[str], modality: str) -> ExplainParams:
             bases = [m for m in GRADIENT_BASES if m in METHODS and METHODS.get(m).supports(modality)]
             values[name] = col.selectbox("Base method", bases, format_func=lambda m: METHODS.get(m).title, key=key)
         elif name == "n_segments":
-            values[name] = int(col.number_input("Segments", 1, 1_000, defaults.n_segments, key=key))
+            values[name] = int(col.number_input("Segments", 1, MAX_SEGMENTS, defaults.n_segments, key=key))
         elif name == "segmentation":
             values[name] = col.selectbox("Segmentation", ["auto", "grid", "slic"], key=key)
         elif name == "layer":
