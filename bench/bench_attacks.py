@@ -35,11 +35,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from playground.attacks import AttackConfig, PixelSpaceModel, attack
 from playground.bundle import Bundle, load_bundle
+from playground.core.device import describe_device, pick_device
 from playground.data import load_dataset, split_dataset
-from playground.device import describe_device, pick_device
-from playground.robustness import sample_indices
+from playground.modalities.image.pixel_space import PixelSpaceModel
+from playground.robustness.attacks import AttackConfig, attack
+from playground.robustness.sweep import sample_indices
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "lenet5-mnist"
 

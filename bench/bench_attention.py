@@ -9,7 +9,7 @@ tokens (``[CLS] ... [SEP]``, truncated). Per length:
   (``playground.models.hf``), ``text_attention`` on it: tokenizing, the forward pass with
   attention and hidden states, stacking the maps (the page's path; its maps feed the figures);
 * analysis: ``head_summaries`` + ``rollout`` (computed once per input on the page, then cached);
-* figures: ``playground.attention.figures.default_figures`` (model view, one head-view window,
+* figures: ``playground.figures.attention.default_figures`` (model view, one head-view window,
   one head heatmap, the mean heatmap, the head summaries, the rollout bars): building the
   plotly figures, best / median, and each figure's own build time;
 * bytes: ``figure_bytes`` (``len(fig.to_json())``, what reaches the browser) of each figure and in
@@ -41,9 +41,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from playground.attention import figures as F
-from playground.attention import head_summaries, rollout, text_attention
-from playground.attention.figures import default_figures, figure_bytes
+from playground.figures.attention import default_figures, figure_bytes
+from playground.inspection.attention import figures as F
+from playground.inspection.attention import head_summaries, rollout, text_attention
 
 # The issue's BertViz measurements (head view + model view HTML for MiniLM).
 BERTVIZ = {128: {"seconds": 0.8, "megabytes": 53.0}, 512: {"seconds": 20.0, "megabytes": 870.0}}
@@ -97,7 +97,7 @@ def _stats(runs: list[float]) -> dict[str, Any]:
 def playground_bundle(length: int) -> Any | None:
     """The playground's own ``minilm`` entry capped at ``length`` tokens, or ``None`` where it does not exist."""
     try:
-        from playground.models.hf import pretrained_text_bundle
+        from playground.bundle.hf import pretrained_text_bundle
     except ImportError:
         return None
     return pretrained_text_bundle("minilm", max_length=length)

@@ -48,11 +48,11 @@ from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from playground.attacks import PixelSpaceModel
 from playground.bundle import create_bundle
-from playground.device import describe_device, pick_device
+from playground.core.device import describe_device, pick_device
 from playground.explain import ExplainParams, explain
-from playground.imageio import decode_image
+from playground.modalities.image.decode import decode_image
+from playground.modalities.image.pixel_space import PixelSpaceModel
 
 CAT = Path(__file__).resolve().parents[1] / "assets" / "samples" / "cat.jpg"
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

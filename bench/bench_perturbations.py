@@ -29,9 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from playground.core.device import describe_device, pick_device
 from playground.data import load_dataset
-from playground.device import describe_device, pick_device
-from playground.perturbations import image_perturbations, perturb_images
+from playground.robustness.perturbations import image_perturbations, perturb_images
 
 DEFAULT_PERTURBATIONS = (
     "gaussian_noise",

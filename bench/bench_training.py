@@ -32,9 +32,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from playground.bundle import Bundle, create_bundle
+from playground.core.device import describe_device, pick_device
 from playground.data import load_dataset, split_dataset
 from playground.data.split import Split
-from playground.device import describe_device, pick_device
 from playground.training import TrainConfig, make_optimizer, steps_per_epoch, train
 
 

@@ -1,7 +1,7 @@
 """Attention: every layer's and head's attention of the active transformer, on your text or image.
 
-The maps come from ``playground.attention`` (read from the model's own forward pass, rows summing
-to 1), the figures from ``playground.attention.figures``. Seq2seq models add the decoder's
+The maps come from ``playground.inspection.attention`` (read from the model's own forward pass, rows summing
+to 1), the figures from ``playground.figures.attention``. Seq2seq models add the decoder's
 cross-attention as it writes its answer.
 """
 
@@ -14,17 +14,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from playground.attention import (
-    AttentionMaps,
-    NoAttentionError,
-    class_token_map,
-    head_summaries,
-    image_attention,
-    rollout,
-    supports_attention,
-    text_attention,
-)
-from playground.attention.figures import (
+from playground.bundle import Bundle
+from playground.figures.attention import (
     attention_heatmap,
     cross_attention_figure,
     formula_figure,
@@ -35,7 +26,16 @@ from playground.attention.figures import (
     model_view,
     rollout_bars,
 )
-from playground.bundle import Bundle
+from playground.inspection.attention import (
+    AttentionMaps,
+    NoAttentionError,
+    class_token_map,
+    head_summaries,
+    image_attention,
+    rollout,
+    supports_attention,
+    text_attention,
+)
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.transformers import offer_transformers
@@ -231,8 +231,8 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
 
 def seq2seq_section(bundle: Bundle) -> None:
     """The seq2seq model's answer and its cross-attention (decoder steps × source characters)."""
-    from playground.seq2seq.tasks import TASKS, make_examples
-    from playground.seq2seq.train import translate
+    from playground.modalities.seq2seq.tasks import TASKS, make_examples
+    from playground.training.seq2seq import translate
 
     task = bundle.card.dataset if bundle.card.dataset in TASKS else "reverse"
     example = make_examples(task, 1, seed=11)[0][0]  # a fresh example of the model's task

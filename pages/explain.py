@@ -1,7 +1,7 @@
 """Explain: which pixels or tokens made the active model decide, by Captum attribution methods.
 
 Everything is computed by ``playground.explain`` (methods, display scaling, trust checks) and drawn
-by ``playground.explain.figures``. Results are cached per (weights, input, method, settings, target),
+by ``playground.figures.explain``. Results are cached per (weights, input, method, settings, target),
 so the display controls (mode, opacity) never recompute.
 """
 
@@ -16,6 +16,7 @@ import streamlit as st
 import torch
 
 from playground.bundle import Bundle
+from playground.core.fingerprint import weights_fingerprint
 from playground.explain import (
     BASELINES,
     DISPLAY_MODES,
@@ -30,14 +31,6 @@ from playground.explain import (
     token_scores,
 )
 from playground.explain.base import MAX_IG_STEPS, MAX_SEGMENTS
-from playground.explain.figures import (
-    deletion_insertion_figure,
-    map_figure,
-    methods_grid_figure,
-    overlay_figure,
-    token_bar_figure,
-    tokens_html,
-)
 from playground.explain.trust import (
     DeletionInsertion,
     RandomizationCheck,
@@ -46,8 +39,15 @@ from playground.explain.trust import (
     randomization_check,
     sensitivity_score,
 )
+from playground.figures.explain import (
+    deletion_insertion_figure,
+    map_figure,
+    methods_grid_figure,
+    overlay_figure,
+    token_bar_figure,
+    tokens_html,
+)
 from playground.models.attention import AttentionModel
-from playground.rnn_states import weights_fingerprint
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker, text_input_picker

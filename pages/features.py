@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from playground.features import capture_activations, channel_stats, conv_layers, filters_as_images
-from playground.predict import model_device
-from playground.viz import channel_stats_figure, image_grid, to_display
+from playground.core.device import model_device
+from playground.figures.viz import channel_stats_figure, image_grid, to_display
+from playground.inspection.features import capture_activations, channel_stats, conv_layers, filters_as_images
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from playground.bundle import Bundle, bundle_from_files, create_bundle, load_bundle, load_weights
+from playground.bundle.runs import checkpoint_folders, list_checkpoints
+from playground.modalities.text.preprocessing import TOKENIZER_FILE
 from playground.models import MODELS
-from playground.runs import checkpoint_folders, list_checkpoints
-from playground.text.preprocessing import TOKENIZER_FILE
 from ui.pages import ensure_app_entry
 from ui.state import active_model, card_facts, model_summary, pretrained_bundle, set_active_model, show_error
 from ui.transformers import offer_transformers

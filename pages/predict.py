@@ -11,12 +11,12 @@ import torch
 from playground.bundle import Bundle
 from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
 from playground.data.text_csv import csv_columns, read_text_csv
-from playground.imageio import ImageDecodeError, decode_image, list_samples
-from playground.predict import TextPrediction, predict_images, predict_sequences, predict_text, predict_texts
-from playground.sequences import SequencePreprocessing
-from playground.text.preprocessing import TextPreprocessing
-from playground.text.tokenizer import UNK_TOKEN
-from playground.viz import to_display, topk_bar
+from playground.figures.viz import to_display, topk_bar
+from playground.inspection.predict import TextPrediction, predict_images, predict_sequences, predict_text, predict_texts
+from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples
+from playground.modalities.sequence.preprocessing import SequencePreprocessing
+from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.modalities.text.tokenizer import UNK_TOKEN
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, card_facts, set_current_image, show_error
 from ui.widgets import shorten, text_input_picker
@@ -252,8 +252,8 @@ def sequence_page(bundle: Bundle) -> None:
 
 def seq2seq_page(bundle: Bundle) -> None:
     """A string task model: type a source string, read the decoded answer."""
-    from playground.seq2seq.tasks import TASKS
-    from playground.seq2seq.train import translate
+    from playground.modalities.seq2seq.tasks import TASKS
+    from playground.training.seq2seq import translate
 
     task = bundle.card.dataset if bundle.card.dataset in TASKS else "the model's task"
     text = st.text_input(f"Source string for {task}", value="12345", key="p_s2s_text", max_chars=64)

@@ -1,7 +1,7 @@
 """RNN states: hidden states, gates and cell states of the active recurrent model, step by step.
 
-Everything is recomputed from the model's own weights by ``playground.rnn_states`` and checked
-against PyTorch's forward pass; the figures come from ``playground.rnn_figures``.
+Everything is recomputed from the model's own weights by ``playground.inspection.rnn.states`` and checked
+against PyTorch's forward pass; the figures come from ``playground.figures.rnn``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import streamlit as st
 import torch
 
 from playground.bundle import Bundle
+from playground.core.fingerprint import weights_fingerprint
 from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset, TextDataset
-from playground.rnn_figures import (
+from playground.figures.rnn import (
     SERIES_RANGE,
     SERIES_TITLES,
     colored_tokens_html,
@@ -23,7 +24,7 @@ from playground.rnn_figures import (
     trajectory_figure,
     units_figure,
 )
-from playground.rnn_states import (
+from playground.inspection.rnn.states import (
     DatasetStates,
     RecurrentStates,
     StatesCheck,
@@ -41,7 +42,6 @@ from playground.rnn_states import (
     top_units,
     unit_correlations,
     update_formula,
-    weights_fingerprint,
 )
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error

@@ -7,22 +7,22 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from playground.attacks import AttackConfig, attack, min_flip_severity
 from playground.bundle import Bundle, load_bundle
+from playground.bundle.runs import checkpoint_folders, list_checkpoints
 from playground.data import DATASETS, split_dataset
-from playground.ensemble import make_ensemble
-from playground.jobs import BackgroundJob
-from playground.perturbations import PERTURBATIONS, image_perturbations, perturb_images
-from playground.predict import predict_pixels
-from playground.robustness import (
+from playground.figures.viz import image_grid, sweep_figure, to_display, topk_bar
+from playground.inspection.predict import predict_pixels
+from playground.robustness.attacks import AttackConfig, attack, min_flip_severity
+from playground.robustness.ensemble import make_ensemble
+from playground.robustness.perturbations import PERTURBATIONS, image_perturbations, perturb_images
+from playground.robustness.sweep import (
     attribution_map,
     compare_sweeps,
     corruption_errors,
     explanation_drift,
     sample_indices,
 )
-from playground.runs import checkpoint_folders, list_checkpoints
-from playground.viz import image_grid, sweep_figure, to_display, topk_bar
+from playground.runner.jobs import BackgroundJob
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker

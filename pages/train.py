@@ -23,11 +23,7 @@ from playground.data import (
     split_dataset,
 )
 from playground.data.text_csv import csv_columns
-from playground.models import MODELS
-from playground.text.tokenizer import TokenizerOptions
-from playground.training import TrainingJob
-from playground.training.setup import bundle_for_split, model_hparams_for, tokenizer_options_for, train_config_for
-from playground.viz import (
+from playground.figures.viz import (
     class_balance_figure,
     confusion_matrix_figure,
     image_grid,
@@ -35,6 +31,10 @@ from playground.viz import (
     to_display,
     training_curves,
 )
+from playground.modalities.text.tokenizer import TokenizerOptions
+from playground.models import MODELS
+from playground.runner.training_job import TrainingJob
+from playground.training.setup import bundle_for_split, model_hparams_for, tokenizer_options_for, train_config_for
 from ui.pages import ensure_app_entry
 from ui.seq2seq_train import seq2seq_section
 from ui.state import (

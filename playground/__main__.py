@@ -1,7 +1,7 @@
-"""``python -m playground``: the command line (see :mod:`playground.cli`)."""
+"""``python -m playground``: the command line (see :mod:`playground.cli.main`)."""
 
 import sys
 
-from playground.cli import main
+from playground.cli.main import main
 
 sys.exit(main())

@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from playground.bundle import Bundle
-from playground.jobs import BackgroundJob
-from playground.runs import new_run_folder
-from playground.seq2seq.tasks import TASKS, make_examples
-from playground.seq2seq.train import TASK_DEFAULTS, train_seq2seq
+from playground.bundle.runs import new_run_folder
+from playground.modalities.seq2seq.tasks import TASKS, make_examples
+from playground.runner.jobs import BackgroundJob
+from playground.training.seq2seq import TASK_DEFAULTS, train_seq2seq
 from ui.state import set_active_model, show_error
 
 TASK_TITLES = {

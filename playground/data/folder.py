@@ -9,7 +9,7 @@ Expected layout (the one ``torchvision.datasets.ImageFolder`` reads)::
 The class folders may also sit one level down (a zip of the single folder ``my_data/``). Image
 files are found by suffix (:data:`IMAGE_SUFFIXES`), also in sub-folders of a class folder; hidden
 files and folders (``.DS_Store``, ``__MACOSX/``, ``.git/``) and other files are ignored. Every image
-is decoded with :func:`playground.imageio.decode_image` (EXIF orientation applied, transparency on
+is decoded with :func:`playground.modalities.image.decode.decode_image` (EXIF orientation applied, transparency on
 white), converted to RGB and squashed to ``image_size × image_size`` (aspect ratio not kept, like
 ``torchvision.transforms.Resize((S, S))``) with Pillow's antialiasing bicubic filter. Files that do
 not decode are skipped and counted in ``info``.
@@ -44,7 +44,7 @@ from torchvision.datasets.folder import make_dataset
 
 from playground.data.base import ImageDataset, default_data_root, register_dataset
 from playground.data.idx import reject_unknown_options
-from playground.imageio import ImageDecodeError, check_upload_size, decode_image
+from playground.modalities.image.decode import ImageDecodeError, check_upload_size, decode_image
 
 NAME = "folder"
 SOURCE = "your images (one folder per class)"

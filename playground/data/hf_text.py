@@ -35,7 +35,7 @@ import torch
 
 from playground.data.base import DatasetUnavailableError, TextDataset, register_dataset
 from playground.data.idx import reject_unknown_options, require_reachable, stratified_subsample
-from playground.text.clean import EmptyTextError, clean_text
+from playground.modalities.text.clean import EmptyTextError, clean_text
 
 HUB_URL = "https://huggingface.co"
 _OPTIONS = ("split", "max_samples", "seed", "path")

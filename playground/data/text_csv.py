@@ -10,7 +10,7 @@ and batch prediction (:func:`read_text_csv`):
   of commas that fool it;
 * parsed with pandas, every cell as a string (nothing becomes NaN); header names are stripped of
   surrounding spaces;
-* every text goes through :func:`playground.text.clean.clean_text`; labels are stripped.
+* every text goes through :func:`playground.modalities.text.clean.clean_text`; labels are stripped.
 
 Rows are numbered from 1 for the first row under the header (messages and ``info`` use these
 numbers). For training, rows whose text is empty after cleaning and rows without a label are
@@ -34,7 +34,7 @@ import torch
 
 from playground.data.base import TextDataset, register_dataset
 from playground.data.idx import reject_unknown_options
-from playground.text.clean import EmptyTextError, clean_text
+from playground.modalities.text.clean import EmptyTextError, clean_text
 
 NAME = "text_csv"
 SOURCE = "your CSV file (a text column and a label column)"
@@ -142,7 +142,7 @@ def read_text_csv(data: bytes, text_column: str, filename: str = "upload.csv") -
     """The texts of one column of a CSV file, for batch prediction, one entry per row.
 
     Rows are kept in file order and none is dropped: ``result[i]`` is row ``i + 1`` (the first row
-    under the header is row 1), cleaned with :func:`~playground.text.clean.clean_text`, or ``None``
+    under the header is row 1), cleaned with :func:`~playground.modalities.text.clean.clean_text`, or ``None``
     when that row's text is empty after cleaning (report those rows; do not predict them).
 
     Args:

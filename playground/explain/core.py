@@ -2,7 +2,7 @@
 
 :func:`explain` is the one entry point (the page and the CLI call it); :func:`explain_methods`
 runs several methods on the same input for a comparison grid; :func:`explain_work` wraps an
-explanation for a :class:`~playground.jobs.BackgroundJob` (progress, Stop).
+explanation for a :class:`~playground.runner.jobs.BackgroundJob` (progress, Stop).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from playground.attacks import check_pixels
+from playground.core.device import model_device
 from playground.explain import cam, gradient, noise_tunnel, perturbation, rollout  # noqa: F401  (registers the methods)
 from playground.explain.base import (
     METHODS,
@@ -31,12 +31,12 @@ from playground.explain.base import (
     backward_ready,
     embedding_or_none,
     is_out_of_memory,
-    model_device,
 )
+from playground.modalities.image.pixel_space import check_pixels
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
-    from playground.jobs import Work
+    from playground.runner.jobs import Work
 
 
 def check_inputs(view: ModelView, inputs: torch.Tensor) -> torch.Tensor:
@@ -250,7 +250,7 @@ def explain_work(
     target: int | None = None,
     params: ExplainParams | None = None,
 ) -> Work[Explanation | None]:
-    """:func:`explain` as the work of a :class:`~playground.jobs.BackgroundJob`.
+    """:func:`explain` as the work of a :class:`~playground.runner.jobs.BackgroundJob`.
 
     The job reports ``(done, total, method)`` and returns ``None`` when stopped (its status is then
     ``"stopped"``); other errors end the job as ``"failed"`` with the exception kept.

@@ -2,7 +2,7 @@
 
 Abnar & Zuidema 2020, "Quantifying attention flow in transformers", https://arxiv.org/abs/2005.00928:
 the attention maps of every layer, mixed with the identity for the residual connection and
-multiplied through the layers (:func:`playground.attention.rollout`). The row of the position the
+multiplied through the layers (:func:`playground.inspection.attention.rollout`). The row of the position the
 head reads (the class token of a ViT or a CLS-pooled BERT; the mean of the rows for a mean-pooled
 encoder) says how much of each input token reaches the output. Unlike the gradient methods it does
 not depend on the target class: it shows where the model looks, not what speaks for one class.
@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from playground.attention.rollout import rollout
 from playground.explain.base import ExplainParams, MethodNotSupportedError, RawAttribution, Subject, register_method
+from playground.inspection.attention.rollout import rollout
 from playground.models.attention import AttentionModel
 
 
@@ -26,7 +26,7 @@ from playground.models.attention import AttentionModel
     title="Attention rollout",
     family="attention",
     modalities=("image", "text"),
-    source="Abnar & Zuidema 2020, https://arxiv.org/abs/2005.00928 (playground.attention.rollout)",
+    source="Abnar & Zuidema 2020, https://arxiv.org/abs/2005.00928 (playground.inspection.attention.rollout)",
     description="How much of each token or patch flows through every layer's attention to the output (transformers).",
 )
 def attention_rollout(subject: Subject, params: ExplainParams) -> RawAttribution:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from playground.core.device import model_device
 from playground.explain.base import (
     PAD_ID,
     Explanation,
@@ -42,7 +43,6 @@ from playground.explain.base import (
     Subject,
     as_view,
     auto_batch_size,
-    model_device,
     seeded,
 )
 from playground.explain.baselines import blur, text_baseline

@@ -10,14 +10,12 @@ from playground.models import (  # noqa: F401  (imported for their @register_mod
     recurrent,
     resnet_cifar,
     seed_cnn,
+    seq2seq,
     torchvision_models,
     transformer,
     vgg,
     vit,
 )
 from playground.models.base import MODELS, ModelSpec, WeightsUnavailableError, register_model
-
-# The encoder-decoder lives with its tasks in playground.seq2seq (it needs only .attention and .base).
-from playground.seq2seq import model as seq2seq_model  # noqa: F401
 
 __all__ = ["MODELS", "ModelSpec", "WeightsUnavailableError", "register_model"]

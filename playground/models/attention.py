@@ -23,6 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class NoAttentionError(ValueError):
+    """The model has no attention to show (not a transformer), or its forward returned none."""
+
+
 @dataclass(frozen=True)
 class QueryKey:
     """One attention layer's query and key projections, as the formula view needs them.

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from torch import nn
 
-from playground.preprocessing import Preprocessing, simple_preprocessing
-from playground.registry import Registry
+from playground.core.registry import Registry
+from playground.modalities.image.preprocessing import Preprocessing, simple_preprocessing
 
 if TYPE_CHECKING:
-    from playground.text.preprocessing import TextPreprocessing
+    from playground.modalities.text.preprocessing import TextPreprocessing
 
 Family = Literal["cnn", "rnn", "transformer"]
 Modality = Literal["image", "text", "audio", "sequence", "seq2seq"]

@@ -27,10 +27,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from playground.imagenet import imagenet_categories, imagenet_preprocessing
+from playground.modalities.image.imagenet import imagenet_categories, imagenet_preprocessing
+from playground.modalities.image.preprocessing import Preprocessing
 from playground.models.adapt import replace_head, replace_stem
 from playground.models.base import WeightsUnavailableError, register_model
-from playground.preprocessing import Preprocessing
 
 LITE_MEAN = (127.0 / 255.0,) * 3  # (x*255 - 127)/128 == (x - 127/255) / (128/255)
 LITE_STD = (128.0 / 255.0,) * 3

@@ -2,7 +2,7 @@
 
 The article's update ``h_t = f(W_hh h_{t-1} + W_xh x_t + b_h)`` and read-out
 ``y_t = g(W_hy h_t + b_y)``, on top of PyTorch's own ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``
-(so cuDNN runs them on a GPU). ``playground.rnn_states`` recomputes every step from these
+(so cuDNN runs them on a GPU). ``playground.inspection.rnn.states`` recomputes every step from these
 modules' weights to show the hidden states and gates.
 
 Inputs, one forward for both kinds:
@@ -27,8 +27,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from playground.modalities.text.tokenizer import PAD_ID
 from playground.models.base import register_model
-from playground.text.tokenizer import PAD_ID
 
 Cell = Literal["rnn", "lstm", "gru"]
 Pooling = Literal["last", "mean", "max"]

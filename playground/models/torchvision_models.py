@@ -37,11 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import models as tvm
 
-from playground.imagenet import imagenet_categories, imagenet_preprocessing
+from playground.modalities.image.imagenet import imagenet_categories, imagenet_preprocessing
+from playground.modalities.image.preprocessing import Preprocessing, simple_preprocessing
 from playground.models.adapt import replace_head, replace_stem
 from playground.models.attention import AttentionOutput, QueryKey
 from playground.models.base import WeightsUnavailableError, register_model
-from playground.preprocessing import Preprocessing, simple_preprocessing
 
 DOWNLOAD_TIMEOUT_S = 5.0  # connect deadline and per-read socket timeout, seconds
 _CHUNK = 1 << 20  # download chunk, bytes

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from playground.modalities.text.tokenizer import PAD_ID
 from playground.models.attention import (
     AttentionOutput,
     Block,
@@ -29,7 +30,6 @@ from playground.models.attention import (
     sinusoidal_positions,
 )
 from playground.models.base import register_model
-from playground.text.tokenizer import PAD_ID
 
 PositionEncoding = Literal["learned", "sinusoidal", "none"]
 

@@ -1,4 +1,4 @@
-"""Training: the loop, a background job for the web pages, evaluation and augmentation.
+"""Training: the loop, evaluation and augmentation (the background job lives in :mod:`playground.runner`).
 
 Typical use::
 
@@ -20,7 +20,6 @@ is imported when it is used).
 from playground.training.augment import augment_batch, crop_padding, rotate_batch
 from playground.training.config import TrainConfig
 from playground.training.evaluate import Evaluation, evaluate, evaluate_batches, summarize_logits
-from playground.training.job import JobStatus, TrainingJob
 from playground.training.loop import (
     BatchProgress,
     EpochRecord,
@@ -36,11 +35,9 @@ __all__ = [
     "BatchProgress",
     "EpochRecord",
     "Evaluation",
-    "JobStatus",
     "TrainConfig",
     "TrainResult",
     "TrainingError",
-    "TrainingJob",
     "augment_batch",
     "crop_padding",
     "evaluate",

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix
 from torch import nn
 
-from playground.preprocessing import Preprocessing
+from playground.modalities.image.preprocessing import Preprocessing
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,7 +2,7 @@
 
 One function, :func:`train`, trains a bundle's model in place and reports progress through two
 callbacks (per batch and per epoch); a ``threading.Event`` stops it between batches. A background
-job (:mod:`playground.training.job`) and the benchmark both drive this same function.
+job (:mod:`playground.runner.training_job`) and the benchmark both drive this same function.
 
 The data pipeline, and why it looks like this:
 
@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.device import cpu_threads, pick_device
-from playground.preprocessing import Preprocessing
-from playground.sequences import SequencePreprocessing
-from playground.text.preprocessing import TextPreprocessing
+from playground.core.device import cpu_threads, pick_device
+from playground.modalities.image.preprocessing import Preprocessing
+from playground.modalities.sequence.preprocessing import SequencePreprocessing
+from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.training.augment import augment_batch
 from playground.training.config import TrainConfig
 from playground.training.evaluate import Evaluation, evaluate_batches

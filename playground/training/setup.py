@@ -13,12 +13,12 @@ from typing import Any, TypeVar
 import torch
 
 from playground.bundle import Bundle, create_bundle_for_dataset, create_sequence_bundle
+from playground.bundle.hf import pretrained_text_bundle
 from playground.data import DATASETS, ImageDataset, SequenceDataset, Split, TextDataset
+from playground.modalities.sequence.preprocessing import SequencePreprocessing
+from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.modalities.text.tokenizer import TokenizerOptions, train_tokenizer
 from playground.models import MODELS
-from playground.models.hf import pretrained_text_bundle
-from playground.sequences import SequencePreprocessing
-from playground.text.preprocessing import TextPreprocessing
-from playground.text.tokenizer import TokenizerOptions, train_tokenizer
 from playground.training.config import TrainConfig
 
 T = TypeVar("T")

@@ -12,11 +12,11 @@ import torch
 from apptools import assert_clean, chart, plotly_array
 from streamlit.testing.v1 import AppTest
 
-from playground.attention import class_token_map, image_attention, rollout, text_attention
 from playground.bundle import Bundle, create_bundle, create_sequence_bundle
-from playground.imageio import list_samples, load_sample
-from playground.text.preprocessing import TextPreprocessing
-from playground.text.tokenizer import TokenizerOptions, train_tokenizer
+from playground.inspection.attention import class_token_map, image_attention, rollout, text_attention
+from playground.modalities.image.decode import list_samples, load_sample
+from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.modalities.text.tokenizer import TokenizerOptions, train_tokenizer
 from ui.state import ActiveModel
 
 MakeApp = Callable[..., AppTest]
@@ -111,13 +111,13 @@ def test_a_model_without_attention_is_offered_transformers(app: MakeApp) -> None
 
 @pytest.fixture(scope="module")
 def seq2seq_bundle() -> Bundle:
-    from playground.seq2seq.train import train_seq2seq
+    from playground.training.seq2seq import train_seq2seq
 
     return train_seq2seq("reverse", epochs=1, num_examples=200, seed=0)
 
 
 def test_seq2seq_cross_attention_on_attention_predict_and_models(app: MakeApp, seq2seq_bundle: Bundle) -> None:
-    from playground.seq2seq.train import translate
+    from playground.training.seq2seq import translate
 
     at = app()
     at.session_state["active_model"] = ActiveModel(seq2seq_bundle, "test")

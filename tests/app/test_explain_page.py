@@ -19,7 +19,7 @@ from playground.bundle import Bundle, load_bundle
 from playground.data import load_dataset, split_dataset
 from playground.explain import ExplainParams, display_map, explain, token_scores
 from playground.explain.trust import infidelity_score, sensitivity_score
-from playground.imageio import load_sample
+from playground.modalities.image.decode import load_sample
 from playground.training.setup import bundle_for_split
 from ui.state import ActiveModel
 

@@ -16,9 +16,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.bundle import CARD_FILE, WEIGHTS_FILE, create_bundle
-from playground.features import conv_layers
-from playground.imageio import decode_image, get_sample
-from playground.predict import predict_image
+from playground.inspection.features import conv_layers
+from playground.inspection.predict import predict_image
+from playground.modalities.image.decode import decode_image, get_sample
 from ui.pages import PAGES
 
 MakeApp = Callable[..., AppTest]

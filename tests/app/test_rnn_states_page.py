@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from playground.bundle import Bundle
 from playground.data import load_dataset, split_dataset
-from playground.predict import predict_text
-from playground.rnn_states import check_states, states_for_sequence, states_for_text
-from playground.text.tokenizer import TokenizerOptions
+from playground.inspection.predict import predict_text
+from playground.inspection.rnn.states import check_states, states_for_sequence, states_for_text
+from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.training.setup import bundle_for_split
 from ui.state import ActiveModel
 

@@ -18,9 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 from playground.bundle import CARD_FILE, WEIGHTS_FILE, Bundle
 from playground.data import DATASETS, TextDataset, load_dataset, split_dataset
-from playground.predict import predict_text
-from playground.text.preprocessing import TOKENIZER_FILE
-from playground.text.tokenizer import TokenizerOptions
+from playground.inspection.predict import predict_text
+from playground.modalities.text.preprocessing import TOKENIZER_FILE
+from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.training import TrainConfig, train
 from playground.training.setup import bundle_for_split
 from ui.state import ActiveModel

@@ -29,7 +29,7 @@ from harness import (
 from playwright.sync_api import Page
 
 from playground.data import TextDataset, split_dataset
-from playground.text.tokenizer import TokenizerOptions
+from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.training import TrainConfig, train
 from playground.training.setup import bundle_for_split
 from ui.pages import PAGES
@@ -277,7 +277,7 @@ def test_text_model_classifies_a_typed_sentence(app_server: App, page: Page, sho
 
 def test_seq2seq_cross_attention(app_server: App, page: Page, shoot: Shoot) -> None:
     # After the text test (it counts runs): a seq2seq model trained on reverse, saved as the newest run.
-    from playground.seq2seq.train import train_seq2seq
+    from playground.training.seq2seq import train_seq2seq
 
     bundle = train_seq2seq("reverse", epochs=2, num_examples=600, seed=0)
     bundle.save(app_server.runs_dir / "transformer_seq2seq-reverse")

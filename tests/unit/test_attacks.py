@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground.attacks import AttackConfig, PixelSpaceModel, attack, min_flip_severity
 from playground.bundle import Bundle, load_bundle
 from playground.data import load_dataset, split_dataset
-from playground.perturbations import PERTURBATIONS, PerturbationSpec, perturb_images
-from playground.robustness import sample_indices
+from playground.modalities.image.pixel_space import PixelSpaceModel
+from playground.robustness.attacks import AttackConfig, attack, min_flip_severity
+from playground.robustness.perturbations import PERTURBATIONS, PerturbationSpec, perturb_images
+from playground.robustness.sweep import sample_indices
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "checkpoints" / "lenet5-mnist"
 

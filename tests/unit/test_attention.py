@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from playground.attention import (
+from playground.bundle import create_bundle, create_sequence_bundle, load_bundle
+from playground.inspection.attention import (
     NoAttentionError,
     class_token_map,
     head_summaries,
@@ -15,11 +16,10 @@ from playground.attention import (
     rollout,
     text_attention,
 )
-from playground.bundle import create_bundle, create_sequence_bundle, load_bundle
+from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.modalities.text.tokenizer import TokenizerOptions, train_tokenizer
 from playground.models.attention import MultiHeadAttention
 from playground.models.transformer import TransformerClassifier
-from playground.text.preprocessing import TextPreprocessing
-from playground.text.tokenizer import TokenizerOptions, train_tokenizer
 
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "the bird sang a song", "cats and dogs play"]
 
@@ -184,7 +184,7 @@ def test_head_summaries_measure_pixels_on_a_patch_grid():
 
 def test_overlapping_thread_limits_restore_the_count_before_the_first() -> None:
     """Two trainings in worker threads that overlap must not leave the process on one thread."""
-    from playground.device import cpu_threads
+    from playground.core.device import cpu_threads
 
     before = torch.get_num_threads()
     first, second = cpu_threads(1), cpu_threads(1)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground.attention import rollout
-from playground.attention.command import add_parser
 from playground.bundle import create_bundle
-from playground.cli import main
+from playground.cli.attention import add_parser
+from playground.cli.main import main
+from playground.inspection.attention import rollout
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.attention import head_summaries, image_attention, rollout, text_attention
-from playground.attention.core import class_token_map
-from playground.attention.figures import (
+from playground.bundle import create_bundle, create_sequence_bundle
+from playground.figures.attention import (
     FORMULA_COLUMNS,
     HEAD_VIEW_WINDOW,
     MAX_TICKS,
@@ -29,9 +28,10 @@ from playground.attention.figures import (
     pooled,
     rollout_bars,
 )
-from playground.bundle import create_bundle, create_sequence_bundle
-from playground.text.preprocessing import TextPreprocessing
-from playground.text.tokenizer import TokenizerOptions, train_tokenizer
+from playground.inspection.attention import head_summaries, image_attention, rollout, text_attention
+from playground.inspection.attention.core import class_token_map
+from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.modalities.text.tokenizer import TokenizerOptions, train_tokenizer
 
 
 def _softmax_maps(*shape: int, seed: int = 0, sharpness: float = 3.0) -> torch.Tensor:

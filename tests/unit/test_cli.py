@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.cli import main
+from playground.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}  # ImageNet 281-285

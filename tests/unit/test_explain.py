@@ -12,8 +12,6 @@ import torch
 from captum.attr import DeepLift
 from torch import nn
 
-from playground.attacks import PixelSpaceModel
-from playground.attention import class_token_map, image_attention, rollout
 from playground.bundle import Bundle, create_bundle, load_bundle
 from playground.explain import (
     METHODS,
@@ -36,10 +34,12 @@ from playground.explain.baselines import image_baseline, text_baseline
 from playground.explain.gradient import DELTA_ATOL, adds_up, next_n_steps
 from playground.explain.perturbation import compact_tokens
 from playground.explain.segmentation import grid_segments, image_segments, step_segments
-from playground.imageio import decode_image
-from playground.jobs import BackgroundJob
+from playground.inspection.attention import class_token_map, image_attention, rollout
+from playground.modalities.image.decode import decode_image
+from playground.modalities.image.pixel_space import PixelSpaceModel
+from playground.modalities.image.preprocessing import simple_preprocessing
 from playground.models import MODELS
-from playground.preprocessing import simple_preprocessing
+from playground.runner.jobs import BackgroundJob
 
 ROOT = Path(__file__).resolve().parents[2]
 # Captum announces the hooks it sets for DeepLift / guided backprop (the library filters this out).
@@ -280,8 +280,8 @@ def test_text_layer_ig_sums_to_the_pad_baseline_difference(text_view: ModelView,
 
 
 def test_text_through_the_real_tokenizer(text_view: ModelView) -> None:
-    from playground.text.preprocessing import TextPreprocessing
-    from playground.text.tokenizer import TokenizerOptions, train_tokenizer
+    from playground.modalities.text.preprocessing import TextPreprocessing
+    from playground.modalities.text.tokenizer import TokenizerOptions, train_tokenizer
 
     texts = ["the market rallied on strong earnings", "the team lost the final", "shares fell after the report"]
     tokenizer = train_tokenizer(texts, TokenizerOptions(vocab_size=40))

@@ -1,6 +1,6 @@
 """``python -m playground explain``: images, text, PNG output and clean errors.
 
-The command is run through its own ``add_parser`` / ``run`` (what ``playground.cli`` wires in).
+The command is run through its own ``add_parser`` / ``run`` (what ``playground.cli.main`` wires in).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
-from playground.attacks import PixelSpaceModel
 from playground.bundle import create_bundle, create_sequence_bundle
-from playground.explain.command import add_parser
-from playground.imageio import decode_image
+from playground.cli.explain import add_parser
+from playground.modalities.image.decode import decode_image
+from playground.modalities.image.pixel_space import PixelSpaceModel
 
 ROOT = Path(__file__).resolve().parents[2]
 CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}  # ImageNet 281-285
@@ -74,8 +74,8 @@ def test_grad_cam_png_on_the_shipped_digit_model(capsys: pytest.CaptureFixture[s
 
 
 def test_text_model_from_a_checkpoint(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from playground.text.preprocessing import TextPreprocessing
-    from playground.text.tokenizer import TokenizerOptions, train_tokenizer
+    from playground.modalities.text.preprocessing import TextPreprocessing
+    from playground.modalities.text.tokenizer import TokenizerOptions, train_tokenizer
 
     texts = ["stocks rallied on strong earnings", "the striker scored twice", "shares fell after the report"]
     preprocessing = TextPreprocessing(train_tokenizer(texts, TokenizerOptions(vocab_size=50)), max_length=16)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground.explain.figures import (
+from playground.figures.explain import (
     deletion_insertion_figure,
     map_figure,
     methods_grid_figure,

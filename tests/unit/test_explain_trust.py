@@ -27,8 +27,8 @@ from playground.explain.trust import (
     rank_correlation,
     sensitivity_score,
 )
+from playground.modalities.image.preprocessing import simple_preprocessing
 from playground.models import MODELS
-from playground.preprocessing import simple_preprocessing
 from playground.training import TrainConfig, train
 
 SIZE = 32

@@ -7,8 +7,8 @@ from PIL import Image
 from torch import nn
 
 from playground.bundle import create_bundle
-from playground.features import capture_activations, channel_stats, conv_layers, filters_as_images, get_conv
-from playground.predict import predict_images
+from playground.inspection.features import capture_activations, channel_stats, conv_layers, filters_as_images, get_conv
+from playground.inspection.predict import predict_images
 
 
 def test_conv_layers_in_order() -> None:

@@ -24,14 +24,15 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from playground.attention import NoAttentionError, text_attention
 from playground.bundle import Bundle, load_bundle
+from playground.bundle.hf import hf_text_bundle, pretrained_text_bundle
 from playground.data import TextDataset
 from playground.data.split import split_dataset
+from playground.inspection.attention import NoAttentionError, text_attention
+from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.modalities.text.tokenizer import PretrainedTokenizer, TextTokenizer
 from playground.models import MODELS, WeightsUnavailableError, hf
-from playground.models.hf import HFTextClassifier, hf_text_bundle, pretrained_text_bundle
-from playground.text.preprocessing import TextPreprocessing
-from playground.text.tokenizer import PretrainedTokenizer, TextTokenizer
+from playground.models.hf import HFTextClassifier
 from playground.training import train
 from playground.training.config import TrainConfig
 from playground.training.setup import bundle_for_split

@@ -1,4 +1,4 @@
-"""playground.imageio: every odd image kind decodes to RGB / L with the right pixels; bad input fails clearly."""
+"""playground.modalities.image.decode: every odd image kind decodes to RGB / L with the right pixels; bad input fails clearly."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playground import imageio
-from playground.imageio import (
+from playground.modalities.image import decode as imageio
+from playground.modalities.image.decode import (
     MAX_PIXELS,
     ImageDecodeError,
     check_upload_size,

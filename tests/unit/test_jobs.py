@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from playground.jobs import BackgroundJob, run_now
+from playground.runner.jobs import BackgroundJob, run_now
 
 
 def counting(report, stop: threading.Event) -> int:  # type: ignore[no-untyped-def]

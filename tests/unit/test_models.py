@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from playground.imagenet import imagenet_categories
+from playground.inspection.summary import count_flops, layer_table, summarize
+from playground.modalities.image.imagenet import imagenet_categories
 from playground.models import MODELS, ModelSpec, WeightsUnavailableError
 from playground.models import torchvision_models as tvm_entries
 from playground.models.adapt import classifier_head, freeze_backbone, replace_head, replace_stem
@@ -25,7 +26,6 @@ from playground.models.efficientnet_lite import LITE_MEAN, LITE_STD, load_lite0_
 from playground.models.lenet import LeNet5
 from playground.models.resnet_cifar import ResNetCIFAR
 from playground.models.seed_cnn import SeedCNN
-from playground.models.summary import count_flops, layer_table, summarize
 from playground.models.vgg import VGGSmall
 
 ALL_MODELS = [n for n, s in MODELS.items() if s.modality == "image"]  # text / sequence entries: test_recurrent.py

@@ -1,4 +1,4 @@
-"""Tests for the perturbation registry and its image and text entries (playground.perturbations)."""
+"""Tests for the perturbation registry and its image and text entries (playground.robustness.perturbations)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
-from playground.imageio import load_sample
-from playground.perturbations import (
+from playground.modalities.image.decode import load_sample
+from playground.modalities.image.preprocessing import simple_preprocessing
+from playground.robustness.perturbations import (
     PERTURBATIONS,
     image_perturbations,
     perturb_images,
     perturb_text,
     text_perturbations,
 )
-from playground.perturbations.text import _QWERTY_NEIGHBOURS, HOMOGLYPHS
-from playground.preprocessing import simple_preprocessing
+from playground.robustness.perturbations.text import _QWERTY_NEIGHBOURS, HOMOGLYPHS
 
 IMAGE = image_perturbations()
 TEXT = text_perturbations()

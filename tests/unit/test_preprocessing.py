@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from playground.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, simple_preprocessing
+from playground.modalities.image.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, simple_preprocessing
 
 
 def test_pil_and_batch_paths_agree() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from playground.registry import Registry
+from playground.core.registry import Registry
 
 
 def test_entries_keep_registration_order_and_lookup_returns_the_entry() -> None:

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_library_never_imports_streamlit() -> None:
     code = (
         "import sys, playground, playground.bundle, playground.models, playground.data, playground.training, "
-        "playground.predict, playground.features, playground.viz, playground.cli, playground.imageio, playground.runs; "
+        "playground.inspection.predict, playground.inspection.features, playground.figures.viz, playground.cli.main, playground.modalities.image.decode, playground.bundle.runs; "
         "print('streamlit' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from playground.bundle import Bundle
+from playground.cli.rnn_states import add_parser, run
+from playground.core.fingerprint import weights_fingerprint
 from playground.data import load_dataset, split_dataset
 from playground.data.brackets import nesting_depth
-from playground.models.recurrent import RecurrentClassifier
-from playground.predict import predict_text
-from playground.rnn_figures import (
+from playground.figures.rnn import (
     colored_tokens_html,
     display_token,
     drawn_steps,
@@ -28,7 +28,8 @@ from playground.rnn_figures import (
     trajectory_figure,
     units_figure,
 )
-from playground.rnn_states import (
+from playground.inspection.predict import predict_text
+from playground.inspection.rnn.states import (
     check_states,
     compute_states,
     dataset_states,
@@ -43,10 +44,9 @@ from playground.rnn_states import (
     top_units,
     unit_correlations,
     update_formula,
-    weights_fingerprint,
 )
-from playground.rnn_states_command import add_parser, run
-from playground.text.tokenizer import TokenizerOptions
+from playground.modalities.text.tokenizer import TokenizerOptions
+from playground.models.recurrent import RecurrentClassifier
 from playground.training import TrainConfig, train
 from playground.training.setup import bundle_for_split
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground.attacks import PixelSpaceModel
 from playground.bundle import Bundle, load_bundle
 from playground.data import load_dataset, split_dataset
-from playground.ensemble import EnsembleModel, make_ensemble
-from playground.perturbations import perturb_images
-from playground.preprocessing import Preprocessing
-from playground.robustness import (
+from playground.modalities.image.pixel_space import PixelSpaceModel
+from playground.modalities.image.preprocessing import Preprocessing
+from playground.robustness.ensemble import EnsembleModel, make_ensemble
+from playground.robustness.perturbations import perturb_images
+from playground.robustness.sweep import (
     SweepPoint,
     SweepResult,
     corruption_errors,

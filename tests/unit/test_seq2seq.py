@@ -17,9 +17,7 @@ import pytest
 import torch
 
 from playground.bundle import CARD_FILE, WEIGHTS_FILE, Bundle, bundle_from_files, load_bundle
-from playground.models import MODELS
-from playground.seq2seq.model import Seq2SeqTransformer
-from playground.seq2seq.tasks import (
+from playground.modalities.seq2seq.tasks import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
@@ -30,7 +28,9 @@ from playground.seq2seq.tasks import (
     preprocessing_for,
     task_lengths,
 )
-from playground.seq2seq.train import TASK_DEFAULTS, train_seq2seq, translate
+from playground.models import MODELS
+from playground.models.seq2seq import Seq2SeqTransformer
+from playground.training.seq2seq import TASK_DEFAULTS, train_seq2seq, translate
 
 # -- tasks --------------------------------------------------------------------------------------
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from playground.inspection.summary import count_flops, layer_table, summarize
 from playground.models.lenet import LeNet5
 from playground.models.recurrent import RecurrentClassifier
-from playground.models.summary import count_flops, layer_table, summarize
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 

@@ -10,11 +10,11 @@ import torch
 
 from playground.bundle import bundle_from_files, create_sequence_bundle, load_bundle
 from playground.data import SequenceDataset, TextDataset, split_dataset
-from playground.predict import predict_sequences, predict_text, predict_texts
-from playground.sequences import SequencePreprocessing
-from playground.text.clean import MAX_TEXT_FILE_BYTES, EmptyTextError, clean_text, decode_text_file
-from playground.text.preprocessing import TOKENIZER_FILE, TextPreprocessing
-from playground.text.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerOptions, train_tokenizer
+from playground.inspection.predict import predict_sequences, predict_text, predict_texts
+from playground.modalities.sequence.preprocessing import SequencePreprocessing
+from playground.modalities.text.clean import MAX_TEXT_FILE_BYTES, EmptyTextError, clean_text, decode_text_file
+from playground.modalities.text.preprocessing import TOKENIZER_FILE, TextPreprocessing
+from playground.modalities.text.tokenizer import PAD_ID, UNK_ID, TextTokenizer, TokenizerOptions, train_tokenizer
 from playground.training import TrainConfig, train
 from playground.training.setup import bundle_for_split, tokenizer_options_for, train_config_for
 

@@ -26,8 +26,8 @@ from playground.data import (
     tweet_sentiment,
 )
 from playground.data.brackets import nesting_depth
-from playground.text.clean import clean_text
-from playground.text.tokenizer import TokenizerOptions
+from playground.modalities.text.clean import clean_text
+from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.training.config import TrainConfig
 
 TEXT_ENTRIES = ["bbc_news", "tweet_sentiment", "text_csv", "ag_news", "imdb", "sst2", "brackets", "parity"]

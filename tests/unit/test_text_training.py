@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from playground.cli import main
+from playground.cli.main import main
 
 
 @pytest.mark.slow

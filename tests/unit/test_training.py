@@ -23,14 +23,14 @@ import playground.training.loop as loop_module
 from playground.bundle import Bundle, ModelCard
 from playground.data.base import ImageDataset
 from playground.data.split import Split, split_dataset
+from playground.modalities.image.preprocessing import simple_preprocessing
 from playground.models.seed_cnn import SeedCNN
-from playground.preprocessing import simple_preprocessing
+from playground.runner.training_job import TrainingJob
 from playground.training import (
     BatchProgress,
     EpochRecord,
     TrainConfig,
     TrainingError,
-    TrainingJob,
     augment_batch,
     crop_padding,
     evaluate,

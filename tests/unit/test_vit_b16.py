@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 from torchvision import models as tvm
 
-from playground.attention import class_token_map, image_attention
 from playground.bundle import Bundle, create_bundle
+from playground.inspection.attention import class_token_map, image_attention
 from playground.models import MODELS, WeightsUnavailableError
 from playground.models import torchvision_models as tvm_entries
 from playground.models.attention import AttentionModel, AttentionOutput

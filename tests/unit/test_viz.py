@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from playground.predict import TopK
-from playground.viz import confusion_matrix_figure, image_grid, topk_bar, training_curves
+from playground.figures.viz import confusion_matrix_figure, image_grid, topk_bar, training_curves
+from playground.inspection.predict import TopK
 
 
 def test_topk_bar_most_probable_on_top() -> None:
@@ -40,7 +40,7 @@ def test_image_grid_shapes() -> None:
 def test_to_display_layouts_and_scale() -> None:
     import torch
 
-    from playground.viz import to_display
+    from playground.figures.viz import to_display
 
     rgb = torch.zeros(3, 4, 5)
     rgb[0] = 1.0

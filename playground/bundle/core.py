@@ -1,0 +1,553 @@
+"""The bundle: the unit every page shares.
+
+A :class:`Bundle` holds the ``nn.Module``, its preprocessing (images:
+:class:`~playground.modalities.image.preprocessing.Preprocessing`; text: ``TextPreprocessing`` with its tokenizer;
+numeric sequences: ``SequencePreprocessing``), its class labels and a :class:`ModelCard`
+(architecture, config, source, training data, metrics, history). On disk it is a folder with
+``model.safetensors`` and ``card.json`` (plus ``tokenizer.json`` for text models); pages never need
+to know whether it came from a built-in architecture, torchvision, a package that ships weights, a
+training run or an upload.
+
+Nothing here unpickles what a user gave: weights are read with ``safetensors`` or with
+``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save_file
+from torch import nn
+
+from playground.modalities.image.preprocessing import Preprocessing
+from playground.modalities.seq2seq.tasks import Seq2SeqPreprocessing
+from playground.modalities.sequence.preprocessing import SequencePreprocessing
+from playground.modalities.text.preprocessing import TOKENIZER_FILE, TextPreprocessing
+from playground.models import MODELS, ModelSpec
+
+CARD_FILE = "card.json"
+WEIGHTS_FILE = "model.safetensors"
+CARD_VERSION = 1
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # uploads larger than 512 MiB are refused
+CHECKPOINT_FILES = (CARD_FILE, WEIGHTS_FILE, TOKENIZER_FILE)  # all a checkpoint folder may hold
+
+InputPreprocessing = Preprocessing | TextPreprocessing | SequencePreprocessing | Seq2SeqPreprocessing
+
+
+@dataclass
+class ModelCard:
+    """What a bundle is and where it came from (stored as ``card.json``).
+
+    Attributes:
+        architecture: registry name of the model, e.g. ``"lenet5"``.
+        num_classes: number of outputs.
+        in_channels: input channels (1 or 3); images only.
+        image_size: input side in pixels; images only.
+        modality: ``"image"``, ``"text"`` (token ids in) or ``"sequence"`` (numeric ``(T, F)`` in).
+        vocab_size: token ids the embedding takes; text only.
+        input_size: features per time step; numeric sequences only.
+        weights: pretrained weights loaded at build time (``"imagenet"``) or ``None``.
+        hparams: hyper-parameters passed to the builder.
+        source: paper / article section of the architecture.
+        dataset: name of the training data, if trained here.
+        training: training configuration (optimizer, lr, epochs, ...), if trained here.
+        metrics: final metrics, e.g. ``{"val_accuracy": 0.97}``.
+        history: per-epoch records (``{"epoch": 1, "train_loss": ..., ...}``).
+        created: ISO-8601 UTC timestamp.
+        title: a short human name for the sidebar.
+    """
+
+    architecture: str
+    num_classes: int
+    in_channels: int | None = None
+    image_size: int | None = None
+    modality: str = "image"
+    vocab_size: int | None = None
+    input_size: int | None = None
+    weights: str | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    dataset: str | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    title: str = ""
+
+
+@dataclass
+class Bundle:
+    """A model with everything needed to feed it and read its output.
+
+    Attributes:
+        model: maps the model input to ``(B, num_classes)`` logits. The input is normalized
+            ``(B, C, H, W)`` float32 for images, ``(B, T)`` int64 token ids (right-padded with 0)
+            for text, ``(B, T, F)`` float32 standardized values for numeric sequences.
+        preprocessing: how raw inputs become that input (and, for images, back).
+        labels: ``num_classes`` class names, index-aligned with the logits.
+        card: description and provenance.
+    """
+
+    model: nn.Module
+    preprocessing: InputPreprocessing
+    labels: list[str]
+    card: ModelCard
+
+    def __post_init__(self) -> None:
+        if len(self.labels) != self.card.num_classes:
+            raise ValueError(f"expected {self.card.num_classes} labels, got {len(self.labels)}")
+
+    @property
+    def modality(self) -> str:
+        """``"image"``, ``"text"`` or ``"sequence"``: what the model takes."""
+        return self.card.modality
+
+    @property
+    def image_preprocessing(self) -> Preprocessing:
+        """The image preprocessing, for code that works on images only.
+
+        Raises:
+            ValueError: if this is not an image model (the message names what it takes).
+        """
+        if not isinstance(self.preprocessing, Preprocessing):
+            raise ValueError(f"this needs an image model, but {self.title} takes {self.modality} input")
+        return self.preprocessing
+
+    @property
+    def title(self) -> str:
+        """A short display name, e.g. ``"lenet5 · mnist"``."""
+        if self.card.title:
+            return self.card.title
+        suffix = self.card.dataset or self.card.weights
+        return f"{self.card.architecture} · {suffix}" if suffix else self.card.architecture
+
+    @property
+    def num_parameters(self) -> int:
+        """Total number of parameters (trainable or not)."""
+        return sum(p.numel() for p in self.model.parameters())
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``model.safetensors``, ``card.json`` (and ``tokenizer.json``) into ``folder``, atomically.
+
+        The files are written to a temporary sibling folder that then replaces ``folder`` by a
+        rename, so an interrupted save never leaves a half-written checkpoint.
+
+        Only an existing checkpoint folder (nothing but the files of :data:`CHECKPOINT_FILES`)
+        is ever replaced; anything else at ``folder`` is left alone.
+
+        Returns:
+            The folder's path.
+
+        Raises:
+            ValueError: if ``folder`` is a file, or a folder that holds anything but a checkpoint.
+        """
+        folder = Path(folder)
+        if folder.is_file() or folder.is_symlink():
+            raise ValueError(f"{folder} is a file; give a new folder name for the checkpoint")
+        if folder.is_dir():
+            extra = sorted(p.name for p in folder.iterdir() if p.name not in CHECKPOINT_FILES)
+            if extra:
+                raise ValueError(
+                    f"{folder} already exists and holds other files ({', '.join(extra[:3])}); "
+                    "a checkpoint only replaces an earlier checkpoint: give a new folder name"
+                )
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            # safetensors refuses shared / non-contiguous storage: clone each tensor.
+            state = {k: v.detach().to("cpu").contiguous().clone() for k, v in self.model.state_dict().items()}
+            save_file(state, str(tmp / WEIGHTS_FILE))
+            card = {
+                "version": CARD_VERSION,
+                **asdict(self.card),
+                "labels": self.labels,
+                "preprocessing": self.preprocessing.to_dict(),
+            }
+            (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
+            for name, data in self.preprocessing.files().items():
+                (tmp / name).write_bytes(data)
+            if folder.exists():
+                old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(folder, old)
+                os.replace(tmp, folder)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return folder
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in card.json")
+
+
+def create_bundle(
+    architecture: str,
+    *,
+    num_classes: int | None = None,
+    in_channels: int | None = None,
+    image_size: int | None = None,
+    weights: str | None = "default",
+    labels: list[str] | None = None,
+    hparams: dict[str, Any] | None = None,
+    weights_file: str | Path | None = None,
+) -> Bundle:
+    """Build a registered architecture into a bundle.
+
+    Args:
+        architecture: registry name (see ``python -m playground models``).
+        num_classes: outputs; defaults to the entry's (e.g. 1000 for ImageNet weights).
+        in_channels: 1 or 3; defaults to the entry's.
+        image_size: input side in pixels; defaults to the entry's.
+        weights: ``"default"`` for the entry's default weights, ``None`` for random init, or a
+            name from the entry's ``weights``. With a head of another size than the pretrained one,
+            the backbone keeps its weights and the head is new (fine-tuning).
+        labels: class names; default: the weights' labels, else ``"0"``, ``"1"``, ...
+        hparams: builder hyper-parameters overriding the entry's defaults.
+        weights_file: a local ``.safetensors`` / ``.pt`` / ``.pth`` state dict to load afterwards.
+
+    Raises:
+        ValueError: unknown architecture, bad sizes, unknown hyper-parameter or weights.
+        WeightsUnavailableError: pretrained weights cannot be had offline.
+    """
+    spec: ModelSpec = MODELS.get(architecture)
+    if spec.text_preprocessing is not None:  # a pretrained text transformer (minilm, ...): its own tokenizer
+        from playground.bundle.hf import pretrained_text_bundle  # here: importing transformers is slow
+
+        bundle = pretrained_text_bundle(architecture, num_classes=num_classes, labels=labels, hparams=hparams)
+        if weights_file is not None:
+            path = Path(weights_file)
+            load_weights(bundle.model, path.read_bytes(), path.name)
+        return bundle
+    if not spec.accepts("image"):
+        # A text model's embedding is sized by a tokenizer trained on data, a sequence model's first
+        # layer by the data's features, a seq2seq model's by its task's characters: train it first.
+        raise ValueError(
+            f"{architecture} takes {' or '.join(spec.inputs or (spec.modality,))} input and is sized by its training "
+            f"data: train it first (python -m playground train --model {architecture} --dataset ...) and use the "
+            "checkpoint folder"
+        )
+    if weights == "default":
+        weights = spec.default_weights
+    if weights is not None and weights not in spec.weights:
+        known = ", ".join(spec.weights) or "none"
+        raise ValueError(f"{architecture} has no weights {weights!r}; available: {known}")
+    pretrained_labels = spec.labels() if (weights is not None and spec.labels is not None) else None
+    if num_classes is None:
+        num_classes = len(pretrained_labels) if pretrained_labels else spec.num_classes
+    in_channels = spec.in_channels if in_channels is None else in_channels
+    image_size = spec.image_size if image_size is None else image_size
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    if image_size < spec.min_image_size:
+        raise ValueError(f"{architecture} needs inputs of at least {spec.min_image_size} px, got {image_size}")
+    merged = {**spec.defaults, **(hparams or {})}
+    unknown = set(merged) - set(spec.defaults)
+    if unknown:
+        raise ValueError(
+            f"unknown hyper-parameters for {architecture}: {sorted(unknown)}; known: {sorted(spec.defaults)}"
+        )
+    model = spec.builder(
+        num_classes=num_classes, in_channels=in_channels, image_size=image_size, weights=weights, **merged
+    )
+    if labels is None:
+        if pretrained_labels and len(pretrained_labels) == num_classes:
+            labels = list(pretrained_labels)
+        else:
+            labels = [str(i) for i in range(num_classes)]
+    card = ModelCard(
+        architecture=architecture,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        image_size=image_size,
+        weights=weights,
+        hparams=merged,
+        source=spec.source,
+    )
+    bundle = Bundle(model.eval(), spec.preprocessing(in_channels, image_size, weights), list(labels), card)
+    if weights_file is not None:
+        path = Path(weights_file)
+        load_weights(bundle.model, path.read_bytes(), path.name)
+    return bundle
+
+
+def read_state_dict(data: bytes, filename: str) -> dict[str, torch.Tensor]:
+    """Decode a state dict from a ``.safetensors`` or ``.pt``/``.pth`` file's bytes, safely.
+
+    ``.pt`` files go through ``torch.load(weights_only=True)``: tensors and plain containers only,
+    never arbitrary pickled objects.
+
+    Raises:
+        ValueError: empty, oversized, corrupt or unsupported files, or files holding no tensors.
+    """
+    if not data:
+        raise ValueError(f"{filename} is empty")
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"{filename} is {len(data) / 2**20:.0f} MiB; the limit is {MAX_CHECKPOINT_BYTES // 2**20} MiB")
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".safetensors":
+        try:
+            return load_safetensors_bytes(data)
+        except (SafetensorError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{filename} is not a valid safetensors file ({exc})") from exc
+    if suffix in (".pt", ".pth", ".bin"):
+        try:
+            obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+            raise ValueError(
+                f"{filename} could not be read as a weights-only PyTorch file: only tensors and plain "
+                f"containers are accepted, never pickled code ({type(exc).__name__})"
+            ) from exc
+        if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+            obj = obj["state_dict"]
+        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise ValueError(f"{filename} does not hold a state dict (a mapping of names to tensors)")
+        return obj
+    raise ValueError(
+        f"{filename}: unsupported checkpoint type {suffix or '(no extension)'}; use .safetensors, .pt or .pth"
+    )
+
+
+def load_weights(model: nn.Module, data: bytes, filename: str) -> None:
+    """Load a state dict file's bytes into ``model``, strictly.
+
+    Raises:
+        ValueError: unreadable file, or keys / shapes that do not match the model (the message
+            names the first few).
+    """
+    state = read_state_dict(data, filename)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [
+        f"{k}: expected {tuple(own[k].shape)}, got {tuple(state[k].shape)}"
+        for k in own
+        if k in state and own[k].shape != state[k].shape
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+        if wrong:
+            parts.append(f"{len(wrong)} with the wrong shape (e.g. {'; '.join(wrong[:3])})")
+        raise ValueError(f"{filename} does not fit this architecture: " + ", ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_bundle(folder: str | Path) -> Bundle:
+    """Load a bundle saved by :meth:`Bundle.save`.
+
+    Raises:
+        ValueError: missing files, an invalid ``card.json``, or weights that do not fit.
+    """
+    folder = Path(folder)
+    card_path, weights_path = folder / CARD_FILE, folder / WEIGHTS_FILE
+    if not card_path.is_file() or not weights_path.is_file():
+        raise ValueError(f"{folder} is not a checkpoint folder: it needs {CARD_FILE} and {WEIGHTS_FILE}")
+    extra = {name: (folder / name).read_bytes() for name in CHECKPOINT_FILES[2:] if (folder / name).is_file()}
+    return bundle_from_files(card_path.read_bytes(), weights_path.read_bytes(), files=extra)
+
+
+def bundle_from_files(
+    card_json: bytes, weights: bytes, weights_name: str = WEIGHTS_FILE, *, files: dict[str, bytes] | None = None
+) -> Bundle:
+    """Rebuild a bundle from the bytes of a ``card.json`` and a weights file (e.g. two uploads).
+
+    Args:
+        card_json: the card's bytes.
+        weights: the weights file's bytes (``.safetensors``, or ``.pt`` / ``.pth`` read safely).
+        weights_name: the weights file's name (its suffix picks the reader).
+        files: other checkpoint files by name; a text model needs ``tokenizer.json``.
+
+    Raises:
+        ValueError: an invalid card, unknown architecture, a missing tokenizer, or weights that do
+            not fit.
+    """
+    try:
+        raw = json.loads(card_json.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"card.json is not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ValueError("card.json must hold a JSON object")
+    try:
+        labels = [str(x) for x in raw.pop("labels")]
+        preprocessing_entry = raw.pop("preprocessing")
+        raw.pop("version", None)
+        known = set(ModelCard.__dataclass_fields__)
+        card = ModelCard(**{k: v for k, v in raw.items() if k in known})
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"card.json is missing a field or has a wrong one ({exc})") from exc
+    if not isinstance(card.num_classes, int) or card.num_classes < 1:
+        raise ValueError(f"card.json: num_classes must be a positive integer, got {card.num_classes!r}")
+    if len(labels) != card.num_classes:
+        raise ValueError(f"card.json: {card.num_classes} classes but {len(labels)} labels")
+    if not isinstance(preprocessing_entry, dict):
+        raise ValueError("card.json: the preprocessing entry must be a JSON object")
+    # Build with random init (no download), then load the saved weights over it.
+    spec = MODELS.get(card.architecture)
+    hparams = {**spec.defaults, **card.hparams}
+    preprocessing: InputPreprocessing
+    if card.modality == "image":
+        if card.in_channels not in (1, 3):
+            raise ValueError(f"card.json: in_channels must be 1 or 3, got {card.in_channels!r}")
+        if not isinstance(card.image_size, int) or card.image_size < spec.min_image_size:
+            raise ValueError(f"card.json: image_size must be at least {spec.min_image_size}, got {card.image_size!r}")
+        preprocessing = Preprocessing.from_dict(preprocessing_entry)
+        model = spec.builder(
+            num_classes=card.num_classes,
+            in_channels=card.in_channels,
+            image_size=card.image_size,
+            weights=None,
+            **hparams,
+        )
+    elif card.modality in ("text", "sequence"):
+        if card.modality == "text":
+            preprocessing = TextPreprocessing.from_dict(preprocessing_entry, files or {})
+            if card.vocab_size != preprocessing.vocab_size:
+                raise ValueError(
+                    f"card.json says vocab_size {card.vocab_size!r} but tokenizer.json has {preprocessing.vocab_size} tokens"
+                )
+        else:
+            preprocessing = SequencePreprocessing.from_dict(preprocessing_entry)
+            if card.input_size != preprocessing.features:
+                raise ValueError(f"card.json says input_size {card.input_size!r} but {preprocessing.features} features")
+        model = spec.builder(
+            num_classes=card.num_classes,
+            vocab_size=card.vocab_size,
+            input_size=card.input_size,
+            weights=None,
+            **hparams,
+        )
+    elif card.modality == "seq2seq":
+        preprocessing = Seq2SeqPreprocessing.from_dict(preprocessing_entry, files or {})
+        if card.vocab_size != preprocessing.vocab_size or card.num_classes != preprocessing.vocab_size:
+            raise ValueError(
+                f"card.json says vocab_size {card.vocab_size!r} and num_classes {card.num_classes!r} "
+                f"but its vocabulary has {preprocessing.vocab_size} tokens"
+            )
+        model = spec.builder(
+            num_classes=card.num_classes, vocab_size=card.vocab_size, input_size=None, weights=None, **hparams
+        )
+    else:
+        raise ValueError(f"card.json: modality must be 'image', 'text', 'sequence' or 'seq2seq', got {card.modality!r}")
+    load_weights(model, weights, weights_name)
+    return Bundle(model.eval(), preprocessing, labels, card)
+
+
+def create_sequence_bundle(
+    architecture: str,
+    preprocessing: TextPreprocessing | SequencePreprocessing,
+    classes: list[str],
+    *,
+    hparams: dict[str, Any] | None = None,
+) -> Bundle:
+    """Build a text or numeric-sequence architecture (``rnn``, ``lstm``, ...) ready to train.
+
+    Args:
+        architecture: registry name of an entry that accepts the preprocessing's modality.
+        preprocessing: a ``TextPreprocessing`` (the embedding gets one row per token id) or a
+            ``SequencePreprocessing`` (the first layer takes its F features).
+        classes: class names; one output per class.
+        hparams: builder hyper-parameters overriding the entry's defaults.
+
+    Raises:
+        ValueError: unknown architecture, an entry that does not take this modality, no classes,
+            or an unknown hyper-parameter.
+    """
+    spec: ModelSpec = MODELS.get(architecture)
+    modality = preprocessing.kind
+    if not spec.accepts(modality):
+        raise ValueError(f"{architecture} takes {spec.modality} inputs, not {modality}; pick a model for {modality}")
+    if not classes:
+        raise ValueError("expected at least one class, got none")
+    merged = {**spec.defaults, **(hparams or {})}
+    unknown = set(merged) - set(spec.defaults)
+    if unknown:
+        raise ValueError(
+            f"unknown hyper-parameters for {architecture}: {sorted(unknown)}; known: {sorted(spec.defaults)}"
+        )
+    if isinstance(preprocessing, TextPreprocessing):
+        sizes: dict[str, int | None] = {"vocab_size": preprocessing.vocab_size, "input_size": None}
+    else:
+        sizes = {"vocab_size": None, "input_size": preprocessing.features}
+    model = spec.builder(num_classes=len(classes), weights=None, **sizes, **merged)
+    card = ModelCard(
+        architecture=architecture,
+        num_classes=len(classes),
+        modality=modality,
+        vocab_size=sizes["vocab_size"],
+        input_size=sizes["input_size"],
+        hparams=merged,
+        source=spec.source,
+    )
+    return Bundle(model.eval(), preprocessing, list(classes), card)
+
+
+def create_bundle_for_dataset(
+    architecture: str,
+    classes: list[str],
+    channels: int,
+    image_side: int,
+    *,
+    weights: str | None = None,
+    hparams: dict[str, Any] | None = None,
+) -> Bundle:
+    """Build ``architecture`` sized for a dataset: one output per class, ready to train.
+
+    From scratch (``weights=None``) the model takes the dataset's own channels and image size
+    (raised to the architecture's minimum). With pretrained weights it keeps the size and RGB input
+    those weights were trained on, only the head is replaced, and gray images are repeated to RGB by
+    the preprocessing (fine-tuning).
+
+    Args:
+        architecture: registry name.
+        classes: the dataset's class names.
+        channels: the dataset's channels (1 or 3).
+        image_side: the dataset's image side in pixels (the larger of H and W).
+        weights: pretrained weights to start from, or ``None``.
+        hparams: builder hyper-parameters.
+
+    Raises:
+        ValueError: as :func:`create_bundle`.
+    """
+    spec = MODELS.get(architecture)
+    if weights is None:
+        in_channels, image_size = channels, max(image_side, spec.min_image_size)
+    else:
+        in_channels, image_size = spec.in_channels, spec.image_size
+    return create_bundle(
+        architecture,
+        num_classes=len(classes),
+        in_channels=in_channels,
+        image_size=image_size,
+        weights=weights,
+        labels=list(classes),
+        hparams=hparams,
+    )
+
+
+def default_runs_dir() -> Path:
+    """Where training runs are saved: ``$PLAYGROUND_RUNS`` or ``./runs``."""
+    return Path(os.environ.get("PLAYGROUND_RUNS", "runs"))

@@ -1,0 +1,203 @@
+"""``python -m playground explain``: attribute one prediction from the command line.
+
+    python -m playground explain --model efficientnet_lite0 --input cat.jpg --method integrated_gradients --json
+    python -m playground explain --model runs/lstm-news --text "shares fell sharply" --method integrated_gradients
+    python -m playground explain --model M --input cat.jpg --method grad_cam --out map.png
+
+Images (``--input`` photo), text (``--text`` or a ``.txt`` file as ``--input``) and numeric
+sequences (``--input`` a ``.npy`` array of shape ``(T, F)``, raw values: the model's
+standardization is applied). ``--json`` prints the attribution shape, summary numbers, the target
+and, where defined, the convergence delta; ``--out`` writes the map over the image as a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``explain`` command to the CLI's subparsers (``cli.build_parser``'s ``sub``)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "explain", help="attribute a prediction to the input (Captum methods: IG, Grad-CAM, SHAP, ...)"
+    )
+    p.add_argument("--model", required=True, help="registry name or checkpoint folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="image file, .txt file (text models) or .npy (T, F) array (sequence models)")
+    source.add_argument("--text", help="text to explain (text models)")
+    p.add_argument("--method", required=True, help="attribution method, e.g. integrated_gradients, grad_cam, occlusion")
+    p.add_argument("--target", type=int, default=None, help="class index to explain (default: the predicted class)")
+    p.add_argument("--n-steps", type=int, default=50, help="Integrated Gradients steps (the first try)")
+    p.add_argument(
+        "--delta-tolerance",
+        type=float,
+        default=0.01,
+        help="Integrated Gradients: raise the steps until |delta| / |F(x) - F(baseline)| is at most this "
+        "(default 0.01; 0: exactly --n-steps)",
+    )
+    p.add_argument("--baseline", default=None, help="black, blurred, noise, uniform (images); pad, unk (text); zero")
+    p.add_argument("--window", type=int, default=None, help="occlusion window (pixels, tokens or steps)")
+    p.add_argument("--stride", type=int, default=None, help="occlusion stride")
+    p.add_argument(
+        "--samples", type=int, default=None, help="samples for LIME, Kernel SHAP, GradientShap, noise tunnels"
+    )
+    p.add_argument("--base-method", default="saliency", help="the gradient method inside a noise tunnel")
+    p.add_argument("--segments", type=int, default=49, help="superpixels (images) or chunks of steps (sequences)")
+    p.add_argument("--layer", default=None, help="Grad-CAM layer (module name; default: the last feature map)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", choices=["signed", "positive", "absolute"], default="signed", help="map shown by --out")
+    p.add_argument("--out", help="write the map over the image as a PNG (image models; enlarged to at least 448 px)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+    return p
+
+
+def _read_input(bundle: Any, args: argparse.Namespace) -> tuple[Any, list[str] | None]:
+    """``(inputs, tokens or None)`` for the bundle's modality."""
+    from playground.explain.base import ModelView
+
+    modality = ModelView.from_bundle(bundle).modality
+    if args.text is not None:
+        if modality != "text":
+            raise ValueError(f"--text is for text models; {bundle.title} takes {modality} input (use --input)")
+        encoded = bundle.preprocessing.encode(args.text)
+        return encoded.ids, list(encoded.tokens)
+    from playground.cli.common import read_input_file
+
+    source, data = read_input_file(args.input)
+    if modality == "text":
+        from playground.modalities.text.clean import decode_text_file
+
+        encoded = bundle.preprocessing.encode(decode_text_file(data, source.name))
+        return encoded.ids, list(encoded.tokens)
+    if modality == "sequence":
+        import torch
+
+        if source.suffix.lower() != ".npy":
+            raise ValueError(f"a sequence model takes a .npy array of shape (T, F); got {source.name}")
+        try:
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{source.name} is not a plain .npy array ({exc})") from exc
+        if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
+            raise ValueError(f"expected a numeric (T, F) array in {source.name}, got {array.dtype} {array.shape}")
+        return bundle.preprocessing.normalize(torch.from_numpy(array.astype(np.float32))), None
+    from playground.modalities.image.decode import decode_image
+
+    image = decode_image(data, source.name)
+    return bundle.preprocessing.pixels_from_pil(image), None  # (C, H, W) in [0, 1]
+
+
+#: The PNG's longer side is at least this many pixels (a 28×28 map is unreadable on a slide).
+MIN_PNG_SIDE = 448
+
+
+def overlay_png(pixels: Any, heat: Any, path: str) -> None:
+    """Write ``heat`` (``(H, W)`` in [-1, 1]) over ``pixels`` (``(C, H, W)`` in [0, 1]) as a PNG.
+
+    Red is positive, blue negative, the opacity follows ``|heat|``; the image underneath is dimmed.
+    Small inputs are enlarged by a whole factor (nearest neighbour: every input pixel stays a crisp
+    square) until the longer side reaches :data:`MIN_PNG_SIDE`.
+    """
+    from PIL import Image
+
+    rgb = pixels.expand(3, -1, -1) if pixels.shape[0] == 1 else pixels  # (3, H, W)
+    base = (0.25 + 0.5 * rgb.permute(1, 2, 0).numpy()).clip(0, 1)  # (H, W, 3), dimmed
+    h = heat.numpy()[..., None]  # (H, W, 1)
+    color = np.where(h >= 0, np.array([0.85, 0.1, 0.1]), np.array([0.1, 0.25, 0.9]))  # (H, W, 3)
+    alpha = 0.85 * np.abs(h)
+    out = base * (1 - alpha) + color * alpha
+    image = Image.fromarray((out * 255).round().astype(np.uint8))
+    scale = max(1, -(-MIN_PNG_SIDE // max(image.size)))  # ceil: 28 px -> x16 = 448 px; 224 px -> x2
+    image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST).save(path, format="PNG")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``explain``; returns the exit status (errors are raised as ValueError for the CLI's main)."""
+    from playground.cli.common import load_model
+    from playground.explain import ExplainParams, display_map, explain
+
+    if not 0 <= args.delta_tolerance < 1:
+        raise ValueError(f"--delta-tolerance must be in [0, 1) (0 turns the check off), got {args.delta_tolerance}")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise ValueError(f"--out: the folder {Path(args.out).resolve().parent} does not exist")
+    bundle = load_model(args.model)
+    inputs, tokens = _read_input(bundle, args)
+    params = ExplainParams(
+        n_steps=args.n_steps,
+        delta_tolerance=args.delta_tolerance or None,
+        baseline=args.baseline,
+        window=args.window,
+        stride=args.stride,
+        n_samples=args.samples,
+        base_method=args.base_method,
+        n_segments=args.segments,
+        layer=args.layer,
+        seed=args.seed,
+    )
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\r{args.method}: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    result = explain(bundle, inputs, args.method, target=args.target, params=params, on_progress=progress)
+    if not args.json:
+        print(file=sys.stderr)
+    if args.out:
+        if result.modality != "image":
+            raise ValueError("--out draws the map over an image; for text and sequences use --json")
+        overlay_png(result.inputs, display_map(result.attributions, args.mode), args.out)
+    a = result.attributions.double()
+    out: dict[str, Any] = {
+        "model": bundle.title,
+        "method": result.method,
+        "modality": result.modality,
+        "target": {"index": result.target, "label": result.label, "probability": result.probability},
+        "shape": list(result.attributions.shape),
+        "summary": {
+            "sum": float(a.sum()),
+            "min": float(a.min()),
+            "max": float(a.max()),
+            "mean_abs": float(a.abs().mean()),
+        },
+        "convergence_delta": result.convergence_delta,
+        "relative_delta": result.relative_delta if result.relative_delta not in (None, float("inf")) else None,
+        "params": asdict(params),
+        "details": _jsonable(dict(result.details)),
+        "seconds": result.seconds,
+        "output": args.out,
+    }
+    if result.convergence_delta is not None:
+        out["completeness"] = {"sum": result.total, "output_difference": result.total - result.convergence_delta}
+    if tokens is not None:
+        order = a.abs().argsort(descending=True)[:10].tolist()
+        out["top_tokens"] = [{"token": tokens[i], "position": i, "attribution": float(a[i])} for i in order]
+    text = (
+        f"{result.method} for {result.label or result.target} (p = {result.probability:.3f}): attributions "
+        f"{tuple(result.attributions.shape)}, sum {out['summary']['sum']:+.4g}"
+    )
+    if result.convergence_delta is not None:
+        text += f", convergence delta {result.convergence_delta:+.3g} ({(result.relative_delta or 0) * 100:.2f}% of F(x) − F(baseline))"
+    if tokens is not None:
+        text += "\n" + "\n".join(f"{t['attribution']:+.4f}  {t['token']}" for t in out["top_tokens"])
+    if args.out:
+        text += f"\nwrote {args.out}"
+    print(json.dumps(out, indent=2, ensure_ascii=False) if args.json else text)
+    return 0

@@ -1,0 +1,284 @@
+"""Plotly figures: pure functions, data in, figure out (no Streamlit, no state).
+
+In the manner of BertViz's ``head_view``: a view is a function that returns its rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from playground.inspection.predict import TopK
+
+_FONT = {"size": 15}  # readable on a projector
+
+
+def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
+    fig.update_layout(title=title, font=_FONT, margin={"l": 40, "r": 20, "t": 50 if title else 20, "b": 40})
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
+
+
+def to_display(pixels: torch.Tensor) -> np.ndarray:
+    """Channels-first pixels to the channels-last array ``st.image`` and :func:`image_grid` take.
+
+    Args:
+        pixels: ``(C, H, W)`` or ``(N, C, H, W)``, float in ``[0, 1]`` or uint8 in ``[0, 255]``, C in {1, 3}.
+
+    Returns:
+        ``(H, W)`` / ``(N, H, W)`` for one channel, ``(H, W, 3)`` / ``(N, H, W, 3)`` for RGB; float32 in ``[0, 1]``.
+
+    Raises:
+        ValueError: for other shapes.
+    """
+    if pixels.ndim not in (3, 4) or pixels.shape[-3] not in (1, 3):
+        raise ValueError(f"expected (C, H, W) or (N, C, H, W) pixels with 1 or 3 channels, got {tuple(pixels.shape)}")
+    x = pixels.detach().cpu()
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    x = x.clamp(0.0, 1.0).movedim(-3, -1)  # (..., H, W, C)
+    return (x[..., 0] if x.shape[-1] == 1 else x).numpy()
+
+
+def topk_bar(top_k: Sequence[TopK], title: str | None = None) -> go.Figure:
+    """Horizontal bars of the top-k probabilities, most probable on top."""
+    labels = [t.label for t in top_k][::-1]
+    probs = [t.probability for t in top_k][::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=probs,
+            y=labels,
+            orientation="h",
+            text=[f"{p:.1%}" for p in probs],
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,
+            marker_color="#4C78A8",
+        )
+    )
+    fig.update_xaxes(range=[0, 1.12], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1], title="probability")
+    fig.update_yaxes(type="category")  # labels such as "7" are names, not numbers
+    return _layout(fig, title, height=max(220, 48 * len(labels) + 80))
+
+
+def training_curves(
+    history: Sequence[dict[str, Any]],
+    batch_losses: Sequence[tuple[int, float]] = (),
+    steps_per_epoch: int | None = None,
+) -> go.Figure:
+    """Loss and accuracy, train and validation, per epoch; batch losses as a faint line.
+
+    Args:
+        history: per-epoch dicts with ``epoch``, ``train_loss``, ``val_loss``, ``train_accuracy``,
+            ``val_accuracy``.
+        batch_losses: ``(global_step, loss)`` pairs, shown at fractional epochs
+            ``step / steps_per_epoch`` (so the live curve moves before the first epoch ends).
+        steps_per_epoch: batches per epoch; batch losses are hidden without it.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    if batch_losses and steps_per_epoch:
+        steps, losses = zip(*batch_losses, strict=True)
+        fig.add_trace(
+            go.Scattergl(
+                x=[s / steps_per_epoch for s in steps],
+                y=list(losses),
+                mode="lines",
+                name="batch loss",
+                line={"color": "rgba(76,120,168,0.35)", "width": 1},
+            ),
+            row=1,
+            col=1,
+        )
+    epochs = [h["epoch"] for h in history]
+    styles = {"train": ("#4C78A8", "solid"), "val": ("#F58518", "dash")}
+    for part, (color, dash) in styles.items():
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[h[f"{part}_{metric}"] for h in history],
+                    mode="lines+markers",
+                    name=f"{part} {metric}",
+                    line={"color": color, "dash": dash},
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    return _layout(fig, height=380)
+
+
+def confusion_matrix_figure(confusion: np.ndarray, labels: Sequence[str], normalize: bool = True) -> go.Figure:
+    """Heatmap of a ``(K, K)`` confusion matrix (rows: true class, columns: predicted).
+
+    Args:
+        confusion: counts, int.
+        labels: ``K`` class names.
+        normalize: colour by row share (recall) and print counts.
+    """
+    counts = np.asarray(confusion)
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
+    z = share if normalize else counts
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(labels),
+            y=list(labels),
+            text=counts,
+            texttemplate="%{text}" if len(labels) <= 20 else None,
+            colorscale="Blues",
+            colorbar={"title": {"text": "share of<br>true class" if normalize else "count"}},
+            hovertemplate="true %{y}<br>predicted %{x}<br>count %{text}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title="true class", type="category")
+    fig.update_xaxes(title="predicted class", type="category")
+    return _layout(fig, "confusion matrix (validation)", height=max(360, 28 * len(labels) + 140))
+
+
+def per_class_bar(values: np.ndarray, labels: Sequence[str], title: str, as_percent: bool = True) -> go.Figure:
+    """One bar per class (accuracy, counts, ...)."""
+    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color="#54A24B"))
+    fig.update_xaxes(type="category")
+    if as_percent:
+        fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    return _layout(fig, title, height=320)
+
+
+def image_grid(
+    images: np.ndarray,
+    titles: Sequence[str] | None = None,
+    cols: int = 8,
+    colorscale: str = "gray",
+    zmin: float | None = None,
+    zmax: float | None = None,
+    cell_px: int = 110,
+) -> go.Figure:
+    """A grid of small images.
+
+    Args:
+        images: ``(N, H, W)`` single-channel (drawn with ``colorscale``) or ``(N, H, W, 3)`` RGB in ``[0, 1]``.
+        titles: ``N`` captions.
+        cols: images per row.
+        zmin, zmax: colour range for single-channel images (default: each grid's own min/max).
+        cell_px: height of one row in pixels.
+
+    Raises:
+        ValueError: for an empty array or the wrong number of dimensions.
+    """
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"expected (N, H, W) or (N, H, W, 3) images, got shape {images.shape}")
+    n = len(images)
+    cols = max(1, min(cols, n))
+    rows = (n + cols - 1) // cols
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=list(titles) if titles is not None else None,
+        horizontal_spacing=0.01,
+        # leave room for each row's captions (~22 px) between the rows
+        vertical_spacing=min(0.3, 22 / (rows * cell_px)) if titles is not None and rows > 1 else 0.01,
+    )
+    lo = float(images.min()) if zmin is None else zmin
+    hi = float(images.max()) if zmax is None else zmax
+    for i in range(n):
+        r, c = divmod(i, cols)
+        if images.ndim == 4:
+            trace: go.BaseTraceType = go.Image(z=(np.clip(images[i], 0, 1) * 255).astype(np.uint8))
+        else:
+            trace = go.Heatmap(z=images[i], colorscale=colorscale, zmin=lo, zmax=hi, showscale=False)
+        fig.add_trace(trace, row=r + 1, col=c + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    # square pixels: tie each panel's y scale to its own x scale (heatmaps otherwise stretch)
+    for i in range(1, n + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
+        fig.layout[f"xaxis{suffix}"].constrain = "domain"
+        fig.layout[f"yaxis{suffix}"].constrain = "domain"
+    fig.update_annotations(font_size=11)
+    return _layout(fig, height=rows * cell_px + 40)
+
+
+def channel_stats_figure(mean: np.ndarray, maximum: np.ndarray, active_fraction: np.ndarray) -> go.Figure:
+    """Per-channel mean and max activation (bars) and how often each channel fires (line)."""
+    channels = np.arange(len(mean))
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=channels, y=maximum, name="max", marker_color="rgba(76,120,168,0.45)"))
+    fig.add_trace(go.Bar(x=channels, y=mean, name="mean", marker_color="#4C78A8"))
+    fig.add_trace(
+        go.Scatter(x=channels, y=active_fraction, name="share > 0", mode="lines", line={"color": "#E45756"}),
+        secondary_y=True,
+    )
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="channel")
+    fig.update_yaxes(title="activation", secondary_y=False)
+    fig.update_yaxes(title="share of positions > 0", range=[0, 1], tickformat=".0%", secondary_y=True)
+    return _layout(fig, "per-channel activation statistics", height=340)
+
+
+def class_balance_figure(counts: dict[str, Sequence[int]], labels: Sequence[str]) -> go.Figure:
+    """Grouped bars of examples per class for each part (``{"train": [...], "val": [...]}``)."""
+    fig = go.Figure()
+    for part, values in counts.items():
+        fig.add_trace(go.Bar(x=list(labels), y=list(values), name=part))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category", title="class")
+    fig.update_yaxes(title="examples")
+    return _layout(fig, "class balance", height=300)
+
+
+_METRIC_TITLES = {
+    "accuracy": "accuracy",
+    "mean_true_confidence": "mean true-class confidence",
+    "flip_rate": "flip rate (prediction changed)",
+}
+
+
+def sweep_figure(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> go.Figure:
+    """A metric against severity: one colour per perturbation, one dash style per model.
+
+    Args:
+        rows: dicts with ``model`` (optional), ``perturbation``, ``severity`` and ``metric``.
+        metric: ``"accuracy"``, ``"mean_true_confidence"`` or ``"flip_rate"``.
+
+    Raises:
+        ValueError: for an unknown metric.
+    """
+    if metric not in _METRIC_TITLES:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(_METRIC_TITLES)}")
+    palette = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
+    perturbations = list(dict.fromkeys(r["perturbation"] for r in rows))
+    models = list(dict.fromkeys(r.get("model", "") for r in rows))
+    fig = go.Figure()
+    for p_i, name in enumerate(perturbations):
+        for m_i, model in enumerate(models):
+            pts = sorted(
+                (r for r in rows if r["perturbation"] == name and r.get("model", "") == model),
+                key=lambda r: r["severity"],
+            )
+            if not pts:
+                continue
+            label = f"{name} · {model}" if len(models) > 1 else name
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["severity"] for r in pts],
+                    y=[r[metric] for r in pts],
+                    mode="lines+markers",
+                    name=label,
+                    line={"color": palette[p_i % len(palette)], "dash": dashes[m_i % len(dashes)]},
+                )
+            )
+    fig.update_xaxes(title="severity", dtick=1)
+    fig.update_yaxes(title=_METRIC_TITLES[metric], range=[0, 1.02], tickformat=".0%")
+    return _layout(fig, f"{_METRIC_TITLES[metric]} against severity", height=380)

@@ -1,0 +1,203 @@
+"""Class predictions for images, texts and numeric sequences: probabilities, top-k and what the model sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from PIL import Image
+
+from playground.core.device import model_device
+from playground.modalities.text.preprocessing import EncodedText, TextPreprocessing
+from playground.modalities.text.tokenizer import PAD_ID
+
+if TYPE_CHECKING:
+    from playground.bundle import Bundle
+
+TEXT_BATCH_SIZE = 64  # texts per forward pass in batch prediction
+
+
+@dataclass(frozen=True)
+class TopK:
+    """One ranked class: ``label``, its ``index`` in the logits and its softmax ``probability``."""
+
+    label: str
+    index: int
+    probability: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one input.
+
+    Attributes:
+        probs: ``(K,)`` float32 softmax probabilities, summing to 1.
+        logits: ``(K,)`` float32 raw scores.
+        top_k: the ``k`` most probable classes, most probable first.
+        pixels: images only: ``(C, H, W)`` float32 in ``[0, 1]``, the input after resizing /
+            cropping, before normalization ("what the model sees"); ``None`` for other inputs.
+    """
+
+    probs: torch.Tensor
+    logits: torch.Tensor
+    top_k: list[TopK]
+    pixels: torch.Tensor | None = None
+
+    @property
+    def label(self) -> str:
+        """The most probable class."""
+        return self.top_k[0].label
+
+
+@dataclass(frozen=True)
+class TextPrediction:
+    """The model's answer for one text, with the tokens it saw.
+
+    Attributes:
+        encoded: the cleaned text, its tokens and ids, and how many tokens were dropped.
+        prediction: probabilities and top-k.
+    """
+
+    encoded: EncodedText
+    prediction: Prediction
+
+
+@torch.no_grad()
+def predict_pixels(bundle: Bundle, pixels: torch.Tensor, top_k: int = 5) -> list[Prediction]:
+    """Classify images that are already model-sized pixels (e.g. after a perturbation).
+
+    Args:
+        bundle: the model to ask.
+        pixels: ``(B, C, H, W)`` float32 in ``[0, 1]`` at the model's input size, before normalization.
+        top_k: how many classes to rank, clipped to the number of classes.
+
+    Returns:
+        One :class:`Prediction` per image, in order.
+
+    Raises:
+        ValueError: if ``pixels`` is empty or not 4-D, or ``top_k < 1``.
+    """
+    if pixels.ndim != 4 or pixels.shape[0] == 0:
+        raise ValueError(f"expected a non-empty (B, C, H, W) batch, got shape {tuple(pixels.shape)}")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    model = bundle.model.eval()
+    logits = model(bundle.image_preprocessing.normalize(pixels).to(model_device(model))).float().cpu()  # (B, K)
+    return [
+        Prediction(p.probs, p.logits, p.top_k, pixels[i].detach().cpu())
+        for i, p in enumerate(_rank(bundle, logits, top_k))
+    ]
+
+
+def _rank(bundle: Bundle, logits: torch.Tensor, top_k: int) -> list[Prediction]:
+    """``(B, K)`` logits -> one :class:`Prediction` per row (no pixels)."""
+    probs = logits.softmax(dim=-1)
+    k = min(top_k, probs.shape[-1])
+    values, indices = probs.topk(k, dim=-1)
+    out = []
+    for i in range(logits.shape[0]):
+        ranked = [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values[i], indices[i], strict=True)]
+        out.append(Prediction(probs[i], logits[i], ranked))
+    return out
+
+
+def _text_preprocessing(bundle: Bundle) -> TextPreprocessing:
+    if not isinstance(bundle.preprocessing, TextPreprocessing):
+        raise ValueError(f"this needs a text model, but {bundle.title} takes {bundle.modality} input")
+    return bundle.preprocessing
+
+
+@torch.no_grad()
+def predict_texts(bundle: Bundle, texts: list[str], top_k: int = 5) -> list[TextPrediction]:
+    """Classify texts with the bundle's tokenizer, :data:`TEXT_BATCH_SIZE` at a time.
+
+    Args:
+        bundle: a text model.
+        texts: B strings as a person gave them (cleaned and truncated here).
+        top_k: how many classes to rank, clipped to the number of classes.
+
+    Returns:
+        One :class:`TextPrediction` per text, in order.
+
+    Raises:
+        ValueError: not a text model, no texts, ``top_k < 1``, or a text that is empty after
+            cleaning (the message gives its position, counting from 1).
+    """
+    preprocessing = _text_preprocessing(bundle)
+    if not texts:
+        raise ValueError("expected at least one text, got none")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    encoded: list[EncodedText] = []
+    for i, text in enumerate(texts, start=1):
+        try:
+            encoded.append(preprocessing.encode(text))
+        except ValueError as exc:
+            raise ValueError(f"text {i} of {len(texts)}: {exc}" if len(texts) > 1 else str(exc)) from exc
+    model = bundle.model.eval()
+    device = model_device(model)
+    out: list[TextPrediction] = []
+    for start in range(0, len(encoded), TEXT_BATCH_SIZE):
+        chunk = encoded[start : start + TEXT_BATCH_SIZE]
+        ids = torch.full((len(chunk), max(len(e.ids) for e in chunk)), PAD_ID, dtype=torch.int64)  # (B, T)
+        for row, e in enumerate(chunk):
+            ids[row, : len(e.ids)] = e.ids
+        logits = model(ids.to(device)).float().cpu()  # (B, K)
+        out.extend(TextPrediction(e, p) for e, p in zip(chunk, _rank(bundle, logits, top_k), strict=True))
+    return out
+
+
+def predict_text(bundle: Bundle, text: str, top_k: int = 5) -> TextPrediction:
+    """:func:`predict_texts` for one text."""
+    return predict_texts(bundle, [text], top_k)[0]
+
+
+@torch.no_grad()
+def predict_sequences(bundle: Bundle, values: torch.Tensor, top_k: int = 5) -> list[Prediction]:
+    """Classify numeric sequences with the bundle's standardization.
+
+    Args:
+        bundle: a numeric-sequence model.
+        values: ``(B, T, F)`` float32, raw (standardized here).
+        top_k: how many classes to rank.
+
+    Raises:
+        ValueError: not a sequence model, or values of the wrong shape.
+    """
+    from playground.modalities.sequence.preprocessing import SequencePreprocessing
+
+    if not isinstance(bundle.preprocessing, SequencePreprocessing):
+        raise ValueError(f"this needs a numeric-sequence model, but {bundle.title} takes {bundle.modality} input")
+    if values.ndim != 3 or values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"expected a non-empty (B, T, F) batch, got shape {tuple(values.shape)}")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    model = bundle.model.eval()
+    logits = model(bundle.preprocessing.normalize(values).to(model_device(model))).float().cpu()  # (B, K)
+    return _rank(bundle, logits, top_k)
+
+
+def predict_images(bundle: Bundle, images: list[Image.Image], top_k: int = 5) -> list[Prediction]:
+    """Classify decoded images with the bundle's own preprocessing.
+
+    Args:
+        bundle: the model to ask.
+        images: PIL images in mode ``"L"`` or ``"RGB"`` (see :func:`playground.modalities.image.decode.decode_image`).
+        top_k: how many classes to rank, clipped to the number of classes.
+
+    Returns:
+        One :class:`Prediction` per image, in order.
+
+    Raises:
+        ValueError: if ``images`` is empty or ``top_k < 1``.
+    """
+    if not images:
+        raise ValueError("expected at least one image, got none")
+    pixels = torch.stack([bundle.image_preprocessing.pixels_from_pil(im) for im in images])  # (B, C, H, W)
+    return predict_pixels(bundle, pixels, top_k)
+
+
+def predict_image(bundle: Bundle, image: Image.Image, top_k: int = 5) -> Prediction:
+    """:func:`predict_images` for one image."""
+    return predict_images(bundle, [image], top_k)[0]
