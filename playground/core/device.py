@@ -91,3 +91,15 @@ def model_device(model: torch.nn.Module) -> torch.device:
     """The device of the model's first parameter, else its first buffer (the CPU when it has neither)."""
     first = next(itertools.chain(model.parameters(), model.buffers()), None)
     return first.device if first is not None else torch.device("cpu")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an accelerator out-of-memory error (CUDA's own error, or MPS's RuntimeError).
+
+    A CPU allocation failure is a plain ``RuntimeError`` / ``MemoryError`` and is not one of these:
+    halving a batch does not help there the way it does on a GPU.
+    """
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and "out of memory" in text and ("mps" in text or "cuda" in text)

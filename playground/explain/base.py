@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground.core.device import model_device
+from playground.core.device import is_out_of_memory, model_device
 from playground.core.registry import Registry
 from playground.modalities.image.pixel_space import PixelSpaceModel
 from playground.modalities.image.preprocessing import Preprocessing
@@ -477,13 +477,6 @@ def auto_batch_size(values_per_example: int, wanted: int, requested: int | None 
         return max(1, min(requested, wanted))
     fits = BATCH_VALUE_BUDGET // max(1, values_per_example)
     return max(1, min(wanted, fits, MAX_AUTO_BATCH))
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is an accelerator out-of-memory error (CUDA or MPS)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower() and "mps" in str(exc).lower()
 
 
 T = TypeVar("T")

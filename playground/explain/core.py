@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from playground.core.device import model_device
+from playground.core.device import is_out_of_memory, model_device
 from playground.explain import cam, gradient, noise_tunnel, perturbation, rollout  # noqa: F401  (registers the methods)
 from playground.explain.base import (
     METHODS,
@@ -30,7 +30,6 @@ from playground.explain.base import (
     as_view,
     backward_ready,
     embedding_or_none,
-    is_out_of_memory,
 )
 from playground.modalities.image.pixel_space import check_pixels
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.core.device import cpu_threads, pick_device
+from playground.core.device import cpu_threads, is_out_of_memory, pick_device
 from playground.modalities.image.preprocessing import Preprocessing
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
@@ -410,7 +410,7 @@ def train(
         )
     except Exception as exc:
         model.load_state_dict(snapshot)  # the last good weights
-        if _is_out_of_memory(exc, device):
+        if is_out_of_memory(exc):
             raise TrainingError(
                 f"the GPU ran out of memory with batch size {batch_size}; try a smaller batch size"
             ) from exc
@@ -607,9 +607,3 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
-
-
-def _is_out_of_memory(exc: BaseException, device: torch.device) -> bool:
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    return device.type in ("cuda", "mps") and isinstance(exc, RuntimeError) and "out of memory" in str(exc)
