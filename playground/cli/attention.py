@@ -6,7 +6,7 @@
 
 Prints the tokens (text), or the class token and the patch grid (images), the attention
 probabilities shaped ``(layers, heads, T, T)``, the attention rollout (Abnar & Zuidema 2020) and the
-check of the article's formula for one row. Seq2seq models add the decoder's output and its
+check of the article's formula for one row against the model's own attention (``check``). Seq2seq models add the decoder's output and its
 cross-attention ``(layers, heads, T_out, T_src)``. The same library path as the Attention page.
 """
 
@@ -15,17 +15,32 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from playground.cli.common import (
+    add_decimals_argument,
+    add_json_argument,
+    add_model_argument,
+    add_top_k_argument,
+    check_decimals,
+    check_json,
+    check_top_k,
+    load_model,
+    print_result,
+    read_input_file,
+    top_k_from_probs,
+)
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``attention`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "attention", help="attention maps (layers x heads x T x T), rollout and the formula check of a transformer"
     )
-    p.add_argument("--model", required=True, help="registry name (minilm, vit_tiny, ...) or checkpoint folder")
+    add_model_argument(p, "registry name (minilm, vit_tiny, ...) or checkpoint folder")
     p.add_argument("--text", help="text for a text or seq2seq model")
     p.add_argument("--input", help="image file (image models) or .txt file (text models)")
-    p.add_argument("--decimals", type=int, default=5, help="rounding of the probabilities in the output")
-    p.add_argument("--json", action="store_true")
+    add_decimals_argument(p, default=5)
+    add_top_k_argument(p)
+    add_json_argument(p)
     p.set_defaults(func=run)
     return p
 
@@ -41,15 +56,14 @@ def run(args: argparse.Namespace) -> int:
         ValueError: not exactly one of ``--text`` / ``--input``, a model without attention, an
             unreadable file.
     """
-    from playground.cli.common import _print, load_model, read_input_file
-    from playground.inspection.attention import image_attention, rollout, text_attention
+    from playground.inspection.attention import FORMULA_TOLERANCE, image_attention, rollout, text_attention
     from playground.modalities.image.decode import decode_image
     from playground.modalities.text.clean import decode_text_file
 
     if (args.text is None) == (args.input is None):
         raise ValueError("give exactly one of --text TEXT and --input FILE")
-    if args.decimals < 0:
-        raise ValueError(f"--decimals must be at least 0, got {args.decimals}")
+    check_decimals(args.decimals)
+    check_top_k(args.top_k)
     bundle = load_model(args.model)
     summary: dict[str, Any] = {"model": bundle.title}
     if bundle.modality == "seq2seq":
@@ -70,23 +84,24 @@ def run(args: argparse.Namespace) -> int:
         else:
             text = args.text
         maps = text_attention(bundle, text)
-        summary["num_dropped"] = maps.num_dropped
+        summary["num_dropped_tokens"] = maps.num_dropped
     probs = maps.attention_probs
     rolled = rollout(probs)[-1]  # (T, T)
     layer, head = maps.num_layers - 1, 0
     formula = maps.formula(layer, head, query_index=0)
     summary.update(
         tokens=maps.tokens,
-        prediction=maps.predicted,
+        top_k=top_k_from_probs(maps.logits.float().softmax(-1), maps.labels, args.top_k),
         shape=list(probs.shape),
         max_row_sum_error=float((probs.sum(-1) - 1).abs().max()),
-        formula_check={
-            "layer": layer,
-            "head": head,
-            "query_index": 0,
-            "max_abs_diff": formula.max_abs_diff,
-            "matches": formula.matches,
-        },
+        check=check_json(
+            formula.max_abs_diff,
+            formula.matches,
+            tolerance=FORMULA_TOLERANCE,
+            layer=layer,
+            head=head,
+            query_index=0,
+        ),
         attention_probs=_rounded(probs, args.decimals),
         rollout=_rounded(rolled, args.decimals),
     )
@@ -97,12 +112,11 @@ def run(args: argparse.Namespace) -> int:
         f"formula check (layer {layer}, head {head}, token 0): max |diff| {formula.max_abs_diff:.1e} "
         + ("matches" if formula.matches else "DOES NOT MATCH"),
     ]
-    _print(summary, args.json, "\n".join(lines))
+    print_result(summary, args.json, "\n".join(lines))
     return 0
 
 
 def _run_seq2seq(bundle: Any, args: argparse.Namespace, summary: dict[str, Any]) -> int:
-    from playground.cli.common import _print, read_input_file
     from playground.modalities.text.clean import decode_text_file
     from playground.training.seq2seq import translate
 
@@ -126,5 +140,5 @@ def _run_seq2seq(bundle: Any, args: argparse.Namespace, summary: dict[str, Any])
         f"{bundle.title}: {text!r} -> {result.output!r}\n"
         f"cross-attention {tuple(result.cross_attention.shape)} (layers, heads, T_out, T_src)"
     )
-    _print(summary, args.json, text_out)
+    print_result(summary, args.json, text_out)
     return 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -22,13 +21,22 @@ from typing import Any
 
 import numpy as np
 
+from playground.cli.common import (
+    add_json_argument,
+    add_model_argument,
+    class_score,
+    load_model,
+    print_result,
+    read_input_file,
+)
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``explain`` command to the CLI's subparsers (``cli.build_parser``'s ``sub``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "explain", help="attribute a prediction to the input (Captum methods: IG, Grad-CAM, SHAP, ...)"
     )
-    p.add_argument("--model", required=True, help="registry name or checkpoint folder")
+    add_model_argument(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="image file, .txt file (text models) or .npy (T, F) array (sequence models)")
     source.add_argument("--text", help="text to explain (text models)")
@@ -46,15 +54,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=None, help="occlusion window (pixels, tokens or steps)")
     p.add_argument("--stride", type=int, default=None, help="occlusion stride")
     p.add_argument(
-        "--samples", type=int, default=None, help="samples for LIME, Kernel SHAP, GradientShap, noise tunnels"
+        "--n-samples", type=int, default=None, help="samples for LIME, Kernel SHAP, GradientShap, noise tunnels"
     )
     p.add_argument("--base-method", default="saliency", help="the gradient method inside a noise tunnel")
-    p.add_argument("--segments", type=int, default=49, help="superpixels (images) or chunks of steps (sequences)")
+    p.add_argument("--n-segments", type=int, default=49, help="superpixels (images) or chunks of steps (sequences)")
     p.add_argument("--layer", default=None, help="Grad-CAM layer (module name; default: the last feature map)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mode", choices=["signed", "positive", "absolute"], default="signed", help="map shown by --out")
     p.add_argument("--out", help="write the map over the image as a PNG (image models; enlarged to at least 448 px)")
-    p.add_argument("--json", action="store_true")
+    add_json_argument(p)
     p.set_defaults(func=run)
     return p
 
@@ -69,8 +77,6 @@ def _read_input(bundle: Any, args: argparse.Namespace) -> tuple[Any, list[str] |
             raise ValueError(f"--text is for text models; {bundle.title} takes {modality} input (use --input)")
         encoded = bundle.preprocessing.encode(args.text)
         return encoded.ids, list(encoded.tokens)
-    from playground.cli.common import read_input_file
-
     source, data = read_input_file(args.input)
     if modality == "text":
         from playground.modalities.text.clean import decode_text_file
@@ -131,7 +137,6 @@ def _jsonable(value: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``explain``; returns the exit status (errors are raised as ValueError for the CLI's main)."""
-    from playground.cli.common import load_model
     from playground.explain import ExplainParams, display_map, explain
 
     if not 0 <= args.delta_tolerance < 1:
@@ -146,9 +151,9 @@ def run(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         window=args.window,
         stride=args.stride,
-        n_samples=args.samples,
+        n_samples=args.n_samples,
         base_method=args.base_method,
-        n_segments=args.segments,
+        n_segments=args.n_segments,
         layer=args.layer,
         seed=args.seed,
     )
@@ -169,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         "model": bundle.title,
         "method": result.method,
         "modality": result.modality,
-        "target": {"index": result.target, "label": result.label, "probability": result.probability},
+        "target": class_score(result.label, result.target, result.probability),
         "shape": list(result.attributions.shape),
         "summary": {
             "sum": float(a.sum()),
@@ -182,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         "params": asdict(params),
         "details": _jsonable(dict(result.details)),
         "seconds": result.seconds,
-        "output": args.out,
+        "out": args.out,
     }
     if result.convergence_delta is not None:
         out["completeness"] = {"sum": result.total, "output_difference": result.total - result.convergence_delta}
@@ -199,5 +204,5 @@ def run(args: argparse.Namespace) -> int:
         text += "\n" + "\n".join(f"{t['attribution']:+.4f}  {t['token']}" for t in out["top_tokens"])
     if args.out:
         text += f"\nwrote {args.out}"
-    print(json.dumps(out, indent=2, ensure_ascii=False) if args.json else text)
+    print_result(out, args.json, text)
     return 0

@@ -5,7 +5,7 @@
     python -m playground rnn-states --model M --example 3        (a dataset example; numeric sequences too)
 
 Prints the tokens the model saw, per layer and direction the hidden states, the gates and (LSTM) the
-cell states as ``(T, H)`` lists, the class probabilities, and the largest difference between the
+cell states as ``(T, H)`` lists, the ``top_k`` classes, and the largest difference between the
 recomputed states and PyTorch's own forward pass (:func:`playground.inspection.rnn.states.check_states`).
 The same library code path as the RNN-states page.
 """
@@ -15,7 +15,23 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from playground.cli.common import (
+    add_decimals_argument,
+    add_json_argument,
+    add_model_argument,
+    add_top_k_argument,
+    check_decimals,
+    check_json,
+    check_top_k,
+    load_model,
+    print_result,
+    read_input_file,
+    top_k_from_probs,
+)
+
 if TYPE_CHECKING:
+    import torch
+
     from playground.bundle import Bundle
     from playground.inspection.rnn.states import RecurrentStates
 
@@ -25,15 +41,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "rnn-states", help="hidden states, gates and cell states of an RNN / LSTM / GRU, step by step"
     )
-    p.add_argument(
-        "--model", required=True, help="checkpoint folder (a text model brings its tokenizer) or registry name"
-    )
+    add_model_argument(p, "checkpoint folder (a text model brings its tokenizer) or registry name")
     p.add_argument("--text", help="text to run through the model (text models)")
     p.add_argument("--input", help=".txt file to run through the model (text models)")
     p.add_argument("--example", type=int, default=None, help="index of an example of the model's training dataset")
     p.add_argument("--layer", type=int, action="append", default=None, help="only this layer (repeatable)")
-    p.add_argument("--decimals", type=int, default=6, help="rounding of the values in the output")
-    p.add_argument("--json", action="store_true")
+    add_decimals_argument(p, default=6)
+    add_top_k_argument(p)
+    add_json_argument(p)
     p.set_defaults(func=run)
     return p
 
@@ -45,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
         ValueError: not exactly one of ``--text`` / ``--input`` / ``--example``, a model that is not
             recurrent, an unreadable file, a layer out of range.
     """
-    from playground.cli.common import _print, load_model, read_input_file
     from playground.inspection.rnn.states import check_states, is_recurrent, states_for_text
     from playground.modalities.text.clean import decode_text_file
 
@@ -58,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
             f"{bundle.title} is not a recurrent text or sequence model; train one first, e.g. "
             "python -m playground train --model lstm --dataset brackets"
         )
-    if args.decimals < 0:
-        raise ValueError(f"--decimals must be at least 0, got {args.decimals}")
+    check_decimals(args.decimals)
+    check_top_k(args.top_k)
     summary: dict[str, Any] = {"model": bundle.title}
     if args.example is not None:
         states = _example_states(bundle, args.example)
@@ -81,18 +95,18 @@ def run(args: argparse.Namespace) -> int:
     out = {
         **summary,
         **states.to_dict(args.layer, args.decimals),
-        "probs": {label: round(p, args.decimals) for label, p in zip(bundle.labels, probs, strict=True)},
-        "check": {
-            "max_abs_diff": check.max_abs_diff,
-            "output_diff": check.output_diff,
-            "final_state_diff": check.final_state_diff,
-            "layers_diff": check.layers_diff,
-            "device": check.device,
-            "tolerance": check.tolerance,
-            "matches_pytorch": check.ok,
-        },
+        "top_k": top_k_from_probs(probs, bundle.labels, args.top_k),
+        "check": check_json(
+            check.max_abs_diff,
+            check.ok,
+            tolerance=check.tolerance,
+            device=check.device,
+            output_diff=check.output_diff,
+            final_state_diff=check.final_state_diff,
+            layers_diff=check.layers_diff,
+        ),
     }
-    best = max(range(len(probs)), key=lambda k: probs[k])
+    best = int(probs.argmax())
     lines = [
         f"{bundle.title}: {states.cell}, {states.num_layers} layer(s) x {states.num_directions} direction(s) "
         f"x {states.hidden_size} units",
@@ -105,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
             for s in states.layers
             if args.layer is None or s.layer in args.layer
         ),
-        f"prediction: {bundle.labels[best]} ({probs[best]:.1%})",
+        f"prediction: {bundle.labels[best]} ({float(probs[best]):.1%})",
         f"{'matches' if check.ok else 'DIFFERS FROM'} PyTorch on {check.device}: max |diff| = {check.max_abs_diff:.2e}",
     ]
-    _print(out, args.json, "\n".join(lines))
+    print_result(out, args.json, "\n".join(lines))
     return 0
 
 
@@ -129,11 +143,12 @@ def _example_states(bundle: Bundle, index: int) -> RecurrentStates:
     raise ValueError(f"{name} is not a text or sequence dataset")
 
 
-def _probabilities(bundle: Bundle, states: RecurrentStates) -> list[float]:
+def _probabilities(bundle: Bundle, states: RecurrentStates) -> torch.Tensor:
+    """``(K,)`` float32 softmax probabilities of the model on the states' input, on the CPU."""
     import torch
 
     from playground.core.device import model_device
 
     with torch.no_grad():
         x = states.model_input.unsqueeze(0).to(model_device(bundle.model))  # (1, T) or (1, T, F)
-        return [float(p) for p in bundle.model.eval()(x).float().softmax(dim=-1)[0].cpu()]
+        return bundle.model.eval()(x).float().softmax(dim=-1)[0].cpu()

@@ -43,7 +43,7 @@ class AttackConfig:
     """An adversarial attack and its budget.
 
     The budget ``epsilon_255`` is in 1/255 units of the ``[0, 1]`` raw pixel scale (the CLI's
-    ``--epsilon 8`` is ``epsilon_255=8``, i.e. ``ε = 8/255``), in the chosen norm:
+    ``--epsilon-255 8`` is ``epsilon_255=8``, i.e. ``ε = 8/255``), in the chosen norm:
 
     * ``"Linf"``: no pixel moves by more than ``ε`` (``max |x_adv - x| <= ε``).
     * ``"L2"``: the whole perturbation of one image, over all ``C·H·W`` values, has Euclidean

@@ -35,7 +35,7 @@ def test_minilm_offline_gives_6_by_12_maps_whose_rows_sum_to_1(capsys: pytest.Ca
     assert probs.shape == (6, 12, 9, 9)
     torch.testing.assert_close(probs.sum(-1), torch.ones(6, 12, 9), atol=1e-4, rtol=0)
     assert out["max_row_sum_error"] < 1e-5
-    assert out["formula_check"]["matches"] and out["formula_check"]["max_abs_diff"] <= 1e-5
+    assert out["check"]["matches"] and out["check"]["max_abs_diff"] <= 1e-5
     rolled = torch.tensor(out["rollout"], dtype=torch.float64)
     torch.testing.assert_close(rolled, rollout(probs)[-1], atol=1e-4, rtol=0)
 

@@ -93,7 +93,7 @@ def test_robustness_sweep_cli(capsys: pytest.CaptureFixture[str]) -> None:
         CHECKPOINT,
         "--dataset",
         "mnist",
-        "--perturbation",
+        "--perturbations",
         "rotation",
         "--severities",
         "0,5",
@@ -116,12 +116,12 @@ def test_attack_cli_stays_in_budget(tmp_path: Path, capsys: pytest.CaptureFixtur
         str(ROOT / "assets/samples/digit_7.png"),
         "--method",
         "pgd",
-        "--epsilon",
+        "--epsilon-255",
         "76",
         "--out",
         str(tmp_path / "adv.png"),
     )
-    assert out["clean"]["label"] == "7"
+    assert out["clean"]["top_k"][0]["label"] == "7"
     assert out["linf_255"] <= 76 + 1e-3
-    assert out["success"] and out["adversarial"]["label"] != "7"  # ε = 0.3 breaks an undefended MNIST model
+    assert out["success"] and out["adversarial"]["top_k"][0]["label"] != "7"  # ε = 0.3 breaks an undefended MNIST model
     assert (tmp_path / "adv.png").stat().st_size > 0

@@ -66,7 +66,7 @@ def test_grad_cam_png_on_the_shipped_digit_model(capsys: pytest.CaptureFixture[s
         str(png),
     )
     assert out["target"]["label"] == "7" and out["target"]["probability"] > 0.9
-    assert out["shape"] == [1, 28, 28] and out["convergence_delta"] is None and out["output"] == str(png)
+    assert out["shape"] == [1, 28, 28] and out["convergence_delta"] is None and out["out"] == str(png)
     with Image.open(png) as image:
         assert image.size == (448, 448) and image.mode == "RGB"  # 28 px enlarged x16 for slides
         cells = np.asarray(image).reshape(28, 16, 28, 16, 3)

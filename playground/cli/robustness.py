@@ -1,0 +1,104 @@
+"""``python -m playground robustness``: accuracy under perturbations at several severities.
+
+    python -m playground robustness --model M --dataset mnist --perturbations gaussian_noise,rotation \\
+        --severities 0,1,2,3,4,5 --samples 200 [--json]
+
+The images are a sample of the validation split that ``train`` uses (``--val-fraction``, ``--split-seed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from playground.cli.common import add_json_argument, add_model_argument, load_model, print_result
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``robustness`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "robustness", help="accuracy under perturbations at several severities"
+    )
+    add_model_argument(p)
+    p.add_argument("--dataset", required=True)
+    perturbations = p.add_mutually_exclusive_group(required=True)
+    perturbations.add_argument("--perturbations", help="one or more perturbation names, separated by commas")
+    perturbations.add_argument(  # the earlier name
+        "--perturbation", dest="perturbations", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    p.add_argument("--severities", default="0,1,2,3,4,5", help="severities (0-5), separated by commas")
+    p.add_argument("--samples", type=int, default=200, help="validation images to use")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="the validation split (as in train)")
+    p.add_argument("--split-seed", type=int, default=0, help="the split's seed (as in train)")
+    p.add_argument("--seed", type=int, default=0)
+    add_json_argument(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def parse_severities(text: str) -> list[float]:
+    """``"0,1,2"`` -> ``[0.0, 1.0, 2.0]``.
+
+    Raises:
+        ValueError: a value that is not a number, or none at all.
+    """
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--severities expects numbers separated by commas, got {text!r}") from None
+    if not values:
+        raise ValueError("--severities is empty")
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sweep the perturbations and print one point per (perturbation, severity); returns the exit status (0).
+
+    Raises:
+        ValueError: ``--samples`` below 1, a model whose classes differ from the dataset's, an
+            unknown perturbation or severity.
+    """
+    from playground.data import load_dataset, split_dataset
+    from playground.robustness.sweep import sample_indices, sweep
+
+    if args.samples < 1:
+        raise ValueError(f"--samples must be at least 1, got {args.samples}")
+    bundle = load_model(args.model)
+    dataset = load_dataset(args.dataset)
+    if len(dataset.classes) != len(bundle.labels):
+        raise ValueError(f"the model has {len(bundle.labels)} classes but {args.dataset} has {len(dataset.classes)}")
+    images, targets = split_dataset(dataset, args.val_fraction, args.split_seed).val_tensors()
+    keep = sample_indices(len(images), min(args.samples, len(images)), args.seed)
+    perturbations = [p.strip() for p in args.perturbations.split(",") if p.strip()]
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\r{done}/{total} batches", end="", file=sys.stderr, flush=True)
+
+    result = sweep(
+        bundle,
+        images[keep],
+        targets[keep],
+        perturbations,
+        parse_severities(args.severities),
+        seed=args.seed,
+        on_progress=progress,
+    )
+    if not args.json:
+        print(file=sys.stderr)
+    rows = result.to_rows()
+    text = "\n".join(
+        f"{r['perturbation']:<16} severity {r['severity']:>4g}  accuracy {r['accuracy']:.3f}  "
+        f"confidence {r['mean_true_confidence']:.3f}  flip rate {r['flip_rate']:.3f}"
+        for r in rows
+    )
+    summary = {
+        "model": bundle.title,
+        "dataset": args.dataset,
+        "samples": result.n,
+        "clean_accuracy": result.clean_accuracy,
+        "points": rows,
+    }
+    print_result(summary, args.json, f"clean accuracy {result.clean_accuracy:.3f} on {result.n} images\n{text}")
+    return 0

@@ -1,0 +1,135 @@
+"""``python -m playground train``: train a model on a dataset and save the checkpoint.
+
+    python -m playground train --model lenet5 --dataset mnist --epochs 8 [--json]
+    python -m playground train --model lstm --dataset bbc_news [--tokenizer word --vocab-size 20000 --max-length 128] [--json]
+    python -m playground train --model transformer_seq2seq --dataset reverse [--json]
+
+Training settings left out default to the dataset's own (registry ``train_defaults``), then
+:class:`~playground.training.config.TrainConfig`'s. Progress goes to stderr, one line per epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from playground.cli.common import add_json_argument, print_result
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``train`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "train", help="train a model on a dataset and save the checkpoint"
+    )
+    p.add_argument("--model", required=True, help="registry name of the architecture")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--data-path", help="folder (or .zip) of class-named sub-folders (dataset 'folder')")
+    p.add_argument("--weights", default=None, help="start from pretrained weights, e.g. imagenet")
+    # Training settings default to the dataset's own (registry train_defaults), then TrainConfig's.
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=None)
+    p.add_argument("--val-fraction", type=float, default=None)
+    p.add_argument("--device", default=None, choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--tokenizer", choices=["word", "bpe", "wordpiece", "char"], default=None, help="text datasets")
+    p.add_argument("--vocab-size", type=int, default=None, help="text datasets: most tokens to keep")
+    p.add_argument("--max-length", type=int, default=None, help="text datasets: most tokens per text")
+    p.add_argument("--out", help="checkpoint folder (default: runs/<model>-<dataset>-<time>)")
+    add_json_argument(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, save the checkpoint and print its folder and metrics; returns the exit status (0).
+
+    Raises:
+        ValueError: an unknown model or dataset, a dataset that is not available, a setting out of range.
+    """
+    from playground.bundle.runs import new_run_folder
+    from playground.data import load_dataset, split_dataset
+    from playground.training import train
+    from playground.training.setup import bundle_for_split, tokenizer_options_for, train_config_for
+
+    if args.model == "transformer_seq2seq":
+        return _run_seq2seq(args)
+    options: dict[str, Any] = {}
+    if args.data_path:
+        data_path = Path(args.data_path)
+        if data_path.suffix.lower() == ".zip" and data_path.is_file():
+            options["zip_bytes"] = data_path.read_bytes()
+        else:
+            options["path"] = data_path
+    dataset = load_dataset(args.dataset, **options)
+    config = train_config_for(
+        args.dataset,
+        args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        device=args.device,
+    )
+    split = split_dataset(dataset, config.val_fraction, config.seed)
+    tokenizer = tokenizer_options_for(
+        args.dataset, kind=args.tokenizer, vocab_size=args.vocab_size, max_length=args.max_length
+    )
+    bundle = bundle_for_split(args.model, split, weights=args.weights, tokenizer=tokenizer, seed=config.seed)
+
+    def on_epoch(record: Any) -> None:
+        if not args.json:
+            print(
+                f"epoch {record.epoch}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.3f} | "
+                f"val loss {record.val_loss:.4f} acc {record.val_accuracy:.3f} | {record.samples_per_s:.0f} samples/s",
+                file=sys.stderr,
+            )
+
+    result = train(bundle, split, config, on_epoch=on_epoch)
+    out = Path(args.out) if args.out else new_run_folder(bundle)
+    bundle.save(out)
+    _print_summary(out, result.metrics, args.json)
+    return 0
+
+
+def _run_seq2seq(args: argparse.Namespace) -> int:
+    """``train --model transformer_seq2seq --dataset reverse|sort|copy|add``: a string task, generated."""
+    from playground.bundle.runs import new_run_folder
+    from playground.modalities.seq2seq.tasks import TASKS
+    from playground.training.seq2seq import train_seq2seq
+
+    if args.dataset not in TASKS:
+        raise ValueError(f"transformer_seq2seq trains on a string task: --dataset one of {', '.join(TASKS)}")
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        if not args.json:
+            print(
+                f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} | val token acc "
+                f"{record['val_token_accuracy']:.3f}, sequence acc {record['val_sequence_accuracy']:.3f}",
+                file=sys.stderr,
+            )
+
+    bundle = train_seq2seq(
+        args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed if args.seed is not None else 0,
+        device=args.device or "auto",
+        progress=on_epoch,
+    )
+    out = Path(args.out) if args.out else new_run_folder(bundle)
+    bundle.save(out)
+    _print_summary(out, bundle.card.metrics, args.json)
+    return 0
+
+
+def _print_summary(folder: Path, metrics: dict[str, Any], as_json: bool) -> None:
+    """``{"checkpoint": folder, **metrics}``."""
+    text = f"saved {folder}\n" + "\n".join(f"{k}: {v}" for k, v in metrics.items())
+    print_result({"checkpoint": str(folder), **metrics}, as_json, text)
