@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
-    from playground.inspection.rnn.states import RecurrentStates
+    from playground.inspection.rnn import RecurrentStates
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             recurrent, an unreadable file, a layer out of range.
     """
     from playground.cli.common import _print, load_model, read_input_file
-    from playground.inspection.rnn.states import check_states, is_recurrent, states_for_text
+    from playground.inspection.rnn import check_states, is_recurrent, states_for_text
     from playground.modalities.text.clean import decode_text_file
 
     given = [name for name in ("text", "input", "example") if getattr(args, name) is not None]
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _example_states(bundle: Bundle, index: int) -> RecurrentStates:
     from playground.data import SequenceDataset, TextDataset, load_dataset
-    from playground.inspection.rnn.states import states_for_sequence, states_for_text
+    from playground.inspection.rnn import states_for_sequence, states_for_text
 
     name = bundle.card.dataset
     if not name:

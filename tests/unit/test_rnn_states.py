@@ -29,7 +29,7 @@ from playground.figures.rnn import (
     units_figure,
 )
 from playground.inspection.predict import predict_text
-from playground.inspection.rnn.states import (
+from playground.inspection.rnn import (
     check_states,
     compute_states,
     dataset_states,
