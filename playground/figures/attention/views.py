@@ -115,6 +115,7 @@ def model_view(
     layout: dict[str, Any] = {}
     data: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
+    per = f" (blocks of {k})" if k > 1 else ""
     for r, layer in enumerate(rows):
         for c, head in enumerate(cols):
             n = r * len(cols) + c + 1
@@ -123,7 +124,6 @@ def model_view(
             layout[f"xaxis{sfx}"] = {**x_axis, "anchor": f"y{sfx}"}
             layout[f"yaxis{sfx}"] = {**y_axis, "anchor": f"x{sfx}"}
             notes.append(note)
-            per = f" (blocks of {k})" if k > 1 else ""
             data.append(
                 {
                     "type": "heatmap",
