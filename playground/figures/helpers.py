@@ -1,8 +1,9 @@
-"""Small helpers shared by the figure modules: tokens as labels, pixels as an RGB image."""
+"""Small helpers shared by the figure modules: tokens as labels, chosen indices checked, pixels as an RGB image."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -14,6 +15,21 @@ def display_token(token: str, limit: int = 12) -> str:
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"
     return html.escape(shown, quote=True)
+
+
+def check_indices(chosen: Sequence[int] | None, count: int, what: str) -> list[int]:
+    """The chosen layers, heads or units (default all ``count``) as ints.
+
+    Raises:
+        ValueError: none chosen, or one outside ``[0, count)``.
+    """
+    out = list(range(count)) if chosen is None else [int(i) for i in chosen]
+    if not out:
+        raise ValueError(f"expected at least one {what}, got none")
+    bad = [i for i in out if not 0 <= i < count]
+    if bad:
+        raise ValueError(f"{what}s must be in [0, {count - 1}], got {bad[:5]}")
+    return out
 
 
 def rgb_image(pixels: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.figures.helpers import display_token
+from playground.figures.helpers import check_indices, display_token
 from playground.figures.theme import (
     BLUE,
     COLORBAR_THICKNESS,
@@ -96,16 +96,6 @@ def _check_states(values: np.ndarray, tokens: Sequence[str]) -> np.ndarray:
     return arr
 
 
-def _units(units: Sequence[int] | None, hidden: int) -> list[int]:
-    chosen = list(range(hidden)) if units is None else [int(u) for u in units]
-    if not chosen:
-        raise ValueError("expected at least one unit to show, got none")
-    bad = [u for u in chosen if not 0 <= u < hidden]
-    if bad:
-        raise ValueError(f"units must be in [0, {hidden - 1}], got {bad[:5]}")
-    return chosen
-
-
 def _range(values: np.ndarray, value_range: tuple[float, float] | None) -> tuple[float, float]:
     if value_range is not None:
         return value_range
@@ -138,7 +128,7 @@ def states_heatmap(
         ValueError: states that are not ``(T, H)``, tokens of another length, units out of range.
     """
     arr = _check_states(values, tokens)
-    chosen = _units(units, arr.shape[1])
+    chosen = check_indices(units, arr.shape[1], "unit")
     shown = drawn_steps(arr.shape[0], max_steps)
     z = arr[np.ix_(shown, np.asarray(chosen, dtype=np.int64))].T  # (units, steps)
     lo, hi = _range(arr[:, chosen], value_range)
@@ -194,7 +184,7 @@ def gates_figure(
         raise ValueError("expected at least one series (a gate or a state), got none")
     arrays = {name: _check_states(v, tokens) for name, v in series.items()}
     hidden = next(iter(arrays.values())).shape[1]
-    chosen = _units(units, hidden)
+    chosen = check_indices(units, hidden, "unit")
     shown = drawn_steps(len(tokens), max_steps)
     names = list(arrays)
     fig = make_subplots(
@@ -251,7 +241,7 @@ def units_figure(
         ValueError: as :func:`states_heatmap`.
     """
     arr = _check_states(values, tokens)
-    chosen = _units(units, arr.shape[1])
+    chosen = check_indices(units, arr.shape[1], "unit")
     shown = drawn_steps(arr.shape[0], max_steps)
     hover_tokens = [display_token(tokens[int(t)], 40) for t in shown]
     fig = go.Figure()

@@ -33,18 +33,9 @@ def float32_array(values: ArrayLike | Sequence[float], ndim: int, what: str) -> 
 
 
 def check_tokens(tokens: Sequence[str], count: int, what: str) -> None:
+    """Raise ``ValueError`` unless there are ``count`` tokens, one per position."""
     if len(tokens) != count:
         raise ValueError(f"expected {count} {what}, one per position, got {len(tokens)}")
-
-
-def check_indices(chosen: Sequence[int] | None, count: int, what: str) -> list[int]:
-    out = list(range(count)) if chosen is None else [int(i) for i in chosen]
-    if not out:
-        raise ValueError(f"expected at least one {what}, got none")
-    bad = [i for i in out if not 0 <= i < count]
-    if bad:
-        raise ValueError(f"{what}s must be in [0, {count - 1}], got {bad[:5]}")
-    return out
 
 
 def check_window(window: tuple[int, int] | None, count: int, default: int | None = None) -> tuple[int, int]:
@@ -71,4 +62,5 @@ def token_ticks(positions: np.ndarray, tokens: Sequence[str]) -> dict[str, Any]:
 
 
 def token_label(tokens: Sequence[str], i: int) -> str:
+    """``"cat #2"``: the token (escaped, cut to 24 characters) and its position, for hovers and titles."""
     return f"{display_token(tokens[i], 24)} #{i}"

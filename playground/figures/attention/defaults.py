@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from playground.figures.attention.common import ArrayLike, check_indices, float32_array
+from playground.figures.attention.common import ArrayLike, float32_array
 from playground.figures.attention.maps import attention_heatmap, head_summary_figure, rollout_bars
 from playground.figures.attention.views import head_view, model_view
+from playground.figures.helpers import check_indices
 from playground.inspection.attention.summaries import HeadSummaries
 
 

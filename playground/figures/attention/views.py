@@ -17,13 +17,12 @@ import torch
 
 from playground.figures.attention.common import (
     ArrayLike,
-    check_indices,
     check_tokens,
     check_window,
     float32_array,
     token_label,
 )
-from playground.figures.helpers import display_token
+from playground.figures.helpers import check_indices, display_token
 from playground.figures.theme import (
     COLORBAR_THICKNESS,
     HEAD_COLOURS,
