@@ -1,6 +1,6 @@
 """RNN states: hidden states, gates and cell states of the active recurrent model, step by step.
 
-Everything is recomputed from the model's own weights by ``playground.inspection.rnn.states`` and checked
+Everything is recomputed from the model's own weights by ``playground.inspection.rnn`` and checked
 against PyTorch's forward pass; the figures come from ``playground.figures.rnn``.
 """
 
@@ -24,7 +24,7 @@ from playground.figures.rnn import (
     trajectory_figure,
     units_figure,
 )
-from playground.inspection.rnn.states import (
+from playground.inspection.rnn import (
     DatasetStates,
     RecurrentStates,
     StatesCheck,

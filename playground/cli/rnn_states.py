@@ -6,7 +6,7 @@
 
 Prints the tokens the model saw, per layer and direction the hidden states, the gates and (LSTM) the
 cell states as ``(T, H)`` lists, the ``top_k`` classes, and the largest difference between the
-recomputed states and PyTorch's own forward pass (:func:`playground.inspection.rnn.states.check_states`).
+recomputed states and PyTorch's own forward pass (:func:`playground.inspection.rnn.check_states`).
 The same library code path as the RNN-states page.
 """
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import torch
 
     from playground.bundle import Bundle
-    from playground.inspection.rnn.states import RecurrentStates
+    from playground.inspection.rnn import RecurrentStates
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         ValueError: not exactly one of ``--text`` / ``--input`` / ``--example``, a model that is not
             recurrent, an unreadable file, a layer out of range.
     """
-    from playground.inspection.rnn.states import check_states, is_recurrent, states_for_text
+    from playground.inspection.rnn import check_states, is_recurrent, states_for_text
     from playground.modalities.text.clean import decode_text_file
 
     given = [name for name in ("text", "input", "example") if getattr(args, name) is not None]
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _example_states(bundle: Bundle, index: int) -> RecurrentStates:
     from playground.data import SequenceDataset, TextDataset, load_dataset
-    from playground.inspection.rnn.states import states_for_sequence, states_for_text
+    from playground.inspection.rnn import states_for_sequence, states_for_text
 
     name = bundle.card.dataset
     if not name:

@@ -18,9 +18,20 @@ import torch
 from plotly.subplots import make_subplots
 
 from playground.explain.display import DISPLAY_MODES, DisplayMode
+from playground.figures.helpers import rgb_image
+from playground.figures.theme import (
+    DIVERGING,
+    IMAGE_MARGIN,
+    NEGATIVE,
+    NOTE_FONT_SIZE,
+    POSITIVE,
+    UNSIGNED,
+    apply_theme,
+    rgb,
+)
 
-SIGNED_SCALE = "RdBu_r"  # blue < 0 < red, white at 0
-UNSIGNED_SCALE = "Reds"
+SIGNED_SCALE = DIVERGING  # blue < 0 < red, white at 0
+UNSIGNED_SCALE = UNSIGNED
 GRID_COLUMNS = 4
 MAX_BAR_TOKENS = 15
 
@@ -44,20 +55,10 @@ def _scale(mode: DisplayMode) -> dict[str, object]:
     return {"colorscale": UNSIGNED_SCALE, "zmin": 0.0, "zmax": 1.0}
 
 
-def _rgb(pixels: torch.Tensor | np.ndarray) -> np.ndarray:
-    """``(C, H, W)`` in [0, 1] (C = 1 or 3) -> ``(H, W, 3)`` uint8."""
-    array = _as_array(pixels, 3, "pixels (C, H, W)")
-    if array.shape[0] not in (1, 3):
-        raise ValueError(f"expected 1 or 3 channels, got shape {tuple(array.shape)}")
-    array = np.repeat(array, 3, axis=0) if array.shape[0] == 1 else array  # (3, H, W)
-    return (np.clip(array, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8)  # (H, W, 3)
-
-
-def _image_axes(fig: go.Figure, height: int) -> go.Figure:
+def _image_axes(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    fig.update_layout(height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0})
-    return fig
+    return apply_theme(fig, title=title, height=height, margin={**IMAGE_MARGIN, "t": 30})
 
 
 def overlay_figure(
@@ -84,16 +85,15 @@ def overlay_figure(
     _check_mode(mode)
     if not 0 <= opacity <= 1:
         raise ValueError(f"opacity must be in [0, 1], got {opacity}")
-    rgb = _rgb(pixels)
+    image = rgb_image(pixels)
     z = _as_array(heat, 2, "a map (H, W)")
-    if z.shape != rgb.shape[:2]:
-        raise ValueError(f"the map's shape {z.shape} differs from the image's {rgb.shape[:2]}")
-    fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
+    if z.shape != image.shape[:2]:
+        raise ValueError(f"the map's shape {z.shape} differs from the image's {image.shape[:2]}")
+    fig = go.Figure(go.Image(z=image, hoverinfo="skip"))
     fig.add_trace(
         go.Heatmap(z=z, opacity=opacity, showscale=True, hovertemplate="x %{x}, y %{y}: %{z:.2f}", **_scale(mode))
     )
-    fig.update_layout(title=title)
-    return _image_axes(fig, height)
+    return _image_axes(fig, title, height)
 
 
 def map_figure(
@@ -103,8 +103,7 @@ def map_figure(
     _check_mode(mode)
     z = _as_array(heat, 2, "a map (H, W)")
     fig = go.Figure(go.Heatmap(z=z, hovertemplate="x %{x}, y %{y}: %{z:.2f}", **_scale(mode)))
-    fig.update_layout(title=title)
-    return _image_axes(fig, height)
+    return _image_axes(fig, title, height)
 
 
 def methods_grid_figure(
@@ -142,14 +141,13 @@ def methods_grid_figure(
             )
             short = value if len(value) <= 90 else value[:87] + "…"
             wrapped = "<br>".join(html.escape(short[j : j + 30]) for j in range(0, len(short), 30))
-            fig.add_annotation(text=wrapped, x=0, y=0, showarrow=False, font={"size": 10}, row=row, col=col)
+            fig.add_annotation(text=wrapped, x=0, y=0, showarrow=False, font={"size": NOTE_FONT_SIZE}, row=row, col=col)
             continue
         z = _as_array(value, 2, f"the map of {name} (H, W)")
         fig.add_trace(go.Heatmap(z=z, showscale=i == 0, hovertemplate="%{z:.2f}", name=name, **_scale(mode)), row, col)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    fig.update_layout(height=panel_height * rows + 40, margin={"l": 0, "r": 0, "t": 40, "b": 0})
-    return fig
+    return apply_theme(fig, height=panel_height * rows + 40, margin=IMAGE_MARGIN)
 
 
 def token_bar_figure(
@@ -173,7 +171,7 @@ def token_bar_figure(
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     order = np.argsort(-np.abs(values), kind="stable")[:top_k][::-1]  # smallest of the top first: largest on top
     labels = [f"{tokens[i]} · {i}" for i in order]  # the position keeps repeated tokens apart
-    colors = ["#d6604d" if values[i] >= 0 else "#4393c3" for i in order]
+    colors = [POSITIVE if values[i] >= 0 else NEGATIVE for i in order]
     fig = go.Figure(
         go.Bar(
             x=values[order],
@@ -183,13 +181,8 @@ def token_bar_figure(
             hovertemplate="%{y}: %{x:.4f}<extra></extra>",
         )
     )
-    fig.update_layout(
-        title=title,
-        height=max(200, 24 * len(order) + 80),
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        xaxis_title="attribution",
-    )
-    return fig
+    fig.update_layout(xaxis_title="attribution")
+    return apply_theme(fig, title=title, height=max(200, 24 * len(order) + 80), margin=IMAGE_MARGIN)
 
 
 def tokens_html(tokens: Sequence[str], scores: torch.Tensor | np.ndarray) -> str:
@@ -208,9 +201,9 @@ def tokens_html(tokens: Sequence[str], scores: torch.Tensor | np.ndarray) -> str
     spans = []
     for token, score in zip(tokens, values, strict=True):
         s = float(np.clip(score, -1, 1))
-        rgb = "214,96,77" if s >= 0 else "67,147,195"
+        r, g, b = rgb(POSITIVE if s >= 0 else NEGATIVE)
         spans.append(
-            f'<span title="{s:+.3f}" style="background: rgba({rgb},{abs(s):.3f}); padding: 1px 3px; '
+            f'<span title="{s:+.3f}" style="background: rgba({r},{g},{b},{abs(s):.3f}); padding: 1px 3px; '
             f'margin: 1px; border-radius: 3px; display: inline-block">{html.escape(token)}</span>'
         )
     return '<div style="line-height: 2">' + " ".join(spans) + "</div>"
@@ -247,12 +240,9 @@ def deletion_insertion_figure(
         go.Scatter(x=list(fractions), y=list(insertion), name=f"insertion (AUC {insertion_auc:.3f}, higher is better)")
     )
     fig.update_layout(
-        title=title,
-        height=320,
         xaxis_title="share of the input changed, most important first",
         yaxis_title="probability of the target",
         yaxis_range=[0, 1.02],
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
         legend={"orientation": "h", "y": -0.3},
     )
-    return fig
+    return apply_theme(fig, title=title, height=320, margin=IMAGE_MARGIN)

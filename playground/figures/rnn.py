@@ -1,10 +1,10 @@
 """Figures of a recurrent model's states: pure functions, data in, figure (or escaped HTML) out.
 
-The data come from :mod:`playground.inspection.rnn.states`. Tokens repeat (``(``, ``the``), so time runs on a
+The data come from :mod:`playground.inspection.rnn`. Tokens repeat (``(``, ``the``), so time runs on a
 numeric axis (step 0..T-1) with the tokens as tick labels; every token is HTML-escaped before it
 reaches a label, a hover or :func:`colored_tokens_html`. Long inputs stay responsive: at most
 ``max_steps`` steps are drawn (every k-th step beyond that) and the caller picks which units to show
-(e.g. :func:`playground.inspection.rnn.states.strongest_units`).
+(e.g. :func:`playground.inspection.rnn.units.strongest_units`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,27 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-_FONT = {"size": 15}  # readable on a projector, as playground.figures.viz
+from playground.figures.helpers import check_indices, display_token
+from playground.figures.theme import (
+    BLUE,
+    COLORBAR_THICKNESS,
+    DIVERGING,
+    GREEN,
+    GUIDE_GREY,
+    LABEL_FONT_SIZE,
+    LINE_WIDTH,
+    MARKER_SIZE,
+    PALETTE,
+    PATH_GREY,
+    RED,
+    SEQUENTIAL,
+    THIN_LINE_WIDTH,
+    apply_theme,
+    rgb,
+)
+
 MAX_STEPS = 300  # steps drawn at most; beyond that every k-th step
 MAX_TICKS = 60  # token labels on an axis at most
-DIVERGING = "RdBu_r"  # blue < 0 < red, white at 0: tanh values
-SEQUENTIAL = "Viridis"  # gates in (0, 1)
-PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
-
 #: Known value ranges: sigmoid gates in (0, 1), tanh values in (-1, 1); ``None``: unbounded
 #: (LSTM cell state, ReLU RNN), drawn on a range symmetric around 0.
 SERIES_RANGE: dict[str, tuple[float, float] | None] = {
@@ -46,21 +60,6 @@ SERIES_TITLES = {
     "hidden_state": "hidden state h",
     "cell_state": "cell state c",
 }
-
-
-def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
-    fig.update_layout(title=title, font=_FONT, margin={"l": 50, "r": 20, "t": 50 if title else 20, "b": 50})
-    if height is not None:
-        fig.update_layout(height=height)
-    return fig
-
-
-def display_token(token: str, limit: int = 12) -> str:
-    """A token as a label: HTML-escaped, whitespace made visible (``␣``, ``↵``, ``⇥``), cut to ``limit`` chars."""
-    shown = token.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"
-    if len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    return html.escape(shown, quote=True)
 
 
 def drawn_steps(steps: int, max_steps: int = MAX_STEPS) -> np.ndarray:
@@ -97,16 +96,6 @@ def _check_states(values: np.ndarray, tokens: Sequence[str]) -> np.ndarray:
     return arr
 
 
-def _units(units: Sequence[int] | None, hidden: int) -> list[int]:
-    chosen = list(range(hidden)) if units is None else [int(u) for u in units]
-    if not chosen:
-        raise ValueError("expected at least one unit to show, got none")
-    bad = [u for u in chosen if not 0 <= u < hidden]
-    if bad:
-        raise ValueError(f"units must be in [0, {hidden - 1}], got {bad[:5]}")
-    return chosen
-
-
 def _range(values: np.ndarray, value_range: tuple[float, float] | None) -> tuple[float, float]:
     if value_range is not None:
         return value_range
@@ -139,7 +128,7 @@ def states_heatmap(
         ValueError: states that are not ``(T, H)``, tokens of another length, units out of range.
     """
     arr = _check_states(values, tokens)
-    chosen = _units(units, arr.shape[1])
+    chosen = check_indices(units, arr.shape[1], "unit")
     shown = drawn_steps(arr.shape[0], max_steps)
     z = arr[np.ix_(shown, np.asarray(chosen, dtype=np.int64))].T  # (units, steps)
     lo, hi = _range(arr[:, chosen], value_range)
@@ -156,7 +145,7 @@ def states_heatmap(
             zmax=hi,
             hovertemplate="step %{x} · %{customdata}<br>unit %{text}: %{z:.3f}<extra></extra>",
             text=np.array([[str(u)] * len(shown) for u in chosen]),
-            colorbar={"thickness": 12},
+            colorbar={"thickness": COLORBAR_THICKNESS},
         )
     )
     every = max(1, math.ceil(len(chosen) / 40))
@@ -169,7 +158,7 @@ def states_heatmap(
     )
     stride = int(shown[1] - shown[0]) if len(shown) > 1 else 1
     _token_axis(fig, tokens, shown, title="token" if stride == 1 else f"token (every {stride}th step of {len(tokens)})")
-    return _layout(fig, title, height=int(min(900, max(260, 12 * len(chosen) + 140))))
+    return apply_theme(fig, title=title, height=int(min(900, max(260, 12 * len(chosen) + 140))))
 
 
 def gates_figure(
@@ -195,7 +184,7 @@ def gates_figure(
         raise ValueError("expected at least one series (a gate or a state), got none")
     arrays = {name: _check_states(v, tokens) for name, v in series.items()}
     hidden = next(iter(arrays.values())).shape[1]
-    chosen = _units(units, hidden)
+    chosen = check_indices(units, hidden, "unit")
     shown = drawn_steps(len(tokens), max_steps)
     names = list(arrays)
     fig = make_subplots(
@@ -217,7 +206,7 @@ def gates_figure(
                     name=f"unit {unit}",
                     legendgroup=str(unit),
                     showlegend=row == 1,
-                    line={"color": PALETTE[k % len(PALETTE)], "width": 2},
+                    line={"color": PALETTE[k % len(PALETTE)], "width": LINE_WIDTH},
                     customdata=hover_tokens,
                     hovertemplate=f"unit {unit} · step %{{x}} · %{{customdata}}: %{{y:.3f}}<extra></extra>",
                 ),
@@ -229,8 +218,8 @@ def gates_figure(
         pad = 0.05 * (hi - lo)
         fig.update_yaxes(range=[lo - pad, hi + pad], row=row, col=1)
     _token_axis(fig, tokens, shown, row=len(names), col=1)
-    fig.update_annotations(font_size=13)
-    return _layout(fig, height=150 * len(names) + 120)
+    fig.update_annotations(font_size=LABEL_FONT_SIZE)
+    return apply_theme(fig, height=150 * len(names) + 120)
 
 
 def units_figure(
@@ -252,7 +241,7 @@ def units_figure(
         ValueError: as :func:`states_heatmap`.
     """
     arr = _check_states(values, tokens)
-    chosen = _units(units, arr.shape[1])
+    chosen = check_indices(units, arr.shape[1], "unit")
     shown = drawn_steps(arr.shape[0], max_steps)
     hover_tokens = [display_token(tokens[int(t)], 40) for t in shown]
     fig = go.Figure()
@@ -263,15 +252,15 @@ def units_figure(
                 y=arr[shown, unit],
                 mode="lines+markers" if len(shown) <= 80 else "lines",
                 name=f"unit {unit}",
-                line={"color": PALETTE[k % len(PALETTE)], "width": 2},
+                line={"color": PALETTE[k % len(PALETTE)], "width": LINE_WIDTH},
                 customdata=hover_tokens,
                 hovertemplate=f"unit {unit} · step %{{x}} · %{{customdata}}: %{{y:.3f}}<extra></extra>",
             )
         )
-    fig.add_hline(y=0, line={"color": "#999", "width": 1})
+    fig.add_hline(y=0, line={"color": GUIDE_GREY, "width": THIN_LINE_WIDTH})
     _token_axis(fig, tokens, shown)
     fig.update_yaxes(title="value")
-    return _layout(fig, title, height=360)
+    return apply_theme(fig, title=title, height=360)
 
 
 def trajectory_figure(
@@ -285,7 +274,7 @@ def trajectory_figure(
     """The hidden-state trajectory projected to 2-D (PCA), coloured by time step, tokens as labels.
 
     Args:
-        points: ``(T, 2)`` coordinates (:class:`playground.inspection.rnn.states.Trajectory`).
+        points: ``(T, 2)`` coordinates (:class:`playground.inspection.rnn.projection.Trajectory`).
         tokens: T tokens; written beside the points when T <= ``label_limit`` (always in the hover).
         explained_variance_ratio: share of variance of each component, for the axis titles.
 
@@ -301,7 +290,13 @@ def trajectory_figure(
     labels = [display_token(t, 40) for t in tokens]
     fig = go.Figure()
     fig.add_trace(
-        go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines", line={"color": "#BBB", "width": 1}, hoverinfo="skip")
+        go.Scatter(
+            x=pts[:, 0],
+            y=pts[:, 1],
+            mode="lines",
+            line={"color": PATH_GREY, "width": THIN_LINE_WIDTH},
+            hoverinfo="skip",
+        )
     )
     fig.add_trace(
         go.Scatter(
@@ -314,8 +309,8 @@ def trajectory_figure(
             marker={
                 "color": steps,
                 "colorscale": SEQUENTIAL,
-                "size": 9,
-                "colorbar": {"title": "step", "thickness": 12},
+                "size": MARKER_SIZE,
+                "colorbar": {"title": "step", "thickness": COLORBAR_THICKNESS},
             },
             hovertemplate="step %{customdata[0]} · %{customdata[1]}<extra></extra>",
         )
@@ -326,7 +321,7 @@ def trajectory_figure(
     for axis, r, name in ((fig.update_xaxes, ratio[0], "PC 1"), (fig.update_yaxes, ratio[1], "PC 2")):
         axis(title=f"{name} ({r:.0%} of variance)" if r is not None else name)
     fig.update_layout(showlegend=False)
-    return _layout(fig, title, height=460)
+    return apply_theme(fig, title=title, height=460)
 
 
 def prefix_figure(
@@ -335,7 +330,7 @@ def prefix_figure(
     """Class probabilities after each prefix: one line per class (the ``max_classes`` most probable at the end).
 
     Args:
-        probs: ``(T, K)`` probabilities (:func:`playground.inspection.rnn.states.prefix_probabilities`).
+        probs: ``(T, K)`` probabilities (:func:`playground.inspection.rnn.prefixes.prefix_probabilities`).
         tokens: T tokens; step t is "after reading tokens 0..t".
         labels: K class names (escaped here).
 
@@ -357,24 +352,27 @@ def prefix_figure(
                 y=p[shown, c],
                 mode="lines+markers" if len(shown) <= 80 else "lines",
                 name=name,
-                line={"color": PALETTE[k % len(PALETTE)], "width": 2},
+                line={"color": PALETTE[k % len(PALETTE)], "width": LINE_WIDTH},
                 customdata=hover_tokens,
                 hovertemplate=f"{name} after step %{{x}} (%{{customdata}}): %{{y:.1%}}<extra></extra>",
             )
         )
     _token_axis(fig, tokens, shown, title="after reading up to this token")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title="probability")
-    return _layout(fig, title, height=360)
+    return apply_theme(fig, title=title, height=360)
 
 
 def _color(value: float, lo: float, hi: float) -> str:
     """A diverging colour: blue (lo) – white (0) – red (hi); or white – green for ``lo >= 0``."""
     if lo >= 0.0:
         a = 0.0 if hi <= lo else min(1.0, max(0.0, (value - lo) / (hi - lo)))
-        return f"rgba(84, 162, 75, {a:.3f})"
-    bound = max(abs(lo), abs(hi)) or 1.0
-    a = min(1.0, abs(value) / bound)
-    return f"rgba(228, 87, 86, {a:.3f})" if value >= 0 else f"rgba(76, 120, 168, {a:.3f})"
+        colour = GREEN
+    else:
+        bound = max(abs(lo), abs(hi)) or 1.0
+        a = min(1.0, abs(value) / bound)
+        colour = RED if value >= 0 else BLUE
+    r, g, b = rgb(colour)
+    return f"rgba({r}, {g}, {b}, {a:.3f})"
 
 
 def colored_tokens_html(

@@ -13,16 +13,19 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from playground.figures.theme import (
+    BLUE,
+    COUNTS,
+    GREEN,
+    ORANGE,
+    PALETTE,
+    RED,
+    SMALL_FONT_SIZE,
+    THIN_LINE_WIDTH,
+    apply_theme,
+    rgba,
+)
 from playground.inspection.predict import TopK
-
-_FONT = {"size": 15}  # readable on a projector
-
-
-def _layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
-    fig.update_layout(title=title, font=_FONT, margin={"l": 40, "r": 20, "t": 50 if title else 20, "b": 40})
-    if height is not None:
-        fig.update_layout(height=height)
-    return fig
 
 
 def to_display(pixels: torch.Tensor) -> np.ndarray:
@@ -58,12 +61,12 @@ def topk_bar(top_k: Sequence[TopK], title: str | None = None) -> go.Figure:
             textposition="outside",
             textangle=0,
             cliponaxis=False,
-            marker_color="#4C78A8",
+            marker_color=BLUE,
         )
     )
     fig.update_xaxes(range=[0, 1.12], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1], title="probability")
     fig.update_yaxes(type="category")  # labels such as "7" are names, not numbers
-    return _layout(fig, title, height=max(220, 48 * len(labels) + 80))
+    return apply_theme(fig, title=title, height=max(220, 48 * len(labels) + 80))
 
 
 def training_curves(
@@ -89,13 +92,13 @@ def training_curves(
                 y=list(losses),
                 mode="lines",
                 name="batch loss",
-                line={"color": "rgba(76,120,168,0.35)", "width": 1},
+                line={"color": rgba(BLUE, 0.35), "width": THIN_LINE_WIDTH},
             ),
             row=1,
             col=1,
         )
     epochs = [h["epoch"] for h in history]
-    styles = {"train": ("#4C78A8", "solid"), "val": ("#F58518", "dash")}
+    styles = {"train": (BLUE, "solid"), "val": (ORANGE, "dash")}
     for part, (color, dash) in styles.items():
         for col, metric in ((1, "loss"), (2, "accuracy")):
             fig.add_trace(
@@ -112,7 +115,7 @@ def training_curves(
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
-    return _layout(fig, height=380)
+    return apply_theme(fig, height=380)
 
 
 def confusion_matrix_figure(confusion: np.ndarray, labels: Sequence[str], normalize: bool = True) -> go.Figure:
@@ -134,23 +137,23 @@ def confusion_matrix_figure(confusion: np.ndarray, labels: Sequence[str], normal
             y=list(labels),
             text=counts,
             texttemplate="%{text}" if len(labels) <= 20 else None,
-            colorscale="Blues",
+            colorscale=COUNTS,
             colorbar={"title": {"text": "share of<br>true class" if normalize else "count"}},
             hovertemplate="true %{y}<br>predicted %{x}<br>count %{text}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", title="true class", type="category")
     fig.update_xaxes(title="predicted class", type="category")
-    return _layout(fig, "confusion matrix (validation)", height=max(360, 28 * len(labels) + 140))
+    return apply_theme(fig, title="confusion matrix (validation)", height=max(360, 28 * len(labels) + 140))
 
 
 def per_class_bar(values: np.ndarray, labels: Sequence[str], title: str, as_percent: bool = True) -> go.Figure:
     """One bar per class (accuracy, counts, ...)."""
-    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color="#54A24B"))
+    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=GREEN))
     fig.update_xaxes(type="category")
     if as_percent:
         fig.update_yaxes(range=[0, 1], tickformat=".0%")
-    return _layout(fig, title, height=320)
+    return apply_theme(fig, title=title, height=320)
 
 
 def image_grid(
@@ -205,25 +208,25 @@ def image_grid(
         fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
         fig.layout[f"xaxis{suffix}"].constrain = "domain"
         fig.layout[f"yaxis{suffix}"].constrain = "domain"
-    fig.update_annotations(font_size=11)
-    return _layout(fig, height=rows * cell_px + 40)
+    fig.update_annotations(font_size=SMALL_FONT_SIZE)
+    return apply_theme(fig, height=rows * cell_px + 40)
 
 
 def channel_stats_figure(mean: np.ndarray, maximum: np.ndarray, active_fraction: np.ndarray) -> go.Figure:
     """Per-channel mean and max activation (bars) and how often each channel fires (line)."""
     channels = np.arange(len(mean))
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=channels, y=maximum, name="max", marker_color="rgba(76,120,168,0.45)"))
-    fig.add_trace(go.Bar(x=channels, y=mean, name="mean", marker_color="#4C78A8"))
+    fig.add_trace(go.Bar(x=channels, y=maximum, name="max", marker_color=rgba(BLUE, 0.45)))
+    fig.add_trace(go.Bar(x=channels, y=mean, name="mean", marker_color=BLUE))
     fig.add_trace(
-        go.Scatter(x=channels, y=active_fraction, name="share > 0", mode="lines", line={"color": "#E45756"}),
+        go.Scatter(x=channels, y=active_fraction, name="share > 0", mode="lines", line={"color": RED}),
         secondary_y=True,
     )
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="channel")
     fig.update_yaxes(title="activation", secondary_y=False)
     fig.update_yaxes(title="share of positions > 0", range=[0, 1], tickformat=".0%", secondary_y=True)
-    return _layout(fig, "per-channel activation statistics", height=340)
+    return apply_theme(fig, title="per-channel activation statistics", height=340)
 
 
 def class_balance_figure(counts: dict[str, Sequence[int]], labels: Sequence[str]) -> go.Figure:
@@ -234,7 +237,7 @@ def class_balance_figure(counts: dict[str, Sequence[int]], labels: Sequence[str]
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", title="class")
     fig.update_yaxes(title="examples")
-    return _layout(fig, "class balance", height=300)
+    return apply_theme(fig, title="class balance", height=300)
 
 
 _METRIC_TITLES = {
@@ -256,7 +259,6 @@ def sweep_figure(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> go
     """
     if metric not in _METRIC_TITLES:
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(_METRIC_TITLES)}")
-    palette = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
     perturbations = list(dict.fromkeys(r["perturbation"] for r in rows))
     models = list(dict.fromkeys(r.get("model", "") for r in rows))
@@ -276,9 +278,9 @@ def sweep_figure(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> go
                     y=[r[metric] for r in pts],
                     mode="lines+markers",
                     name=label,
-                    line={"color": palette[p_i % len(palette)], "dash": dashes[m_i % len(dashes)]},
+                    line={"color": PALETTE[p_i % len(PALETTE)], "dash": dashes[m_i % len(dashes)]},
                 )
             )
     fig.update_xaxes(title="severity", dtick=1)
     fig.update_yaxes(title=_METRIC_TITLES[metric], range=[0, 1.02], tickformat=".0%")
-    return _layout(fig, f"{_METRIC_TITLES[metric]} against severity", height=380)
+    return apply_theme(fig, title=f"{_METRIC_TITLES[metric]} against severity", height=380)

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from playground.bundle import Bundle
 from playground.data import load_dataset, split_dataset
 from playground.inspection.predict import predict_text
-from playground.inspection.rnn.states import check_states, states_for_sequence, states_for_text
+from playground.inspection.rnn import check_states, states_for_sequence, states_for_text
 from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.training.setup import bundle_for_split
 from ui.state import ActiveModel

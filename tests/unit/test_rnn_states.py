@@ -18,9 +18,9 @@ from playground.cli.rnn_states import add_parser, run
 from playground.core.fingerprint import weights_fingerprint
 from playground.data import load_dataset, split_dataset
 from playground.data.brackets import nesting_depth
+from playground.figures.helpers import display_token
 from playground.figures.rnn import (
     colored_tokens_html,
-    display_token,
     drawn_steps,
     gates_figure,
     prefix_figure,
@@ -29,7 +29,7 @@ from playground.figures.rnn import (
     units_figure,
 )
 from playground.inspection.predict import predict_text
-from playground.inspection.rnn.states import (
+from playground.inspection.rnn import (
     check_states,
     compute_states,
     dataset_states,

@@ -7,6 +7,7 @@ Importing this package registers every entry; :func:`image_perturbations` and
 
 from playground.robustness.perturbations import (  # noqa: F401  (imported for their @register_perturbation side effect)
     image,
+    image_geometry,
     text,
 )
 from playground.robustness.perturbations.base import (

@@ -1,0 +1,50 @@
+"""Small helpers shared by the figure modules: tokens as labels, chosen indices checked, pixels as an RGB image."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def display_token(token: str, limit: int = 12) -> str:
+    """A token as a label: HTML-escaped, whitespace made visible (``␣``, ``↵``, ``⇥``), cut to ``limit`` chars."""
+    shown = token.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return html.escape(shown, quote=True)
+
+
+def check_indices(chosen: Sequence[int] | None, count: int, what: str) -> list[int]:
+    """The chosen layers, heads or units (default all ``count``) as ints.
+
+    Raises:
+        ValueError: none chosen, or one outside ``[0, count)``.
+    """
+    out = list(range(count)) if chosen is None else [int(i) for i in chosen]
+    if not out:
+        raise ValueError(f"expected at least one {what}, got none")
+    bad = [i for i in out if not 0 <= i < count]
+    if bad:
+        raise ValueError(f"{what}s must be in [0, {count - 1}], got {bad[:5]}")
+    return out
+
+
+def rgb_image(pixels: torch.Tensor | np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` in [0, 1] (C = 1 or 3) -> ``(H, W, 3)`` uint8, for a ``go.Image`` trace.
+
+    Raises:
+        ValueError: pixels that are not ``(C, H, W)`` with 1 or 3 channels.
+    """
+    if isinstance(pixels, torch.Tensor):
+        array = pixels.detach().to("cpu", torch.float32).numpy()
+    else:
+        array = np.asarray(pixels, dtype=np.float32)
+    if array.ndim != 3:
+        raise ValueError(f"expected pixels of shape (C, H, W), got shape {tuple(array.shape)}")
+    if array.shape[0] not in (1, 3):
+        raise ValueError(f"expected 1 or 3 channels, got shape {tuple(array.shape)}")
+    array = np.repeat(array, 3, axis=0) if array.shape[0] == 1 else array  # (3, H, W)
+    return (np.clip(array, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8)  # (H, W, 3)

@@ -1,0 +1,153 @@
+"""The one theme of every figure: fonts, margins, colours, line widths, marker sizes and the export config.
+
+Every builder in :mod:`playground.figures` draws with these constants and ends with
+:func:`apply_theme`, which sets the layout's font and margins (and the title and height). One
+factor, :data:`SCALE` (or ``apply_theme(..., scale=...)``), multiplies every font size, line width
+and marker size of a figure: the classroom's presentation mode raises it for a projector; at 1.0
+the figure is drawn exactly as built.
+
+The colours are the Tableau 10 / Vega palette (blue ``#4C78A8``, orange ``#F58518``, ...); the
+colour scales are plotly's named ones (https://plotly.com/python/builtin-colorscales/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+# -- fonts -------------------------------------------------------------------------------------
+
+FONT_SIZE = 15  # the base font: readable on a projector
+#: ``None``: the page's own family (Streamlit's theme sets it; plotly's default outside Streamlit).
+FONT_FAMILY: str | None = None
+LABEL_FONT_SIZE = 13  # panel titles of small multiples, token labels of the head view
+SMALL_FONT_SIZE = 11  # captions of image grids, panel titles of the attention model view
+NOTE_FONT_SIZE = 10  # notes written inside a panel (e.g. why a method could not run)
+
+# -- margins (pixels) ----------------------------------------------------------------------------
+
+#: Left, right and bottom margins of charts with axes; room for token tick labels (rotated at -60°).
+MARGIN: dict[str, int] = {"l": 60, "r": 20, "b": 50}
+TOP_MARGIN = 20  # without a title
+TOP_MARGIN_TITLE = 60  # with a title (one line, or a line and a ``<sub>`` note)
+#: Images and maps without axes: no side margins, room for a title.
+IMAGE_MARGIN: dict[str, int] = {"l": 0, "r": 0, "t": 40, "b": 0}
+
+# -- lines and markers ---------------------------------------------------------------------------
+
+LINE_WIDTH = 2  # data lines
+THIN_LINE_WIDTH = 1  # guides (zero lines, paths behind markers, batch losses)
+MARKER_SIZE = 9
+COLORBAR_THICKNESS = 12
+
+# -- colours ---------------------------------------------------------------------------------------
+
+BLUE = "#4C78A8"
+ORANGE = "#F58518"
+GREEN = "#54A24B"
+RED = "#E45756"
+#: Categorical colours, cycled: one per class, unit, perturbation, ...
+PALETTE = [BLUE, ORANGE, GREEN, RED, "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
+GUIDE_GREY = "#999"  # zero lines
+PATH_GREY = "#BBB"  # a path joining markers
+#: Positive and negative attributions (the ends of ``RdBu``): red pushes the target up, blue down.
+POSITIVE = "#d6604d"
+NEGATIVE = "#4393c3"
+HEAD_COLOURS = qualitative.Dark24  # one colour per attention head (cycled beyond 24)
+
+SEQUENTIAL = "Viridis"  # values in [0, 1] or from 0 up: gates, attention weights, steps
+DIVERGING = "RdBu_r"  # blue < 0 < red, white at 0: tanh values, signed attributions
+UNSIGNED = "Reds"  # magnitudes from 0: unsigned attributions
+OVERLAY = "Inferno"  # a map drawn over a photo
+COUNTS = "Blues"  # a confusion matrix
+
+# -- scale and export ------------------------------------------------------------------------------
+
+#: Multiplies every font size, line width and marker size (presentation mode sets it; 1.0: as built).
+SCALE = 1.0
+#: ``st.plotly_chart(..., config=PLOTLY_CONFIG)``: the modebar's camera button saves a PNG at 3× the size.
+PLOTLY_CONFIG: dict[str, Any] = {"toImageButtonOptions": {"format": "png", "scale": 3}}
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    """``"#4C78A8"`` -> ``(76, 120, 168)``.
+
+    Raises:
+        ValueError: not a ``#RRGGBB`` string.
+    """
+    if len(colour) != 7 or not colour.startswith("#"):
+        raise ValueError(f"expected a #RRGGBB colour, got {colour!r}")
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def rgba(colour: str, alpha: float) -> str:
+    """``rgba("#4C78A8", 0.35)`` -> ``"rgba(76,120,168,0.35)"``: a palette colour made translucent."""
+    r, g, b = rgb(colour)
+    return f"rgba({r},{g},{b},{alpha:g})"
+
+
+def scaled(size: float, scale: float | None = None) -> float:
+    """``size`` (a font size, line width or marker size) times ``scale`` (default :data:`SCALE`)."""
+    return size * (SCALE if scale is None else scale)
+
+
+def _scale_sizes(fig: go.Figure, factor: float) -> None:
+    """Multiply the annotations' fonts, the shapes' line widths and the traces' line widths, marker and text sizes."""
+    for note in fig.layout.annotations:
+        if note.font.size is not None:
+            note.font.size *= factor
+    for shape in fig.layout.shapes:
+        if isinstance(shape.line.width, int | float):
+            shape.line.width *= factor
+    for trace in fig.data:
+        line = getattr(trace, "line", None)
+        if line is not None and isinstance(line.width, int | float):
+            line.width *= factor
+        marker = getattr(trace, "marker", None)
+        if marker is not None:
+            if isinstance(marker.size, int | float):
+                marker.size *= factor
+            if isinstance(marker.line.width, int | float):
+                marker.line.width *= factor
+        textfont = getattr(trace, "textfont", None)
+        if textfont is not None and isinstance(textfont.size, int | float):
+            textfont.size *= factor
+
+
+def apply_theme(
+    fig: go.Figure,
+    *,
+    title: str | None = None,
+    height: int | None = None,
+    margin: Mapping[str, int] | None = None,
+    scale: float | None = None,
+) -> go.Figure:
+    """Set the theme's font and margins on ``fig`` (in place) and return it.
+
+    Args:
+        fig: a figure as its builder drew it, sizes at scale 1.
+        title: the figure's title (already escaped); ``None`` keeps the figure's own.
+        height: in pixels; ``None`` keeps the figure's own.
+        margin: overrides of :data:`MARGIN` and the top margin (e.g. :data:`IMAGE_MARGIN`); the top
+            margin is otherwise :data:`TOP_MARGIN_TITLE` when the figure has a title, else :data:`TOP_MARGIN`.
+        scale: multiplies the font sizes, line widths and marker sizes; default :data:`SCALE`.
+
+    Returns:
+        ``fig``.
+    """
+    factor = SCALE if scale is None else scale
+    if title is not None:
+        fig.update_layout(title=title)
+    top = TOP_MARGIN_TITLE if fig.layout.title.text else TOP_MARGIN
+    font: dict[str, Any] = {"size": FONT_SIZE if factor == 1.0 else FONT_SIZE * factor}
+    if FONT_FAMILY is not None:
+        font["family"] = FONT_FAMILY
+    fig.update_layout(font=font, margin={**MARGIN, "t": top, **(margin or {})})
+    if height is not None:
+        fig.update_layout(height=height)
+    if factor != 1.0:
+        _scale_sizes(fig, factor)
+    return fig
