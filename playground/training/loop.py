@@ -4,22 +4,10 @@ One function, :func:`train`, trains a bundle's model in place and reports progre
 callbacks (per batch and per epoch); a ``threading.Event`` stops it between batches. A background
 job (:mod:`playground.runner.training_job`) and the benchmark both drive this same function.
 
-The data pipeline, and why it looks like this:
-
-* The datasets here are already tensors in memory (``(N, C, H, W)`` uint8). A ``DataLoader`` over a
-  ``Dataset`` would call ``__getitem__`` once per sample and collate; slicing the tensor with a
-  batch of indices is one operation, and much faster, so there is no ``DataLoader``.
-* Resizing and channel conversion to the model's input (``Preprocessing.pixels_from_batch``) is
-  done ONCE for the whole dataset when the result fits in :data:`PRECOMPUTE_LIMIT_BYTES`; without
-  augmentation the normalization is folded in too, so a step is "index, forward, backward". On a
-  GPU that data is kept on the GPU when it fits. Larger inputs are preprocessed batch by batch.
-* Augmentation (:mod:`playground.training.augment`) acts on ``[0, 1]`` pixels before normalization.
-* Text is tokenized once, up front (``TextPreprocessing.encode_batch``: ``(N, T)`` int64 ids padded
-  with 0 to the longest text, at most ``max_length``); numeric sequences are standardized once
-  (``SequencePreprocessing.normalize``). Neither is augmented.
-* On CPU every batch's loss is read at once (free). On a GPU, reading a loss forces the host to
-  wait for the device, so losses are queued and read together about every 0.2 s: the NaN check and
-  the ``on_batch`` callbacks then run for those batches in order, with the exact step numbers.
+The data pipeline (inputs built once up front, no ``DataLoader``) is :mod:`playground.training.inputs`.
+On CPU every batch's loss is read at once (free). On a GPU, reading a loss forces the host to
+wait for the device, so losses are queued and read together about every 0.2 s: the NaN check and
+the ``on_batch`` callbacks then run for those batches in order, with the exact step numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from playground.core.device import cpu_threads, is_out_of_memory, pick_device
-from playground.modalities.image.preprocessing import Preprocessing
-from playground.modalities.sequence.preprocessing import SequencePreprocessing
-from playground.modalities.text.preprocessing import TextPreprocessing
-from playground.training.augment import augment_batch
 from playground.training.config import TrainConfig
 from playground.training.evaluate import Evaluation, evaluate_batches
+from playground.training.inputs import model_inputs
 
 if TYPE_CHECKING:
     import threading
@@ -49,8 +34,6 @@ if TYPE_CHECKING:
     from playground.bundle import Bundle
     from playground.data.split import Split
 
-PRECOMPUTE_LIMIT_BYTES = 2 * 1024**3  # preprocess the whole set up front when it fits in 2 GiB of float32
-PREPROCESS_CHUNK = 1024  # images per chunk when preprocessing up front (bounds peak memory)
 EVAL_BATCH_SIZE = 512
 SYNC_INTERVAL_S = 0.2  # on accelerators: read queued losses at least this often
 SYNC_MAX_PENDING = 64  # ... or when this many are queued
@@ -321,8 +304,8 @@ def train(
     try:
         model.to(device)
         # Preprocess up front (inside the try: a GPU out-of-memory error here is converted too).
-        train_inputs = _inputs(train_raw, bundle, device, augment=config.augments)
-        val_inputs = _inputs(val_raw, bundle, device, augment=False)
+        train_inputs = model_inputs(train_raw, bundle, device, augment=config.augments)
+        val_inputs = model_inputs(val_raw, bundle, device, augment=False)
         y_train = train_targets.to(train_inputs.device)
         optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
         scheduler = make_scheduler(optimizer, config)
@@ -445,102 +428,6 @@ def train(
     card.history = [r.to_dict() for r in history]
     bundle.labels = list(dataset.classes)
     return TrainResult(bundle, history, stopped, metrics, final, device=str(device), notes=notes)
-
-
-def _inputs(
-    raw: torch.Tensor | list[str], bundle: Bundle, device: torch.device, *, augment: bool
-) -> _Inputs | _Encoded:
-    """Model inputs for one part of a split, of whatever modality ``bundle`` takes.
-
-    Raises:
-        ValueError: if the data's modality is not the model's (e.g. texts for an image model).
-    """
-    preprocessing = bundle.preprocessing
-    if isinstance(preprocessing, TextPreprocessing) and isinstance(raw, list):
-        ids, _ = preprocessing.encode_batch(raw)  # (N, T) int64, padded with 0
-        return _Encoded(ids, device)
-    if isinstance(preprocessing, SequencePreprocessing) and isinstance(raw, torch.Tensor) and raw.is_floating_point():
-        return _Encoded(preprocessing.normalize(raw), device)  # (N, T, F) float32
-    if isinstance(preprocessing, Preprocessing) and isinstance(raw, torch.Tensor) and raw.dtype == torch.uint8:
-        return _Inputs(raw, preprocessing, device, normalize=not augment)
-    kind = "texts" if isinstance(raw, list) else ("images" if raw.dtype == torch.uint8 else "numeric sequences")
-    raise ValueError(f"{bundle.title} takes {bundle.modality} input and cannot train on {kind}; pick a matching model")
-
-
-class _Encoded:
-    """Model inputs already encoded up front (token ids or standardized sequences), no augmentation."""
-
-    def __init__(self, data: torch.Tensor, device: torch.device):
-        self.target_device = device
-        self.data = data.to(device)  # (N, T) int64 or (N, T, F) float32: small enough to keep whole
-        self.device = self.data.device
-        self.n = len(data)
-
-    def batch(self, idx: torch.Tensor, *, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
-        """The inputs at indices ``idx``, on the target device."""
-        return self.data[idx]
-
-    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
-        """The inputs in order, ``batch_size`` at a time."""
-        for start in range(0, self.n, batch_size):
-            yield self.data[start : start + batch_size]
-
-
-class _Inputs:
-    """Model inputs for one part of the split: preprocessed up front when it fits, else per batch.
-
-    ``normalize=True`` stores normalized inputs (no augmentation); ``False`` stores ``[0, 1]``
-    pixels and normalizes each batch after augmentation.
-    """
-
-    def __init__(self, images: torch.Tensor, preprocessing: Preprocessing, device: torch.device, *, normalize: bool):
-        self.preprocessing = preprocessing
-        self.target_device = device
-        self.n = len(images)
-        size = preprocessing.image_size
-        nbytes = self.n * preprocessing.channels * size * size * 4  # float32
-        self.precomputed = nbytes <= PRECOMPUTE_LIMIT_BYTES
-        self.normalized = normalize and self.precomputed  # whether self.data is normalized already
-        if self.precomputed:
-            chunks = []
-            for start in range(0, self.n, PREPROCESS_CHUNK):
-                pixels = preprocessing.pixels_from_batch(images[start : start + PREPROCESS_CHUNK])
-                chunks.append(preprocessing.normalize(pixels) if normalize else pixels)
-            data = torch.cat(chunks)  # (N, C, S, S) float32
-            # Keep it on the accelerator when it fits comfortably (a quarter of the free memory).
-            if device.type == "cuda" and nbytes > torch.cuda.mem_get_info(device)[0] // 4:
-                self.data = data.pin_memory()
-            else:
-                self.data = data.to(device)
-        else:
-            self.data = images  # (N, C', H', W') uint8 on the CPU; preprocessed per batch
-        self.device = self.data.device
-
-    def batch(self, idx: torch.Tensor, *, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
-        """Normalized ``(B, C, S, S)`` float32 inputs on the target device for indices ``idx``."""
-        if self.precomputed:
-            x = self.data[idx].to(self.target_device, non_blocking=True)
-        else:
-            x = self.preprocessing.pixels_from_batch(self.data[idx.cpu()].to(self.target_device, non_blocking=True))
-        if self.normalized:
-            return x
-        if config.augments:
-            x = augment_batch(
-                x,
-                flip=config.augment_flip,
-                crop=config.augment_crop,
-                rotation=config.augment_rotation,
-                generator=generator,
-            )
-        return self.preprocessing.normalize(x)
-
-    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
-        """Normalized ``(B, C, S, S)`` inputs in order, ``batch_size`` at a time (no augmentation)."""
-        for start in range(0, self.n, batch_size):
-            x = self.data[start : start + batch_size].to(self.target_device, non_blocking=True)
-            if not self.precomputed:
-                x = self.preprocessing.pixels_from_batch(x)
-            yield x if self.normalized else self.preprocessing.normalize(x)
 
 
 def _cpu_threads_for(model: nn.Module, device: torch.device) -> contextlib.ExitStack:

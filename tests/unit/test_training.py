@@ -19,6 +19,7 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+import playground.training.inputs as inputs_module
 import playground.training.loop as loop_module
 from playground.bundle import Bundle, ModelCard
 from playground.data.base import ImageDataset
@@ -363,7 +364,7 @@ def test_step_and_cosine_schedules(bars_split: Split) -> None:
 def test_per_batch_preprocessing_gives_the_same_run(bars_split: Split, monkeypatch: pytest.MonkeyPatch) -> None:
     config = TrainConfig(epochs=2, batch_size=16, lr=3e-3, device="cpu", augment_flip=True)
     first = train(make_bundle(), bars_split, config)
-    monkeypatch.setattr(loop_module, "PRECOMPUTE_LIMIT_BYTES", 0)  # force the per-batch path
+    monkeypatch.setattr(inputs_module, "PRECOMPUTE_LIMIT_BYTES", 0)  # force the per-batch path
     second = train(make_bundle(), bars_split, config)
     for a, b in zip(first.history, second.history, strict=True):
         assert a.train_loss == pytest.approx(b.train_loss, rel=1e-5)
