@@ -300,6 +300,23 @@ def test_stop_from_on_batch_keeps_finite_weights(bars_split: Split) -> None:
     assert bundle.card.training["stopped"] is True
 
 
+def test_on_progress_counts_steps_over_the_run_and_stops(bars_split: Split) -> None:
+    bundle = make_bundle()
+    stop = threading.Event()
+    calls: list[tuple[int, int, str]] = []
+
+    def on_progress(done: int, total: int, message: str) -> None:
+        calls.append((done, total, message))
+        if done == 7:
+            stop.set()
+
+    result = train(bundle, bars_split, FAST, on_progress=on_progress, stop_event=stop)
+    # 5 steps per epoch over 6 epochs: done/total count optimizer steps over the whole run.
+    assert [(d, t) for d, t, _ in calls] == [(s, 30) for s in range(1, 8)]
+    assert calls[6][2].startswith("epoch 2 · step 7/30 · loss ")
+    assert result.stopped and [r.epoch for r in result.history] == [1]
+
+
 def test_stop_after_an_epoch_keeps_the_completed_history(bars_split: Split) -> None:
     bundle = make_bundle()
     stop = threading.Event()
