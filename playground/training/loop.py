@@ -213,12 +213,7 @@ def train(
     model = bundle.model
     notes: list[str] = []
     autocast_dtype, scaler = _mixed_precision(config, device, notes)
-    if config.freeze_backbone:
-        from playground.models.adapt import freeze_backbone  # imported here: playground.models loads every entry
-
-        freeze_backbone(model, freeze=True)
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError("the model has no trainable parameters")
+    _freeze_if_asked(model, config)
 
     torch.manual_seed(config.seed)  # dropout and any other use of the global RNG
     generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
@@ -226,18 +221,11 @@ def train(
     with on_device(model, device, threads=_cpu_threads_for(model, device), oom_message=oom) as last_good:
         # Preprocess up front (inside the session: a GPU out-of-memory error here is converted too).
         task = _ClassificationTask(bundle, split, config, device, generator, autocast_dtype)
-        settings = LoopSettings(
-            config.epochs, steps_per_epoch(task.n_train, config), device, autocast_dtype=autocast_dtype, scaler=scaler
-        )
+        per_epoch = steps_per_epoch(task.n_train, config)
+        settings = LoopSettings(config.epochs, per_epoch, device, autocast_dtype=autocast_dtype, scaler=scaler)
+        report = progress_reporter(on_batch, on_progress)
         outcome = run_epochs(
-            task,
-            model,
-            task.optimizer,
-            settings,
-            last_good,
-            on_batch=progress_reporter(on_batch, on_progress),
-            on_epoch=on_epoch,
-            stop_event=stop_event,
+            task, model, task.optimizer, settings, last_good, on_batch=report, on_epoch=on_epoch, stop_event=stop_event
         )
         # After a stop, validate the weights the run stopped with, so the card has metrics.
         final = task.evaluation if task.evaluation is not None and not outcome.stopped else task.evaluate()
@@ -245,6 +233,16 @@ def train(
     metrics = _metrics(final, outcome, task.last_train)
     _write_card(bundle, split, config, outcome, metrics, device, notes)
     return TrainResult(bundle, outcome.history, outcome.stopped, metrics, final, device=str(device), notes=notes)
+
+
+def _freeze_if_asked(model: nn.Module, config: TrainConfig) -> None:
+    """Freeze the backbone when ``config.freeze_backbone``; refuse a model left without trainable parameters."""
+    if config.freeze_backbone:
+        from playground.models.adapt import freeze_backbone  # imported here: playground.models loads every entry
+
+        freeze_backbone(model, freeze=True)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("the model has no trainable parameters")
 
 
 def _check_classes(bundle: Bundle, split: Split, config: TrainConfig) -> None:

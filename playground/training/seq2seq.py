@@ -238,33 +238,23 @@ def train_seq2seq(
     vocab_size = preprocessing.vocab_size
     target_device = pick_device(device)
 
-    torch.manual_seed(seed)  # initial weights and dropout
-    generator = torch.Generator().manual_seed(seed)  # shuffling
-    model = spec.builder(num_classes=vocab_size, vocab_size=vocab_size, input_size=None, weights=None, **merged)
-    assert isinstance(model, Seq2SeqTransformer)  # the registry entry builds one
+    model, generator = _seeded_model(merged, vocab_size, seed)
     oom = f"the GPU ran out of memory with batch size {run.batch_size}; try a smaller batch size"
     with on_device(model, target_device, threads=cpu_threads(threads, target_device), oom_message=oom) as last_good:
-        work = _Seq2SeqTask(model, preprocessing, train_pairs, val_pairs, generator, run.batch_size, target_device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=0.01, betas=(0.9, 0.98), foreach=True)
-        per_epoch = math.ceil(run.num_examples / run.batch_size)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(run.epochs * per_epoch))
-        settings = LoopSettings(run.epochs, per_epoch, target_device, clip_grad_norm=1.0, step_scheduler=schedule)
+        work = _Seq2SeqTask(model, preprocessing, train_pairs, val_pairs, generator, run, target_device)
+        report, record = progress_reporter(None, on_progress), _copying(on_epoch)
         outcome = run_epochs(
             work,
             model,
-            optimizer,
-            settings,
+            work.optimizer,
+            work.settings,
             last_good,
-            on_batch=progress_reporter(None, on_progress),
-            on_epoch=(lambda record: on_epoch(dict(record))) if on_epoch is not None else None,
+            on_batch=report,
+            on_epoch=record,
             stop_event=stop_event,
         )
-        history = outcome.history
-        metrics = (
-            {k: history[-1][k] for k in ("val_loss", "val_token_accuracy", "val_sequence_accuracy")}
-            if history
-            else evaluate(model, preprocessing, val_pairs)
-        )
+        metrics = work.final_metrics(outcome.history)
+    training = _training_record(task, run, seed, len(val_pairs), target_device, outcome)
     card = ModelCard(
         architecture=ARCHITECTURE,
         num_classes=vocab_size,
@@ -273,9 +263,9 @@ def train_seq2seq(
         hparams=merged,
         source=spec.source,
         dataset=task,
-        training=_training_record(task, run, seed, len(val_pairs), target_device, outcome),
+        training=training,
         metrics=metrics,
-        history=history,
+        history=outcome.history,
         title=f"{ARCHITECTURE} · {task}",
     )
     return Bundle(model, preprocessing, preprocessing.vocab.tokens, card)
@@ -346,6 +336,25 @@ def _merged_hparams(
     return merged
 
 
+def _copying(on_epoch: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None] | None:
+    """``on_epoch`` called with a copy of each record (the caller may keep or change it)."""
+    if on_epoch is None:
+        return None
+    callback = on_epoch
+    return lambda record: callback(dict(record))
+
+
+def _seeded_model(hparams: dict[str, Any], vocab_size: int, seed: int) -> tuple[Seq2SeqTransformer, torch.Generator]:
+    """A fresh model from ``torch.manual_seed(seed)`` (which dropout then uses too) and the shuffling generator."""
+    torch.manual_seed(seed)  # initial weights and dropout
+    generator = torch.Generator().manual_seed(seed)  # shuffling
+    model = MODELS.get(ARCHITECTURE).builder(
+        num_classes=vocab_size, vocab_size=vocab_size, input_size=None, weights=None, **hparams
+    )
+    assert isinstance(model, Seq2SeqTransformer)  # the registry entry builds one
+    return model, generator
+
+
 def _pairs(task: str, run: _Run, seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Training pairs from ``seed``; validation pairs from ``seed + VAL_SEED_OFFSET`` without the training sources.
 
@@ -380,7 +389,11 @@ def _warmup_cosine(total_steps: int) -> Callable[[int], float]:
 
 
 class _Seq2SeqTask:
-    """The seq2seq parts of a run: teacher-forced cross-entropy per batch, :func:`evaluate` per epoch."""
+    """The seq2seq parts of a run: teacher-forced cross-entropy per batch, :func:`evaluate` per epoch.
+
+    Holds the encoded training pairs, the AdamW optimizer and the loop settings (gradient clipping
+    at norm 1, the warm-up / cosine schedule stepped after every batch).
+    """
 
     def __init__(
         self,
@@ -389,14 +402,20 @@ class _Seq2SeqTask:
         train_pairs: list[tuple[str, str]],
         val_pairs: list[tuple[str, str]],
         generator: torch.Generator,
-        batch_size: int,
+        run: _Run,
         device: torch.device,
     ) -> None:
         self.model, self.preprocessing, self.val_pairs = model, preprocessing, val_pairs
-        self.generator, self.batch_size, self.device = generator, batch_size, device
+        self.generator, self.batch_size, self.device = generator, run.batch_size, device
         self.src, self.tgt_in, self.tgt_out = preprocessing.encode_batch(train_pairs)  # (N, S), (N, T), (N, T)
         self.n = len(train_pairs)
         self.order = torch.arange(self.n)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=run.lr, weight_decay=0.01, betas=(0.9, 0.98), foreach=True
+        )
+        per_epoch = math.ceil(run.num_examples / run.batch_size)
+        schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _warmup_cosine(run.epochs * per_epoch))
+        self.settings = LoopSettings(run.epochs, per_epoch, device, clip_grad_norm=1.0, step_scheduler=schedule)
 
     def start_epoch(self, epoch: int) -> None:
         self.model.train()
@@ -420,6 +439,12 @@ class _Seq2SeqTask:
 
     def after_epoch(self) -> None:
         return None
+
+    def final_metrics(self, history: list[dict[str, Any]]) -> dict[str, float]:
+        """The last record's validation numbers; the current weights evaluated when no epoch was recorded."""
+        if history:
+            return {k: history[-1][k] for k in ("val_loss", "val_token_accuracy", "val_sequence_accuracy")}
+        return evaluate(self.model, self.preprocessing, self.val_pairs)
 
 
 def _training_record(
