@@ -209,9 +209,16 @@ with sweep_tab:
                     raise ValueError(f"{title} has {len(m.labels)} classes but {dataset_name} has {len(data.classes)}")
             sevs = sorted(float(s) for s in severities)
 
-            def work(report, stop):  # type: ignore[no-untyped-def]
+            def work(on_progress, stop_event):  # type: ignore[no-untyped-def]
                 return compare_sweeps(
-                    models, images, targets, chosen, sevs, seed=sweep_seed, report=report, stop_event=stop
+                    models,
+                    images,
+                    targets,
+                    chosen,
+                    sevs,
+                    seed=sweep_seed,
+                    on_progress=on_progress,
+                    stop_event=stop_event,
                 )
 
             # Results are cached per model, data sample and settings: the same request reuses them.

@@ -9,7 +9,6 @@ import hashlib
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from playground.data import (
@@ -22,7 +21,9 @@ from playground.data import (
     load_dataset,
     split_dataset,
 )
+from playground.data.stats import dataset_stats, example_indices
 from playground.data.text_csv import csv_columns
+from playground.figures.training import sequence_example_figure
 from playground.figures.viz import (
     class_balance_figure,
     confusion_matrix_figure,
@@ -34,6 +35,7 @@ from playground.figures.viz import (
 from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.models import MODELS
 from playground.runner.training_job import TrainingJob
+from playground.training.evaluate import mistakes
 from playground.training.setup import bundle_for_split, model_hparams_for, tokenizer_options_for, train_config_for
 from ui.pages import ensure_app_entry
 from ui.seq2seq_train import seq2seq_section
@@ -59,7 +61,6 @@ TOKENIZER_KINDS = {
     "wordpiece": "WordPiece (BERT's sub-words)",
     "char": "char (one id per character)",
 }
-MAX_SEQUENCE_FEATURES_SHOWN = 4
 
 
 def with_value(options: list, value: object) -> list:
@@ -212,29 +213,10 @@ if dataset is not None and split is not None:
     parts = f"train {len(split.train_indices):,} · validation {len(split.val_indices):,}"
     c1, c2 = st.columns([2, 3])
     with c1:
-        if isinstance(dataset, ImageDataset):
-            st.markdown(
-                f"**{len(dataset):,} images** · {dataset.channels} channel(s) · "
-                f"{dataset.image_size[0]}×{dataset.image_size[1]} px · {len(dataset.classes)} classes  \n{parts}"
-            )
-        elif isinstance(dataset, TextDataset):
-            chars = np.array([len(t) for t in dataset.texts])
-            words = np.array([len(t.split()) for t in dataset.texts])
-            median_words = int(np.median(words))
-            st.markdown(
-                f"**{len(dataset):,} texts** · {len(dataset.classes)} classes · median {median_words:,} "
-                f"word{'' if median_words == 1 else 's'} ({int(np.median(chars)):,} characters), "
-                f"longest {int(chars.max()):,} characters  \n{parts}"
-            )
-        elif isinstance(dataset, SequenceDataset):
-            st.markdown(
-                f"**{len(dataset):,} sequences** of T = {dataset.length} steps × F = {dataset.num_features} "
-                f"features · {len(dataset.classes)} classes  \n{parts}"
-            )
+        st.markdown(f"{dataset_stats(dataset).summary()}  \n{parts}")
         if dataset.info:
             st.caption(" · ".join(f"{k}: {v}" for k, v in dataset.info.items()))
-        rng = np.random.default_rng(0)
-        idx = rng.choice(len(dataset), size=min(12, len(dataset)), replace=False)
+        idx = example_indices(dataset, 12, seed=0)
         if isinstance(dataset, ImageDataset):
             grid = to_display(dataset.images[idx])  # (n, H, W[, 3]) in [0, 1]
             st.plotly_chart(
@@ -256,21 +238,7 @@ if dataset is not None and split is not None:
                 key="t_text_examples",
             )
         elif isinstance(dataset, SequenceDataset):
-            first = int(idx[0])
-            values = dataset.values[first]  # (T, F)
-            fig = go.Figure(
-                [
-                    go.Scatter(y=values[:, f].tolist(), mode="lines", name=dataset.feature_names[f])
-                    for f in range(min(MAX_SEQUENCE_FEATURES_SHOWN, dataset.num_features))
-                ]
-            )
-            fig.update_layout(
-                title=f"example {first}: {dataset.classes[int(dataset.targets[first])]} "
-                f"(first {min(MAX_SEQUENCE_FEATURES_SHOWN, dataset.num_features)} of {dataset.num_features} features)",
-                xaxis_title="time step",
-                height=300,
-                margin={"t": 40, "b": 40, "l": 40, "r": 10},
-            )
+            fig = sequence_example_figure(dataset, idx[0])
             st.plotly_chart(fig, key="t_sequence_example")
     with c2:
         st.plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance")
@@ -457,35 +425,28 @@ if job is not None and job.status in ("done", "stopped", "failed"):
                 per_class_bar(np.nan_to_num(ev.per_class_accuracy), labels, "per-class accuracy (validation)"),
                 key="t_pc",
             )
-            wrong = list(ev.misclassified[:16])
-            trained_on = job.split.dataset if job.split is not None else None
+            wrong = mistakes(ev, job.split.val_indices, labels, limit=16)
+            trained_on = job.split.dataset
             if wrong and isinstance(trained_on, ImageDataset):
                 images, _ = job.split.val_tensors()
-                grid = to_display(images[wrong])  # (n, H, W[, 3]) in [0, 1]
-                titles = [
-                    f"{labels[int(ev.targets[i])]}→{labels[int(ev.predictions[i])]} {ev.probs[i].max():.0%}"
-                    for i in wrong
-                ]
+                grid = to_display(images[[m.position for m in wrong]])  # (n, H, W[, 3]) in [0, 1]
+                titles = [f"{m.true}→{m.predicted} {m.confidence:.0%}" for m in wrong]
                 st.markdown("**Misclassified validation images** (true → predicted, confidence), most confident first")
                 st.plotly_chart(
                     image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong", config=NO_MODEBAR
                 )
             elif wrong and trained_on is not None:
-                val_indices = job.split.val_indices
-                rows = []
-                for i in wrong:
-                    index = int(val_indices[i])
-                    row = {
-                        "true": labels[int(ev.targets[i])],
-                        "predicted": labels[int(ev.predictions[i])],
-                        "confidence": float(ev.probs[i].max()),
+                is_text = isinstance(trained_on, TextDataset)
+                rows = [
+                    {
+                        "true": m.true,
+                        "predicted": m.predicted,
+                        "confidence": m.confidence,
+                        **({"text": shorten(trained_on.texts[m.index], 200)} if is_text else {"example": m.index}),
                     }
-                    if isinstance(trained_on, TextDataset):
-                        row["text"] = shorten(trained_on.texts[index], 200)
-                    else:
-                        row["example"] = index
-                    rows.append(row)
-                kind = "texts" if isinstance(trained_on, TextDataset) else "sequences"
+                    for m in wrong
+                ]
+                kind = "texts" if is_text else "sequences"
                 st.markdown(f"**Misclassified validation {kind}** (most confident first)")
                 st.dataframe(
                     pd.DataFrame(rows),

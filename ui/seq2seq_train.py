@@ -38,7 +38,7 @@ def _work(task: str, settings: dict[str, Any], history: list[dict[str, Any]]) ->
             history.append(dict(record))  # the page reads a copy; appends are atomic in CPython
             report(int(record["epoch"]), epochs, f"val token accuracy {record['val_token_accuracy']:.3f}")
 
-        bundle = train_seq2seq(task, progress=on_epoch, stop=stop, **settings)
+        bundle = train_seq2seq(task, on_epoch=on_epoch, stop_event=stop, **settings)
         bundle.save(new_run_folder(bundle))
         return bundle
 

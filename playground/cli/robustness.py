@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     keep = sample_indices(len(images), min(args.samples, len(images)), args.seed)
     perturbations = [p.strip() for p in args.perturbations.split(",") if p.strip()]
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, message: str = "") -> None:
         if not args.json:
             print(f"\r{done}/{total} batches", end="", file=sys.stderr, flush=True)
 

@@ -121,7 +121,7 @@ def _run_seq2seq(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed if args.seed is not None else 0,
         device=args.device or "auto",
-        progress=on_epoch,
+        on_epoch=on_epoch,
     )
     out = Path(args.out) if args.out else new_run_folder(bundle)
     bundle.save(out)

@@ -147,7 +147,7 @@ def sweep(
     *,
     seed: int = 0,
     batch_size: int = 256,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> SweepResult:
     """Accuracy, true-class confidence and flip rate under each perturbation at each severity.
@@ -171,8 +171,10 @@ def sweep(
         severities: each in ``[0, 5]``.
         seed: base seed of the perturbations.
         batch_size: images per forward pass.
-        on_progress: called as ``on_progress(done, total)`` after the clean pass of each batch and
-            after each (perturbation, severity, batch); ``total = batches · (1 + P·S)``.
+        on_progress: called as ``on_progress(done, total, message)`` after the clean pass of each
+            batch and after each (perturbation, severity, batch); ``done`` and ``total`` count
+            batches over the whole sweep, ``total = batches · (1 + P·S)``; ``message`` says which
+            pass (``"clean"``, ``"gaussian_noise at severity 2"``).
         stop_event: when set, the sweep stops before its next step and returns the finished points
             with ``stopped=True``.
 
@@ -185,10 +187,78 @@ def sweep(
         ValueError: empty or mismatched inputs, targets outside the model's classes, an unknown /
             non-image perturbation, a severity outside ``[0, 5]``, or ``batch_size < 1``.
     """
-    import playground.robustness.perturbations  # noqa: F401  (registers the built-in perturbations)
-    from playground.robustness.perturbations.base import PERTURBATIONS, perturb_images
-
     net, title = _as_pixel_model(bundle_or_model)
+    identities = _identity_severities(images, targets, perturbations, severities, batch_size)
+    n = int(images.shape[0])
+    progress = _Progress(
+        math.ceil(n / batch_size) * (1 + len(perturbations) * len(severities)), on_progress, stop_event
+    )
+    points: list[SweepPoint] = []
+    was_training = net.model.training
+    net.model.eval()
+    try:
+        with torch.no_grad():
+            batches = _clean_pass(net, images, targets, batch_size, progress)
+            for name in [] if progress.stopped else perturbations:
+                for severity in severities:
+                    point = _sweep_point(net, batches, name, float(severity), identities, seed, progress)
+                    if point is None:
+                        break
+                    points.append(point)
+                if progress.stopped:
+                    break
+    finally:
+        net.model.train(was_training)
+    clean_accuracy, clean_true_confidence = _clean_scores(batches)
+    return SweepResult(
+        points=tuple(points),
+        clean_accuracy=clean_accuracy,
+        clean_true_confidence=clean_true_confidence,
+        n=n,
+        seed=seed,
+        stopped=progress.stopped,
+        model=title,
+    )
+
+
+_Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (pixels (b, C, S, S), y (b,), clean probs (b, K))
+
+
+class _Progress:
+    """Counts a sweep's steps, reports them, and reads the stop request."""
+
+    def __init__(
+        self, total: int, on_progress: Callable[[int, int, str], None] | None, stop_event: threading.Event | None
+    ) -> None:
+        self.total, self.on_progress, self.stop_event = total, on_progress, stop_event
+        self.done = 0
+        self.stopped = False
+
+    def should_stop(self) -> bool:
+        """Whether a stop was asked for (remembered in ``stopped``)."""
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stopped = True
+        return self.stopped
+
+    def tick(self, message: str) -> None:
+        """One more step done."""
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total, message)
+
+
+def _identity_severities(
+    images: torch.Tensor, targets: torch.Tensor, perturbations: list[str], severities: list[float], batch_size: int
+) -> set[tuple[str, float]]:
+    """Check a sweep's request; return the (perturbation, severity) pairs that leave the images as they are.
+
+    Raises:
+        TypeError: images / targets are not tensors.
+        ValueError: empty or mismatched inputs, a non-image perturbation, a bad severity or batch size.
+    """
+    import playground.robustness.perturbations  # noqa: F401  (registers the built-in perturbations)
+    from playground.robustness.perturbations.base import PERTURBATIONS
+
     if not isinstance(images, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise TypeError(
             f"expected images and targets as tensors, got {type(images).__name__} and {type(targets).__name__}"
@@ -210,78 +280,78 @@ def sweep(
         if spec.modality != "image":
             raise ValueError(f"{name} is a {spec.modality} perturbation; a sweep over images needs image ones")
         specs[name] = spec
-    levels = {(name, float(s)): spec.level(float(s)) for name, spec in specs.items() for s in severities}
+    # Severity 0 is the identity (the registry's contract): its point reuses the clean predictions.
+    return {
+        (name, float(s)) for name, spec in specs.items() for s in severities if spec.level(float(s)) == spec.levels[0]
+    }
 
-    device = model_device(net.model)
-    was_training = net.model.training
-    net.model.eval()
-    n_batches = math.ceil(n / batch_size)
-    total = n_batches * (1 + len(perturbations) * len(severities))
-    done = 0
-    stopped = False
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total)
+def _classify(net: PixelSpaceModel, pixels: torch.Tensor) -> torch.Tensor:
+    """Softmax probabilities ``(b, K)`` float32 on the CPU for ``[0, 1]`` pixels."""
+    return net(pixels.to(model_device(net.model))).float().softmax(dim=-1).cpu()
 
-    def classify(pixels: torch.Tensor) -> torch.Tensor:
-        return net(pixels.to(device)).float().softmax(dim=-1).cpu()  # (b, K)
 
-    points: list[SweepPoint] = []
-    clean_correct = clean_conf = 0.0
-    batches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (pixels, y, clean probs)
-    try:
-        with torch.no_grad():
-            # Clean pass: pixels once per batch; clean probabilities for severity 0 and flip rates.
-            for start in range(0, n, batch_size):
-                if stop_event is not None and stop_event.is_set():
-                    stopped = True
-                    break
-                pixels = net.preprocessing.pixels_from_batch(images[start : start + batch_size])  # (b, C, S, S)
-                y = targets[start : start + batch_size].long()  # (b,)
-                probs = classify(pixels)  # (b, K)
-                if int(y.min()) < 0 or int(y.max()) >= probs.shape[1]:
-                    raise ValueError(f"targets must be class indices in [0, {probs.shape[1]}), got {y.tolist()[:10]}")
-                batches.append((pixels, y, probs))
-                clean_correct += float((probs.argmax(dim=-1) == y).sum())
-                clean_conf += float(probs.gather(1, y[:, None]).sum())
-                tick()
-            for name in [] if stopped else perturbations:
-                identity = specs[name].levels[0]
-                for severity in severities:
-                    correct = conf = flips = 0.0
-                    for i, (pixels, y, clean_probs) in enumerate(batches):
-                        if stop_event is not None and stop_event.is_set():
-                            stopped = True
-                            break
-                        if levels[(name, float(severity))] == identity:
-                            probs = clean_probs  # severity 0 is the identity (the registry's contract)
-                        else:
-                            probs = classify(perturb_images(name, pixels, float(severity), seed + i))
-                        pred = probs.argmax(dim=-1)  # (b,)
-                        correct += float((pred == y).sum())
-                        flips += float((pred != clean_probs.argmax(dim=-1)).sum())
-                        conf += float(probs.gather(1, y[:, None]).sum())
-                        tick()
-                    if stopped:
-                        break
-                    points.append(SweepPoint(name, float(severity), correct / n, conf / n, flips / n, n))
-                if stopped:
-                    break
-    finally:
-        net.model.train(was_training)
+def _clean_pass(
+    net: PixelSpaceModel, images: torch.Tensor, targets: torch.Tensor, batch_size: int, progress: _Progress
+) -> list[_Batch]:
+    """Pixels once per batch, with their clean probabilities (for severity 0 and flip rates).
+
+    Raises:
+        ValueError: targets outside the model's classes.
+    """
+    batches: list[_Batch] = []
+    for start in range(0, int(images.shape[0]), batch_size):
+        if progress.should_stop():
+            break
+        pixels = net.preprocessing.pixels_from_batch(images[start : start + batch_size])  # (b, C, S, S)
+        y = targets[start : start + batch_size].long()  # (b,)
+        probs = _classify(net, pixels)  # (b, K)
+        if int(y.min()) < 0 or int(y.max()) >= probs.shape[1]:
+            raise ValueError(f"targets must be class indices in [0, {probs.shape[1]}), got {y.tolist()[:10]}")
+        batches.append((pixels, y, probs))
+        progress.tick("clean")
+    return batches
+
+
+def _clean_scores(batches: list[_Batch]) -> tuple[float, float]:
+    """Accuracy and mean true-class probability of the clean pass (NaN when no batch ran)."""
     seen = sum(len(y) for _, y, _ in batches)  # n unless stopped during the clean pass
-    return SweepResult(
-        points=tuple(points),
-        clean_accuracy=clean_correct / seen if seen else math.nan,
-        clean_true_confidence=clean_conf / seen if seen else math.nan,
-        n=n,
-        seed=seed,
-        stopped=stopped,
-        model=title,
-    )
+    if not seen:
+        return math.nan, math.nan
+    correct = confidence = 0.0
+    for _, y, probs in batches:
+        correct += float((probs.argmax(dim=-1) == y).sum())
+        confidence += float(probs.gather(1, y[:, None]).sum())
+    return correct / seen, confidence / seen
+
+
+def _sweep_point(
+    net: PixelSpaceModel,
+    batches: list[_Batch],
+    name: str,
+    severity: float,
+    identities: set[tuple[str, float]],
+    seed: int,
+    progress: _Progress,
+) -> SweepPoint | None:
+    """One (perturbation, severity) point over all batches, or None when a stop cut it short."""
+    from playground.robustness.perturbations.base import perturb_images
+
+    n = sum(len(y) for _, y, _ in batches)
+    correct = conf = flips = 0.0
+    for i, (pixels, y, clean_probs) in enumerate(batches):
+        if progress.should_stop():
+            return None
+        if (name, severity) in identities:
+            probs = clean_probs
+        else:
+            probs = _classify(net, perturb_images(name, pixels, severity, seed + i))
+        pred = probs.argmax(dim=-1)  # (b,)
+        correct += float((pred == y).sum())
+        flips += float((pred != clean_probs.argmax(dim=-1)).sum())
+        conf += float(probs.gather(1, y[:, None]).sum())
+        progress.tick(f"{name} at severity {severity:g}")
+    return SweepPoint(name, severity, correct / n, conf / n, flips / n, n)
 
 
 @dataclass(frozen=True)
@@ -492,7 +562,7 @@ def compare_sweeps(
     severities: list[float],
     *,
     seed: int = 0,
-    report: Callable[[int, int, str], None] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> list[tuple[str, SweepResult]]:
     """The same :func:`sweep` for several models, one after the other, on the same images.
@@ -501,7 +571,8 @@ def compare_sweeps(
         models: ``(title, bundle)`` pairs; the first is the baseline of :func:`corruption_errors`.
         images: ``(N, C, H, W)`` uint8 raw images; targets: ``(N,)`` int64 labels.
         perturbations, severities, seed: as in :func:`sweep`.
-        report: ``report(done, total, message)`` over all models together.
+        on_progress: ``on_progress(done, total, message)`` over all models together (``done`` and
+            ``total`` in batches), the message naming the model.
         stop_event: cancels the current sweep; models after it are not run.
 
     Returns:
@@ -515,9 +586,9 @@ def compare_sweeps(
     results: list[tuple[str, SweepResult]] = []
     for i, (title, bundle) in enumerate(models):
 
-        def progress(done: int, total: int, i: int = i, title: str = title) -> None:
-            if report is not None:
-                report(i * total + done, len(models) * total, f"{title}: {done}/{total} batches")
+        def progress(done: int, total: int, message: str, i: int = i, title: str = title) -> None:
+            if on_progress is not None:
+                on_progress(i * total + done, len(models) * total, f"{title}: {done}/{total} batches ({message})")
 
         result = sweep(
             bundle, images, targets, perturbations, severities, seed=seed, on_progress=progress, stop_event=stop_event

@@ -17,7 +17,8 @@ from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
 JobStatus = Literal["pending", "running", "done", "stopped", "failed"]
-#: ``work(report, stop_event) -> result``; ``report(done, total, message)`` may be called any time.
+#: ``work(on_progress, stop_event) -> result``; ``on_progress(done, total, message)`` may be called any
+#: time (the library's convention for long work: pass both on to the library function).
 Work = Callable[[Callable[[int, int, str], None], threading.Event], T]
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ class BackgroundJob(Generic[T]):
     """Runs ``work`` once in a daemon thread and exposes lock-guarded snapshots.
 
     Args:
-        work: the function to run; it should check ``stop_event`` between steps and return early
-            (its return value is kept) when it is set.
+        work: ``work(on_progress, stop_event)``, the function to run; it should report through
+            ``on_progress(done, total, message)`` and check ``stop_event`` between steps, returning
+            early (its return value is kept) when it is set.
         name: a label for the UI, logs and the thread.
     """
 
@@ -82,7 +84,7 @@ class BackgroundJob(Generic[T]):
         return thread is not None and thread.is_alive()
 
     # -- the worker ------------------------------------------------------------------------
-    def _report(self, done: int, total: int, message: str = "") -> None:
+    def _on_progress(self, done: int, total: int, message: str = "") -> None:
         with self._lock:
             self._done, self._total, self._message = done, total, message
 
@@ -92,7 +94,7 @@ class BackgroundJob(Generic[T]):
 
     def _run(self) -> None:
         try:
-            result = self._work(self._report, self._stop_event)
+            result = self._work(self._on_progress, self._stop_event)
         except Exception as exc:  # kept for the page to show, and logged: never lost
             log.exception("%s failed", self.name)
             with self._lock:

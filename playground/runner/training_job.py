@@ -52,19 +52,24 @@ class TrainingJob(BackgroundJob[TrainResult]):
         self._batch_losses: deque[tuple[int, float]] = deque(maxlen=MAX_BATCH_LOSSES)
 
     # -- the worker ------------------------------------------------------------------------
-    def _train(self, report: Callable[[int, int, str], None], stop_event: threading.Event) -> TrainResult:
+    def _train(self, on_progress: Callable[[int, int, str], None], stop_event: threading.Event) -> TrainResult:
         def on_batch(progress: BatchProgress) -> None:
             with self._lock:
                 self._batch_progress = progress
                 self._batch_losses.append((progress.step, progress.loss))
-            report(progress.step, progress.total_steps, f"epoch {progress.epoch}")
 
         def on_epoch(record: EpochRecord) -> None:
             with self._lock:
                 self._history.append(record)
 
         result = train(
-            self.bundle, self.split, self.config, on_batch=on_batch, on_epoch=on_epoch, stop_event=stop_event
+            self.bundle,
+            self.split,
+            self.config,
+            on_progress=on_progress,
+            on_batch=on_batch,
+            on_epoch=on_epoch,
+            stop_event=stop_event,
         )
         with self._lock:
             self._history = list(result.history)

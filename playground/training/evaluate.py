@@ -187,3 +187,46 @@ def _check_targets(targets: torch.Tensor, n: int) -> None:
         raise ValueError("nothing to evaluate: got 0 examples")
     if int(targets.min()) < 0:
         raise ValueError(f"targets must be >= 0, got {int(targets.min())}")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One misclassified validation example.
+
+    Attributes:
+        position: its row in the evaluation (index into the validation part).
+        index: its index in the dataset.
+        true: the true class name.
+        predicted: the predicted class name.
+        confidence: the probability given to the predicted class, in ``[0, 1]``.
+    """
+
+    position: int
+    index: int
+    true: str
+    predicted: str
+    confidence: float
+
+
+def mistakes(evaluation: Evaluation, val_indices: torch.Tensor, labels: list[str], limit: int = 16) -> list[Mistake]:
+    """The most confident mistakes of an evaluation of a split's validation part, first ``limit`` of them.
+
+    Args:
+        evaluation: the model on the validation part (rows in the order of ``val_indices``).
+        val_indices: ``(N,)`` int64 dataset indices of the validation part.
+        labels: the K class names.
+        limit: at most this many.
+
+    Returns:
+        Up to ``limit`` :class:`Mistake` s, most confident first (the order of ``evaluation.misclassified``).
+    """
+    return [
+        Mistake(
+            position=int(i),
+            index=int(val_indices[i]),
+            true=labels[int(evaluation.targets[i])],
+            predicted=labels[int(evaluation.predictions[i])],
+            confidence=float(evaluation.probs[i].max()),
+        )
+        for i in evaluation.misclassified[:limit]
+    ]

@@ -1,33 +1,22 @@
 """The training loop: supervised classification with cross-entropy, on in-memory datasets.
 
-One function, :func:`train`, trains a bundle's model in place and reports progress through two
-callbacks (per batch and per epoch); a ``threading.Event`` stops it between batches. A background
-job (:mod:`playground.runner.training_job`) and the benchmark both drive this same function.
+One function, :func:`train`, trains a bundle's model in place and reports progress through
+callbacks (``on_progress`` and ``on_batch`` per batch, ``on_epoch`` per epoch); a
+``threading.Event`` stops it between batches. A background job
+(:mod:`playground.runner.training_job`) and the benchmark both drive this same function.
 
-The data pipeline, and why it looks like this:
-
-* The datasets here are already tensors in memory (``(N, C, H, W)`` uint8). A ``DataLoader`` over a
-  ``Dataset`` would call ``__getitem__`` once per sample and collate; slicing the tensor with a
-  batch of indices is one operation, and much faster, so there is no ``DataLoader``.
-* Resizing and channel conversion to the model's input (``Preprocessing.pixels_from_batch``) is
-  done ONCE for the whole dataset when the result fits in :data:`PRECOMPUTE_LIMIT_BYTES`; without
-  augmentation the normalization is folded in too, so a step is "index, forward, backward". On a
-  GPU that data is kept on the GPU when it fits. Larger inputs are preprocessed batch by batch.
-* Augmentation (:mod:`playground.training.augment`) acts on ``[0, 1]`` pixels before normalization.
-* Text is tokenized once, up front (``TextPreprocessing.encode_batch``: ``(N, T)`` int64 ids padded
-  with 0 to the longest text, at most ``max_length``); numeric sequences are standardized once
-  (``SequencePreprocessing.normalize``). Neither is augmented.
-* On CPU every batch's loss is read at once (free). On a GPU, reading a loss forces the host to
-  wait for the device, so losses are queued and read together about every 0.2 s: the NaN check and
-  the ``on_batch`` callbacks then run for those batches in order, with the exact step numbers.
+The epochs × batches skeleton (progress, stop, loss checks, mixed precision, last good weights) is
+:mod:`playground.training.skeleton`; this module adds what classification needs (a batch's
+cross-entropy and accuracy, validation, the epoch record, the card). The data pipeline (inputs
+built once up front, no ``DataLoader``) is :mod:`playground.training.inputs`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,63 +24,39 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.core.device import cpu_threads, is_out_of_memory, pick_device
-from playground.modalities.image.preprocessing import Preprocessing
-from playground.modalities.sequence.preprocessing import SequencePreprocessing
-from playground.modalities.text.preprocessing import TextPreprocessing
-from playground.training.augment import augment_batch
+from playground.core.device import cpu_threads, pick_device
 from playground.training.config import TrainConfig
 from playground.training.evaluate import Evaluation, evaluate_batches
+from playground.training.inputs import EncodedInputs, ImageInputs, model_inputs
+from playground.training.skeleton import (
+    BatchProgress,
+    EpochStats,
+    LoopOutcome,
+    LoopSettings,
+    ProgressCallback,
+    TrainingError,
+    on_device,
+    progress_reporter,
+    run_epochs,
+)
 
 if TYPE_CHECKING:
-    import threading
-
     from playground.bundle import Bundle
     from playground.data.split import Split
 
-PRECOMPUTE_LIMIT_BYTES = 2 * 1024**3  # preprocess the whole set up front when it fits in 2 GiB of float32
-PREPROCESS_CHUNK = 1024  # images per chunk when preprocessing up front (bounds peak memory)
 EVAL_BATCH_SIZE = 512
-SYNC_INTERVAL_S = 0.2  # on accelerators: read queued losses at least this often
-SYNC_MAX_PENDING = 64  # ... or when this many are queued
 
-
-class TrainingError(ValueError):
-    """Training cannot go on (the loss became NaN / infinite, the GPU ran out of memory).
-
-    The message says what happened and what to try. When it is raised, the bundle's model holds
-    the last good weights: those at the end of the last completed epoch, or the starting ones.
-    """
-
-
-@dataclass(frozen=True)
-class BatchProgress:
-    """Progress after one training batch, for progress bars and live loss curves.
-
-    Attributes:
-        epoch: current epoch, 1-based.
-        step: global optimizer step, 1-based (``(epoch - 1) * steps_per_epoch + batch``).
-        steps_per_epoch: batches per epoch.
-        total_steps: ``epochs * steps_per_epoch``.
-        loss: this batch's mean cross-entropy.
-        samples_per_s: training throughput so far (validation time excluded), examples per second.
-        eta_s: estimated seconds left, validation included.
-        elapsed_s: seconds since the run started (wall clock).
-    """
-
-    epoch: int
-    step: int
-    steps_per_epoch: int
-    total_steps: int
-    loss: float
-    samples_per_s: float
-    eta_s: float
-    elapsed_s: float
-
-    @property
-    def fraction(self) -> float:
-        """Share of the run done, in ``[0, 1]``."""
-        return self.step / self.total_steps
+__all__ = [
+    "EVAL_BATCH_SIZE",
+    "BatchProgress",
+    "EpochRecord",
+    "TrainResult",
+    "TrainingError",
+    "make_optimizer",
+    "make_scheduler",
+    "steps_per_epoch",
+    "train",
+]
 
 
 @dataclass(frozen=True)
@@ -192,6 +157,7 @@ def train(
     split: Split,
     config: TrainConfig,
     *,
+    on_progress: ProgressCallback | None = None,
     on_batch: Callable[[BatchProgress], None] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     stop_event: threading.Event | None = None,
@@ -203,8 +169,8 @@ def train(
 
     Each step: take a batch of a seeded random permutation of the training part, preprocess it
     (``bundle.preprocessing``: resize, channels), augment it if asked, normalize, forward,
-    cross-entropy, backward, optimizer step. After each epoch: validate, call ``on_epoch``, step
-    the learning-rate schedule, and keep a copy of the weights as the last good state.
+    cross-entropy, backward, optimizer step. After each epoch: validate, step the learning-rate
+    schedule, keep a copy of the weights as the last good state, and call ``on_epoch``.
 
     Stopping: ``stop_event`` is checked before every batch. A set event ends the run keeping the
     current weights; the partial epoch is not added to ``history``, but the final weights are
@@ -224,8 +190,12 @@ def train(
         split: train / validation parts of a dataset of the bundle's modality (images, texts or
             numeric sequences).
         config: hyper-parameters; ``config.val_fraction`` is not used here (the split is given).
-        on_batch: called after each training batch (on accelerators, possibly a few batches late).
-        on_epoch: called after each completed epoch.
+        on_progress: ``on_progress(done, total, message)`` after each training batch, ``done`` and
+            ``total`` counted in optimizer steps (batches) over the whole run, ``message`` one line
+            (epoch, step, loss, throughput, ETA). On accelerators possibly a few batches late.
+        on_batch: the same moments with the batch's :class:`BatchProgress` (loss, throughput, ETA),
+            for live loss curves.
+        on_epoch: called after each completed epoch with its :class:`EpochRecord`.
         stop_event: set it (from any thread) to stop after the current batch.
 
     Returns:
@@ -238,6 +208,45 @@ def train(
         TrainingError: the loss became NaN or infinite, or the GPU ran out of memory. The model
             then holds the last good weights (end of the last completed epoch, or the start).
     """
+    _check_classes(bundle, split, config)
+    device = pick_device(config.device)
+    model = bundle.model
+    notes: list[str] = []
+    autocast_dtype, scaler = _mixed_precision(config, device, notes)
+    _freeze_if_asked(model, config)
+
+    torch.manual_seed(config.seed)  # dropout and any other use of the global RNG
+    generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
+    oom = f"the GPU ran out of memory with batch size {config.batch_size}; try a smaller batch size"
+    with on_device(model, device, threads=_cpu_threads_for(model, device), oom_message=oom) as last_good:
+        # Preprocess up front (inside the session: a GPU out-of-memory error here is converted too).
+        task = _ClassificationTask(bundle, split, config, device, generator, autocast_dtype)
+        per_epoch = steps_per_epoch(task.n_train, config)
+        settings = LoopSettings(config.epochs, per_epoch, device, autocast_dtype=autocast_dtype, scaler=scaler)
+        report = progress_reporter(on_batch, on_progress)
+        outcome = run_epochs(
+            task, model, task.optimizer, settings, last_good, on_batch=report, on_epoch=on_epoch, stop_event=stop_event
+        )
+        # After a stop, validate the weights the run stopped with, so the card has metrics.
+        final = task.evaluation if task.evaluation is not None and not outcome.stopped else task.evaluate()
+
+    metrics = _metrics(final, outcome, task.last_train)
+    _write_card(bundle, split, config, outcome, metrics, device, notes)
+    return TrainResult(bundle, outcome.history, outcome.stopped, metrics, final, device=str(device), notes=notes)
+
+
+def _freeze_if_asked(model: nn.Module, config: TrainConfig) -> None:
+    """Freeze the backbone when ``config.freeze_backbone``; refuse a model left without trainable parameters."""
+    if config.freeze_backbone:
+        from playground.models.adapt import freeze_backbone  # imported here: playground.models loads every entry
+
+        freeze_backbone(model, freeze=True)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("the model has no trainable parameters")
+
+
+def _check_classes(bundle: Bundle, split: Split, config: TrainConfig) -> None:
+    """Refuse a config that is not a :class:`TrainConfig` and a model whose outputs are not the dataset's classes."""
     if not isinstance(config, TrainConfig):
         raise TypeError(f"expected a TrainConfig, got {type(config).__name__}")
     dataset = split.dataset
@@ -252,295 +261,132 @@ def train(
             f"dataset targets must be in [0, {num_classes}), got [{int(dataset.targets.min())}, "
             f"{int(dataset.targets.max())}]"
         )
-    device = pick_device(config.device)
-    model = bundle.model
-    notes: list[str] = []
-    autocast_dtype, scaler = _mixed_precision(config, device, notes)
 
-    if config.freeze_backbone:
-        from playground.models.adapt import freeze_backbone  # imported here: playground.models loads every entry
 
-        freeze_backbone(model, freeze=True)
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError("the model has no trainable parameters")
+class _ClassificationTask:
+    """The classification parts of a run: cross-entropy and accuracy per batch, validation per epoch.
 
-    torch.manual_seed(config.seed)  # dropout and any other use of the global RNG
-    generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
+    Builds the model inputs of both parts (on ``device`` when they fit), the optimizer and the
+    per-epoch learning-rate schedule.
+    """
 
-    train_raw, train_targets = split.part("train")
-    val_raw, val_targets = split.part("val")
-    n_train, n_val = len(train_targets), len(val_targets)
-    per_epoch = steps_per_epoch(n_train, config)
-    total_steps = config.epochs * per_epoch
-    batch_size = config.batch_size
-
-    snapshot = _snapshot(model)  # last good weights: the initial ones, then each epoch's end
-    history: list[EpochRecord] = []
-    stopped = False
-    last_train: tuple[float, float] | None = None  # (loss, accuracy) of the last epoch with a batch
-    train_seconds = 0.0  # time spent in training batches (validation excluded)
-    val_seconds = 0.0
-    samples_seen = 0
-    loss_sum = 0.0  # this epoch's sum of batch loss x batch size, over the losses read so far
-    pending: list[tuple[int, int, torch.Tensor | float]] = []  # (step, batch size, loss), reported by flush()
-    last_sync = start = time.perf_counter()
-
-    def flush(epoch: int, epoch_start: float) -> None:
-        """Read the queued losses (one device sync), check them and report each batch in order."""
-        nonlocal loss_sum, last_sync
-        if not pending:
-            return
-        tensors = [loss for _, _, loss in pending if isinstance(loss, torch.Tensor)]
-        read = iter(torch.stack(tensors).tolist() if tensors else [])  # one device sync for all
-        values = [loss if isinstance(loss, float) else next(read) for _, _, loss in pending]
-        last_sync = time.perf_counter()
-        run_train_s = max(train_seconds + (last_sync - epoch_start), 1e-9)
-        later = sum(size for _, size, _ in pending)  # samples counted in samples_seen, not reported yet
-        for (step, size, _), value in zip(pending, values, strict=True):
-            _check_finite(value, epoch, step, lr=float(optimizer.param_groups[0]["lr"]))
-            loss_sum += value * size
-            later -= size
-            if on_batch is not None:
-                val_per_epoch = val_seconds / len(history) if history else 0.0
-                on_batch(
-                    BatchProgress(
-                        epoch=epoch,
-                        step=step,
-                        steps_per_epoch=per_epoch,
-                        total_steps=total_steps,
-                        loss=value,
-                        samples_per_s=(samples_seen - later) / run_train_s,
-                        eta_s=(total_steps - step) * run_train_s / step
-                        + (config.epochs - len(history)) * val_per_epoch,
-                        elapsed_s=last_sync - start,
-                    )
-                )
-        pending.clear()
-
-    threads = _cpu_threads_for(model, device)
-    try:
-        model.to(device)
-        # Preprocess up front (inside the try: a GPU out-of-memory error here is converted too).
-        train_inputs = _inputs(train_raw, bundle, device, augment=config.augments)
-        val_inputs = _inputs(val_raw, bundle, device, augment=False)
-        y_train = train_targets.to(train_inputs.device)
-        optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
-        scheduler = make_scheduler(optimizer, config)
-        amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else None
-        on_cpu = device.type == "cpu"
-        evaluation: Evaluation | None = None
-
-        for epoch in range(1, config.epochs + 1):
-            lr = float(optimizer.param_groups[0]["lr"])
-            _train_mode(model, frozen_bn_eval=config.freeze_backbone)
-            perm = torch.randperm(n_train, generator=generator).to(train_inputs.device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            loss_sum, seen = 0.0, 0
-            epoch_start = time.perf_counter()
-            for b in range(per_epoch):
-                if stop_event is not None and stop_event.is_set():
-                    stopped = True
-                    break
-                step = (epoch - 1) * per_epoch + b + 1
-                idx = perm[b * batch_size : (b + 1) * batch_size]
-                x = train_inputs.batch(idx, generator=generator, config=config)
-                y = y_train[idx].to(device, non_blocking=True)
-                with amp if amp is not None else contextlib.nullcontext():
-                    logits = model(x)  # (B, K)
-                    if logits.ndim != 2 or logits.shape[1] != num_classes:
-                        raise ValueError(
-                            f"expected (B, {num_classes}) logits from the model, got {tuple(logits.shape)}"
-                        )
-                    loss = F.cross_entropy(logits, y)
-                loss_value: torch.Tensor | float = loss.detach()
-                if on_cpu:  # reading the loss is free here: check it before it can reach the weights
-                    loss_value = loss.item()
-                    _check_finite(loss_value, epoch, step, lr=lr)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    optimizer.step()
-                correct += (logits.detach().argmax(dim=1) == y).sum()
-                seen += len(idx)
-                samples_seen += len(idx)
-                pending.append((step, len(idx), loss_value))
-                if on_cpu or time.perf_counter() - last_sync >= SYNC_INTERVAL_S or len(pending) >= SYNC_MAX_PENDING:
-                    flush(epoch, epoch_start)
-            flush(epoch, epoch_start)
-            _synchronize(device)
-            epoch_train_s = time.perf_counter() - epoch_start
-            train_seconds += epoch_train_s
-            if seen:
-                last_train = (loss_sum / seen, int(correct) / seen)
-            if stopped or last_train is None:
-                break
-
-            val_start = time.perf_counter()
-            evaluation = evaluate_batches(
-                model, val_inputs.batches(EVAL_BATCH_SIZE), val_targets, device=device, autocast_dtype=autocast_dtype
-            )
-            val_seconds += time.perf_counter() - val_start
-            record = EpochRecord(
-                epoch=epoch,
-                train_loss=last_train[0],
-                train_accuracy=last_train[1],
-                val_loss=evaluation.loss,
-                val_accuracy=evaluation.accuracy,
-                lr=lr,
-                seconds=time.perf_counter() - epoch_start,
-                samples_per_s=seen / max(epoch_train_s, 1e-9),
-            )
-            history.append(record)
-            scheduler.step()
-            snapshot = _snapshot(model)
-            if on_epoch is not None:
-                on_epoch(record)
-
-        # After a stop, validate the weights the run stopped with, so the card has metrics.
-        final = (
-            evaluation
-            if evaluation is not None and not stopped
-            else evaluate_batches(
-                model, val_inputs.batches(EVAL_BATCH_SIZE), val_targets, device=device, autocast_dtype=autocast_dtype
-            )
+    def __init__(
+        self,
+        bundle: Bundle,
+        split: Split,
+        config: TrainConfig,
+        device: torch.device,
+        generator: torch.Generator,
+        autocast_dtype: torch.dtype | None,
+    ) -> None:
+        self.model, self.config, self.device = bundle.model, config, device
+        self.generator, self.autocast_dtype = generator, autocast_dtype
+        self.num_classes = len(split.dataset.classes)
+        train_raw, train_targets = split.part("train")
+        val_raw, self.val_targets = split.part("val")
+        self.n_train = len(train_targets)
+        self.train_inputs: ImageInputs | EncodedInputs = model_inputs(
+            train_raw, bundle, device, augment=config.augments
         )
-    except Exception as exc:
-        model.load_state_dict(snapshot)  # the last good weights
-        if is_out_of_memory(exc):
-            raise TrainingError(
-                f"the GPU ran out of memory with batch size {batch_size}; try a smaller batch size"
-            ) from exc
-        raise
-    finally:
-        threads.close()
-        model.to("cpu").eval()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        self.val_inputs: ImageInputs | EncodedInputs = model_inputs(val_raw, bundle, device, augment=False)
+        self.y_train = train_targets.to(self.train_inputs.device)
+        self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad], config)
+        self.scheduler = make_scheduler(self.optimizer, config)
+        self.evaluation: Evaluation | None = None  # of the last recorded epoch
+        self.last_train: tuple[float, float] | None = None  # (loss, accuracy) of the last epoch with a batch
+        self.lr = config.lr
+        self.perm = torch.empty(0, dtype=torch.int64)
+        self.correct = torch.zeros((), dtype=torch.int64)
 
+    def start_epoch(self, epoch: int) -> None:
+        self.lr = float(self.optimizer.param_groups[0]["lr"])
+        _train_mode(self.model, frozen_bn_eval=self.config.freeze_backbone)
+        self.perm = torch.randperm(self.n_train, generator=self.generator).to(self.train_inputs.device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=self.device)
+
+    def batch_loss(self, batch: int) -> tuple[torch.Tensor, int]:
+        size = self.config.batch_size
+        idx = self.perm[batch * size : (batch + 1) * size]
+        x = self.train_inputs.batch(idx, generator=self.generator, config=self.config)
+        y = self.y_train[idx].to(self.device, non_blocking=True)
+        logits = self.model(x)  # (B, K)
+        if logits.ndim != 2 or logits.shape[1] != self.num_classes:
+            raise ValueError(f"expected (B, {self.num_classes}) logits from the model, got {tuple(logits.shape)}")
+        self.correct += (logits.detach().argmax(dim=1) == y).sum()
+        return F.cross_entropy(logits, y), len(idx)
+
+    def evaluate(self) -> Evaluation:
+        """The current weights on the validation part."""
+        return evaluate_batches(
+            self.model,
+            self.val_inputs.batches(EVAL_BATCH_SIZE),
+            self.val_targets,
+            device=self.device,
+            autocast_dtype=self.autocast_dtype,
+        )
+
+    def end_epoch(self, stats: EpochStats) -> EpochRecord | None:
+        if stats.examples:
+            self.last_train = (stats.loss_sum / stats.examples, int(self.correct) / stats.examples)
+        if stats.stopped or self.last_train is None:
+            return None
+        self.evaluation = self.evaluate()
+        return EpochRecord(
+            epoch=stats.epoch,
+            train_loss=self.last_train[0],
+            train_accuracy=self.last_train[1],
+            val_loss=self.evaluation.loss,
+            val_accuracy=self.evaluation.accuracy,
+            lr=self.lr,
+            seconds=time.perf_counter() - stats.started,
+            samples_per_s=stats.examples / max(stats.train_seconds, 1e-9),
+        )
+
+    def after_epoch(self) -> None:
+        self.scheduler.step()
+
+
+def _metrics(
+    final: Evaluation, outcome: LoopOutcome[EpochRecord], last_train: tuple[float, float] | None
+) -> dict[str, float]:
+    """The run's metrics (see :attr:`TrainResult.metrics`)."""
     metrics: dict[str, float] = {
         "val_accuracy": final.accuracy,
         "val_loss": final.loss,
-        "epochs_completed": len(history),
-        "seconds": time.perf_counter() - start,
+        "epochs_completed": len(outcome.history),
+        "seconds": time.perf_counter() - outcome.started,
     }
     if last_train is not None:
         metrics["train_accuracy"] = last_train[1]
         metrics["train_loss"] = last_train[0]
-        metrics["samples_per_s"] = samples_seen / max(train_seconds, 1e-9)
+        metrics["samples_per_s"] = outcome.samples_seen / max(outcome.train_seconds, 1e-9)
+    return metrics
+
+
+def _write_card(
+    bundle: Bundle,
+    split: Split,
+    config: TrainConfig,
+    outcome: LoopOutcome[EpochRecord],
+    metrics: dict[str, float],
+    device: torch.device,
+    notes: list[str],
+) -> None:
+    """Record the run on ``bundle.card`` (dataset, config, sizes, metrics, history); labels become the classes."""
+    dataset = split.dataset
     card = bundle.card
     card.dataset = dataset.name
     card.training = {
         **config.to_dict(),
-        "train_size": n_train,
-        "val_size": n_val,
+        "train_size": len(split.train_indices),
+        "val_size": len(split.val_indices),
         "device": str(device),
-        "stopped": stopped,
+        "stopped": outcome.stopped,
         "notes": list(notes),
     }
     card.metrics = dict(metrics)
-    card.history = [r.to_dict() for r in history]
+    card.history = [r.to_dict() for r in outcome.history]
     bundle.labels = list(dataset.classes)
-    return TrainResult(bundle, history, stopped, metrics, final, device=str(device), notes=notes)
-
-
-def _inputs(
-    raw: torch.Tensor | list[str], bundle: Bundle, device: torch.device, *, augment: bool
-) -> _Inputs | _Encoded:
-    """Model inputs for one part of a split, of whatever modality ``bundle`` takes.
-
-    Raises:
-        ValueError: if the data's modality is not the model's (e.g. texts for an image model).
-    """
-    preprocessing = bundle.preprocessing
-    if isinstance(preprocessing, TextPreprocessing) and isinstance(raw, list):
-        ids, _ = preprocessing.encode_batch(raw)  # (N, T) int64, padded with 0
-        return _Encoded(ids, device)
-    if isinstance(preprocessing, SequencePreprocessing) and isinstance(raw, torch.Tensor) and raw.is_floating_point():
-        return _Encoded(preprocessing.normalize(raw), device)  # (N, T, F) float32
-    if isinstance(preprocessing, Preprocessing) and isinstance(raw, torch.Tensor) and raw.dtype == torch.uint8:
-        return _Inputs(raw, preprocessing, device, normalize=not augment)
-    kind = "texts" if isinstance(raw, list) else ("images" if raw.dtype == torch.uint8 else "numeric sequences")
-    raise ValueError(f"{bundle.title} takes {bundle.modality} input and cannot train on {kind}; pick a matching model")
-
-
-class _Encoded:
-    """Model inputs already encoded up front (token ids or standardized sequences), no augmentation."""
-
-    def __init__(self, data: torch.Tensor, device: torch.device):
-        self.target_device = device
-        self.data = data.to(device)  # (N, T) int64 or (N, T, F) float32: small enough to keep whole
-        self.device = self.data.device
-        self.n = len(data)
-
-    def batch(self, idx: torch.Tensor, *, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
-        """The inputs at indices ``idx``, on the target device."""
-        return self.data[idx]
-
-    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
-        """The inputs in order, ``batch_size`` at a time."""
-        for start in range(0, self.n, batch_size):
-            yield self.data[start : start + batch_size]
-
-
-class _Inputs:
-    """Model inputs for one part of the split: preprocessed up front when it fits, else per batch.
-
-    ``normalize=True`` stores normalized inputs (no augmentation); ``False`` stores ``[0, 1]``
-    pixels and normalizes each batch after augmentation.
-    """
-
-    def __init__(self, images: torch.Tensor, preprocessing: Preprocessing, device: torch.device, *, normalize: bool):
-        self.preprocessing = preprocessing
-        self.target_device = device
-        self.n = len(images)
-        size = preprocessing.image_size
-        nbytes = self.n * preprocessing.channels * size * size * 4  # float32
-        self.precomputed = nbytes <= PRECOMPUTE_LIMIT_BYTES
-        self.normalized = normalize and self.precomputed  # whether self.data is normalized already
-        if self.precomputed:
-            chunks = []
-            for start in range(0, self.n, PREPROCESS_CHUNK):
-                pixels = preprocessing.pixels_from_batch(images[start : start + PREPROCESS_CHUNK])
-                chunks.append(preprocessing.normalize(pixels) if normalize else pixels)
-            data = torch.cat(chunks)  # (N, C, S, S) float32
-            # Keep it on the accelerator when it fits comfortably (a quarter of the free memory).
-            if device.type == "cuda" and nbytes > torch.cuda.mem_get_info(device)[0] // 4:
-                self.data = data.pin_memory()
-            else:
-                self.data = data.to(device)
-        else:
-            self.data = images  # (N, C', H', W') uint8 on the CPU; preprocessed per batch
-        self.device = self.data.device
-
-    def batch(self, idx: torch.Tensor, *, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
-        """Normalized ``(B, C, S, S)`` float32 inputs on the target device for indices ``idx``."""
-        if self.precomputed:
-            x = self.data[idx].to(self.target_device, non_blocking=True)
-        else:
-            x = self.preprocessing.pixels_from_batch(self.data[idx.cpu()].to(self.target_device, non_blocking=True))
-        if self.normalized:
-            return x
-        if config.augments:
-            x = augment_batch(
-                x,
-                flip=config.augment_flip,
-                crop=config.augment_crop,
-                rotation=config.augment_rotation,
-                generator=generator,
-            )
-        return self.preprocessing.normalize(x)
-
-    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
-        """Normalized ``(B, C, S, S)`` inputs in order, ``batch_size`` at a time (no augmentation)."""
-        for start in range(0, self.n, batch_size):
-            x = self.data[start : start + batch_size].to(self.target_device, non_blocking=True)
-            if not self.precomputed:
-                x = self.preprocessing.pixels_from_batch(x)
-            yield x if self.normalized else self.preprocessing.normalize(x)
 
 
 def _cpu_threads_for(model: nn.Module, device: torch.device) -> contextlib.ExitStack:
@@ -572,11 +418,6 @@ def _train_mode(model: nn.Module, *, frozen_bn_eval: bool) -> None:
                 module.eval()
 
 
-def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of the weights and buffers."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
 def _mixed_precision(
     config: TrainConfig, device: torch.device, notes: list[str]
 ) -> tuple[torch.dtype | None, torch.amp.GradScaler | None]:
@@ -592,18 +433,3 @@ def _mixed_precision(
     if torch.cuda.is_bf16_supported():
         return torch.bfloat16, None
     return torch.float16, torch.amp.GradScaler("cuda")
-
-
-def _check_finite(value: float, epoch: int, step: int, *, lr: float) -> None:
-    if not math.isfinite(value):
-        kind = "NaN" if math.isnan(value) else "infinite"
-        raise TrainingError(
-            f"the loss became {kind} at epoch {epoch} step {step}; try a lower learning rate (now {lr:g})"
-        )
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()

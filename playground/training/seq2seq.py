@@ -39,6 +39,15 @@ from playground.modalities.seq2seq.tasks import (
 )
 from playground.models import MODELS
 from playground.models.seq2seq import Seq2SeqTransformer
+from playground.training.skeleton import (
+    EpochStats,
+    LoopOutcome,
+    LoopSettings,
+    ProgressCallback,
+    on_device,
+    progress_reporter,
+    run_epochs,
+)
 
 ARCHITECTURE = "transformer_seq2seq"
 VAL_SEED_OFFSET = 1_000_003  # validation pairs come from seed + this
@@ -178,8 +187,9 @@ def train_seq2seq(
     alphabet: str | None = None,
     seed: int = 0,
     hparams: dict[str, Any] | None = None,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-    stop: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    stop_event: threading.Event | None = None,
     device: str = "auto",
     threads: int = 1,
 ) -> Bundle:
@@ -187,7 +197,8 @@ def train_seq2seq(
 
     Arguments left ``None`` take the task's :data:`TASK_DEFAULTS`. Training and validation pairs
     come from :func:`~playground.modalities.seq2seq.tasks.make_examples` with ``seed`` and
-    ``seed + VAL_SEED_OFFSET``; validation sources also seen in training are dropped.
+    ``seed + VAL_SEED_OFFSET``; validation sources also seen in training are dropped. The epochs ×
+    batches skeleton (progress, stop, NaN check) is :func:`playground.training.skeleton.run_epochs`.
 
     Args:
         task: one of :data:`~playground.modalities.seq2seq.tasks.TASKS`.
@@ -199,10 +210,12 @@ def train_seq2seq(
         seed: seeds the pairs, the initial weights and the shuffling.
         hparams: ``transformer_seq2seq`` hyper-parameters over the registry defaults (and the
             task's own).
-        progress: called after each epoch with its record (``epoch``, ``train_loss``,
+        on_progress: ``on_progress(done, total, message)`` after each training batch, ``done`` and
+            ``total`` counted in optimizer steps (batches) over the whole run; from the training thread.
+        on_epoch: called after each epoch with its record (``epoch``, ``train_loss``,
             ``val_loss``, ``val_token_accuracy``, ``val_sequence_accuracy``, ``seconds``,
             ``complete``); from the training thread.
-        stop: when set, training ends after the current batch; the epoch in progress is still
+        stop_event: when set, training ends after the current batch; the epoch in progress is still
             evaluated and recorded (``complete: False``) and the bundle returned.
         device: ``"auto"`` (CUDA > MPS > CPU), ``"cpu"``, ``"cuda"`` or ``"mps"``.
         threads: CPU threads while training on the CPU (the previous count is restored).
@@ -215,116 +228,33 @@ def train_seq2seq(
 
     Raises:
         ValueError: an unknown task, a non-positive size / rate, or an unknown hyper-parameter.
+        TrainingError: the loss became NaN or infinite, or the GPU ran out of memory.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
-    base = TASK_DEFAULTS[task]
-    epochs = base.epochs if epochs is None else epochs
-    num_examples = base.num_examples if num_examples is None else num_examples
-    batch_size = base.batch_size if batch_size is None else batch_size
-    lr = base.lr if lr is None else lr
-    alphabet = base.alphabet if alphabet is None else alphabet
-    for name, value in (
-        ("epochs", epochs),
-        ("num_examples", num_examples),
-        ("batch_size", batch_size),
-        ("threads", threads),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    run = _resolve(task, epochs, num_examples, batch_size, lr, alphabet, threads)
     spec = MODELS.get(ARCHITECTURE)
-    merged = {**spec.defaults, **base.hparams, **(hparams or {})}
-    unknown = set(merged) - set(spec.defaults)
-    if unknown:
-        raise ValueError(
-            f"unknown hyper-parameters for {ARCHITECTURE}: {sorted(unknown)}; known: {sorted(spec.defaults)}"
-        )
-
-    preprocessing = preprocessing_for(task, base.max_length)
-    train_pairs = make_examples(
-        task, num_examples, min_length=base.min_length, max_length=base.max_length, alphabet=alphabet, seed=seed
-    )
-    seen = {source for source, _ in train_pairs}
-    val_pairs = [
-        pair
-        for pair in make_examples(
-            task,
-            base.num_val,
-            min_length=base.min_length,
-            max_length=base.max_length,
-            alphabet=alphabet,
-            seed=seed + VAL_SEED_OFFSET,
-        )
-        if pair[0] not in seen
-    ] or make_examples(
-        task, base.num_val, min_length=base.min_length, max_length=base.max_length, alphabet=alphabet, seed=seed + 1
-    )
-    all_src, all_tgt_in, all_tgt_out = preprocessing.encode_batch(train_pairs)  # (N, S), (N, T), (N, T)
+    merged = _merged_hparams(spec.defaults, run.base.hparams, hparams)
+    preprocessing = preprocessing_for(task, run.base.max_length)
+    train_pairs, val_pairs = _pairs(task, run, seed)
     vocab_size = preprocessing.vocab_size
     target_device = pick_device(device)
 
-    torch.manual_seed(seed)  # initial weights and dropout
-    generator = torch.Generator().manual_seed(seed)  # shuffling
-    model = spec.builder(num_classes=vocab_size, vocab_size=vocab_size, input_size=None, weights=None, **merged)
-    assert isinstance(model, Seq2SeqTransformer)  # the registry entry builds one
-    model.to(target_device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98), foreach=True)
-    steps_per_epoch = math.ceil(num_examples / batch_size)
-    total_steps = epochs * steps_per_epoch
-    warmup = max(1, total_steps // 20)
-
-    def lr_factor(step: int) -> float:  # linear warm-up, then cosine decay to 10 % of the peak
-        if step < warmup:
-            return (step + 1) / warmup
-        progress_ = (step - warmup) / max(1, total_steps - warmup)
-        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress_)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    history: list[dict[str, Any]] = []
-    stopped = False
-    with cpu_threads(threads, target_device):  # restored when the last overlapping run ends
-        for epoch in range(1, epochs + 1):
-            if stop is not None and stop.is_set():
-                stopped = True
-                break
-            started = time.perf_counter()
-            model.train()
-            order = torch.randperm(num_examples, generator=generator)
-            loss_sum, batches = 0.0, 0
-            for start in range(0, num_examples, batch_size):
-                rows = order[start : start + batch_size]
-                src, tgt_in, tgt_out = (
-                    x.to(target_device) for x in _trim(all_src[rows], all_tgt_in[rows], all_tgt_out[rows])
-                )
-                logits = model(src, tgt_in)  # (B, T, V)
-                loss = F.cross_entropy(logits.reshape(-1, vocab_size), tgt_out.reshape(-1), ignore_index=PAD_ID)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                loss_sum += loss.item()
-                batches += 1
-                if stop is not None and stop.is_set():
-                    stopped = True
-                    break
-            record: dict[str, Any] = {"epoch": epoch, "train_loss": loss_sum / max(1, batches)}
-            record.update(evaluate(model, preprocessing, val_pairs))
-            record["seconds"] = time.perf_counter() - started
-            record["complete"] = not stopped
-            history.append(record)
-            if progress is not None:
-                progress(dict(record))
-            if stopped:
-                break
-        metrics = (
-            {k: history[-1][k] for k in ("val_loss", "val_token_accuracy", "val_sequence_accuracy")}
-            if history
-            else evaluate(model, preprocessing, val_pairs)
+    model, generator = _seeded_model(merged, vocab_size, seed)
+    oom = f"the GPU ran out of memory with batch size {run.batch_size}; try a smaller batch size"
+    with on_device(model, target_device, threads=cpu_threads(threads, target_device), oom_message=oom) as last_good:
+        work = _Seq2SeqTask(model, preprocessing, train_pairs, val_pairs, generator, run, target_device)
+        report, record = progress_reporter(None, on_progress), _copying(on_epoch)
+        outcome = run_epochs(
+            work,
+            model,
+            work.optimizer,
+            work.settings,
+            last_good,
+            on_batch=report,
+            on_epoch=record,
+            stop_event=stop_event,
         )
-    model.to("cpu").eval()
+        metrics = work.final_metrics(outcome.history)
+    training = _training_record(task, run, seed, len(val_pairs), target_device, outcome)
     card = ModelCard(
         architecture=ARCHITECTURE,
         num_classes=vocab_size,
@@ -333,30 +263,213 @@ def train_seq2seq(
         hparams=merged,
         source=spec.source,
         dataset=task,
-        training={
-            **asdict(base),
-            "task": task,
-            "epochs": epochs,
-            "num_examples": num_examples,
-            "batch_size": batch_size,
-            "lr": lr,
-            "alphabet": alphabet,
-            "seed": seed,
-            "val_seed": seed + VAL_SEED_OFFSET,
-            "num_val": len(val_pairs),
-            "optimizer": "AdamW",
-            "weight_decay": 0.01,
-            "schedule": "5% linear warm-up, cosine decay to 10%",
-            "teacher_forcing": True,
-            "device": str(target_device),
-            "epochs_completed": len(history),
-            "stopped": stopped,
-        },
+        training=training,
         metrics=metrics,
-        history=history,
+        history=outcome.history,
         title=f"{ARCHITECTURE} · {task}",
     )
     return Bundle(model, preprocessing, preprocessing.vocab.tokens, card)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The settings of one run: the task's defaults with the caller's choices over them."""
+
+    base: Seq2SeqTrainConfig
+    epochs: int
+    num_examples: int
+    batch_size: int
+    lr: float
+    alphabet: str
+
+
+def _resolve(
+    task: str,
+    epochs: int | None,
+    num_examples: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    alphabet: str | None,
+    threads: int,
+) -> _Run:
+    """The run's settings (``None`` takes the task's default).
+
+    Raises:
+        ValueError: an unknown task, or a non-positive size / rate.
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    base = TASK_DEFAULTS[task]
+    run = _Run(
+        base,
+        base.epochs if epochs is None else epochs,
+        base.num_examples if num_examples is None else num_examples,
+        base.batch_size if batch_size is None else batch_size,
+        base.lr if lr is None else lr,
+        base.alphabet if alphabet is None else alphabet,
+    )
+    for name, value in (
+        ("epochs", run.epochs),
+        ("num_examples", run.num_examples),
+        ("batch_size", run.batch_size),
+        ("threads", threads),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not run.lr > 0:
+        raise ValueError(f"lr must be positive, got {run.lr!r}")
+    return run
+
+
+def _merged_hparams(
+    defaults: dict[str, Any], task_hparams: dict[str, Any], hparams: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Registry defaults, then the task's, then the caller's.
+
+    Raises:
+        ValueError: a hyper-parameter the architecture does not have.
+    """
+    merged = {**defaults, **task_hparams, **(hparams or {})}
+    unknown = set(merged) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown hyper-parameters for {ARCHITECTURE}: {sorted(unknown)}; known: {sorted(defaults)}")
+    return merged
+
+
+def _copying(on_epoch: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None] | None:
+    """``on_epoch`` called with a copy of each record (the caller may keep or change it)."""
+    if on_epoch is None:
+        return None
+    callback = on_epoch
+    return lambda record: callback(dict(record))
+
+
+def _seeded_model(hparams: dict[str, Any], vocab_size: int, seed: int) -> tuple[Seq2SeqTransformer, torch.Generator]:
+    """A fresh model from ``torch.manual_seed(seed)`` (which dropout then uses too) and the shuffling generator."""
+    torch.manual_seed(seed)  # initial weights and dropout
+    generator = torch.Generator().manual_seed(seed)  # shuffling
+    model = MODELS.get(ARCHITECTURE).builder(
+        num_classes=vocab_size, vocab_size=vocab_size, input_size=None, weights=None, **hparams
+    )
+    assert isinstance(model, Seq2SeqTransformer)  # the registry entry builds one
+    return model, generator
+
+
+def _pairs(task: str, run: _Run, seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Training pairs from ``seed``; validation pairs from ``seed + VAL_SEED_OFFSET`` without the training sources.
+
+    When every validation source was seen in training, the validation pairs come from ``seed + 1`` as they are.
+    """
+    base = run.base
+
+    def examples(count: int, seed: int) -> list[tuple[str, str]]:
+        return make_examples(
+            task, count, min_length=base.min_length, max_length=base.max_length, alphabet=run.alphabet, seed=seed
+        )
+
+    train_pairs = examples(run.num_examples, seed)
+    seen = {source for source, _ in train_pairs}
+    val_pairs = [pair for pair in examples(base.num_val, seed + VAL_SEED_OFFSET) if pair[0] not in seen] or examples(
+        base.num_val, seed + 1
+    )
+    return train_pairs, val_pairs
+
+
+def _warmup_cosine(total_steps: int) -> Callable[[int], float]:
+    """The learning-rate factor per step: linear warm-up over 5 % of the steps, then cosine decay to 10 %."""
+    warmup = max(1, total_steps // 20)
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress_ = (step - warmup) / max(1, total_steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress_)))
+
+    return lr_factor
+
+
+class _Seq2SeqTask:
+    """The seq2seq parts of a run: teacher-forced cross-entropy per batch, :func:`evaluate` per epoch.
+
+    Holds the encoded training pairs, the AdamW optimizer and the loop settings (gradient clipping
+    at norm 1, the warm-up / cosine schedule stepped after every batch).
+    """
+
+    def __init__(
+        self,
+        model: Seq2SeqTransformer,
+        preprocessing: Seq2SeqPreprocessing,
+        train_pairs: list[tuple[str, str]],
+        val_pairs: list[tuple[str, str]],
+        generator: torch.Generator,
+        run: _Run,
+        device: torch.device,
+    ) -> None:
+        self.model, self.preprocessing, self.val_pairs = model, preprocessing, val_pairs
+        self.generator, self.batch_size, self.device = generator, run.batch_size, device
+        self.src, self.tgt_in, self.tgt_out = preprocessing.encode_batch(train_pairs)  # (N, S), (N, T), (N, T)
+        self.n = len(train_pairs)
+        self.order = torch.arange(self.n)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=run.lr, weight_decay=0.01, betas=(0.9, 0.98), foreach=True
+        )
+        per_epoch = math.ceil(run.num_examples / run.batch_size)
+        schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _warmup_cosine(run.epochs * per_epoch))
+        self.settings = LoopSettings(run.epochs, per_epoch, device, clip_grad_norm=1.0, step_scheduler=schedule)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.model.train()
+        self.order = torch.randperm(self.n, generator=self.generator)
+
+    def batch_loss(self, batch: int) -> tuple[torch.Tensor, int]:
+        rows = self.order[batch * self.batch_size : (batch + 1) * self.batch_size]
+        src, tgt_in, tgt_out = (x.to(self.device) for x in _trim(self.src[rows], self.tgt_in[rows], self.tgt_out[rows]))
+        logits = self.model(src, tgt_in)  # (B, T, V)
+        vocab_size = self.preprocessing.vocab_size
+        return F.cross_entropy(logits.reshape(-1, vocab_size), tgt_out.reshape(-1), ignore_index=PAD_ID), len(rows)
+
+    def end_epoch(self, stats: EpochStats) -> dict[str, Any] | None:
+        if stats.batches == 0:  # stopped before the epoch's first batch
+            return None
+        record: dict[str, Any] = {"epoch": stats.epoch, "train_loss": stats.batch_loss_sum / stats.batches}
+        record.update(evaluate(self.model, self.preprocessing, self.val_pairs))
+        record["seconds"] = time.perf_counter() - stats.started
+        record["complete"] = not stats.stopped
+        return record
+
+    def after_epoch(self) -> None:
+        return None
+
+    def final_metrics(self, history: list[dict[str, Any]]) -> dict[str, float]:
+        """The last record's validation numbers; the current weights evaluated when no epoch was recorded."""
+        if history:
+            return {k: history[-1][k] for k in ("val_loss", "val_token_accuracy", "val_sequence_accuracy")}
+        return evaluate(self.model, self.preprocessing, self.val_pairs)
+
+
+def _training_record(
+    task: str, run: _Run, seed: int, num_val: int, device: torch.device, outcome: LoopOutcome[dict[str, Any]]
+) -> dict[str, Any]:
+    """The card's ``training`` entry: the task's defaults, the run's settings and how it went."""
+    return {
+        **asdict(run.base),
+        "task": task,
+        "epochs": run.epochs,
+        "num_examples": run.num_examples,
+        "batch_size": run.batch_size,
+        "lr": run.lr,
+        "alphabet": run.alphabet,
+        "seed": seed,
+        "val_seed": seed + VAL_SEED_OFFSET,
+        "num_val": num_val,
+        "optimizer": "AdamW",
+        "weight_decay": 0.01,
+        "schedule": "5% linear warm-up, cosine decay to 10%",
+        "teacher_forcing": True,
+        "device": str(device),
+        "epochs_completed": len(outcome.history),
+        "stopped": outcome.stopped,
+    }
 
 
 @torch.no_grad()

@@ -8,14 +8,14 @@ import pytest
 from playground.runner.jobs import BackgroundJob, run_now
 
 
-def counting(report, stop: threading.Event) -> int:  # type: ignore[no-untyped-def]
+def counting(on_progress, stop_event: threading.Event) -> int:  # type: ignore[no-untyped-def]
     done = 0
     for i in range(50):
-        if stop.is_set():
+        if stop_event.is_set():
             break
         time.sleep(0.01)
         done = i + 1
-        report(done, 50, f"step {done}")
+        on_progress(done, 50, f"step {done}")
     return done
 
 

@@ -122,7 +122,7 @@ def test_progress_reaches_total_and_stop_event_stops(bundle: Bundle, sample: tup
         ["gaussian_noise"],
         [0, 2, 4],
         batch_size=16,
-        on_progress=lambda d, t: calls.append((d, t)),
+        on_progress=lambda d, t, m: calls.append((d, t)),
     )
     total = 3 * (1 + 3)  # 3 batches x (clean pass + 3 severities)
     assert [d for d, _ in calls] == list(range(1, total + 1))
@@ -132,7 +132,7 @@ def test_progress_reaches_total_and_stop_event_stops(bundle: Bundle, sample: tup
     stop = threading.Event()
     seen: list[int] = []
 
-    def on_progress(done: int, total: int) -> None:
+    def on_progress(done: int, total: int, message: str) -> None:
         seen.append(done)
         if done == 5:  # after the clean pass and 2 of the 3 batches at severity 0
             stop.set()

@@ -270,7 +270,14 @@ def test_stop_event_ends_training_after_the_current_batch() -> None:
 
     before = torch.get_num_threads()
     bundle = train_seq2seq(
-        "copy", epochs=5, num_examples=64, batch_size=32, seed=1, hparams={"d_model": 16}, progress=progress, stop=stop
+        "copy",
+        epochs=5,
+        num_examples=64,
+        batch_size=32,
+        seed=1,
+        hparams={"d_model": 16},
+        on_epoch=progress,
+        stop_event=stop,
     )
     assert torch.get_num_threads() == before
     assert [r["epoch"] for r in records] == [1] and len(bundle.card.history) == 1
@@ -279,7 +286,7 @@ def test_stop_event_ends_training_after_the_current_batch() -> None:
 
     stop = threading.Event()
     stop.set()
-    bundle = train_seq2seq("copy", epochs=3, num_examples=64, batch_size=32, hparams={"d_model": 16}, stop=stop)
+    bundle = train_seq2seq("copy", epochs=3, num_examples=64, batch_size=32, hparams={"d_model": 16}, stop_event=stop)
     assert bundle.card.history == [] and 0.0 <= bundle.card.metrics["val_token_accuracy"] <= 1.0
 
 
@@ -297,7 +304,7 @@ class StopAfter(threading.Event):
 
 def test_stop_in_the_middle_of_an_epoch_keeps_that_epoch() -> None:
     stop = StopAfter(3)  # checked before epoch 1, then after batches 1 and 2
-    bundle = train_seq2seq("copy", epochs=4, num_examples=160, batch_size=32, hparams={"d_model": 16}, stop=stop)
+    bundle = train_seq2seq("copy", epochs=4, num_examples=160, batch_size=32, hparams={"d_model": 16}, stop_event=stop)
     assert stop.checks == 3
     assert len(bundle.card.history) == 1 and bundle.card.history[0]["complete"] is False
     assert bundle.card.training["stopped"] and bundle.card.metrics["val_token_accuracy"] >= 0.0
@@ -320,3 +327,18 @@ def test_translate_refuses_bad_text(reverse_bundle: Bundle) -> None:
 
 def test_every_task_has_defaults() -> None:
     assert set(TASK_DEFAULTS) == set(TASKS)
+
+
+def test_on_progress_reports_every_batch_of_the_run() -> None:
+    calls: list[tuple[int, int, str]] = []
+    train_seq2seq(
+        "copy",
+        epochs=2,
+        num_examples=80,
+        batch_size=32,
+        hparams={"d_model": 16},
+        on_progress=lambda done, total, message: calls.append((done, total, message)),
+    )
+    # 80 pairs in batches of 32: 3 steps per epoch, 6 in all.
+    assert [(done, total) for done, total, _ in calls] == [(s, 6) for s in range(1, 7)]
+    assert calls[3][2].startswith("epoch 2 · step 4/6 · loss ")

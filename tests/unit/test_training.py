@@ -19,6 +19,7 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+import playground.training.inputs as inputs_module
 import playground.training.loop as loop_module
 from playground.bundle import Bundle, ModelCard
 from playground.data.base import ImageDataset
@@ -299,6 +300,23 @@ def test_stop_from_on_batch_keeps_finite_weights(bars_split: Split) -> None:
     assert bundle.card.training["stopped"] is True
 
 
+def test_on_progress_counts_steps_over_the_run_and_stops(bars_split: Split) -> None:
+    bundle = make_bundle()
+    stop = threading.Event()
+    calls: list[tuple[int, int, str]] = []
+
+    def on_progress(done: int, total: int, message: str) -> None:
+        calls.append((done, total, message))
+        if done == 7:
+            stop.set()
+
+    result = train(bundle, bars_split, FAST, on_progress=on_progress, stop_event=stop)
+    # 5 steps per epoch over 6 epochs: done/total count optimizer steps over the whole run.
+    assert [(d, t) for d, t, _ in calls] == [(s, 30) for s in range(1, 8)]
+    assert calls[6][2].startswith("epoch 2 · step 7/30 · loss ")
+    assert result.stopped and [r.epoch for r in result.history] == [1]
+
+
 def test_stop_after_an_epoch_keeps_the_completed_history(bars_split: Split) -> None:
     bundle = make_bundle()
     stop = threading.Event()
@@ -363,7 +381,7 @@ def test_step_and_cosine_schedules(bars_split: Split) -> None:
 def test_per_batch_preprocessing_gives_the_same_run(bars_split: Split, monkeypatch: pytest.MonkeyPatch) -> None:
     config = TrainConfig(epochs=2, batch_size=16, lr=3e-3, device="cpu", augment_flip=True)
     first = train(make_bundle(), bars_split, config)
-    monkeypatch.setattr(loop_module, "PRECOMPUTE_LIMIT_BYTES", 0)  # force the per-batch path
+    monkeypatch.setattr(inputs_module, "PRECOMPUTE_LIMIT_BYTES", 0)  # force the per-batch path
     second = train(make_bundle(), bars_split, config)
     for a, b in zip(first.history, second.history, strict=True):
         assert a.train_loss == pytest.approx(b.train_loss, rel=1e-5)
