@@ -39,7 +39,7 @@ from playground.inspection.attention import (
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.transformers import offer_transformers
-from ui.widgets import input_image_picker, shorten, text_input_picker
+from ui.widgets import input_image_picker, seq2seq_source, shorten, text_input_picker
 
 LONG_INPUT = 64  # tokens: longer inputs get a window for the token-level views
 VIEWS = {
@@ -231,21 +231,10 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
 
 def seq2seq_section(bundle: Bundle) -> None:
     """The seq2seq model's answer and its cross-attention (decoder steps × source characters)."""
-    from playground.modalities.seq2seq.tasks import TASKS, make_examples
-    from playground.training.seq2seq import translate
-
-    task = bundle.card.dataset if bundle.card.dataset in TASKS else "reverse"
-    example = make_examples(task, 1, seed=11)[0][0]  # a fresh example of the model's task
-    text = st.text_input(f"Source string ({task})", value=example, key="at_s2s_text", max_chars=64)
-    if not text.strip():
-        st.info("Type a source string.", icon=":material/edit:")
+    result = seq2seq_source(bundle, key="at_s2s_text")
+    if result is None:
         return
-    try:
-        result = translate(bundle, text)
-    except ValueError as exc:
-        show_error(exc, "run the model")
-        return
-    st.markdown(f"**{html.escape(text)}** → **{html.escape(result.output) or '(nothing)'}**")
+    st.markdown(f"**{html.escape(result.source)}** → **{html.escape(result.output) or '(nothing)'}**")
     layers, heads = int(result.cross_attention.shape[0]), int(result.cross_attention.shape[1])
     c1, c2 = st.columns(2)
     layer = int(c1.selectbox("Decoder layer", range(layers), index=layers - 1, key="at_s2s_layer"))

@@ -18,12 +18,12 @@ import torch
 from playground.bundle import Bundle
 from playground.core.fingerprint import weights_fingerprint
 from playground.explain import (
-    BASELINES,
     DISPLAY_MODES,
     METHODS,
     ExplainParams,
     Explanation,
     MethodNotSupportedError,
+    baselines_for,
     display_map,
     explain,
     explain_methods,
@@ -70,12 +70,12 @@ MODE_TITLES = {
 # weights' fingerprint plus the input's digest are the cache key.
 
 
-def _progress_callback(title: str) -> tuple[Callable[[int, int], None], Any]:
+def _progress_callback(title: str) -> tuple[Callable[[int, int, str], None], Any]:
     """A progress bar made inside the cached function (so a cache hit replays it) and its callback."""
     bar = st.progress(0.0, text=title)
     last = [-1]
 
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int, message: str = "") -> None:
         percent = int(100 * done / total) if total else 100
         if percent // 10 != last[0]:  # at most ~10 updates: a cache hit replays each of them
             last[0] = percent // 10
@@ -179,7 +179,7 @@ def _param_widgets(uses: Sequence[str], modality: str) -> ExplainParams:
             )
             values[name] = percent / 100 or None
         elif name == "baseline":
-            options = BASELINES[modality]
+            options = baselines_for(modality)
             values[name] = col.selectbox("Baseline", options, index=0, key=key, help="The reference input.")
         elif name in ("window", "stride", "n_samples"):
             label = {"window": "Window", "stride": "Stride", "n_samples": "Samples"}[name]

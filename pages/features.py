@@ -3,9 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from playground.core.device import model_device
 from playground.figures.viz import channel_stats_figure, image_grid, to_display
-from playground.inspection.features import capture_activations, channel_stats, conv_layers, filters_as_images
+from playground.inspection.features import channel_stats, conv_layers, filters_as_images, image_feature_map
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker
@@ -79,8 +78,7 @@ with c1:
     order = st.radio("Order channels by", ["index", "strongest mean activation"], key="f_order")
 
 try:
-    x = bundle.image_preprocessing.normalize(pixels).unsqueeze(0).to(model_device(bundle.model))  # (1, C, H, W)
-    fmap = capture_activations(bundle.model, x, [layer_name])[layer_name][0]  # (C_l, H_l, W_l)
+    fmap = image_feature_map(bundle, pixels, layer_name)  # (C_l, H_l, W_l)
 except (ValueError, RuntimeError) as exc:
     show_error(exc, "compute the feature maps")
     st.stop()

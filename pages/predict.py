@@ -19,7 +19,7 @@ from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.modalities.text.tokenizer import UNK_TOKEN
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, card_facts, set_current_image, show_error
-from ui.widgets import shorten, text_input_picker
+from ui.widgets import seq2seq_source, shorten, text_input_picker
 
 MAX_TOKENS_SHOWN = 400  # token chips drawn for one text; the rest is counted
 MAX_BATCH_ROWS = 10_000  # rows of a CSV classified at once
@@ -252,18 +252,8 @@ def sequence_page(bundle: Bundle) -> None:
 
 def seq2seq_page(bundle: Bundle) -> None:
     """A string task model: type a source string, read the decoded answer."""
-    from playground.modalities.seq2seq.tasks import TASKS
-    from playground.training.seq2seq import translate
-
-    task = bundle.card.dataset if bundle.card.dataset in TASKS else "the model's task"
-    text = st.text_input(f"Source string for {task}", value="12345", key="p_s2s_text", max_chars=64)
-    if not text.strip():
-        st.info("Type a source string.", icon=":material/edit:")
-        return
-    try:
-        result = translate(bundle, text)
-    except ValueError as exc:
-        show_error(exc, "run the model")
+    result = seq2seq_source(bundle, key="p_s2s_text")
+    if result is None:
         return
     st.subheader(result.output or "(empty output)")
     if not result.finished:

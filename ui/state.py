@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-import torch
 from PIL import Image
 
 from playground.bundle import Bundle, create_bundle
@@ -24,7 +23,6 @@ from playground.inspection.summary import ModelSummary, summarize
 from playground.modalities.image.decode import load_sample
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
-from playground.modalities.text.tokenizer import UNK_ID
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -74,7 +72,6 @@ TOKENIZER_SETTING_FIELDS: dict[str, str] = {
 }
 
 #: Tokens in the example input of a text model's layer table (fewer when its max_length is smaller).
-SUMMARY_TEXT_LENGTH = 32
 
 
 def keep_widget_state() -> None:
@@ -130,25 +127,9 @@ def model_summary(bundle: Bundle) -> ModelSummary:
     if held is not None and held[0] is bundle.model:
         cached: ModelSummary = held[1]
         return cached
-    summary = summarize(bundle.model, summary_input(bundle))
+    summary = summarize(bundle.model, bundle.preprocessing.example_input())
     st.session_state._model_summary = (bundle.model, summary)
     return summary
-
-
-def summary_input(bundle: Bundle) -> torch.Tensor | tuple[int, ...]:
-    """The input the layer table is computed for: one image, one text or one sequence.
-
-    Images: the shape ``(1, C, S, S)``. Text: ``(1, T)`` int64 ids of ``[UNK]`` (any non-padding
-    id gives the same shapes), ``T = min(max_length, SUMMARY_TEXT_LENGTH)``. Numeric sequences:
-    the shape ``(1, T, F)`` of the training data.
-    """
-    pre = bundle.preprocessing
-    if isinstance(pre, TextPreprocessing):
-        return torch.full((1, min(pre.max_length, SUMMARY_TEXT_LENGTH)), UNK_ID, dtype=torch.int64)  # (1, T)
-    if isinstance(pre, SequencePreprocessing):
-        return (1, pre.length, pre.features)
-    card = bundle.card
-    return (1, int(card.in_channels or 3), int(card.image_size or 224), int(card.image_size or 224))
 
 
 def set_active_model(bundle: Bundle, origin: str) -> None:

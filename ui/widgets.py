@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
@@ -13,7 +13,18 @@ from playground.data import DATASETS, DatasetUnavailableError, TextDataset
 from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples, load_sample
 from playground.modalities.text.clean import decode_text_file
 from playground.models import ModelSpec
-from ui.state import cached_dataset, current_image, current_text, set_current_image, set_current_text
+
+if TYPE_CHECKING:
+    from playground.training.seq2seq import Seq2SeqResult
+
+from ui.state import (
+    cached_dataset,
+    current_image,
+    current_text,
+    set_current_image,
+    set_current_text,
+    show_error,
+)
 
 #: How many examples of the model's dataset the text picker offers.
 TEXT_EXAMPLES = 50
@@ -206,3 +217,25 @@ def text_input_picker(bundle: Bundle, key: str) -> str | None:
     st.text(shorten(text, 1000))  # st.text shows it as plain text (never as HTML or Markdown)
     set_current_text(text)
     return text
+
+
+def seq2seq_source(bundle: Bundle, key: str) -> Seq2SeqResult | None:
+    """The source-string box of a seq2seq model and its translation (the Predict and Attention pages).
+
+    Starts from a fresh example of the model's task; an empty box or a string the model cannot
+    read shows a message and gives ``None``.
+    """
+    from playground.modalities.seq2seq.tasks import TASKS, make_examples
+    from playground.training.seq2seq import translate  # imported on use, as the pages did
+
+    task = bundle.card.dataset if bundle.card.dataset in TASKS else "reverse"
+    example = make_examples(task, 1, seed=11)[0][0]
+    text = st.text_input(f"Source string ({task})", value=example, key=key, max_chars=64)
+    if not text.strip():
+        st.info("Type a source string.", icon=":material/edit:")
+        return None
+    try:
+        return translate(bundle, text)
+    except ValueError as exc:
+        show_error(exc, "run the model")
+        return None

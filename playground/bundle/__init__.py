@@ -7,14 +7,14 @@ models as bundles in :mod:`playground.bundle.hf`.
 
 from playground.bundle.core import (
     CARD_FILE,
-    CHECKPOINT_FILES,
     WEIGHTS_FILE,
     Bundle,
     ModelCard,
     bundle_from_files,
+    checkpoint_file_names,
     create_bundle,
     create_bundle_for_dataset,
-    create_sequence_bundle,
+    create_bundle_from_preprocessing,
     default_runs_dir,
     load_bundle,
     load_weights,
@@ -23,14 +23,14 @@ from playground.bundle.core import (
 
 __all__ = [
     "CARD_FILE",
-    "CHECKPOINT_FILES",
     "WEIGHTS_FILE",
     "Bundle",
     "ModelCard",
     "bundle_from_files",
+    "checkpoint_file_names",
     "create_bundle",
     "create_bundle_for_dataset",
-    "create_sequence_bundle",
+    "create_bundle_from_preprocessing",
     "default_runs_dir",
     "load_bundle",
     "load_weights",

@@ -30,19 +30,19 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 from torch import nn
 
+from playground.core.modality import MODALITIES, InputPreprocessing, checkpoint_files
 from playground.modalities.image.preprocessing import Preprocessing
-from playground.modalities.seq2seq.tasks import Seq2SeqPreprocessing
-from playground.modalities.sequence.preprocessing import SequencePreprocessing
-from playground.modalities.text.preprocessing import TOKENIZER_FILE, TextPreprocessing
 from playground.models import MODELS, ModelSpec
 
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_VERSION = 1
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # uploads larger than 512 MiB are refused
-CHECKPOINT_FILES = (CARD_FILE, WEIGHTS_FILE, TOKENIZER_FILE)  # all a checkpoint folder may hold
 
-InputPreprocessing = Preprocessing | TextPreprocessing | SequencePreprocessing | Seq2SeqPreprocessing
+
+def checkpoint_file_names() -> tuple[str, ...]:
+    """All a checkpoint folder may hold: the card, the weights and every modality's extra files."""
+    return (CARD_FILE, WEIGHTS_FILE, *checkpoint_files())
 
 
 @dataclass
@@ -143,7 +143,7 @@ class Bundle:
         The files are written to a temporary sibling folder that then replaces ``folder`` by a
         rename, so an interrupted save never leaves a half-written checkpoint.
 
-        Only an existing checkpoint folder (nothing but the files of :data:`CHECKPOINT_FILES`)
+        Only an existing checkpoint folder (nothing but the files of :func:`checkpoint_file_names`)
         is ever replaced; anything else at ``folder`` is left alone.
 
         Returns:
@@ -156,7 +156,8 @@ class Bundle:
         if folder.is_file() or folder.is_symlink():
             raise ValueError(f"{folder} is a file; give a new folder name for the checkpoint")
         if folder.is_dir():
-            extra = sorted(p.name for p in folder.iterdir() if p.name not in CHECKPOINT_FILES)
+            allowed = checkpoint_file_names()
+            extra = sorted(p.name for p in folder.iterdir() if p.name not in allowed)
             if extra:
                 raise ValueError(
                     f"{folder} already exists and holds other files ({', '.join(extra[:3])}); "
@@ -366,7 +367,7 @@ def load_bundle(folder: str | Path) -> Bundle:
     card_path, weights_path = folder / CARD_FILE, folder / WEIGHTS_FILE
     if not card_path.is_file() or not weights_path.is_file():
         raise ValueError(f"{folder} is not a checkpoint folder: it needs {CARD_FILE} and {WEIGHTS_FILE}")
-    extra = {name: (folder / name).read_bytes() for name in CHECKPOINT_FILES[2:] if (folder / name).is_file()}
+    extra = {name: (folder / name).read_bytes() for name in checkpoint_files() if (folder / name).is_file()}
     return bundle_from_files(card_path.read_bytes(), weights_path.read_bytes(), files=extra)
 
 
@@ -407,68 +408,57 @@ def bundle_from_files(
         raise ValueError("card.json: the preprocessing entry must be a JSON object")
     # Build with random init (no download), then load the saved weights over it.
     spec = MODELS.get(card.architecture)
-    hparams = {**spec.defaults, **card.hparams}
-    preprocessing: InputPreprocessing
-    if card.modality == "image":
-        if card.in_channels not in (1, 3):
-            raise ValueError(f"card.json: in_channels must be 1 or 3, got {card.in_channels!r}")
-        if not isinstance(card.image_size, int) or card.image_size < spec.min_image_size:
-            raise ValueError(f"card.json: image_size must be at least {spec.min_image_size}, got {card.image_size!r}")
-        preprocessing = Preprocessing.from_dict(preprocessing_entry)
-        model = spec.builder(
-            num_classes=card.num_classes,
-            in_channels=card.in_channels,
-            image_size=card.image_size,
-            weights=None,
-            **hparams,
-        )
-    elif card.modality in ("text", "sequence"):
-        if card.modality == "text":
-            preprocessing = TextPreprocessing.from_dict(preprocessing_entry, files or {})
-            if card.vocab_size != preprocessing.vocab_size:
-                raise ValueError(
-                    f"card.json says vocab_size {card.vocab_size!r} but tokenizer.json has {preprocessing.vocab_size} tokens"
-                )
-        else:
-            preprocessing = SequencePreprocessing.from_dict(preprocessing_entry)
-            if card.input_size != preprocessing.features:
-                raise ValueError(f"card.json says input_size {card.input_size!r} but {preprocessing.features} features")
-        model = spec.builder(
-            num_classes=card.num_classes,
-            vocab_size=card.vocab_size,
-            input_size=card.input_size,
-            weights=None,
-            **hparams,
-        )
-    elif card.modality == "seq2seq":
-        preprocessing = Seq2SeqPreprocessing.from_dict(preprocessing_entry, files or {})
-        if card.vocab_size != preprocessing.vocab_size or card.num_classes != preprocessing.vocab_size:
-            raise ValueError(
-                f"card.json says vocab_size {card.vocab_size!r} and num_classes {card.num_classes!r} "
-                f"but its vocabulary has {preprocessing.vocab_size} tokens"
-            )
-        model = spec.builder(
-            num_classes=card.num_classes, vocab_size=card.vocab_size, input_size=None, weights=None, **hparams
-        )
-    else:
-        raise ValueError(f"card.json: modality must be 'image', 'text', 'sequence' or 'seq2seq', got {card.modality!r}")
+    if card.modality not in MODALITIES:
+        *others, last = (repr(name) for name in MODALITIES.names())
+        raise ValueError(f"card.json: modality must be {', '.join(others)} or {last}, got {card.modality!r}")
+    preprocessing = MODALITIES.get(card.modality).preprocessing.from_dict(preprocessing_entry, files or {})
+    sizes = preprocessing.model_sizes()
+    _check_card_sizes(card, sizes, spec)
+    model = spec.builder(num_classes=card.num_classes, weights=None, **sizes, **{**spec.defaults, **card.hparams})
     load_weights(model, weights, weights_name)
     return Bundle(model.eval(), preprocessing, labels, card)
 
 
-def create_sequence_bundle(
+def _check_card_sizes(card: ModelCard, sizes: dict[str, Any], spec: ModelSpec) -> None:
+    """The card's size fields must agree with what its preprocessing fixes (a hand-edited card, a mixed-up upload).
+
+    Raises:
+        ValueError: a size that differs, or an image side below the architecture's minimum.
+    """
+    vocab_size = sizes.get("vocab_size")
+    if card.modality == "seq2seq" and (card.vocab_size != vocab_size or card.num_classes != vocab_size):
+        # A seq2seq model's outputs are its vocabulary's tokens.
+        raise ValueError(
+            f"card.json says vocab_size {card.vocab_size!r} and num_classes {card.num_classes!r} "
+            f"but its vocabulary has {vocab_size} tokens"
+        )
+    for name, value in sizes.items():
+        stored = getattr(card, name, None)
+        if stored is not None and stored != value:
+            raise ValueError(f"card.json says {name} {stored!r} but its preprocessing gives {value!r}")
+    image_size = sizes.get("image_size")
+    if isinstance(image_size, int) and image_size < spec.min_image_size:
+        raise ValueError(f"card.json: image_size must be at least {spec.min_image_size}, got {image_size!r}")
+
+
+def create_bundle_from_preprocessing(
     architecture: str,
-    preprocessing: TextPreprocessing | SequencePreprocessing,
+    preprocessing: InputPreprocessing,
     classes: list[str],
     *,
     hparams: dict[str, Any] | None = None,
 ) -> Bundle:
-    """Build a text or numeric-sequence architecture (``rnn``, ``lstm``, ...) ready to train.
+    """Build an architecture sized by a fitted preprocessing, ready to train (text, sequences, plug-ins).
+
+    The builder gets ``preprocessing.model_sizes()`` as keyword arguments (a text model's
+    ``vocab_size``, a sequence model's ``input_size``, ...), and the card records the ones it has
+    fields for.
 
     Args:
         architecture: registry name of an entry that accepts the preprocessing's modality.
-        preprocessing: a ``TextPreprocessing`` (the embedding gets one row per token id) or a
-            ``SequencePreprocessing`` (the first layer takes its F features).
+        preprocessing: fitted on the training data: a ``TextPreprocessing`` (the embedding gets one
+            row per token id), a ``SequencePreprocessing`` (the first layer takes its F features)
+            or a plug-in modality's.
         classes: class names; one output per class.
         hparams: builder hyper-parameters overriding the entry's defaults.
 
@@ -488,19 +478,15 @@ def create_sequence_bundle(
         raise ValueError(
             f"unknown hyper-parameters for {architecture}: {sorted(unknown)}; known: {sorted(spec.defaults)}"
         )
-    if isinstance(preprocessing, TextPreprocessing):
-        sizes: dict[str, int | None] = {"vocab_size": preprocessing.vocab_size, "input_size": None}
-    else:
-        sizes = {"vocab_size": None, "input_size": preprocessing.features}
+    sizes = preprocessing.model_sizes()
     model = spec.builder(num_classes=len(classes), weights=None, **sizes, **merged)
     card = ModelCard(
         architecture=architecture,
         num_classes=len(classes),
         modality=modality,
-        vocab_size=sizes["vocab_size"],
-        input_size=sizes["input_size"],
         hparams=merged,
         source=spec.source,
+        **{name: value for name, value in sizes.items() if name in ModelCard.__dataclass_fields__},
     )
     return Bundle(model.eval(), preprocessing, list(classes), card)
 

@@ -99,7 +99,7 @@ def pretrained_text_bundle(
     """
     spec = MODELS.get(name)
     if spec.text_preprocessing is None:
-        raise ValueError(f"{name} is not a pretrained text model; build it with create_sequence_bundle")
+        raise ValueError(f"{name} is not a pretrained text model; build it with create_bundle_from_preprocessing")
     merged = {**spec.defaults, **(hparams or {})}
     unknown = set(merged) - set(spec.defaults)
     if unknown:

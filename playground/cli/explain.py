@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, message: str) -> None:
         if not args.json:
             print(f"\r{args.method}: {done}/{total}", end="", file=sys.stderr, flush=True)
 

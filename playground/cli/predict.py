@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         summary["input"] = str(source)
         if bundle.modality == "text":
             text_input = decode_text_file(data, source.name)
-        else:
+        elif bundle.modality == "image":
             prediction = predict_image(bundle, decode_image(data, source.name), top_k=args.top_k)
+        else:  # any other modality reads its files through its registry entry
+            prediction = _predict_file(bundle, data, source.name, args.top_k)
     if text_input is not None:
         text_prediction = predict_text(bundle, text_input, top_k=args.top_k)
         prediction = text_prediction.prediction
@@ -69,6 +71,24 @@ def run(args: argparse.Namespace) -> int:
     text = "\n".join(f"{r['probability']:7.2%}  {r['label']} ({r['index']})" for r in rows)
     print_result({**summary, "top_k": rows}, args.json, text)
     return 0
+
+
+def _predict_file(bundle: Any, data: bytes, filename: str, top_k: int) -> Any:
+    """One input of a modality without a dedicated path, read by its ``read_inputs`` and predicted.
+
+    Raises:
+        ValueError: the modality reads no files, or the file holds other than one input.
+    """
+    from playground.core.modality import MODALITIES
+    from playground.inspection.predict import predict_inputs
+
+    read = MODALITIES.get(bundle.modality).read_inputs
+    if read is None:
+        raise ValueError(f"{bundle.modality} models take no input files here; use the app or the library")
+    inputs = read(data, filename)
+    if len(inputs) != 1:
+        raise ValueError(f"{filename} holds {len(inputs)} inputs; predict takes one")
+    return predict_inputs(bundle, inputs, top_k)[0]
 
 
 def _run_seq2seq(bundle: Any, args: argparse.Namespace, summary: dict[str, Any]) -> int:

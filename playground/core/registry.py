@@ -59,6 +59,10 @@ class Registry(Generic[T]):
             known = ", ".join(self._entries) or "(none)"
             raise ValueError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}") from None
 
+    def remove(self, name: str) -> None:
+        """Drop the entry called ``name`` (a plug-in registered by a test cleans up); unknown names are ignored."""
+        self._entries.pop(name, None)
+
     def names(self) -> list[str]:
         """Registered names, in registration order."""
         return list(self._entries)

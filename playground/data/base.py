@@ -6,7 +6,9 @@ Every entry is a loader function decorated with :func:`register_dataset`::
                       source="...", offline=lambda: True)
     def digits(root: Path | None = None, **options) -> ImageDataset: ...
 
-Loaders return raw data, one class per modality:
+Loaders return raw data in a class that says its ``modality`` (a name in
+:data:`~playground.core.modality.MODALITIES`) and hands out raw inputs with ``take(indices)``;
+the three kinds here:
 
 * :class:`ImageDataset`: ``images`` ``(N, C, H, W)`` uint8 in ``[0, 255]`` (C = 1 or 3); resizing
   and normalization happen later, in the model's :class:`~playground.modalities.image.preprocessing.Preprocessing`.
@@ -14,6 +16,9 @@ Loaders return raw data, one class per modality:
   else); tokenization happens later, in the model's ``TextPreprocessing``.
 * :class:`SequenceDataset`: ``values`` ``(N, T, F)`` float32 numeric sequences (T time steps of F
   features); standardization happens later, in the model's ``SequencePreprocessing``.
+
+A plug-in modality brings its own dataset class: anything with the attributes and methods of
+:class:`AnyDataset` works with the split, training and the pages' dataset views.
 
 A loader that cannot get its data (offline, files missing) raises :class:`DatasetUnavailableError`
 with a message that says what to do.
@@ -24,13 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
+from playground.core.modality import Modality
 from playground.core.registry import Registry
-
-Modality = Literal["image", "text", "audio", "sequence"]
 
 
 class DatasetUnavailableError(ValueError):
@@ -59,6 +63,8 @@ class ImageDataset:
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
+    modality: ClassVar[Modality] = "image"
+
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.shape[1] not in (1, 3) or self.images.dtype != torch.uint8:
             raise ValueError(f"images must be (N, 1|3, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}")
@@ -71,6 +77,10 @@ class ImageDataset:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    def take(self, indices: torch.Tensor) -> torch.Tensor:
+        """Raw inputs at ``indices`` (``(n,)`` int64): ``(n, C, H, W)`` uint8."""
+        return self.images[indices]
 
     @property
     def channels(self) -> int:
@@ -86,7 +96,12 @@ class ImageDataset:
         return torch.bincount(self.targets, minlength=len(self.classes)).tolist()
 
 
-def _check_targets(name: str, targets: torch.Tensor, n: int, classes: list[str]) -> None:
+def check_targets(name: str, targets: torch.Tensor, n: int, classes: list[str]) -> None:
+    """Check that a dataset of ``n`` examples has ``(n,)`` int64 targets in ``[0, len(classes))``.
+
+    Raises:
+        ValueError: an empty dataset, or targets of the wrong shape, dtype or range.
+    """
     if n == 0:
         raise ValueError(f"dataset {name!r} is empty")
     if targets.shape != (n,) or targets.dtype != torch.int64:
@@ -115,11 +130,17 @@ class TextDataset:
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
+    modality: ClassVar[Modality] = "text"
+
     def __post_init__(self) -> None:
-        _check_targets(self.name, self.targets, len(self.texts), self.classes)
+        check_targets(self.name, self.targets, len(self.texts), self.classes)
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def take(self, indices: torch.Tensor) -> list[str]:
+        """Raw inputs at ``indices`` (``(n,)`` int64): n texts."""
+        return [self.texts[i] for i in indices.tolist()]
 
     def class_counts(self) -> list[int]:
         """Number of examples per class, index-aligned with ``classes``."""
@@ -148,10 +169,12 @@ class SequenceDataset:
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
+    modality: ClassVar[Modality] = "sequence"
+
     def __post_init__(self) -> None:
         if self.values.ndim != 3 or self.values.dtype != torch.float32:
             raise ValueError(f"values must be (N, T, F) float32, got {tuple(self.values.shape)} {self.values.dtype}")
-        _check_targets(self.name, self.targets, int(self.values.shape[0]), self.classes)
+        check_targets(self.name, self.targets, int(self.values.shape[0]), self.classes)
         if not self.feature_names:
             self.feature_names = [f"x{i}" for i in range(self.num_features)]
         if len(self.feature_names) != self.num_features:
@@ -159,6 +182,10 @@ class SequenceDataset:
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
+
+    def take(self, indices: torch.Tensor) -> torch.Tensor:
+        """Raw inputs at ``indices`` (``(n,)`` int64): ``(n, T, F)`` float32."""
+        return self.values[indices]
 
     @property
     def length(self) -> int:
@@ -175,7 +202,35 @@ class SequenceDataset:
         return torch.bincount(self.targets, minlength=len(self.classes)).tolist()
 
 
-AnyDataset = ImageDataset | TextDataset | SequenceDataset
+@runtime_checkable
+class AnyDataset(Protocol):
+    """What every dataset class offers, whatever its modality (the three above, and plug-ins').
+
+    Attributes:
+        name: registry name.
+        targets: ``(N,)`` int64 class indices in ``[0, len(classes))`` (see :func:`check_targets`).
+        classes: class names, index-aligned with ``targets``.
+        source: where the data came from, shown in the UI.
+        info: free-form extra facts.
+        modality: the name of its registered modality (a class attribute).
+    """
+
+    name: str
+    targets: torch.Tensor
+    classes: list[str]
+    source: str
+    info: dict[str, Any]
+    modality: ClassVar[Modality]
+
+    def __len__(self) -> int: ...
+
+    def take(self, indices: torch.Tensor) -> Any:
+        """Raw inputs at ``indices`` (``(n,)`` int64), in the type its preprocessing's ``model_input`` takes."""
+        ...
+
+    def class_counts(self) -> list[int]: ...
+
+
 Loader = Callable[..., AnyDataset]
 
 
@@ -185,7 +240,7 @@ class DatasetSpec:
 
     Attributes:
         name: registry key.
-        modality: ``"image"``, ``"text"`` or ``"sequence"`` (what the loader returns).
+        modality: a registered modality, the ``modality`` of the class the loader returns.
         num_classes: number of classes (``None`` when it depends on the user's data).
         description: one or two sentences for the UI, including size and licence.
         source: URL or package the data comes from.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from playground.data.base import AnyDataset, ImageDataset, SequenceDataset, TextDataset
+from playground.data.base import AnyDataset, ImageDataset
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,13 @@ class Split:
         """``(images (N_val, C, H, W) uint8, targets (N_val,) int64)``; image datasets only."""
         return _images(self.dataset)[self.val_indices], self.dataset.targets[self.val_indices]
 
-    def part(self, which: str) -> tuple[torch.Tensor | list[str], torch.Tensor]:
+    def part(self, which: str) -> tuple[Any, torch.Tensor]:
         """Raw inputs and targets of the ``"train"`` or ``"val"`` part, whatever the modality.
 
         Returns:
-            ``(inputs, targets (N_part,) int64)`` where ``inputs`` is ``(N_part, C, H, W)`` uint8
-            images, a list of N_part texts, or ``(N_part, T, F)`` float32 sequences.
+            ``(inputs, targets (N_part,) int64)`` where ``inputs`` is what the dataset's ``take``
+            gives: ``(N_part, C, H, W)`` uint8 images, a list of N_part texts, ``(N_part, T, F)``
+            float32 sequences, or a plug-in modality's raw inputs.
 
         Raises:
             ValueError: if ``which`` is neither ``"train"`` nor ``"val"``.
@@ -46,13 +48,7 @@ class Split:
         if which not in ("train", "val"):
             raise ValueError(f"expected 'train' or 'val', got {which!r}")
         idx = self.train_indices if which == "train" else self.val_indices
-        data = self.dataset
-        targets = data.targets[idx]
-        if isinstance(data, TextDataset):
-            return [data.texts[i] for i in idx.tolist()], targets
-        if isinstance(data, SequenceDataset):
-            return data.values[idx], targets
-        return data.images[idx], targets
+        return self.dataset.take(idx), self.dataset.targets[idx]
 
     def class_counts(self) -> dict[str, list[int]]:
         """Examples per class in each part: ``{"train": [...], "val": [...]}``."""

@@ -24,16 +24,16 @@ if TYPE_CHECKING:
         METHODS,
         ExplainParams,
         Explanation,
-        ExplanationStopped,
-        MethodNotSupportedError,
         MethodSpec,
         ModelView,
         auto_batch_size,
+        baselines_for,
         methods_for,
         register_method,
     )
     from playground.explain.core import check_inputs, explain, explain_methods, explain_work
     from playground.explain.display import DISPLAY_MODES, display_map, normalize_attributions, token_scores
+    from playground.explain.errors import ExplanationStopped, MethodNotSupportedError
 
 _WHERE = {
     **dict.fromkeys(
@@ -42,16 +42,16 @@ _WHERE = {
             "METHODS",
             "ExplainParams",
             "Explanation",
-            "ExplanationStopped",
-            "MethodNotSupportedError",
             "MethodSpec",
             "ModelView",
             "auto_batch_size",
+            "baselines_for",
             "methods_for",
             "register_method",
         ],
         "playground.explain.base",
     ),
+    **dict.fromkeys(["ExplanationStopped", "MethodNotSupportedError"], "playground.explain.errors"),
     **dict.fromkeys(["check_inputs", "explain", "explain_methods", "explain_work"], "playground.explain.core"),
     **dict.fromkeys(
         ["DISPLAY_MODES", "display_map", "normalize_attributions", "token_scores"], "playground.explain.display"
@@ -69,6 +69,7 @@ __all__ = [
     "MethodSpec",
     "ModelView",
     "auto_batch_size",
+    "baselines_for",
     "check_inputs",
     "display_map",
     "explain",

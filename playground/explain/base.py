@@ -17,52 +17,51 @@ through the embedding layer (gradient methods) or by removing tokens (perturbati
 
 The model passed in is never changed: every method runs on a *runtime copy* that shares the
 parameters and buffers (no weights are copied) but has its own modules, in ``eval()`` mode
-(:func:`runtime_copy`, reused through :data:`COPIES`). Hooks (Grad-CAM, DeepLift, guided
+(:mod:`playground.explain.runtime`). Hooks (Grad-CAM, DeepLift, guided
 backprop, the embedding layer) therefore never touch a model that another page or thread is using.
 """
 
 from __future__ import annotations
 
-import copy
 import gc
-import itertools
 import math
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from playground.core.device import is_out_of_memory, model_device
+from playground.core.modality import INPUT_KINDS, MODALITIES, InputKind, Modality, explainable_modalities
+from playground.core.progress import ProgressCallback
 from playground.core.registry import Registry
+from playground.explain.errors import ExplanationStopped
+from playground.explain.runtime import COPIES, embedding_or_none
 from playground.modalities.image.pixel_space import PixelSpaceModel
 from playground.modalities.image.preprocessing import Preprocessing
+from playground.modalities.text.tokenizer import PAD_ID, UNK_ID
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
 
-Modality = Literal["image", "text", "sequence"]
-MODALITIES: tuple[Modality, ...] = ("image", "text", "sequence")
 Family = Literal["gradient", "cam", "perturbation", "noise_tunnel", "attention"]
 ImageBaseline = Literal["black", "blurred", "noise", "uniform"]
 TextBaseline = Literal["pad", "unk"]
 SequenceBaseline = Literal["zero"]
-BASELINES: dict[str, tuple[str, ...]] = {
-    "image": ("black", "blurred", "noise", "uniform"),
-    "text": ("pad", "unk"),
-    "sequence": ("zero",),
+#: The baselines of each input kind, the default first (see ``ExplainParams.baseline``).
+BASELINES: dict[InputKind, tuple[str, ...]] = {
+    "pixels": ("black", "blurred", "noise", "uniform"),
+    "token_ids": ("pad", "unk"),
+    "values": ("zero",),
 }
 Segmentation = Literal["auto", "grid", "slic"]
-ProgressCallback = Callable[[int, int], None]
 
-PAD_ID = 0  # every tokenizer here puts [PAD] at id 0
-UNK_ID = 1  # and [UNK] at id 1
+__all__ = ["PAD_ID", "UNK_ID"]  # re-exported for the methods: the text tokenizers' [PAD] and [UNK] ids
 #: Input values per forward batch that the automatic batch sizes aim at: 16 ImageNet-sized images.
 #: The issue measured Captum IG with 200 steps on ResNet-18 at 224×224: +4.4 GB unbatched, +0.55 GB
 #: with ``internal_batch_size=16``.
@@ -77,14 +76,6 @@ MAX_SEGMENTS = 1000
 # on the activations. Here they are always set on a private runtime copy, so the notice says nothing.
 warnings.filterwarnings("ignore", message="Setting forward, backward hooks and attributes on non-linear")
 warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
-
-
-class MethodNotSupportedError(ValueError):
-    """The method cannot explain this model or this kind of input; the message says why."""
-
-
-class ExplanationStopped(Exception):
-    """The stop event was set while an explanation was running (not an error: the user cancelled)."""
 
 
 # -- parameters and results ----------------------------------------------------------------------
@@ -177,7 +168,7 @@ class Explanation:
 
     Attributes:
         method: registry name of the method.
-        modality: ``"image"``, ``"text"`` or ``"sequence"``.
+        modality: the input's modality (``"image"``, ``"text"``, ``"sequence"``, a plug-in's).
         attributions: float32 on the CPU, in the input's shape: ``(C, H, W)`` for images (pixel
             space; Grad-CAM's map is repeated over the channels), ``(T,)`` per token for text
             (summed over the embedding dimension), ``(T, F)`` for numeric sequences. Positive values
@@ -207,6 +198,11 @@ class Explanation:
     details: Mapping[str, Any] = field(default_factory=dict)
     convergence_delta: float | None = None
     seconds: float = 0.0
+
+    @property
+    def input_kind(self) -> InputKind:
+        """The modality's :data:`~playground.core.modality.InputKind` (``"pixels"``, ``"token_ids"``, ``"values"``)."""
+        return MODALITIES.get(self.modality).input_kind
 
     @property
     def total(self) -> float:
@@ -261,7 +257,7 @@ class MethodSpec:
         name: registry key, e.g. ``"integrated_gradients"``.
         title: display name.
         family: ``"gradient"``, ``"cam"``, ``"perturbation"``, ``"noise_tunnel"`` or ``"attention"``.
-        modalities: the inputs it can explain.
+        inputs: the input kinds it can explain (``"pixels"``, ``"token_ids"``, ``"values"``).
         source: the paper (with a link) and the Captum class used.
         description: one sentence for the UI.
         run: ``run(subject, params) -> RawAttribution``; raises :class:`MethodNotSupportedError`.
@@ -273,7 +269,7 @@ class MethodSpec:
     name: str
     title: str
     family: Family
-    modalities: tuple[Modality, ...]
+    inputs: tuple[InputKind, ...]
     source: str
     description: str
     run: Runner
@@ -282,8 +278,8 @@ class MethodSpec:
     slow: bool = False
 
     def supports(self, modality: str) -> bool:
-        """Whether the method explains inputs of ``modality``."""
-        return modality in self.modalities
+        """Whether the method explains inputs of ``modality`` (a registered modality's name)."""
+        return modality in explainable_modalities(self.inputs)
 
 
 METHODS: Registry[MethodSpec] = Registry("attribution method")
@@ -293,13 +289,13 @@ def register_method(name: str, **spec: Any) -> Callable[[Runner], Runner]:
     """Decorator that registers ``run`` as :class:`MethodSpec` ``name`` and returns it unchanged.
 
     Raises:
-        ValueError: if ``name`` is already registered or a modality is unknown.
+        ValueError: if ``name`` is already registered or an input kind is unknown.
     """
 
     def decorator(run: Runner) -> Runner:
-        unknown = set(spec.get("modalities", ())) - set(MODALITIES)
+        unknown = set(spec.get("inputs", ())) - set(INPUT_KINDS)
         if unknown:
-            raise ValueError(f"unknown modalities {sorted(unknown)}; known: {', '.join(MODALITIES)}")
+            raise ValueError(f"unknown input kinds {sorted(unknown)}; known: {', '.join(INPUT_KINDS)}")
         METHODS.add(name, MethodSpec(name=name, run=run, **spec))
         return run
 
@@ -311,6 +307,15 @@ def methods_for(modality: str) -> list[str]:
     return [name for name, spec in METHODS.items() if spec.supports(modality)]
 
 
+def baselines_for(modality: str) -> tuple[str, ...]:
+    """The baselines that apply to ``modality``'s inputs, the default first.
+
+    Raises:
+        ValueError: an unknown modality.
+    """
+    return BASELINES[MODALITIES.get(modality).input_kind]
+
+
 # -- the model -----------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class ModelView:
@@ -319,7 +324,7 @@ class ModelView:
     Attributes:
         model: maps model inputs to ``(B, K)`` logits: normalized ``(B, C, H, W)`` float32 images,
             ``(B, T)`` int64 token ids (right-padded with ``PAD_ID``) or ``(B, T, F)`` float32.
-        modality: ``"image"``, ``"text"`` or ``"sequence"``.
+        modality: a registered modality's name (``"image"``, ``"text"``, ``"sequence"``, a plug-in's).
         preprocessing: for images, the normalization that runs inside the explained function
             (inputs are then raw ``[0, 1]`` pixels); ``None`` feeds inputs to ``model`` unchanged.
         labels: class names (may be empty).
@@ -338,15 +343,21 @@ class ModelView:
         if self.modality not in MODALITIES:
             raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {self.modality!r}")
 
+    @property
+    def input_kind(self) -> InputKind:
+        """What the model's input is, which decides how it is explained (see :data:`~playground.core.modality.InputKind`)."""
+        return MODALITIES.get(self.modality).input_kind
+
     @classmethod
     def from_bundle(cls, bundle: Bundle) -> ModelView:
         """The view of a bundle: its modality from the card (``"image"`` when the card has none)."""
         modality = getattr(bundle.card, "modality", "image") or "image"
-        if modality not in MODALITIES:
-            raise ValueError(f"cannot explain a {modality!r} model yet; explainable: {', '.join(MODALITIES)}")
+        explainable = explainable_modalities()
+        if modality not in explainable:
+            raise ValueError(f"cannot explain a {modality!r} model yet; explainable: {', '.join(explainable)}")
         preprocessing = bundle.preprocessing if isinstance(bundle.preprocessing, Preprocessing) else None
         special = tuple(int(i) for i in getattr(bundle.preprocessing, "special_ids", ()) or ())
-        return cls(bundle.model, cast(Modality, modality), preprocessing, tuple(bundle.labels), special)
+        return cls(bundle.model, modality, preprocessing, tuple(bundle.labels), special)
 
 
 def as_view(model: Bundle | ModelView) -> ModelView:
@@ -360,105 +371,6 @@ def as_view(model: Bundle | ModelView) -> ModelView:
     if hasattr(model, "model") and hasattr(model, "card") and hasattr(model, "preprocessing"):
         return ModelView.from_bundle(model)
     raise TypeError(f"expected a Bundle or a ModelView, got {type(model).__name__}")
-
-
-def runtime_copy(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` that shares every parameter and buffer, in ``eval()`` mode.
-
-    Only the module objects are new (``copy.deepcopy`` with the tensors pre-filled in its memo), so
-    this costs no memory for weights and sees any later update of them. Hooks, ``train``/``eval``
-    and ``inplace`` flags set on the copy leave the original alone.
-
-    Raises:
-        MethodNotSupportedError: if the model cannot be copied.
-    """
-    memo: dict[int, Any] = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
-    try:
-        clone = copy.deepcopy(model, memo)
-    except Exception as exc:  # deepcopy raises TypeError, RuntimeError, PicklingError, ...
-        raise MethodNotSupportedError(
-            f"the model cannot be copied for explaining ({type(exc).__name__}: {exc})"
-        ) from exc
-    return clone.eval()
-
-
-def disable_inplace(model: nn.Module) -> int:
-    """Switch off ``inplace`` on every module of ``model`` (a runtime copy); returns how many.
-
-    In-place activations (``ReLU(inplace=True)``) break the full backward hooks of DeepLift and
-    guided backprop; elsewhere they are kept, since they save memory and time (~20 % of a ResNet-18
-    forward and backward pass here).
-    """
-    changed = 0
-    for module in model.modules():
-        if getattr(module, "inplace", False) is True:
-            module.inplace = False  # type: ignore[assignment]
-            changed += 1
-    return changed
-
-
-class CopyPool:
-    """Reuses clean runtime copies of a model (building one costs ~6 ms for ResNet-18 here).
-
-    A copy is handed out to one explanation at a time and comes back only when that explanation
-    finished normally without changing it (DeepLift and guided backprop rewrite their copy). The
-    pool is keyed by the identity of the model's modules and tensors, so a model whose structure or
-    tensors were replaced (``model.to(device)`` replaces the buffers) gets a fresh copy.
-    """
-
-    def __init__(self, size: int = 2) -> None:
-        self._lock = threading.Lock()
-        self._size = size
-        self._entries: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], list[nn.Module]]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    @staticmethod
-    def _key(model: nn.Module) -> tuple[int, ...]:
-        return tuple(id(x) for x in itertools.chain(model.modules(), model.parameters(), model.buffers()))
-
-    def acquire(self, model: nn.Module) -> nn.Module:
-        """A runtime copy of ``model`` for exclusive use."""
-        key = self._key(model)
-        with self._lock:
-            entry = self._entries.get(model)
-            if entry is not None and entry[0] == key and entry[1]:
-                return entry[1].pop()
-        return runtime_copy(model)
-
-    def release(self, model: nn.Module, clone: nn.Module) -> None:
-        """Give back a copy that is as :func:`runtime_copy` made it."""
-        key = self._key(model)
-        with self._lock:
-            entry = self._entries.get(model)
-            if entry is None or entry[0] != key:
-                entry = (key, [])
-                self._entries[model] = entry
-            if len(entry[1]) < self._size:
-                entry[1].append(clone)
-
-
-COPIES = CopyPool()
-
-
-def has_recurrent(model: nn.Module) -> bool:
-    """Whether the model holds a ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``."""
-    return any(isinstance(m, nn.RNNBase) for m in model.modules())
-
-
-@contextmanager
-def backward_ready(model: nn.Module, device: torch.device) -> Iterator[None]:
-    """Let gradients flow through recurrent layers on CUDA.
-
-    cuDNN refuses the backward pass of an RNN in ``eval()`` mode ("cudnn RNN backward can only be
-    called in training mode"); for models with recurrent layers on CUDA, cuDNN is switched off for
-    the duration (PyTorch's own kernels then run). Elsewhere this does nothing.
-    """
-    if device.type == "cuda" and has_recurrent(model):
-        with torch.backends.cudnn.flags(enabled=False):
-            yield
-    else:
-        yield
 
 
 def auto_batch_size(values_per_example: int, wanted: int, requested: int | None = None) -> int:
@@ -575,7 +487,7 @@ class Progress:
     def _report(self) -> None:
         if self._on_progress is not None:
             total = max(self.total, 1)
-            self._on_progress(min(self.done, total), total)
+            self._on_progress(min(self.done, total), total, "examples evaluated")
 
 
 class Subject:
@@ -604,6 +516,7 @@ class Subject:
     ) -> None:
         self.view = view
         self.modality: Modality = view.modality
+        self.input_kind: InputKind = view.input_kind
         self.model = COPIES.acquire(view.model)
         self.changed = False  # set when a method rewrites the copy (then it is not reused)
         self.device = model_device(view.model)
@@ -616,7 +529,7 @@ class Subject:
     # -- building forwards ----------------------------------------------------------------------
     def net_for(self, model: nn.Module) -> nn.Module:
         """``model`` as the explained function: with its normalization inside for images."""
-        if self.modality == "image" and self.view.preprocessing is not None:
+        if self.input_kind == "pixels" and self.view.preprocessing is not None:
             return PixelSpaceModel(model, self.view.preprocessing)
         return model
 
@@ -646,7 +559,7 @@ class Subject:
     @property
     def values_per_example(self) -> int:
         """numel of one input (for text: tokens × embedding size, what the expanded batch holds)."""
-        if self.modality == "text":
+        if self.input_kind == "token_ids":
             embedding = embedding_or_none(self.model)
             width = embedding.embedding_dim if isinstance(embedding, nn.Embedding) else 64
             return int(self.inputs.numel()) * int(width)
@@ -684,45 +597,3 @@ class Subject:
                 elif self.device.type == "mps":
                     torch.mps.empty_cache()
                 batch = max(1, batch // 2)
-
-
-def embedding_or_none(model: nn.Module) -> nn.Module | None:
-    """The token embedding of a text model, or ``None`` (see :func:`find_embedding`)."""
-    getter = getattr(model, "get_input_embeddings", None)
-    if callable(getter):
-        found = getter()
-        if isinstance(found, nn.Module):
-            return found
-    attr = getattr(model, "embedding", None)
-    if isinstance(attr, nn.Embedding):
-        return attr
-    embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding)]
-    return embeddings[0] if len(embeddings) == 1 else None
-
-
-def find_embedding(model: nn.Module) -> nn.Module:
-    """The token embedding of a text model.
-
-    Looks for Hugging Face's ``get_input_embeddings()``, then an ``embedding`` attribute, then the
-    model's only ``nn.Embedding``.
-
-    Raises:
-        MethodNotSupportedError: if none is found, or several ``nn.Embedding`` make it ambiguous.
-    """
-    found = embedding_or_none(model)
-    if found is None:
-        count = sum(isinstance(m, nn.Embedding) for m in model.modules())
-        reason = "has no nn.Embedding" if not count else f"has {count} nn.Embedding modules"
-        raise MethodNotSupportedError(
-            f"text attributions are computed on the token embedding, but this model {reason}; "
-            "give it an `embedding` attribute or a get_input_embeddings() method"
-        )
-    return found
-
-
-def module_name(model: nn.Module, module: nn.Module) -> str:
-    """The dotted name of ``module`` inside ``model`` (``""`` for the model itself)."""
-    for name, candidate in model.named_modules():
-        if candidate is module:
-            return name
-    raise ValueError(f"{type(module).__name__} is not a submodule of {type(model).__name__}")

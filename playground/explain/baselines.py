@@ -21,28 +21,31 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from playground.explain.base import BASELINES, PAD_ID, UNK_ID, MethodNotSupportedError
+from playground.core.modality import InputKind, explainable_modalities
+from playground.explain.base import BASELINES, PAD_ID, UNK_ID
+from playground.explain.errors import MethodNotSupportedError
 
 NOISE_STD = 0.1  # σ of the "noise" baseline, on the [0, 1] pixel scale
 BLUR_FRACTION = 1 / 20  # σ of the "blurred" baseline as a share of the image side
 
 
-def default_baseline(modality: str) -> str:
-    """``"black"``, ``"pad"`` or ``"zero"``."""
-    return BASELINES[modality][0]
+def default_baseline(kind: InputKind) -> str:
+    """The default baseline of an input kind: ``"black"``, ``"pad"`` or ``"zero"``."""
+    return BASELINES[kind][0]
 
 
-def resolve_baseline(modality: str, baseline: str | None) -> str:
-    """The baseline name to use for ``modality``.
+def resolve_baseline(kind: InputKind, baseline: str | None) -> str:
+    """The baseline name to use for inputs of ``kind``.
 
     Raises:
-        MethodNotSupportedError: if the baseline does not apply to the modality (e.g. ``"pad"`` for an image).
+        MethodNotSupportedError: if the baseline does not apply to the kind (e.g. ``"pad"`` for an image).
     """
     if baseline is None:
-        return default_baseline(modality)
-    if baseline not in BASELINES[modality]:
+        return default_baseline(kind)
+    if baseline not in BASELINES[kind]:
+        described = " or ".join(explainable_modalities((kind,)))
         raise MethodNotSupportedError(
-            f"baseline {baseline!r} does not apply to {modality} inputs; use one of {', '.join(BASELINES[modality])}"
+            f"baseline {baseline!r} does not apply to {described} inputs; use one of {', '.join(BASELINES[kind])}"
         )
     return baseline
 
@@ -83,7 +86,7 @@ def image_baseline(pixels: torch.Tensor, kind: str, generator: torch.Generator, 
     elif kind == "uniform":
         base = torch.rand(shape, generator=generator).to(pixels.device, pixels.dtype)
     else:
-        raise ValueError(f"unknown image baseline {kind!r}; known: {', '.join(BASELINES['image'])}")
+        raise ValueError(f"unknown image baseline {kind!r}; known: {', '.join(BASELINES['pixels'])}")
     # Pixels decoded from PIL are channels-last in memory (HWC under a CHW view). Captum's path
     # points take the memory format of input and baseline; a mismatched pair falls back to NCHW,
     # which made IG on ResNet-18 ~20 % slower on the CPU here (bench/bench_explain.py). So the
@@ -97,8 +100,8 @@ def text_baseline(ids: torch.Tensor, kind: str, special_ids: tuple[int, ...] = (
 
     PAD positions and ``special_ids`` (e.g. CLS / SEP) are kept as they are.
     """
-    if kind not in BASELINES["text"]:
-        raise ValueError(f"unknown text baseline {kind!r}; known: {', '.join(BASELINES['text'])}")
+    if kind not in BASELINES["token_ids"]:
+        raise ValueError(f"unknown text baseline {kind!r}; known: {', '.join(BASELINES['token_ids'])}")
     keep = ids == PAD_ID
     for special in special_ids:
         keep |= ids == special
@@ -107,13 +110,17 @@ def text_baseline(ids: torch.Tensor, kind: str, special_ids: tuple[int, ...] = (
 
 
 def make_baseline(
-    modality: str, inputs: torch.Tensor, kind: str, generator: torch.Generator, special_ids: tuple[int, ...] = ()
+    input_kind: InputKind,
+    inputs: torch.Tensor,
+    kind: str,
+    generator: torch.Generator,
+    special_ids: tuple[int, ...] = (),
 ) -> torch.Tensor:
-    """The baseline of ``inputs`` (batch of 1) for any modality, same shape and dtype."""
-    if modality == "image":
+    """The baseline ``kind`` of ``inputs`` (batch of 1) for any input kind, same shape and dtype."""
+    if input_kind == "pixels":
         return image_baseline(inputs, kind, generator)
-    if modality == "text":
+    if input_kind == "token_ids":
         return text_baseline(inputs, kind, special_ids)
     if kind != "zero":
-        raise ValueError(f"unknown sequence baseline {kind!r}; known: zero")
+        raise ValueError(f"unknown baseline {kind!r} for numeric values; known: zero")
     return torch.zeros_like(inputs)

@@ -24,7 +24,8 @@ import torch
 from captum.attr import GuidedGradCam, LayerAttribution, LayerGradCam
 from torch import nn
 
-from playground.explain.base import ExplainParams, MethodNotSupportedError, RawAttribution, Subject, register_method
+from playground.explain.base import ExplainParams, RawAttribution, Subject, register_method
+from playground.explain.errors import MethodNotSupportedError
 from playground.explain.gradient import guided_attribute
 
 # The chosen layer per model and input shape: finding it costs one forward pass.
@@ -72,7 +73,7 @@ def cam_layer(subject: Subject, params: ExplainParams) -> tuple[str, nn.Module]:
         MethodNotSupportedError: the model has no spatial feature map (e.g. an RNN or an MLP).
         ValueError: ``params.layer`` names no module, or one without a spatial output.
     """
-    if subject.modality != "image":
+    if subject.input_kind != "pixels":
         raise MethodNotSupportedError(
             f"Grad-CAM needs a convolutional feature map (B, C, h, w); a {subject.modality} model has none"
         )
@@ -107,7 +108,7 @@ def cam_layer(subject: Subject, params: ExplainParams) -> tuple[str, nn.Module]:
     "grad_cam",
     title="Grad-CAM",
     family="cam",
-    modalities=("image",),
+    inputs=("pixels",),
     source="Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391 (captum.attr.LayerGradCam, ReLU, bilinear upsampling)",
     description="Where the last convolutional features that raise the target's score lie: a coarse map, upsampled.",
     uses=("layer",),
@@ -132,13 +133,13 @@ def grad_cam(subject: Subject, params: ExplainParams) -> RawAttribution:
     "guided_grad_cam",
     title="Guided Grad-CAM",
     family="cam",
-    modalities=("image",),
+    inputs=("pixels",),
     source="Selvaraju et al. 2017, https://arxiv.org/abs/1610.02391 (captum.attr.GuidedGradCam)",
     description="Guided backprop multiplied by the upsampled Grad-CAM map: fine detail where the class evidence is.",
     uses=("layer",),
 )
 def guided_grad_cam(subject: Subject, params: ExplainParams) -> RawAttribution:
-    if subject.modality != "image":
+    if subject.input_kind != "pixels":
         raise MethodNotSupportedError(
             f"Guided Grad-CAM needs a convolutional feature map; a {subject.modality} model has none"
         )

@@ -15,22 +15,21 @@ from typing import TYPE_CHECKING
 import torch
 
 from playground.core.device import is_out_of_memory, model_device
+from playground.core.modality import MODALITIES, explainable_modalities
 from playground.explain import cam, gradient, noise_tunnel, perturbation, rollout  # noqa: F401  (registers the methods)
 from playground.explain.base import (
     METHODS,
     PAD_ID,
     ExplainParams,
     Explanation,
-    ExplanationStopped,
-    MethodNotSupportedError,
     ModelView,
     Progress,
     ProgressCallback,
     Subject,
     as_view,
-    backward_ready,
-    embedding_or_none,
 )
+from playground.explain.errors import ExplanationStopped, MethodNotSupportedError
+from playground.explain.runtime import backward_ready, embedding_or_none
 from playground.modalities.image.pixel_space import check_pixels
 
 if TYPE_CHECKING:
@@ -57,8 +56,10 @@ def check_inputs(view: ModelView, inputs: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(f"expected a tensor input, got {type(inputs).__name__}")
-    ndim = {"image": 3, "text": 1, "sequence": 2}[view.modality]
-    shapes = {"image": "(C, H, W)", "text": "(T,)", "sequence": "(T, F)"}[view.modality]
+    hooks = MODALITIES.get(view.modality).explain
+    if hooks is None:
+        raise ValueError(f"{view.modality} models cannot be explained")
+    ndim, shapes = hooks.input_rank, hooks.input_shape
     if inputs.ndim == ndim:
         inputs = inputs.unsqueeze(0)
     if inputs.ndim != ndim + 1 or inputs.shape[0] != 1:
@@ -67,7 +68,7 @@ def check_inputs(view: ModelView, inputs: torch.Tensor) -> torch.Tensor:
         )
     if inputs.numel() == 0:
         raise ValueError(f"expected a non-empty {view.modality} input, got shape {tuple(inputs.shape)}")
-    if view.modality == "text":
+    if view.input_kind == "token_ids":
         if inputs.dtype not in (torch.int64, torch.int32):
             raise TypeError(f"expected token ids as int64, got {inputs.dtype}")
         inputs = inputs.long()
@@ -85,7 +86,7 @@ def check_inputs(view: ModelView, inputs: torch.Tensor) -> torch.Tensor:
     inputs = inputs.detach().float()
     if not bool(torch.isfinite(inputs).all()):
         raise ValueError(f"the {view.modality} input holds NaN or infinite values")
-    if view.modality == "image" and view.preprocessing is not None:
+    if view.input_kind == "pixels" and view.preprocessing is not None:
         check_pixels(inputs, view.preprocessing)
     return inputs
 
@@ -110,7 +111,7 @@ def explain(
         method: a name from :data:`~playground.explain.METHODS` (``methods_for(modality)`` lists them).
         target: the class index to explain; ``None``: the predicted class.
         params: method settings (defaults: :class:`ExplainParams()`).
-        on_progress: called as ``on_progress(done, total)`` with forward-pass examples evaluated.
+        on_progress: called as ``on_progress(done, total, message)`` with forward-pass examples evaluated.
         stop_event: when set, the explanation stops at its next forward pass.
 
     Returns:
@@ -130,7 +131,7 @@ def explain(
         raise TypeError(f"expected ExplainParams, got {type(params).__name__}")
     if not spec.supports(view.modality):
         raise MethodNotSupportedError(
-            f"{spec.title} explains {' and '.join(spec.modalities)} inputs; this is a {view.modality} model"
+            f"{spec.title} explains {' and '.join(explainable_modalities(spec.inputs))} inputs; this is a {view.modality} model"
         )
     x = check_inputs(view, inputs)
     if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
@@ -163,7 +164,7 @@ def explain(
             f"{spec.title} could not run on this model ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})"
         ) from exc
     attributions = raw.attributions.detach()
-    if view.modality == "text" and attributions.ndim == 3:
+    if view.input_kind == "token_ids" and attributions.ndim == 3:
         attributions = attributions.sum(dim=-1)  # (1, T, E) -> (1, T): one number per token
     attributions = attributions[0].float().cpu()
     if logits is None:
@@ -251,7 +252,7 @@ def explain_work(
 ) -> Work[Explanation | None]:
     """:func:`explain` as the work of a :class:`~playground.runner.jobs.BackgroundJob`.
 
-    The job reports ``(done, total, method)`` and returns ``None`` when stopped (its status is then
+    The job reports ``(done, total, method)`` (examples evaluated) and returns ``None`` when stopped (its status is then
     ``"stopped"``); other errors end the job as ``"failed"`` with the exception kept.
 
     Example::
@@ -259,7 +260,7 @@ def explain_work(
         job = BackgroundJob(explain_work(bundle, pixels, "occlusion"), name="occlusion").start()
     """
 
-    def work(report: Callable[[int, int, str], None], stop_event: threading.Event) -> Explanation | None:
+    def work(on_progress: ProgressCallback, stop_event: threading.Event) -> Explanation | None:
         try:
             return explain(
                 model,
@@ -267,7 +268,7 @@ def explain_work(
                 method,
                 target=target,
                 params=params,
-                on_progress=lambda done, total: report(done, total, method),
+                on_progress=lambda done, total, _: on_progress(done, total, method),
                 stop_event=stop_event,
             )
         except ExplanationStopped:

@@ -32,19 +32,17 @@ from torch import nn
 from playground.explain.base import (
     MAX_IG_STEPS,
     ExplainParams,
-    MethodNotSupportedError,
     RawAttribution,
     Subject,
-    disable_inplace,
-    find_embedding,
     global_rngs_seeded,
-    has_recurrent,
     register_method,
     relative_delta,
     seeded,
 )
 from playground.explain.baselines import image_baseline, make_baseline, resolve_baseline
+from playground.explain.errors import MethodNotSupportedError
 from playground.explain.perturbation import TokenPerturbationForward
+from playground.explain.runtime import disable_inplace, find_embedding, has_recurrent
 from playground.explain.safe_model import HookKind, prepare_for_hooks
 
 GRADIENT_SHAP_SAMPLES = 20
@@ -58,8 +56,8 @@ def grad_input(subject: Subject) -> torch.Tensor:
 
 def baseline_for(subject: Subject, params: ExplainParams, salt: int = 0) -> tuple[torch.Tensor, str]:
     """``(baseline (1, ...) on the device, its name)`` for the subject's modality."""
-    kind = resolve_baseline(subject.modality, params.baseline)
-    base = make_baseline(subject.modality, subject.inputs, kind, seeded(params.seed, salt), subject.view.special_ids)
+    kind = resolve_baseline(subject.input_kind, params.baseline)
+    base = make_baseline(subject.input_kind, subject.inputs, kind, seeded(params.seed, salt), subject.view.special_ids)
     return base, kind
 
 
@@ -101,13 +99,13 @@ def _chunks(total: int, size: int) -> list[int]:
     "saliency",
     title="Saliency",
     family="gradient",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Simonyan, Vedaldi & Zisserman 2014, https://arxiv.org/abs/1312.6034 (captum.attr.Saliency)",
     description="|∂ logit / ∂ input|: which input values the target's score is most sensitive to.",
 )
 def saliency(subject: Subject, params: ExplainParams) -> RawAttribution:
     subject.progress.expect(1)
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         layer = find_embedding(subject.model)
         grads = LayerGradientXActivation(subject.forward, layer, multiply_by_inputs=False).attribute(
             subject.inputs, target=subject.target
@@ -122,13 +120,13 @@ def saliency(subject: Subject, params: ExplainParams) -> RawAttribution:
     "input_x_gradient",
     title="Input × Gradient",
     family="gradient",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713 (captum.attr.InputXGradient)",
     description="Input times gradient: a first-order estimate of each value's contribution (from zero).",
 )
 def input_x_gradient(subject: Subject, params: ExplainParams) -> RawAttribution:
     subject.progress.expect(1)
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         layer = find_embedding(subject.model)
         attributions = LayerGradientXActivation(subject.forward, layer, multiply_by_inputs=True).attribute(
             subject.inputs, target=subject.target
@@ -223,7 +221,7 @@ def split_path(segments: list[PathSegment], total_steps: int, n_steps: int, tole
     "integrated_gradients",
     title="Integrated Gradients",
     family="gradient",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Sundararajan, Taly & Yan 2017, https://arxiv.org/abs/1703.01365 (captum.attr.IntegratedGradients; "
     "text: LayerIntegratedGradients on the token embedding)",
     description="Gradients averaged on the straight path from a baseline to the input; they sum to "
@@ -236,7 +234,7 @@ def split_path(segments: list[PathSegment], total_steps: int, n_steps: int, tole
 )
 def integrated_gradients(subject: Subject, params: ExplainParams) -> RawAttribution:
     baseline, kind = baseline_for(subject, params)
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         return _text_integrated_gradients(subject, params, baseline, kind)
     n_steps = params.n_steps
     batch = subject.batch_size(params, n_steps)
@@ -321,7 +319,7 @@ def _text_integrated_gradients(
     "gradient_shap",
     title="GradientShap",
     family="gradient",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Lundberg & Lee 2017, https://arxiv.org/abs/1705.07874 (captum.attr.GradientShap: expected "
     "gradients at random points between baselines and the input)",
     description="SHAP values estimated by gradients at random points between baselines and the input.",
@@ -329,16 +327,16 @@ def _text_integrated_gradients(
     slow=True,
 )
 def gradient_shap(subject: Subject, params: ExplainParams) -> RawAttribution:
-    kind = resolve_baseline(subject.modality, params.baseline)
+    kind = resolve_baseline(subject.input_kind, params.baseline)
     draws = RANDOM_BASELINE_DRAWS if kind in ("noise", "uniform") else 1
-    if subject.modality == "image":
+    if subject.input_kind == "pixels":
         baselines = image_baseline(subject.inputs, kind, seeded(params.seed), draws)
     else:
         baselines, _ = baseline_for(subject, params)
     n_samples = params.n_samples or GRADIENT_SHAP_SAMPLES
     batch = subject.batch_size(params, n_samples)
     subject.progress.expect(n_samples)
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         layer = find_embedding(subject.model)
         # Captum adds (zero) noise to the inputs, which turns the ids into floats: round them back.
         net = TokenPerturbationForward(subject.net_for(subject.model), remove_pad=False)
@@ -352,7 +350,7 @@ def gradient_shap(subject: Subject, params: ExplainParams) -> RawAttribution:
         total: torch.Tensor | None = None
         for i, chunk in enumerate(_chunks(n_samples, size)):
             with global_rngs_seeded(params.seed * 1_000_003 + i, subject.device):
-                x = subject.inputs if subject.modality == "text" else grad_input(subject)
+                x = subject.inputs if subject.input_kind == "token_ids" else grad_input(subject)
                 part = method.attribute(x, baselines=baselines, n_samples=chunk, target=subject.target)
             part = part.detach() * (chunk / n_samples)
             total = part if total is None else total + part
@@ -450,7 +448,7 @@ def split_for_hooks(subject: Subject, kind: HookKind) -> list[str]:
     "deeplift",
     title="DeepLift",
     family="gradient",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Shrikumar, Greenside & Kundaje 2017, https://arxiv.org/abs/1704.02685 (captum.attr.DeepLift, "
     "rescale rule; text: LayerDeepLift on the embedding)",
     description="Contributions relative to a baseline, propagated layer by layer with the rescale rule; "
@@ -473,7 +471,7 @@ def deeplift(subject: Subject, params: ExplainParams) -> RawAttribution:
             "contributions through max-unpooling, which keeps one of two windows that share a maximum, so "
             "the attributions do not sum exactly to F(input) − F(baseline); see the convergence delta"
         )
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         layer = find_embedding(subject.model)
         forward = subject.forward_for(subject.model, capture=False)
         attributions = LayerDeepLift(forward, layer, multiply_by_inputs=True).attribute(
@@ -519,7 +517,7 @@ def guided_attribute(subject: Subject, make: Callable[[nn.Module], Any], **kwarg
     "guided_backprop",
     title="Guided Backprop",
     family="gradient",
-    modalities=("image", "sequence"),
+    inputs=("pixels", "values"),
     source="Springenberg et al. 2015, https://arxiv.org/abs/1412.6806 (captum.attr.GuidedBackprop)",
     description="The gradient with negative signals stopped at every ReLU on the way back: sharp, "
     "but known to ignore the model's upper layers (Adebayo et al. 2018).",

@@ -17,14 +17,8 @@ from typing import Any
 import torch
 from captum.attr import DeepLift, GuidedBackprop, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 
-from playground.explain.base import (
-    ExplainParams,
-    MethodNotSupportedError,
-    RawAttribution,
-    Subject,
-    global_rngs_seeded,
-    register_method,
-)
+from playground.explain.base import ExplainParams, RawAttribution, Subject, global_rngs_seeded, register_method
+from playground.explain.errors import MethodNotSupportedError
 from playground.explain.gradient import (
     baseline_for,
     deeplift_problems,
@@ -69,7 +63,7 @@ def _base(subject: Subject, params: ExplainParams) -> tuple[Any, dict[str, Any],
 
 
 def _tunnel(subject: Subject, params: ExplainParams, nt_type: str) -> RawAttribution:
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         raise MethodNotSupportedError(
             "noise tunnels add Gaussian noise to the input, and token ids are discrete: there is no "
             "'slightly noisy' token; use integrated_gradients or a perturbation method for text"
@@ -107,7 +101,7 @@ def _tunnel(subject: Subject, params: ExplainParams, nt_type: str) -> RawAttribu
 
 _COMMON: dict[str, Any] = {
     "family": "noise_tunnel",
-    "modalities": ("image", "sequence"),
+    "inputs": ("pixels", "values"),
     "uses": ("base_method", "n_samples", "stdev", "n_steps", "baseline", "batch_size", "seed"),
     "slow": True,
 }

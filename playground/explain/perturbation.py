@@ -29,7 +29,6 @@ from playground.explain.base import (
     PAD_ID,
     CountingForward,
     ExplainParams,
-    MethodNotSupportedError,
     RawAttribution,
     Subject,
     global_rngs_seeded,
@@ -37,6 +36,7 @@ from playground.explain.base import (
     seeded,
 )
 from playground.explain.baselines import make_baseline, resolve_baseline
+from playground.explain.errors import MethodNotSupportedError
 from playground.explain.segmentation import image_segments, step_segments
 
 SAMPLES_DEFAULT = 200  # LIME / Kernel SHAP samples
@@ -80,15 +80,15 @@ class TokenPerturbationForward(nn.Module):
 
 def perturbation_forward(subject: Subject, kind: str) -> CountingForward:
     """The counting forward for perturbation methods (the token wrapper for text)."""
-    if subject.modality != "text":
+    if subject.input_kind != "token_ids":
         return subject.forward
     return subject.counting(TokenPerturbationForward(subject.net_for(subject.model), remove_pad=kind == "pad"))
 
 
 def perturbation_baseline(subject: Subject, params: ExplainParams) -> tuple[torch.Tensor, str]:
     """``(baseline (1, ...) in the input's shape and dtype, its name)``."""
-    kind = resolve_baseline(subject.modality, params.baseline)
-    base = make_baseline(subject.modality, subject.inputs, kind, seeded(params.seed), subject.view.special_ids)
+    kind = resolve_baseline(subject.input_kind, params.baseline)
+    base = make_baseline(subject.input_kind, subject.inputs, kind, seeded(params.seed), subject.view.special_ids)
     return base, kind
 
 
@@ -99,11 +99,11 @@ def feature_groups(subject: Subject, params: ExplainParams) -> tuple[torch.Tenso
     steps ``(1, T, 1)``.
     """
     x = subject.inputs
-    if subject.modality == "image":
+    if subject.input_kind == "pixels":
         labels, used = image_segments(x[0].detach().cpu(), params.n_segments, params.segmentation)
         mask = labels.to(x.device)[None, None]  # (1, 1, H, W)
         return mask, int(labels.max()) + 1, {"segmentation": used, "segments": int(labels.max()) + 1}
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         steps = x.shape[1]
         return torch.arange(steps, device=x.device)[None], steps, {"segments": steps, "segmentation": "tokens"}
     labels = step_segments(x.shape[1], params.n_segments).to(x.device)
@@ -115,7 +115,7 @@ def feature_groups(subject: Subject, params: ExplainParams) -> tuple[torch.Tenso
 def occlusion_window(subject: Subject, params: ExplainParams) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     """``(sliding window shape, strides, number of windows)`` without the batch dimension."""
     x = subject.inputs
-    if subject.modality == "image":
+    if subject.input_kind == "pixels":
         channels, height, width = x.shape[1:]
         side = min(height, width)
         window = min(params.window or max(2, side // 8), side)
@@ -123,11 +123,11 @@ def occlusion_window(subject: Subject, params: ExplainParams) -> tuple[tuple[int
         count = (math.ceil((height - window) / stride) + 1) * (math.ceil((width - window) / stride) + 1)
         return (channels, window, window), (channels, stride, stride), count
     steps = x.shape[1]
-    default = 1 if subject.modality == "text" else max(1, steps // 10)
+    default = 1 if subject.input_kind == "token_ids" else max(1, steps // 10)
     window = min(params.window or default, steps)
     stride = params.stride or max(1, window // 2)
     count = math.ceil((steps - window) / stride) + 1
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         return (window,), (stride,), count
     features = x.shape[2]
     return (window, features), (stride, features), count
@@ -137,7 +137,7 @@ def occlusion_window(subject: Subject, params: ExplainParams) -> tuple[tuple[int
     "occlusion",
     title="Occlusion",
     family="perturbation",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Zeiler & Fergus 2014, https://arxiv.org/abs/1311.2901 (captum.attr.Occlusion)",
     description="Slide a patch of baseline over the input; each value gets the mean drop of the score "
     "over the patches that covered it.",
@@ -172,7 +172,7 @@ def occlusion(subject: Subject, params: ExplainParams) -> RawAttribution:
     "feature_ablation",
     title="Feature Ablation",
     family="perturbation",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="captum.attr.FeatureAblation (superpixels: Achanta et al. 2012, https://doi.org/10.1109/TPAMI.2012.120)",
     description="Set one group at a time (superpixel, token, chunk of steps) to the baseline; its "
     "attribution is the drop in the score.",
@@ -215,7 +215,7 @@ def _surrogate(subject: Subject, params: ExplainParams, make: Any, name: str) ->
     if groups < 2 and make is KernelShap:
         # Captum's Shapley kernel divides by C(groups, k) for 0 < k < groups: with one group there is
         # no coalition to sample, and it fails with a NaN distribution.
-        where = f"{details.get('segmentation', 'the')} segmentation" if subject.modality == "image" else "the input"
+        where = f"{details.get('segmentation', 'the')} segmentation" if subject.input_kind == "pixels" else "the input"
         raise MethodNotSupportedError(
             f"Kernel SHAP needs at least 2 feature groups, but {where} gave {groups}; ask for more segments "
             "(or segmentation='grid', which always makes the number asked for)"
@@ -247,7 +247,7 @@ def _surrogate(subject: Subject, params: ExplainParams, make: Any, name: str) ->
     "lime",
     title="LIME",
     family="perturbation",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Ribeiro, Singh & Guestrin 2016, https://arxiv.org/abs/1602.04938 (captum.attr.Lime, ridge surrogate)",
     description="Fit a weighted linear model to the scores of random on/off masks of superpixels or tokens.",
     uses=("n_samples", "n_segments", "segmentation", "baseline", "batch_size", "seed"),
@@ -268,7 +268,7 @@ def lime(subject: Subject, params: ExplainParams) -> RawAttribution:
     "kernel_shap",
     title="Kernel SHAP",
     family="perturbation",
-    modalities=("image", "text", "sequence"),
+    inputs=("pixels", "token_ids", "values"),
     source="Lundberg & Lee 2017, https://arxiv.org/abs/1705.07874 (captum.attr.KernelShap)",
     description="Shapley values of superpixels or tokens, estimated by a linear model with the Shapley kernel.",
     uses=("n_samples", "n_segments", "segmentation", "baseline", "batch_size", "seed"),

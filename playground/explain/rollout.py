@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from playground.explain.base import ExplainParams, MethodNotSupportedError, RawAttribution, Subject, register_method
+from playground.explain.base import ExplainParams, RawAttribution, Subject, register_method
+from playground.explain.errors import MethodNotSupportedError
 from playground.inspection.attention.rollout import rollout
 from playground.models.attention import AttentionModel
 
@@ -25,7 +26,7 @@ from playground.models.attention import AttentionModel
     "attention_rollout",
     title="Attention rollout",
     family="attention",
-    modalities=("image", "text"),
+    inputs=("pixels", "token_ids"),
     source="Abnar & Zuidema 2020, https://arxiv.org/abs/2005.00928 (playground.inspection.attention.rollout)",
     description="How much of each token or patch flows through every layer's attention to the output (transformers).",
 )
@@ -37,7 +38,7 @@ def attention_rollout(subject: Subject, params: ExplainParams) -> RawAttribution
         )
     subject.progress.expect(1)
     x = subject.inputs  # (1, C, H, W) pixels in [0, 1] or (1, T) ids
-    if subject.modality == "image" and subject.view.preprocessing is not None:
+    if subject.input_kind == "pixels" and subject.view.preprocessing is not None:
         x = subject.view.preprocessing.normalize(x)
     with torch.no_grad():
         output = model.forward_with_attention(x)
@@ -46,7 +47,7 @@ def attention_rollout(subject: Subject, params: ExplainParams) -> RawAttribution
     probs = torch.stack([a[0] for a in output.attentions]).float()  # (L, H, T, T)
     rolled = rollout(probs)[-1].float()  # (T, T)
     prefix = len(getattr(model, "prefix_tokens", ()))
-    if subject.modality == "image":
+    if subject.input_kind == "pixels":
         rows, cols = getattr(model, "patch_grid", (0, 0))
         if prefix < 1 or rows * cols + prefix != rolled.shape[-1]:
             raise MethodNotSupportedError("attention rollout over an image needs a class token and a patch grid (ViT)")

@@ -17,7 +17,8 @@ import math
 import numpy as np
 import torch
 
-from playground.explain.base import MethodNotSupportedError, Segmentation
+from playground.explain.base import Segmentation
+from playground.explain.errors import MethodNotSupportedError
 
 
 def slic_available() -> bool:

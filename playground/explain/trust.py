@@ -35,8 +35,6 @@ from playground.core.device import model_device
 from playground.explain.base import (
     PAD_ID,
     Explanation,
-    ExplanationStopped,
-    MethodNotSupportedError,
     ModelView,
     Progress,
     ProgressCallback,
@@ -47,6 +45,7 @@ from playground.explain.base import (
 )
 from playground.explain.baselines import blur, text_baseline
 from playground.explain.core import explain
+from playground.explain.errors import ExplanationStopped, MethodNotSupportedError
 from playground.explain.perturbation import TokenPerturbationForward
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ def _subject(view: ModelView, explanation: Explanation, progress: Progress) -> S
 def _scorer(subject: Subject) -> nn.Module:
     """Logits of a batch; for text, PAD ids count as removed tokens (the others close up)."""
     net = subject.net_for(subject.model)
-    if subject.modality == "text":
+    if subject.input_kind == "token_ids":
         net = TokenPerturbationForward(net, remove_pad=True)
     return subject.counting(net, capture=False)
 
@@ -75,7 +74,7 @@ def position_scores(explanation: Explanation) -> torch.Tensor:
         ``(H, W)`` for images (summed over channels), ``(T,)`` for text, ``(T, F)`` for sequences.
     """
     a = explanation.attributions
-    return a.sum(dim=0) if explanation.modality == "image" else a
+    return a.sum(dim=0) if explanation.input_kind == "pixels" else a
 
 
 # -- deletion / insertion --------------------------------------------------------------------------
@@ -159,12 +158,12 @@ def deletion_insertion(
     subject = _subject(view, explanation, progress)
     x = subject.inputs  # (1, ...)
     scores = position_scores(explanation)
-    if view.modality == "text":
+    if view.input_kind == "token_ids":
         ids = x[0]
         eligible = text_baseline(ids[None], "pad", view.special_ids)[0] != ids  # ordinary tokens
         deleted = text_baseline(x, "pad", view.special_ids)  # (1, T): no tokens
         start = deleted
-    elif view.modality == "image":
+    elif view.input_kind == "pixels":
         eligible = torch.ones(scores.shape, dtype=torch.bool)
         deleted = torch.zeros_like(x)  # black
         start = blur(x)
@@ -178,15 +177,15 @@ def deletion_insertion(
     steps = max(1, min(n_steps, positions))
     counts = [round(k * positions / steps) for k in range(steps + 1)]
     forward = _scorer(subject)
-    per_example = int(x.numel()) * (64 if view.modality == "text" else 1)
+    per_example = int(x.numel()) * (64 if view.input_kind == "token_ids" else 1)
     size = auto_batch_size(per_example, steps + 1, batch_size)
     progress.expect(2 * (steps + 1))
 
     def masks(chunk: list[int]) -> torch.Tensor:
         m = torch.stack([rank < c for c in chunk])  # (b, N)
-        if view.modality == "image":
+        if view.input_kind == "pixels":
             return m.view(len(chunk), 1, *scores.shape)  # (b, 1, H, W)
-        if view.modality == "sequence":
+        if view.input_kind == "values":
             return m.view(len(chunk), -1, 1)  # (b, T, 1)
         return m  # (b, T)
 
@@ -267,21 +266,21 @@ def infidelity_score(
     forward = _scorer(subject)
     generator = seeded(seed)
     x = subject.inputs
-    sigma = noise_std * (subject.value_range() if view.modality == "sequence" else 1.0)
+    sigma = noise_std * (subject.value_range() if view.input_kind == "values" else 1.0)
 
     def perturb(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if view.modality == "text":
+        if view.input_kind == "token_ids":
             removable = text_baseline(inputs, "pad", view.special_ids) != inputs  # (n, T)
             drop = (torch.rand(inputs.shape, generator=generator) < drop_probability).to(inputs.device) & removable
             return drop.float(), torch.where(drop, torch.full_like(inputs, PAD_ID), inputs)
         noise = torch.randn(inputs.shape, generator=generator).to(inputs.device, inputs.dtype) * sigma
         perturbed = inputs - noise
-        if view.modality == "image":
+        if view.input_kind == "pixels":
             perturbed = perturbed.clamp(0.0, 1.0)
         return inputs - perturbed, perturbed
 
     attributions = explanation.attributions.unsqueeze(0).to(x.device)
-    per_example = int(x.numel()) * (64 if view.modality == "text" else 1)
+    per_example = int(x.numel()) * (64 if view.input_kind == "token_ids" else 1)
     size = auto_batch_size(per_example, n_perturb_samples, batch_size)
     with torch.no_grad():
         score = infidelity(
@@ -324,21 +323,21 @@ def sensitivity_score(
     from captum.metrics import sensitivity_max
 
     view = as_view(model)
-    if view.modality == "text":
+    if view.input_kind == "token_ids":
         raise MethodNotSupportedError("sensitivity needs inputs that can move a little; token ids cannot")
     if n_perturb_samples < 1 or not radius > 0:
         raise ValueError(f"expected n_perturb_samples >= 1 and radius > 0, got {n_perturb_samples}, {radius}")
     generator = seeded(seed)
     x = explanation.inputs.unsqueeze(0)
     span = float(x.max() - x.min()) or 1.0
-    scale = radius * (span if view.modality == "sequence" else 1.0)
+    scale = radius * (span if view.input_kind == "values" else 1.0)
     runs = {"done": 0}
     total = n_perturb_samples + 1
 
     def perturb(inputs: torch.Tensor, perturb_radius: float) -> torch.Tensor:
         noise = (torch.rand(inputs.shape, generator=generator) * 2 - 1) * perturb_radius
         moved = inputs + noise.to(inputs.device, inputs.dtype)
-        return moved.clamp(0.0, 1.0) if view.modality == "image" else moved
+        return moved.clamp(0.0, 1.0) if view.input_kind == "pixels" else moved
 
     def explanation_func(
         inputs: torch.Tensor | tuple[torch.Tensor, ...], target: int
@@ -356,7 +355,7 @@ def sensitivity_score(
             maps.append(result.attributions)
             runs["done"] += 1
             if on_progress is not None:
-                on_progress(min(runs["done"], total), total)
+                on_progress(min(runs["done"], total), total, "explanations of moved copies")
         stacked = torch.stack(maps)
         return (stacked,) if as_tuple else stacked
 

@@ -7,10 +7,16 @@ registered inside a ``try``/``finally``), so inspecting a model never changes it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+from playground.core.device import model_device
+
+if TYPE_CHECKING:
+    from playground.bundle import Bundle
 
 
 def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
@@ -106,6 +112,25 @@ def capture_activations(model: nn.Module, x: torch.Tensor, layer_names: list[str
         for h in handles:
             h.remove()
     return recorded
+
+
+def image_feature_map(bundle: Bundle, pixels: torch.Tensor, layer_name: str) -> torch.Tensor:
+    """The output of one layer for one image, as the model computes it.
+
+    Args:
+        bundle: an image model.
+        pixels: ``(C, H, W)`` float32 in ``[0, 1]`` at the model's input size ("what the model
+            sees"); normalized here with the bundle's preprocessing and moved to the model's device.
+        layer_name: a qualified module name, e.g. ``"features.0"``.
+
+    Returns:
+        ``(C_l, H_l, W_l)`` float32 on the CPU for a conv layer (the layer's output without the batch).
+
+    Raises:
+        ValueError: not an image model, or no module of that name.
+    """
+    x = bundle.image_preprocessing.normalize(pixels).unsqueeze(0).to(model_device(bundle.model))  # (1, C, H, W)
+    return capture_activations(bundle.model, x, [layer_name])[layer_name][0]
 
 
 @dataclass(frozen=True)

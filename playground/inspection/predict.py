@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -201,3 +201,32 @@ def predict_images(bundle: Bundle, images: list[Image.Image], top_k: int = 5) ->
 def predict_image(bundle: Bundle, image: Image.Image, top_k: int = 5) -> Prediction:
     """:func:`predict_images` for one image."""
     return predict_images(bundle, [image], top_k)[0]
+
+
+@torch.no_grad()
+def predict_inputs(bundle: Bundle, inputs: Any, top_k: int = 5) -> list[Prediction]:
+    """Classify a batch of raw inputs of any modality with the bundle's own preprocessing.
+
+    The generic path (plug-in modalities, batch evaluation): ``bundle.preprocessing.model_input``
+    encodes the batch, the model gives ``(B, K)`` logits. :func:`predict_images` and
+    :func:`predict_texts` give more for their modalities (what the model sees, the tokens).
+
+    Args:
+        bundle: the model to ask.
+        inputs: B raw inputs in the type a dataset of the bundle's modality ``take``s (e.g.
+            ``(B, C, H, W)`` uint8 images, B texts, ``(B, T, F)`` float32 sequences).
+        top_k: how many classes to rank, clipped to the number of classes.
+
+    Returns:
+        One :class:`Prediction` per input, in order.
+
+    Raises:
+        ValueError: an empty batch, ``top_k < 1``, or inputs the preprocessing refuses.
+    """
+    if len(inputs) == 0:
+        raise ValueError("expected at least one input, got none")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    model = bundle.model.eval()
+    x = bundle.preprocessing.model_input(inputs)  # (B, ...) the model's input
+    return _rank(bundle, model(x.to(model_device(model))).float().cpu(), top_k)  # logits (B, K)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from torch import nn
 
+from playground.core.modality import Modality
 from playground.core.registry import Registry
 from playground.modalities.image.preprocessing import Preprocessing, simple_preprocessing
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from playground.modalities.text.preprocessing import TextPreprocessing
 
 Family = Literal["cnn", "rnn", "transformer"]
-Modality = Literal["image", "text", "audio", "sequence", "seq2seq"]
 Builder = Callable[..., nn.Module]
 PreprocessingFactory = Callable[[int, int, "str | None"], Preprocessing]
 TextPreprocessingFactory = Callable[[dict[str, Any]], "TextPreprocessing"]

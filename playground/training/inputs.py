@@ -8,21 +8,20 @@
   augmentation the normalization is folded in too, so a step is "index, forward, backward". On a
   GPU that data is kept on the GPU when it fits. Larger inputs are preprocessed batch by batch.
 * Augmentation (:mod:`playground.training.augment`) acts on ``[0, 1]`` pixels before normalization.
-* Text is tokenized once, up front (``TextPreprocessing.encode_batch``: ``(N, T)`` int64 ids padded
-  with 0 to the longest text, at most ``max_length``); numeric sequences are standardized once
-  (``SequencePreprocessing.normalize``). Neither is augmented.
+* Every other modality is encoded once, up front, by its preprocessing's ``model_input``: text to
+  ``(N, T)`` int64 ids padded with 0 to the longest text (at most ``max_length``), numeric
+  sequences standardized, a plug-in's inputs as it says. None of them is augmented.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from playground.core.modality import MODALITIES
 from playground.modalities.image.preprocessing import Preprocessing
-from playground.modalities.sequence.preprocessing import SequencePreprocessing
-from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.training.augment import augment_batch
 from playground.training.config import TrainConfig
 
@@ -34,23 +33,28 @@ PREPROCESS_CHUNK = 1024  # images per chunk when preprocessing up front (bounds 
 
 
 def model_inputs(
-    raw: torch.Tensor | list[str], bundle: Bundle, device: torch.device, *, augment: bool
+    raw: Any, modality: str, bundle: Bundle, device: torch.device, *, augment: bool
 ) -> ImageInputs | EncodedInputs:
     """Model inputs for one part of a split, of whatever modality ``bundle`` takes.
+
+    Args:
+        raw: the part's raw inputs, as the dataset's ``take`` gives them.
+        modality: the dataset's modality (``dataset.modality``).
+        bundle: the model; its ``card.modality`` must be ``modality``.
+        device: where the inputs go.
+        augment: images only: keep ``[0, 1]`` pixels and normalize each batch after augmentation.
 
     Raises:
         ValueError: if the data's modality is not the model's (e.g. texts for an image model).
     """
+    if modality != bundle.modality:
+        raise ValueError(
+            f"{bundle.title} takes {bundle.modality} input and cannot train on {modality} data; pick a matching model"
+        )
     preprocessing = bundle.preprocessing
-    if isinstance(preprocessing, TextPreprocessing) and isinstance(raw, list):
-        ids, _ = preprocessing.encode_batch(raw)  # (N, T) int64, padded with 0
-        return EncodedInputs(ids, device)
-    if isinstance(preprocessing, SequencePreprocessing) and isinstance(raw, torch.Tensor) and raw.is_floating_point():
-        return EncodedInputs(preprocessing.normalize(raw), device)  # (N, T, F) float32
-    if isinstance(preprocessing, Preprocessing) and isinstance(raw, torch.Tensor) and raw.dtype == torch.uint8:
+    if MODALITIES.get(modality).input_kind == "pixels" and isinstance(preprocessing, Preprocessing):
         return ImageInputs(raw, preprocessing, device, normalize=not augment)
-    kind = "texts" if isinstance(raw, list) else ("images" if raw.dtype == torch.uint8 else "numeric sequences")
-    raise ValueError(f"{bundle.title} takes {bundle.modality} input and cannot train on {kind}; pick a matching model")
+    return EncodedInputs(preprocessing.model_input(raw), device)  # (N, ...) encoded once
 
 
 class EncodedInputs:

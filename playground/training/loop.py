@@ -285,10 +285,11 @@ class _ClassificationTask:
         train_raw, train_targets = split.part("train")
         val_raw, self.val_targets = split.part("val")
         self.n_train = len(train_targets)
+        modality = split.dataset.modality
         self.train_inputs: ImageInputs | EncodedInputs = model_inputs(
-            train_raw, bundle, device, augment=config.augments
+            train_raw, modality, bundle, device, augment=config.augments
         )
-        self.val_inputs: ImageInputs | EncodedInputs = model_inputs(val_raw, bundle, device, augment=False)
+        self.val_inputs: ImageInputs | EncodedInputs = model_inputs(val_raw, modality, bundle, device, augment=False)
         self.y_train = train_targets.to(self.train_inputs.device)
         self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad], config)
         self.scheduler = make_scheduler(self.optimizer, config)

@@ -12,12 +12,11 @@ from typing import Any, TypeVar
 
 import torch
 
-from playground.bundle import Bundle, create_bundle_for_dataset, create_sequence_bundle
+from playground.bundle import Bundle, create_bundle_for_dataset, create_bundle_from_preprocessing
 from playground.bundle.hf import pretrained_text_bundle
-from playground.data import DATASETS, ImageDataset, SequenceDataset, Split, TextDataset
-from playground.modalities.sequence.preprocessing import SequencePreprocessing
-from playground.modalities.text.preprocessing import TextPreprocessing
-from playground.modalities.text.tokenizer import TokenizerOptions, train_tokenizer
+from playground.core.modality import MODALITIES
+from playground.data import DATASETS, ImageDataset, Split, TextDataset
+from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.models import MODELS
 from playground.training.config import TrainConfig
 
@@ -91,6 +90,7 @@ def bundle_for_split(
       its own tokenizer (only ``max_length`` of the options applies, capped at the model's) and
       its pretrained weights, with a new head;
     * numeric sequences: per-feature mean / std of the training part;
+    * any other modality: its registered ``fit_preprocessing`` on the training part;
     * hyper-parameters not given in ``hparams`` come from the dataset's ``model_defaults`` (where
       the architecture has them), then the architecture's defaults;
     * the initial weights are drawn from ``seed`` (``None``: the process's random state), without
@@ -128,14 +128,9 @@ def bundle_for_split(
         )
     if weights is not None:
         raise ValueError(f"{architecture} has no pretrained weights for {dataset.name}; train it from scratch")
-    preprocessing: TextPreprocessing | SequencePreprocessing
-    if isinstance(dataset, TextDataset):
-        options = tokenizer or tokenizer_options_for(dataset.name)
-        texts = [dataset.texts[i] for i in split.train_indices.tolist()]
-        preprocessing = TextPreprocessing(train_tokenizer(texts, options), options.max_length)
-    elif isinstance(dataset, SequenceDataset):
-        values = dataset.values[split.train_indices]  # (N_train, T, F)
-        preprocessing = SequencePreprocessing.fit(values, dataset.feature_names)
-    else:
-        raise TypeError(f"expected an image, text or sequence dataset, got {type(dataset).__name__}")
-    return create_sequence_bundle(architecture, preprocessing, dataset.classes, hparams=hparams)
+    fit = MODALITIES.get(dataset.modality).fit_preprocessing
+    if fit is None:
+        raise ValueError(f"{dataset.modality} models are not trained on a dataset split; see the modality's docs")
+    fit_options = tokenizer or (tokenizer_options_for(dataset.name) if isinstance(dataset, TextDataset) else None)
+    preprocessing = fit(split.part("train")[0], dataset, fit_options)
+    return create_bundle_from_preprocessing(architecture, preprocessing, dataset.classes, hparams=hparams)

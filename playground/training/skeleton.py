@@ -31,12 +31,13 @@ import torch
 from torch import nn
 
 from playground.core.device import is_out_of_memory
+from playground.core.progress import ProgressCallback
+
+__all__ = ["ProgressCallback"]  # re-exported: the training modules take it from here
 
 SYNC_INTERVAL_S = 0.2  # on accelerators: read queued losses at least this often
 SYNC_MAX_PENDING = 64  # ... or when this many are queued
 
-#: ``on_progress(done, total, message)``: the convention for long-running library work.
-ProgressCallback = Callable[[int, int, str], None]
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)

@@ -12,7 +12,7 @@ import torch
 from apptools import assert_clean, chart, plotly_array
 from streamlit.testing.v1 import AppTest
 
-from playground.bundle import Bundle, create_bundle, create_sequence_bundle
+from playground.bundle import Bundle, create_bundle, create_bundle_from_preprocessing
 from playground.inspection.attention import class_token_map, image_attention, rollout, text_attention
 from playground.modalities.image.decode import list_samples, load_sample
 from playground.modalities.text.preprocessing import TextPreprocessing
@@ -29,7 +29,7 @@ def text_bundle() -> Bundle:
         [TEXT, "a dog ran in the park", "birds sing"], TokenizerOptions(kind="word", vocab_size=50, max_length=32)
     )
     torch.manual_seed(0)
-    return create_sequence_bundle("transformer_encoder", TextPreprocessing(tokenizer, 32), ["neg", "pos"])
+    return create_bundle_from_preprocessing("transformer_encoder", TextPreprocessing(tokenizer, 32), ["neg", "pos"])
 
 
 def test_text_views_show_the_models_numbers(app: MakeApp, text_bundle: Bundle) -> None:

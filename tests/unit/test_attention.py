@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from playground.bundle import create_bundle, create_sequence_bundle, load_bundle
+from playground.bundle import create_bundle, create_bundle_from_preprocessing, load_bundle
 from playground.inspection.attention import (
     NoAttentionError,
     class_token_map,
@@ -28,7 +28,7 @@ TEXTS = ["the cat sat on the mat", "a dog ran in the park", "the bird sang a son
 def text_bundle():
     tokenizer = train_tokenizer(TEXTS, TokenizerOptions(kind="word", vocab_size=100, max_length=32))
     torch.manual_seed(0)
-    return create_sequence_bundle(
+    return create_bundle_from_preprocessing(
         "transformer_encoder", TextPreprocessing(tokenizer, 32), ["neg", "pos"], hparams={"num_layers": 3}
     )
 

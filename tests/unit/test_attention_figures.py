@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground.bundle import create_bundle, create_sequence_bundle
+from playground.bundle import create_bundle, create_bundle_from_preprocessing
 from playground.figures.attention import (
     FORMULA_COLUMNS,
     HEAD_VIEW_WINDOW,
@@ -168,7 +168,7 @@ def _text_maps():
     texts = ["the cat sat on the mat", "a dog barked at the cat", "the mat <b> was red"]
     tokenizer = train_tokenizer(texts, TokenizerOptions(kind="word", vocab_size=200, max_length=512))
     torch.manual_seed(0)
-    bundle = create_sequence_bundle("transformer_encoder", TextPreprocessing(tokenizer, 512), ["a", "b"])
+    bundle = create_bundle_from_preprocessing("transformer_encoder", TextPreprocessing(tokenizer, 512), ["a", "b"])
     return text_attention(bundle, "the cat sat on the mat <b>")
 
 

@@ -114,7 +114,7 @@ def test_every_method_names_its_paper_and_modalities() -> None:
     for name, spec in METHODS.items():
         assert spec.name == name
         assert "http" in spec.source and spec.description and spec.title, name
-        assert spec.modalities and set(spec.modalities) <= {"image", "text", "sequence"}, name
+        assert spec.inputs and set(spec.inputs) <= {"pixels", "token_ids", "values"}, name
     assert set(methods_for("image")) == set(METHODS.names())  # every method has an image path
     assert "integrated_gradients" in methods_for("text") and "grad_cam" not in methods_for("text")
     with pytest.raises(ValueError, match="known attribution methods"):
@@ -435,13 +435,13 @@ def test_baselines() -> None:
 # -- progress, stop, batching ------------------------------------------------------------------------
 def test_progress_and_stop(lenet: Bundle, digit: torch.Tensor) -> None:
     seen: list[tuple[int, int]] = []
-    explain(lenet, digit, "occlusion", on_progress=lambda d, t: seen.append((d, t)))
+    explain(lenet, digit, "occlusion", on_progress=lambda d, t, m: seen.append((d, t)))
     assert seen[-1][0] == seen[-1][1] and len(seen) > 3
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
 
     stop = threading.Event()
 
-    def stop_halfway(done: int, total: int) -> None:
+    def stop_halfway(done: int, total: int, message: str) -> None:
         if done >= total // 2:
             stop.set()
 
@@ -488,7 +488,7 @@ def test_random_methods_follow_their_seed(method: str, lenet: Bundle, digit: tor
 
 
 def test_runtime_copies_are_reused_only_while_valid() -> None:
-    from playground.explain.base import COPIES
+    from playground.explain.runtime import COPIES
 
     model = create_bundle("lenet5", weights=None).model
     first = COPIES.acquire(model)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from playground.bundle import create_bundle, create_sequence_bundle
+from playground.bundle import create_bundle, create_bundle_from_preprocessing
 from playground.cli.explain import add_parser
 from playground.modalities.image.decode import decode_image
 from playground.modalities.image.pixel_space import PixelSpaceModel
@@ -80,7 +80,7 @@ def test_text_model_from_a_checkpoint(capsys: pytest.CaptureFixture[str], tmp_pa
     texts = ["stocks rallied on strong earnings", "the striker scored twice", "shares fell after the report"]
     preprocessing = TextPreprocessing(train_tokenizer(texts, TokenizerOptions(vocab_size=50)), max_length=16)
     torch.manual_seed(0)
-    bundle = create_sequence_bundle("lstm", preprocessing, ["business", "sport"])
+    bundle = create_bundle_from_preprocessing("lstm", preprocessing, ["business", "sport"])
     folder = bundle.save(tmp_path / "lstm-news")
     out = run_cli(
         capsys, "--model", str(folder), "--text", "Shares rallied after the report", "--method", "integrated_gradients"

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from playground.bundle import bundle_from_files, create_sequence_bundle, load_bundle
+from playground.bundle import bundle_from_files, create_bundle_from_preprocessing, load_bundle
 from playground.data import SequenceDataset, TextDataset, split_dataset
 from playground.inspection.predict import predict_sequences, predict_text, predict_texts
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
@@ -247,12 +247,12 @@ def test_a_sequence_model_learns_waves_of_two_kinds(tmp_path) -> None:
     ]
 
 
-def test_create_sequence_bundle_checks_the_architecture() -> None:
+def test_create_bundle_from_preprocessing_checks_the_architecture() -> None:
     pre = SequencePreprocessing.fit(torch.randn(4, 5, 2))
     with pytest.raises(ValueError, match="takes image"):
-        create_sequence_bundle("resnet18", pre, ["a", "b"])
+        create_bundle_from_preprocessing("resnet18", pre, ["a", "b"])
     with pytest.raises(ValueError, match="unknown hyper-parameters"):
-        create_sequence_bundle("lstm", pre, ["a", "b"], hparams={"heads": 2})
+        create_bundle_from_preprocessing("lstm", pre, ["a", "b"], hparams={"heads": 2})
 
 
 def test_dataset_defaults_fill_in_what_was_not_given() -> None:

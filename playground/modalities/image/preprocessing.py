@@ -126,6 +126,18 @@ class Preprocessing:
         """PIL image -> normalized ``(C, H, W)`` float32 model input."""
         return self.normalize(self.pixels_from_pil(image))
 
+    def model_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, C', H', W')`` uint8 images (a dataset part) -> normalized ``(B, C, H, W)`` float32."""
+        return self.normalize(self.pixels_from_batch(inputs))
+
+    def example_input(self) -> tuple[int, ...]:
+        """The shape ``(1, C, S, S)`` of one model input (the layer table runs zeros of it)."""
+        return (1, self.channels, self.image_size, self.image_size)
+
+    def model_sizes(self) -> dict[str, Any]:
+        """The builder's size arguments: ``{"in_channels": C, "image_size": S}``."""
+        return {"in_channels": self.channels, "image_size": self.image_size}
+
     # -- (de)serialisation for card.json ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -135,8 +147,8 @@ class Preprocessing:
         return {}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
-        """Rebuild from :meth:`to_dict` output.
+    def from_dict(cls, data: dict[str, Any], files: dict[str, bytes] | None = None) -> Preprocessing:
+        """Rebuild from :meth:`to_dict` output (``files`` is accepted for symmetry and unused).
 
         Raises:
             ValueError: if a field is missing or has the wrong type.

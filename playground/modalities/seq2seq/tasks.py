@@ -295,6 +295,20 @@ class Seq2SeqPreprocessing:
             tgt_out[i, : len(ids) + 1] = torch.tensor([*ids, EOS_ID])
         return src, tgt_in, tgt_out
 
+    def model_input(self, inputs: list[str]) -> torch.Tensor:
+        """B source strings -> ``(B, S)`` int64 ids right-padded with PAD_ID (the encoder's input)."""
+        rows = [self.encode_source(text)[0] for text in inputs]
+        return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=PAD_ID)  # (B, S)
+
+    def example_input(self) -> torch.Tensor:
+        """``(1, S)`` int64 ids of a source of the longest length: its first character, repeated."""
+        first = EOS_ID + 1  # the ids after the special tokens are the characters
+        return torch.full((1, self.max_source_length), first, dtype=torch.int64)  # (1, S)
+
+    def model_sizes(self) -> dict[str, Any]:
+        """The builder's size arguments: ``{"vocab_size": V, "input_size": None}`` (and V outputs)."""
+        return {"vocab_size": self.vocab_size, "input_size": None}
+
     # -- (de)serialisation for card.json ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description for ``card.json``."""

@@ -78,6 +78,18 @@ class SequencePreprocessing:
         std = torch.tensor(self.std, dtype=torch.float32, device=values.device)
         return (values.to(torch.float32) - mean) / std
 
+    def model_input(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, T, F)`` raw values (a dataset part) -> standardized float32, same shape."""
+        return self.normalize(inputs)
+
+    def example_input(self) -> tuple[int, ...]:
+        """The shape ``(1, T, F)`` of one model input (the layer table runs zeros of it)."""
+        return (1, self.length, self.features)
+
+    def model_sizes(self) -> dict[str, Any]:
+        """The builder's size arguments: ``{"vocab_size": None, "input_size": F}``."""
+        return {"vocab_size": None, "input_size": self.features}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -93,8 +105,8 @@ class SequencePreprocessing:
         return {}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SequencePreprocessing:
-        """Inverse of :meth:`to_dict`.
+    def from_dict(cls, data: dict[str, Any], files: dict[str, bytes] | None = None) -> SequencePreprocessing:
+        """Inverse of :meth:`to_dict` (``files`` is accepted for symmetry and unused).
 
         Raises:
             ValueError: if a field is missing or has the wrong type.

@@ -14,9 +14,10 @@ from typing import Any
 import torch
 
 from playground.modalities.text.clean import clean_text
-from playground.modalities.text.tokenizer import PAD_ID, StoredTokenizerKind, TextTokenizer
+from playground.modalities.text.tokenizer import PAD_ID, UNK_ID, StoredTokenizerKind, TextTokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
+EXAMPLE_LENGTH = 32  # tokens of the example input the layer table is computed for
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,19 @@ class TextPreprocessing:
             ids[i, : len(row)] = torch.tensor(row, dtype=torch.int64)
         return ids, lengths
 
+    def model_input(self, inputs: list[str]) -> torch.Tensor:
+        """B texts (a dataset part) -> ``(B, T)`` int64 token ids padded with PAD_ID (:meth:`encode_batch`)."""
+        return self.encode_batch(inputs)[0]
+
+    def example_input(self) -> torch.Tensor:
+        """``(1, T)`` int64 ids of ``[UNK]``, ``T = min(max_length, EXAMPLE_LENGTH)``: any non-padding
+        id gives the layer table the same shapes."""
+        return torch.full((1, min(self.max_length, EXAMPLE_LENGTH)), UNK_ID, dtype=torch.int64)  # (1, T)
+
+    def model_sizes(self) -> dict[str, Any]:
+        """The builder's size arguments: ``{"vocab_size": V, "input_size": None}``."""
+        return {"vocab_size": self.vocab_size, "input_size": None}
+
     def tokens_of(self, ids: torch.Tensor) -> list[str]:
         """Tokens of a ``(T,)`` id row, padding left out."""
         return [self.tokenizer.id_to_token(i) for i in ids.tolist() if i != PAD_ID]
@@ -120,13 +134,13 @@ class TextPreprocessing:
         return {TOKENIZER_FILE: self.tokenizer.to_json().encode("utf-8")}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], files: dict[str, bytes]) -> TextPreprocessing:
+    def from_dict(cls, data: dict[str, Any], files: dict[str, bytes] | None = None) -> TextPreprocessing:
         """Rebuild from :meth:`to_dict` and :meth:`files` output.
 
         Raises:
             ValueError: a missing field, or a missing / invalid ``tokenizer.json``.
         """
-        if TOKENIZER_FILE not in files:
+        if not files or TOKENIZER_FILE not in files:
             raise ValueError(f"a text model needs its {TOKENIZER_FILE} beside card.json")
         try:
             kind: StoredTokenizerKind = data["tokenizer"]

@@ -23,14 +23,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from playground.core.modality import Modality
 from playground.core.registry import Registry
 
 MAX_SEVERITY = 5.0
-Modality = Literal["image", "text"]
 
 
 @dataclass(frozen=True)
