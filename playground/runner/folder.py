@@ -1,0 +1,208 @@
+"""A run on disk: the folder is the truth that pages, the CLI and the worker share.
+
+::
+
+    runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>-<id>/
+        spec.json       what to run (playground.runner.spec.RunSpec), written once
+        status.json     {"status", "pid", "started", "finished", "error", ...}, replaced atomically
+        metrics.jsonl   one JSON line per progress report and per epoch, appended and flushed
+        log.txt         the worker's stdout and stderr
+        checkpoint/     the last good checkpoint (after every epoch and at the end), saved atomically
+
+Statuses: ``queued`` → ``running`` → ``done`` | ``stopped`` | ``failed``; ``cancelled`` for a
+queued run that never started. A run whose status says ``running`` but whose worker process is
+gone (killed with -9, crashed) reads as ``failed`` with the last lines of its log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from playground.runner.spec import RunSpec
+
+RunStatus = Literal["queued", "running", "done", "stopped", "failed", "cancelled"]
+FINISHED: tuple[RunStatus, ...] = ("done", "stopped", "failed", "cancelled")
+SPEC_FILE = "spec.json"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+LOG_FILE = "log.txt"
+CHECKPOINT_DIR = "checkpoint"
+LOG_TAIL_LINES = 20
+
+
+def now() -> str:
+    """ISO-8601 UTC time, to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists and is not a zombie."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a finished child that nobody waited for yet is a zombie: it is not running
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename (never half-written)."""
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One run's folder; every method reads or writes the files, nothing is cached."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, runs_dir: Path, spec: RunSpec) -> RunFolder:
+        """A new folder for ``spec`` with ``spec.json`` and a ``queued`` status.
+
+        The name ends with a random id, so two runs started in the same second never share a folder.
+        """
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path(runs_dir) / f"{spec.model}-{spec.dataset}-{stamp}-{uuid.uuid4().hex[:6]}"
+        path.mkdir(parents=True)
+        (path / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
+        run = cls(path)
+        run.write_status("queued", queued=now())
+        return run
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    # -- spec and status ---------------------------------------------------------------------
+    def spec(self) -> RunSpec:
+        """The run's spec.
+
+        Raises:
+            ValueError: a missing or invalid ``spec.json``.
+        """
+        try:
+            text = (self.path / SPEC_FILE).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{self.path} is not a run folder: no readable {SPEC_FILE}") from exc
+        return RunSpec.from_json(text)
+
+    def raw_status(self) -> dict[str, Any]:
+        """``status.json`` as written (``{}`` when missing or unreadable)."""
+        try:
+            data = json.loads((self.path / STATUS_FILE).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write_status(self, status: RunStatus, **fields: Any) -> None:
+        """Replace ``status.json`` with ``status`` and ``fields`` over the previous fields."""
+        write_json_atomic(self.path / STATUS_FILE, {**self.raw_status(), **fields, "status": status})
+
+    def status(self) -> dict[str, Any]:
+        """``status.json`` with dead workers seen for what they are.
+
+        A ``running`` run whose worker process is gone, or a status that cannot be read, reads as
+        ``failed`` with an ``error`` that says so and the last lines of the log.
+        """
+        data = self.raw_status()
+        state = data.get("status")
+        if state == "running" and not pid_alive(data.get("pid")):
+            data = {
+                **data,
+                "status": "failed",
+                "error": "the worker process ended without a final status (killed or crashed)",
+                "log_tail": self.log_tail(),
+            }
+        elif state not in ("queued", "running", *FINISHED):
+            data = {**data, "status": "failed", "error": f"unreadable {STATUS_FILE}"}
+        return data
+
+    # -- metrics and log ---------------------------------------------------------------------
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to ``metrics.jsonl`` and flush it to the file."""
+        with open(self.path / METRICS_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Every complete line of ``metrics.jsonl`` (a line cut short by a crash is left out)."""
+        return list(self._records())
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        try:
+            text = (self.path / METRICS_FILE).read_text(encoding="utf-8")
+        except OSError:
+            return
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+    def epochs(self) -> list[dict[str, Any]]:
+        """The epoch records, in order."""
+        return [r for r in self._records() if r.get("type") == "epoch"]
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of the worker's log (``""`` without one)."""
+        try:
+            text = (self.path / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- checkpoint --------------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    def checkpoint(self) -> Path | None:
+        """The last good checkpoint folder, or ``None`` before the first epoch ended.
+
+        ``Bundle.save`` replaces a checkpoint by two renames; a worker killed between them leaves
+        the previous checkpoint under ``.checkpoint.old-*``, which is then the last good one.
+        """
+        if (self.checkpoint_dir / "card.json").is_file():
+            return self.checkpoint_dir
+        olds = sorted(self.path.glob(f".{CHECKPOINT_DIR}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        return next((p for p in olds if (p / "card.json").is_file()), None)
+
+    def remove_partial_saves(self) -> int:
+        """Delete what interrupted saves left (``.checkpoint.tmp-*``, and ``.checkpoint.old-*`` once
+        ``checkpoint/`` is whole); returns how many folders went. The worker calls it after each save."""
+        import shutil
+
+        leftovers = list(self.path.glob(f".{CHECKPOINT_DIR}.tmp-*"))
+        if (self.checkpoint_dir / "card.json").is_file():
+            leftovers += list(self.path.glob(f".{CHECKPOINT_DIR}.old-*"))
+        for folder in leftovers:
+            shutil.rmtree(folder, ignore_errors=True)
+        return len(leftovers)
+
+
+def list_runs(runs_dir: Path) -> list[RunFolder]:
+    """The run folders (those with a ``spec.json``) directly inside ``runs_dir``, newest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    found = [RunFolder(p) for p in runs_dir.iterdir() if (p / SPEC_FILE).is_file() and not p.name.startswith(".")]
+    return sorted(found, key=lambda r: (r.path / SPEC_FILE).stat().st_mtime_ns, reverse=True)

@@ -1,0 +1,163 @@
+"""What a training run is, written down: everything needed to run it again (``spec.json``).
+
+A :class:`RunSpec` is built from what a person asked for (:meth:`RunSpec.resolve`: the model,
+the dataset and the settings they changed) with every default filled in from the dataset's and
+the architecture's registry entries, so that the file alone reproduces the run even after the
+defaults change. The worker (:mod:`playground.runner.worker`) and ``python -m playground train``
+run a spec through :func:`playground.runner.execute.execute`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+SPEC_VERSION = 1
+RunKind = Literal["classification", "seq2seq"]
+SEQ2SEQ_MODEL = "transformer_seq2seq"
+#: The settings a seq2seq run takes (``train_seq2seq``'s keyword arguments).
+SEQ2SEQ_SETTINGS = ("epochs", "batch_size", "lr", "seed", "device")
+
+
+def code_version() -> str:
+    """The checkout's ``git describe --always --dirty``, or ``"unknown"`` outside a git checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run, fully resolved.
+
+    Attributes:
+        model: architecture registry name.
+        dataset: dataset registry name (a seq2seq task for ``transformer_seq2seq``).
+        kind: ``"classification"`` (``training.train``) or ``"seq2seq"`` (``training.train_seq2seq``).
+        config: classification: every :class:`~playground.training.config.TrainConfig` field;
+            seq2seq: ``epochs``, ``batch_size``, ``lr``, ``seed``, ``device`` (``None``: the task's default).
+        tokenizer: text datasets: every ``TokenizerOptions`` field; ``None`` otherwise.
+        weights: pretrained weights to start from (``"imagenet"``) or ``None``.
+        hparams: builder hyper-parameters given (over the registry's and the dataset's defaults).
+        dataset_options: the loader's options (``{"path": "..."}`` for a folder dataset).
+        threads: CPU threads of the worker process (set once, at its start).
+        code_version: the checkout that wrote the spec (``git describe``).
+        created: ISO-8601 UTC time of the request.
+    """
+
+    model: str
+    dataset: str
+    kind: RunKind = "classification"
+    config: dict[str, Any] = field(default_factory=dict)
+    tokenizer: dict[str, Any] | None = None
+    weights: str | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    threads: int = 1
+    code_version: str = "unknown"
+    created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("classification", "seq2seq"):
+            raise ValueError(f"kind must be 'classification' or 'seq2seq', got {self.kind!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
+
+    @classmethod
+    def resolve(
+        cls,
+        model: str,
+        dataset: str,
+        *,
+        weights: str | None = None,
+        hparams: dict[str, Any] | None = None,
+        tokenizer: dict[str, Any] | None = None,
+        dataset_options: dict[str, Any] | None = None,
+        threads: int = 1,
+        **settings: Any,
+    ) -> RunSpec:
+        """A spec with every default filled in.
+
+        Args:
+            model, dataset, weights, hparams, dataset_options, threads: as the attributes.
+            tokenizer: ``TokenizerOptions`` fields given (text datasets); ``None`` values keep the default.
+            settings: ``TrainConfig`` fields given (``epochs=8``, ``lr=1e-3``, ...); ``None`` keeps
+                the default.
+
+        Raises:
+            ValueError: an unknown model, dataset or setting, or a value out of range.
+        """
+        from playground.data import DATASETS
+        from playground.models import MODELS
+
+        MODELS.get(model)  # an unknown name fails here, with the known ones listed
+        if model == SEQ2SEQ_MODEL:
+            unknown = {k for k, v in settings.items() if v is not None} - set(SEQ2SEQ_SETTINGS)
+            if unknown:
+                raise ValueError(f"a seq2seq run takes {', '.join(SEQ2SEQ_SETTINGS)}; not {sorted(unknown)}")
+            config = {name: settings.get(name) for name in SEQ2SEQ_SETTINGS}
+            config["seed"] = 0 if config["seed"] is None else config["seed"]
+            config["device"] = config["device"] or "auto"
+            return cls(
+                model, dataset, "seq2seq", config, None, weights, dict(hparams or {}), {}, threads, code_version()
+            )
+        from playground.training.setup import tokenizer_options_for, train_config_for
+
+        spec = DATASETS.get(dataset)
+        train_config = train_config_for(dataset, model, **settings)
+        options = None
+        if spec.modality == "text":
+            options = asdict(tokenizer_options_for(dataset, **(tokenizer or {})))
+        return cls(
+            model,
+            dataset,
+            "classification",
+            train_config.to_dict(),
+            options,
+            weights,
+            dict(hparams or {}),
+            {k: str(v) for k, v in (dataset_options or {}).items()},
+            threads,
+            code_version(),
+        )
+
+    def to_json(self) -> str:
+        """``spec.json``'s text."""
+        return json.dumps({"version": SPEC_VERSION, **asdict(self)}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        """Read ``spec.json``.
+
+        Raises:
+            ValueError: not JSON, not an object, a missing or unknown field, or a value out of range.
+        """
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"spec.json is not valid JSON ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise ValueError("spec.json must hold a JSON object")
+        raw.pop("version", None)
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"spec.json has unknown fields {sorted(unknown)}")
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise ValueError(f"spec.json is missing a field ({exc})") from exc
+
+    @property
+    def title(self) -> str:
+        """``"lenet5 · mnist"``."""
+        return f"{self.model} · {self.dataset}"

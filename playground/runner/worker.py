@@ -1,0 +1,94 @@
+"""The worker process: ``python -m playground.runner.worker <run folder>`` runs one spec.
+
+It reads ``spec.json``, sets its CPU threads once (the process is the run's own, so the server's
+threads are never touched), trains through :func:`~playground.runner.execute.execute`, and writes
+what happens into the folder (:mod:`playground.runner.folder`): progress and epoch lines in
+``metrics.jsonl``, a checkpoint after every epoch and at the end, the final status. SIGTERM asks
+it to stop: it finishes the batch, saves the last good weights and writes ``stopped``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from playground.runner.folder import RunFolder, RunStatus, now
+
+PROGRESS_INTERVAL_S = 0.5  # at most two progress lines a second in metrics.jsonl
+
+
+def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunStatus:
+    """Run the spec in ``folder`` in this process and record everything there; returns the final status.
+
+    The CPU threads are the caller's (:func:`main` sets the spec's for the worker process).
+
+    Args:
+        folder: a run folder made by :meth:`RunFolder.create`.
+        stop_event: stops the run at its next batch (the process's SIGTERM handler sets it).
+
+    Never raises for a failed run: the error goes to ``status.json`` (``failed``) and the log.
+    """
+    from playground.runner.execute import execute
+
+    run = RunFolder(Path(folder))
+    stop_event = stop_event or threading.Event()
+    run.write_status("running", pid=os.getpid(), started=now())
+    last_report = [0.0]
+
+    def on_progress(done: int, total: int, message: str) -> None:
+        t = time.monotonic()
+        if t - last_report[0] >= PROGRESS_INTERVAL_S or done >= total:
+            last_report[0] = t
+            run.append_metrics(
+                {"type": "progress", "done": done, "total": total, "message": message, "time": time.time()}
+            )
+
+    def on_epoch(record: dict[str, Any], bundle: Any) -> None:
+        run.append_metrics({"type": "epoch", **record, "time": time.time()})
+        if bundle is not None:
+            bundle.save(run.checkpoint_dir)  # atomic: the last good epoch survives a crash
+            run.remove_partial_saves()
+
+    try:
+        spec = run.spec()
+        outcome = execute(spec, on_progress=on_progress, on_epoch=on_epoch, stop_event=stop_event)
+        outcome.bundle.save(run.checkpoint_dir)
+        run.remove_partial_saves()
+    except Exception as exc:  # every failure is recorded, never lost
+        traceback.print_exc()
+        run.write_status("failed", error=f"{type(exc).__name__}: {exc}", finished=now())
+        return "failed"
+    status: RunStatus = "stopped" if outcome.stopped else "done"
+    run.write_status(status, metrics=outcome.metrics, finished=now())
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the folder given, then start the next queued run of the same runs folder."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m playground.runner.worker <run folder>", file=sys.stderr)
+        return 2
+    import torch
+
+    stop_event = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+    folder = Path(args[0])
+    with contextlib.suppress(ValueError):  # an unreadable spec is recorded by run_worker as the failure
+        torch.set_num_threads(RunFolder(folder).spec().threads)  # process-wide: this process is the run's own
+    status = run_worker(folder, stop_event)
+    from playground.runner.launcher import schedule
+
+    schedule(folder.parent)  # this run's slot is free now
+    return 0 if status in ("done", "stopped") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
