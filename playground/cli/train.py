@@ -47,86 +47,58 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Train, save the checkpoint and print its folder and metrics; returns the exit status (0).
 
+    The run goes through the same :class:`~playground.runner.spec.RunSpec` and
+    :func:`~playground.runner.execute.execute` as a worker process, in this process.
+
     Raises:
         ValueError: an unknown model or dataset, a dataset that is not available, a setting out of range.
     """
     from playground.bundle.runs import new_run_folder
-    from playground.data import load_dataset, split_dataset
-    from playground.training import train
-    from playground.training.setup import bundle_for_split, tokenizer_options_for, train_config_for
+    from playground.runner.execute import execute
 
-    if args.model == "transformer_seq2seq":
-        return _run_seq2seq(args)
-    options: dict[str, Any] = {}
-    if args.data_path:
-        data_path = Path(args.data_path)
-        if data_path.suffix.lower() == ".zip" and data_path.is_file():
-            options["zip_bytes"] = data_path.read_bytes()
-        else:
-            options["path"] = data_path
-    dataset = load_dataset(args.dataset, **options)
-    config = train_config_for(
-        args.dataset,
-        args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        device=args.device,
-    )
-    split = split_dataset(dataset, config.val_fraction, config.seed)
-    tokenizer = tokenizer_options_for(
-        args.dataset, kind=args.tokenizer, vocab_size=args.vocab_size, max_length=args.max_length
-    )
-    bundle = bundle_for_split(args.model, split, weights=args.weights, tokenizer=tokenizer, seed=config.seed)
-
-    def on_epoch(record: Any) -> None:
-        if not args.json:
-            print(
-                f"epoch {record.epoch}: train loss {record.train_loss:.4f} acc {record.train_accuracy:.3f} | "
-                f"val loss {record.val_loss:.4f} acc {record.val_accuracy:.3f} | {record.samples_per_s:.0f} samples/s",
-                file=sys.stderr,
-            )
-
-    result = train(bundle, split, config, on_epoch=on_epoch)
-    out = Path(args.out) if args.out else new_run_folder(bundle)
-    bundle.save(out)
-    _print_summary(out, result.metrics, args.json)
+    outcome = execute(_spec(args), on_epoch=None if args.json else _print_epoch)
+    out = Path(args.out) if args.out else new_run_folder(outcome.bundle)
+    outcome.bundle.save(out)
+    _print_summary(out, outcome.metrics, args.json)
     return 0
 
 
-def _run_seq2seq(args: argparse.Namespace) -> int:
-    """``train --model transformer_seq2seq --dataset reverse|sort|copy|add``: a string task, generated."""
-    from playground.bundle.runs import new_run_folder
+def _spec(args: argparse.Namespace) -> Any:
+    """The :class:`~playground.runner.spec.RunSpec` the flags ask for (defaults filled in)."""
     from playground.modalities.seq2seq.tasks import TASKS
-    from playground.training.seq2seq import train_seq2seq
+    from playground.runner.spec import SEQ2SEQ_MODEL, RunSpec
 
-    if args.dataset not in TASKS:
-        raise ValueError(f"transformer_seq2seq trains on a string task: --dataset one of {', '.join(TASKS)}")
-
-    def on_epoch(record: dict[str, Any]) -> None:
-        if not args.json:
-            print(
-                f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} | val token acc "
-                f"{record['val_token_accuracy']:.3f}, sequence acc {record['val_sequence_accuracy']:.3f}",
-                file=sys.stderr,
-            )
-
-    bundle = train_seq2seq(
+    settings = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    settings["device"] = args.device
+    if args.model == SEQ2SEQ_MODEL:
+        if args.dataset not in TASKS:
+            raise ValueError(f"transformer_seq2seq trains on a string task: --dataset one of {', '.join(TASKS)}")
+        return RunSpec.resolve(args.model, args.dataset, **settings)
+    return RunSpec.resolve(
+        args.model,
         args.dataset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed if args.seed is not None else 0,
-        device=args.device or "auto",
-        on_epoch=on_epoch,
+        weights=args.weights,
+        tokenizer={"kind": args.tokenizer, "vocab_size": args.vocab_size, "max_length": args.max_length},
+        dataset_options={"path": args.data_path} if args.data_path else None,
+        optimizer=args.optimizer,
+        val_fraction=args.val_fraction,
+        **settings,
     )
-    out = Path(args.out) if args.out else new_run_folder(bundle)
-    bundle.save(out)
-    _print_summary(out, bundle.card.metrics, args.json)
-    return 0
+
+
+def _print_epoch(record: dict[str, Any], bundle: Any) -> None:
+    """One line per epoch on stderr (classification or seq2seq records)."""
+    if "val_accuracy" in record:
+        line = (
+            f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f} | "
+            f"val loss {record['val_loss']:.4f} acc {record['val_accuracy']:.3f} | {record['samples_per_s']:.0f} samples/s"
+        )
+    else:
+        line = (
+            f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} | val token acc "
+            f"{record['val_token_accuracy']:.3f}, sequence acc {record['val_sequence_accuracy']:.3f}"
+        )
+    print(line, file=sys.stderr)
 
 
 def _print_summary(folder: Path, metrics: dict[str, Any], as_json: bool) -> None:
