@@ -54,7 +54,8 @@ class ModelCard:
         num_classes: number of outputs.
         in_channels: input channels (1 or 3); images only.
         image_size: input side in pixels; images only.
-        modality: ``"image"``, ``"text"`` (token ids in) or ``"sequence"`` (numeric ``(T, F)`` in).
+        modality: a registered modality (``playground.core.modality.MODALITIES``): ``"image"``,
+            ``"text"`` (token ids in), ``"sequence"`` (numeric ``(T, F)`` in), ``"seq2seq"`` or a plug-in's.
         vocab_size: token ids the embedding takes; text only.
         input_size: features per time step; numeric sequences only.
         weights: pretrained weights loaded at build time (``"imagenet"``) or ``None``.
@@ -110,7 +111,7 @@ class Bundle:
 
     @property
     def modality(self) -> str:
-        """``"image"``, ``"text"`` or ``"sequence"``: what the model takes."""
+        """The registered modality of what the model takes (``"image"``, ``"text"``, ...)."""
         return self.card.modality
 
     @property

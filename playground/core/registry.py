@@ -1,6 +1,6 @@
 """A generic name -> entry registry, in the style of torchvision's ``register_model``.
 
-Architectures, datasets (and later attribution methods and perturbations) each live in one
+Architectures, datasets, modalities, attribution methods and perturbations each live in one
 ``Registry``. Adding an entry is one decorator; duplicates are refused and unknown names raise a
 ``ValueError`` that lists the known ones, so a typo in the UI or the CLI says what would have worked.
 

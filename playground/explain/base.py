@@ -257,7 +257,7 @@ class MethodSpec:
         name: registry key, e.g. ``"integrated_gradients"``.
         title: display name.
         family: ``"gradient"``, ``"cam"``, ``"perturbation"``, ``"noise_tunnel"`` or ``"attention"``.
-        inputs: the input kinds it can explain (``"pixels"``, ``"token_ids"``, ``"values"``).
+        input_kinds: the input kinds it can explain (``"pixels"``, ``"token_ids"``, ``"values"``).
         source: the paper (with a link) and the Captum class used.
         description: one sentence for the UI.
         run: ``run(subject, params) -> RawAttribution``; raises :class:`MethodNotSupportedError`.
@@ -269,7 +269,7 @@ class MethodSpec:
     name: str
     title: str
     family: Family
-    inputs: tuple[InputKind, ...]
+    input_kinds: tuple[InputKind, ...]
     source: str
     description: str
     run: Runner
@@ -279,7 +279,7 @@ class MethodSpec:
 
     def supports(self, modality: str) -> bool:
         """Whether the method explains inputs of ``modality`` (a registered modality's name)."""
-        return modality in explainable_modalities(self.inputs)
+        return modality in explainable_modalities(self.input_kinds)
 
 
 METHODS: Registry[MethodSpec] = Registry("attribution method")
@@ -293,7 +293,7 @@ def register_method(name: str, **spec: Any) -> Callable[[Runner], Runner]:
     """
 
     def decorator(run: Runner) -> Runner:
-        unknown = set(spec.get("inputs", ())) - set(INPUT_KINDS)
+        unknown = set(spec.get("input_kinds", ())) - set(INPUT_KINDS)
         if unknown:
             raise ValueError(f"unknown input kinds {sorted(unknown)}; known: {', '.join(INPUT_KINDS)}")
         METHODS.add(name, MethodSpec(name=name, run=run, **spec))

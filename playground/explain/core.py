@@ -131,7 +131,7 @@ def explain(
         raise TypeError(f"expected ExplainParams, got {type(params).__name__}")
     if not spec.supports(view.modality):
         raise MethodNotSupportedError(
-            f"{spec.title} explains {' and '.join(explainable_modalities(spec.inputs))} inputs; this is a {view.modality} model"
+            f"{spec.title} explains {' and '.join(explainable_modalities(spec.input_kinds))} inputs; this is a {view.modality} model"
         )
     x = check_inputs(view, inputs)
     if target is not None and (isinstance(target, bool) or not isinstance(target, int)):

@@ -99,7 +99,7 @@ def _chunks(total: int, size: int) -> list[int]:
     "saliency",
     title="Saliency",
     family="gradient",
-    inputs=("pixels", "token_ids", "values"),
+    input_kinds=("pixels", "token_ids", "values"),
     source="Simonyan, Vedaldi & Zisserman 2014, https://arxiv.org/abs/1312.6034 (captum.attr.Saliency)",
     description="|∂ logit / ∂ input|: which input values the target's score is most sensitive to.",
 )
@@ -120,7 +120,7 @@ def saliency(subject: Subject, params: ExplainParams) -> RawAttribution:
     "input_x_gradient",
     title="Input × Gradient",
     family="gradient",
-    inputs=("pixels", "token_ids", "values"),
+    input_kinds=("pixels", "token_ids", "values"),
     source="Shrikumar et al. 2016, https://arxiv.org/abs/1605.01713 (captum.attr.InputXGradient)",
     description="Input times gradient: a first-order estimate of each value's contribution (from zero).",
 )
@@ -221,7 +221,7 @@ def split_path(segments: list[PathSegment], total_steps: int, n_steps: int, tole
     "integrated_gradients",
     title="Integrated Gradients",
     family="gradient",
-    inputs=("pixels", "token_ids", "values"),
+    input_kinds=("pixels", "token_ids", "values"),
     source="Sundararajan, Taly & Yan 2017, https://arxiv.org/abs/1703.01365 (captum.attr.IntegratedGradients; "
     "text: LayerIntegratedGradients on the token embedding)",
     description="Gradients averaged on the straight path from a baseline to the input; they sum to "
@@ -319,7 +319,7 @@ def _text_integrated_gradients(
     "gradient_shap",
     title="GradientShap",
     family="gradient",
-    inputs=("pixels", "token_ids", "values"),
+    input_kinds=("pixels", "token_ids", "values"),
     source="Lundberg & Lee 2017, https://arxiv.org/abs/1705.07874 (captum.attr.GradientShap: expected "
     "gradients at random points between baselines and the input)",
     description="SHAP values estimated by gradients at random points between baselines and the input.",
@@ -448,7 +448,7 @@ def split_for_hooks(subject: Subject, kind: HookKind) -> list[str]:
     "deeplift",
     title="DeepLift",
     family="gradient",
-    inputs=("pixels", "token_ids", "values"),
+    input_kinds=("pixels", "token_ids", "values"),
     source="Shrikumar, Greenside & Kundaje 2017, https://arxiv.org/abs/1704.02685 (captum.attr.DeepLift, "
     "rescale rule; text: LayerDeepLift on the embedding)",
     description="Contributions relative to a baseline, propagated layer by layer with the rescale rule; "
@@ -517,7 +517,7 @@ def guided_attribute(subject: Subject, make: Callable[[nn.Module], Any], **kwarg
     "guided_backprop",
     title="Guided Backprop",
     family="gradient",
-    inputs=("pixels", "values"),
+    input_kinds=("pixels", "values"),
     source="Springenberg et al. 2015, https://arxiv.org/abs/1412.6806 (captum.attr.GuidedBackprop)",
     description="The gradient with negative signals stopped at every ReLU on the way back: sharp, "
     "but known to ignore the model's upper layers (Adebayo et al. 2018).",

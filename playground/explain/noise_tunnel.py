@@ -101,7 +101,7 @@ def _tunnel(subject: Subject, params: ExplainParams, nt_type: str) -> RawAttribu
 
 _COMMON: dict[str, Any] = {
     "family": "noise_tunnel",
-    "inputs": ("pixels", "values"),
+    "input_kinds": ("pixels", "values"),
     "uses": ("base_method", "n_samples", "stdev", "n_steps", "baseline", "batch_size", "seed"),
     "slow": True,
 }

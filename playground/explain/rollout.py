@@ -26,7 +26,7 @@ from playground.models.attention import AttentionModel
     "attention_rollout",
     title="Attention rollout",
     family="attention",
-    inputs=("pixels", "token_ids"),
+    input_kinds=("pixels", "token_ids"),
     source="Abnar & Zuidema 2020, https://arxiv.org/abs/2005.00928 (playground.inspection.attention.rollout)",
     description="How much of each token or patch flows through every layer's attention to the output (transformers).",
 )

@@ -114,7 +114,7 @@ def test_every_method_names_its_paper_and_modalities() -> None:
     for name, spec in METHODS.items():
         assert spec.name == name
         assert "http" in spec.source and spec.description and spec.title, name
-        assert spec.inputs and set(spec.inputs) <= {"pixels", "token_ids", "values"}, name
+        assert spec.input_kinds and set(spec.input_kinds) <= {"pixels", "token_ids", "values"}, name
     assert set(methods_for("image")) == set(METHODS.names())  # every method has an image path
     assert "integrated_gradients" in methods_for("text") and "grad_cam" not in methods_for("text")
     with pytest.raises(ValueError, match="known attribution methods"):
