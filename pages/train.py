@@ -6,11 +6,14 @@ dataset's own preferred values (``train_defaults``, ``tokenizer_defaults``).
 """
 
 import hashlib
+from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from playground.bundle import default_runs_dir
 from playground.data import (
     DATASETS,
     AnyDataset,
@@ -34,9 +37,10 @@ from playground.figures.viz import (
 )
 from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.models import MODELS
-from playground.runner.training_job import TrainingJob
+from playground.runner.run_job import RunJob
+from playground.runner.spec import RunSpec
 from playground.training.evaluate import mistakes
-from playground.training.setup import bundle_for_split, model_hparams_for, tokenizer_options_for, train_config_for
+from playground.training.setup import model_hparams_for, tokenizer_options_for, train_config_for
 from ui.pages import ensure_app_entry
 from ui.seq2seq_train import seq2seq_section
 from ui.state import (
@@ -118,7 +122,7 @@ st.title("Train")
 # ui.state.keep_widget_state). Widgets below take their values from here, not from `value=`.
 for key, default in TRAIN_FORM_DEFAULTS.items():
     st.session_state.setdefault(key, default)
-job: TrainingJob | None = st.session_state.get("job")
+job: RunJob | None = st.session_state.get("job")
 running = job is not None and job.status in ("pending", "running")
 
 # ---------------------------------------------------------------- data
@@ -151,6 +155,9 @@ dspec = DATASETS.get(dataset_name)
 st.caption(f"{dspec.description}  \nSource: {dspec.source}")
 
 dataset: AnyDataset | None = None
+# What the worker process needs to load the same data: loader options, and uploads as files.
+run_options: dict[str, Any] = {}
+run_files: dict[str, bytes] = {}
 try:
     if dataset_name == "folder":
         upload = st.file_uploader("A .zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"], key="t_zip")
@@ -163,6 +170,8 @@ try:
                 with st.spinner("Extracting and decoding images…"):
                     st.session_state.folder_dataset = (digest, load_dataset("folder", zip_bytes=data, image_size=side))
             dataset = st.session_state.folder_dataset[1]
+            run_options = {"image_size": side, "files": {"zip_bytes": "upload.zip"}}
+            run_files = {"upload.zip": data}
     elif dataset_name == "text_csv":
         upload = st.file_uploader(
             "A CSV file with a column of texts and a column of labels", type=["csv", "tsv", "txt"], key="t_csv"
@@ -192,6 +201,8 @@ try:
                     loaded = load_dataset("text_csv", csv_bytes=data, text_column=text_col, label_column=label_col)
                 st.session_state.csv_dataset = (digest, loaded)
             dataset = st.session_state.csv_dataset[1]
+            run_options = {"text_column": text_col, "label_column": label_col, "files": {"csv_bytes": "upload.csv"}}
+            run_files = {"upload.csv": data}
         else:
             st.info("Upload a CSV file: one row per text, with a text column and a label column.")
     else:
@@ -319,9 +330,15 @@ start = st.button(
 )
 if start and split is not None and dataset is not None:
     try:
-        config = train_config_for(
-            dataset_name,
+        files_of_run = run_options.pop("files", {})
+        run_spec = RunSpec.resolve(
             arch,
+            dataset_name,
+            weights=MODELS.get(arch).weights[0] if finetune else None,
+            hparams=hparams,
+            tokenizer=asdict(tokenizer) if tokenizer is not None else None,
+            dataset_options=run_options,
+            dataset_files=files_of_run,
             epochs=epochs,
             batch_size=batch_size,
             optimizer=optimizer,
@@ -337,17 +354,9 @@ if start and split is not None and dataset is not None:
             amp=amp,
             freeze_backbone=freeze,
         )
-        with st.spinner("Building the model" + (" and training the tokenizer…" if modality == "text" else "…")):
-            bundle = bundle_for_split(
-                arch,
-                split,
-                weights=spec.weights[0] if finetune else None,
-                hparams=hparams,
-                tokenizer=tokenizer,
-                seed=config.seed,
-            )
-        job = TrainingJob(bundle, split, config)
-        job.start()
+        # The run trains in a worker process of its own (the server stays free for every user);
+        # its folder under the runs directory is what this page and the Runs page read.
+        job = RunJob.start(run_spec, default_runs_dir(), split, files=run_files)
         st.session_state.job = job
         st.session_state.job_saved = None
         running = True
@@ -359,8 +368,8 @@ if start and split is not None and dataset is not None:
 # Poll only while a run is going: an idle page must not rerun every second.
 @st.fragment(run_every=1.0 if running else None)
 def live_view() -> None:
-    """Polls the job once a second; the worker thread never touches Streamlit."""
-    job: TrainingJob | None = st.session_state.get("job")
+    """Polls the run's folder once a second; the worker process never touches Streamlit."""
+    job: RunJob | None = st.session_state.get("job")
     if job is None:
         return
     status = job.status
@@ -374,11 +383,19 @@ def live_view() -> None:
                 text=f"epoch {progress.epoch} · step {progress.step}/{progress.total_steps} · "
                 f"loss {progress.loss:.4f} · {progress.samples_per_s:,.0f} samples/s · ETA {progress.eta_s:,.0f} s",
             )
+        elif status == "pending":
+            place = job.queue_position
+            ahead = f"{place} run(s) ahead of it" if place else "starting"
+            cols[0].progress(0.0, text=f"queued ({ahead}): one run trains at a time on this machine")
         else:
-            cols[0].progress(0.0, text="preparing data…")
+            cols[0].progress(0.0, text="starting the worker process and preparing data…")
         if cols[1].button("Stop", icon=":material/stop:", key="t_stop"):
             job.stop()
             st.toast("Stopping at the next batch; the last good weights are kept.")
+        st.caption(f"Run folder: `{job.run.path}`: it keeps training if you leave or reload this page.")
+        st.page_link(
+            "pages/runs.py", label="Follow and compare runs on the Runs page", icon=":material/format_list_bulleted:"
+        )
     history = [h.to_dict() for h in job.history]
     steps = progress.steps_per_epoch if progress is not None else None
     # Once there is a result, its own curves are drawn below: do not show the same curves twice.

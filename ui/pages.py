@@ -20,6 +20,7 @@ PAGES: list[PageEntry] = [
     PageEntry("pages/home.py", "Home", ":material/home:", default=True),
     PageEntry("pages/models.py", "Models", ":material/account_tree:"),
     PageEntry("pages/train.py", "Train", ":material/model_training:"),
+    PageEntry("pages/runs.py", "Runs", ":material/format_list_bulleted:"),
     PageEntry("pages/predict.py", "Predict", ":material/image_search:"),
     PageEntry("pages/features.py", "Filters & feature maps", ":material/grid_view:"),
     PageEntry("pages/rnn_states.py", "RNN states", ":material/timeline:"),

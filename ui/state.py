@@ -23,6 +23,7 @@ from playground.inspection.summary import ModelSummary, summarize
 from playground.modalities.image.decode import load_sample
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.runner.run_job import RunJob
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -226,6 +227,8 @@ def finalize_job() -> Path | None:
     job = st.session_state.get("job")
     if job is None or job.result is None or job.status not in ("done", "stopped", "failed"):
         return None
+    if isinstance(job, RunJob):  # a worker process saved it in its run folder
+        return job.run.checkpoint()
     saved: Path | None = st.session_state.get("job_saved")
     if saved is not None:
         return saved

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from playground.bundle.core import CARD_FILE, WEIGHTS_FILE, Bundle, default_runs_dir
 
+RUN_CHECKPOINT = "checkpoint"  # a run folder's checkpoint (playground.runner.folder.CHECKPOINT_DIR)
 #: The project's own trained checkpoints, shipped with the code.
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "assets" / "checkpoints"
 
@@ -38,7 +39,10 @@ class CheckpointInfo:
 
 
 def list_checkpoints(folders: Iterable[str | Path]) -> list[CheckpointInfo]:
-    """Checkpoint folders (``card.json`` + ``model.safetensors``) directly inside ``folders``, newest first.
+    """Checkpoint folders (``card.json`` + ``model.safetensors``) inside ``folders``, newest first.
+
+    A checkpoint is a folder directly inside one of ``folders``, or the ``checkpoint/`` folder of a
+    run folder there (``playground.runner.folder``).
 
     Folders that do not exist are skipped; a folder whose ``card.json`` is not valid JSON is skipped
     too (it cannot be offered for loading), and everything else is listed.
@@ -49,6 +53,8 @@ def list_checkpoints(folders: Iterable[str | Path]) -> list[CheckpointInfo]:
         if not base.is_dir():
             continue
         for folder in sorted(base.iterdir()):
+            if not (folder / CARD_FILE).is_file() and (folder / RUN_CHECKPOINT / CARD_FILE).is_file():
+                folder = folder / RUN_CHECKPOINT  # a run of the worker process: its checkpoint inside
             card_path = folder / CARD_FILE
             if folder.name.startswith(".") or not card_path.is_file() or not (folder / WEIGHTS_FILE).is_file():
                 continue

@@ -1,10 +1,19 @@
-"""Figures of the Train page that are not in :mod:`playground.figures.viz`: one numeric sequence."""
+"""Figures of the Train and Runs pages that are not in :mod:`playground.figures.viz`.
+
+One numeric sequence (:func:`sequence_example_figure`) and several runs' curves side by side
+(:func:`runs_comparison_figure`).
+"""
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from playground.data.base import SequenceDataset
+from playground.figures.theme import LINE_WIDTH, PALETTE, apply_theme
 
 MAX_SEQUENCE_FEATURES_SHOWN = 4
 
@@ -38,3 +47,41 @@ def sequence_example_figure(
         margin={"t": 40, "b": 40, "l": 40, "r": 10},
     )
     return fig
+
+
+def runs_comparison_figure(histories: dict[str, list[dict[str, Any]]]) -> go.Figure:
+    """Several runs' curves over the epochs: validation accuracy and training loss, one colour a run.
+
+    Args:
+        histories: ``{run label: epoch records}``; a record has ``epoch`` and, for classification,
+            ``val_accuracy`` and ``train_loss`` (seq2seq: ``val_sequence_accuracy``).
+
+    Returns:
+        Two panels (validation accuracy, training loss), one line per run in :data:`PALETTE` order.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("validation accuracy", "training loss"))
+    for i, (label, records) in enumerate(histories.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        epochs = [r["epoch"] for r in records]
+        accuracy = [r.get("val_accuracy", r.get("val_sequence_accuracy")) for r in records]
+        line = {"color": colour, "width": LINE_WIDTH}
+        name = html.escape(label)
+        fig.add_trace(
+            go.Scatter(x=epochs, y=accuracy, mode="lines+markers", name=name, line=line, legendgroup=name), 1, 1
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[r.get("train_loss") for r in records],
+                mode="lines+markers",
+                name=name,
+                line=line,
+                legendgroup=name,
+                showlegend=False,
+            ),
+            1,
+            2,
+        )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=1)
+    return apply_theme(fig, height=380)

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from playground.core.progress import ProgressCallback
+from playground.runner.folder import DATA_DIR
 from playground.runner.spec import RunSpec
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
     from playground.data import Split
+    from playground.training import BatchProgress
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,10 @@ EpochCallback = Callable[[dict[str, Any], "Bundle | None"], None]
 
 def execute(
     spec: RunSpec,
+    folder: Path | None = None,
     *,
     on_progress: ProgressCallback | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
     on_epoch: EpochCallback | None = None,
     stop_event: threading.Event | None = None,
 ) -> RunOutcome:
@@ -51,7 +55,9 @@ def execute(
 
     Args:
         spec: the run.
+        folder: the run folder, where ``spec.dataset_files`` are (under ``data/``).
         on_progress: ``on_progress(done, total, message)`` after training batches.
+        on_batch: classification: after every training batch, with its loss, speed and ETA.
         on_epoch: see :data:`EpochCallback`; seq2seq runs pass ``None`` as the bundle (the model
             is only a bundle at the end of the run).
         stop_event: when set, training ends after the current batch and the run is returned.
@@ -74,6 +80,10 @@ def execute(
             options["zip_bytes"] = path.read_bytes()
         else:
             options["path"] = path
+    for option, name in spec.dataset_files.items():
+        if folder is None:
+            raise ValueError(f"this run trains on an uploaded file ({name}); give its run folder")
+        options[option] = (Path(folder) / DATA_DIR / name).read_bytes()
     dataset = load_dataset(spec.dataset, **options)
     config = TrainConfig(**spec.config)
     split = split_dataset(dataset, config.val_fraction, config.seed)
@@ -89,7 +99,9 @@ def execute(
             _mark_partial(bundle, split, history)
             on_epoch(record.to_dict(), bundle)
 
-    result = train(bundle, split, config, on_progress=on_progress, on_epoch=epoch_done, stop_event=stop_event)
+    result = train(
+        bundle, split, config, on_progress=on_progress, on_batch=on_batch, on_epoch=epoch_done, stop_event=stop_event
+    )
     return RunOutcome(bundle, dict(result.metrics), bool(bundle.card.training.get("stopped")))
 
 

@@ -7,6 +7,7 @@
         status.json     {"status", "pid", "started", "finished", "error", ...}, replaced atomically
         metrics.jsonl   one JSON line per progress report and per epoch, appended and flushed
         log.txt         the worker's stdout and stderr
+        data/           uploaded files the run trains on (spec.dataset_files), if any
         checkpoint/     the last good checkpoint (after every epoch and at the end), saved atomically
 
 Statuses: ``queued`` → ``running`` → ``done`` | ``stopped`` | ``failed``; ``cancelled`` for a
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from playground.bundle.runs import RUN_CHECKPOINT
 from playground.runner.spec import RunSpec
 
 RunStatus = Literal["queued", "running", "done", "stopped", "failed", "cancelled"]
@@ -33,7 +35,8 @@ SPEC_FILE = "spec.json"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "log.txt"
-CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_DIR = RUN_CHECKPOINT
+DATA_DIR = "data"
 LOG_TAIL_LINES = 20
 
 
@@ -73,15 +76,31 @@ class RunFolder:
     path: Path
 
     @classmethod
-    def create(cls, runs_dir: Path, spec: RunSpec) -> RunFolder:
+    def create(cls, runs_dir: Path, spec: RunSpec, files: dict[str, bytes] | None = None) -> RunFolder:
         """A new folder for ``spec`` with ``spec.json`` and a ``queued`` status.
 
         The name ends with a random id, so two runs started in the same second never share a folder.
+
+        Args:
+            runs_dir: the runs folder.
+            spec: the run.
+            files: the bytes of the files ``spec.dataset_files`` names (uploads), written to ``data/``.
+
+        Raises:
+            ValueError: a file that ``spec.dataset_files`` names is not given, or a name with a path in it.
         """
+        files = files or {}
+        for name in spec.dataset_files.values():
+            if name not in files or Path(name).name != name:
+                raise ValueError(f"the run needs the file {name!r} (a plain file name) and its bytes")
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = Path(runs_dir) / f"{spec.model}-{spec.dataset}-{stamp}-{uuid.uuid4().hex[:6]}"
         path.mkdir(parents=True)
         (path / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
+        if files:
+            (path / DATA_DIR).mkdir()
+            for name, data in files.items():
+                (path / DATA_DIR / Path(name).name).write_bytes(data)
         run = cls(path)
         run.write_status("queued", queued=now())
         return run
@@ -123,7 +142,9 @@ class RunFolder:
         """
         data = self.raw_status()
         state = data.get("status")
-        if state == "running" and not pid_alive(data.get("pid")):
+        if state == "running" and not pid_alive(data.get("pid")) and data.get("stop_requested"):
+            data = {**data, "status": "stopped", "note": "stopped before the worker could record it"}
+        elif state == "running" and not pid_alive(data.get("pid")):
             data = {
                 **data,
                 "status": "failed",
@@ -133,6 +154,17 @@ class RunFolder:
         elif state not in ("queued", "running", *FINISHED):
             data = {**data, "status": "failed", "error": f"unreadable {STATUS_FILE}"}
         return data
+
+    def queue_position(self) -> int | None:
+        """1 for the next queued run of its runs folder to start, 2, ...; ``None`` unless queued."""
+        if self.raw_status().get("status") != "queued":
+            return None
+        queued = sorted(
+            (str(r.raw_status().get("queued", "")), r.name)
+            for r in list_runs(self.path.parent)
+            if r.raw_status().get("status") == "queued"
+        )
+        return 1 + [name for _, name in queued].index(self.name)
 
     # -- metrics and log ---------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:

@@ -46,18 +46,21 @@ def _queue_lock(runs_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def start_run(spec: RunSpec, runs_dir: Path, *, limit: int | None = None) -> RunFolder:
+def start_run(
+    spec: RunSpec, runs_dir: Path, *, files: dict[str, bytes] | None = None, limit: int | None = None
+) -> RunFolder:
     """Write a new run folder for ``spec`` and start its worker, or queue it when every slot is busy.
 
     Args:
         spec: the run.
         runs_dir: the runs folder (``playground.bundle.default_runs_dir()`` for the app and the CLI).
+        files: uploaded files the run trains on (see :meth:`RunFolder.create`).
         limit: runs at once (default :func:`max_running`).
 
     Returns:
         The run's folder; its status is ``running`` or ``queued``.
     """
-    run = RunFolder.create(Path(runs_dir), spec)
+    run = RunFolder.create(Path(runs_dir), spec, files)
     schedule(Path(runs_dir), limit=limit)
     return run
 
@@ -117,6 +120,7 @@ def stop_run(run: RunFolder) -> str:
         pid = state.get("pid")
         if state.get("status") != "running" or not isinstance(pid, int):
             return "finished already"
+        run.write_status("running", stop_requested=now())
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:

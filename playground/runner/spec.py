@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -48,7 +49,9 @@ class RunSpec:
         tokenizer: text datasets: every ``TokenizerOptions`` field; ``None`` otherwise.
         weights: pretrained weights to start from (``"imagenet"``) or ``None``.
         hparams: builder hyper-parameters given (over the registry's and the dataset's defaults).
-        dataset_options: the loader's options (``{"path": "..."}`` for a folder dataset).
+        dataset_options: the loader's JSON-ready options (``{"path": "..."}``, ``{"image_size": 64}``).
+        dataset_files: loader options whose value is a file's bytes, by the file's name in the run
+            folder's ``data/`` (an upload: ``{"zip_bytes": "upload.zip"}``).
         threads: CPU threads of the worker process (set once, at its start).
         code_version: the checkout that wrote the spec (``git describe``).
         created: ISO-8601 UTC time of the request.
@@ -62,6 +65,7 @@ class RunSpec:
     weights: str | None = None
     hparams: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    dataset_files: dict[str, str] = field(default_factory=dict)
     threads: int = 1
     code_version: str = "unknown"
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
@@ -82,13 +86,15 @@ class RunSpec:
         hparams: dict[str, Any] | None = None,
         tokenizer: dict[str, Any] | None = None,
         dataset_options: dict[str, Any] | None = None,
-        threads: int = 1,
+        dataset_files: dict[str, str] | None = None,
+        threads: int | None = None,
         **settings: Any,
     ) -> RunSpec:
         """A spec with every default filled in.
 
         Args:
-            model, dataset, weights, hparams, dataset_options, threads: as the attributes.
+            model, dataset, weights, hparams, dataset_options, dataset_files: as the attributes.
+            threads: CPU threads of the worker; ``None``: every core (one run at a time on a CPU machine).
             tokenizer: ``TokenizerOptions`` fields given (text datasets); ``None`` values keep the default.
             settings: ``TrainConfig`` fields given (``epochs=8``, ``lr=1e-3``, ...); ``None`` keeps
                 the default.
@@ -100,6 +106,7 @@ class RunSpec:
         from playground.models import MODELS
 
         MODELS.get(model)  # an unknown name fails here, with the known ones listed
+        threads = threads or os.cpu_count() or 1
         if model == SEQ2SEQ_MODEL:
             unknown = {k for k, v in settings.items() if v is not None} - set(SEQ2SEQ_SETTINGS)
             if unknown:
@@ -108,7 +115,13 @@ class RunSpec:
             config["seed"] = 0 if config["seed"] is None else config["seed"]
             config["device"] = config["device"] or "auto"
             return cls(
-                model, dataset, "seq2seq", config, None, weights, dict(hparams or {}), {}, threads, code_version()
+                model,
+                dataset,
+                "seq2seq",
+                config,
+                hparams=dict(hparams or {}),
+                threads=threads,
+                code_version=code_version(),
             )
         from playground.training.setup import tokenizer_options_for, train_config_for
 
@@ -125,7 +138,8 @@ class RunSpec:
             options,
             weights,
             dict(hparams or {}),
-            {k: str(v) for k, v in (dataset_options or {}).items()},
+            {k: str(v) if isinstance(v, Path) else v for k, v in (dataset_options or {}).items()},
+            dict(dataset_files or {}),
             threads,
             code_version(),
         )

@@ -16,12 +16,14 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playground.runner.folder import RunFolder, RunStatus, now
+if TYPE_CHECKING:  # the library is imported after the SIGTERM handler is in place (see main)
+    from playground.runner.folder import RunStatus
 
-PROGRESS_INTERVAL_S = 0.5  # at most two progress lines a second in metrics.jsonl
+PROGRESS_INTERVAL_S = 0.2  # at most five progress lines a second in metrics.jsonl
 
 
 def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunStatus:
@@ -36,19 +38,30 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
     Never raises for a failed run: the error goes to ``status.json`` (``failed``) and the log.
     """
     from playground.runner.execute import execute
+    from playground.runner.folder import RunFolder, now
 
     run = RunFolder(Path(folder))
     stop_event = stop_event or threading.Event()
     run.write_status("running", pid=os.getpid(), started=now())
     last_report = [0.0]
 
-    def on_progress(done: int, total: int, message: str) -> None:
+    def due(done: int, total: int) -> bool:
         t = time.monotonic()
         if t - last_report[0] >= PROGRESS_INTERVAL_S or done >= total:
             last_report[0] = t
+            return True
+        return False
+
+    def on_progress(done: int, total: int, message: str) -> None:  # seq2seq runs
+        if due(done, total):
             run.append_metrics(
                 {"type": "progress", "done": done, "total": total, "message": message, "time": time.time()}
             )
+
+    def on_batch(progress: Any) -> None:  # classification runs: the batch's loss, speed and ETA too
+        if due(progress.step, progress.total_steps):
+            record = {"done": progress.step, "total": progress.total_steps, "message": f"epoch {progress.epoch}"}
+            run.append_metrics({"type": "progress", **record, **asdict(progress), "time": time.time()})
 
     def on_epoch(record: dict[str, Any], bundle: Any) -> None:
         run.append_metrics({"type": "epoch", **record, "time": time.time()})
@@ -58,7 +71,15 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
 
     try:
         spec = run.spec()
-        outcome = execute(spec, on_progress=on_progress, on_epoch=on_epoch, stop_event=stop_event)
+        seq2seq = spec.kind == "seq2seq"
+        outcome = execute(
+            spec,
+            run.path,
+            on_progress=on_progress if seq2seq else None,
+            on_batch=None if seq2seq else on_batch,
+            on_epoch=on_epoch,
+            stop_event=stop_event,
+        )
         outcome.bundle.save(run.checkpoint_dir)
         run.remove_partial_saves()
     except Exception as exc:  # every failure is recorded, never lost
@@ -76,11 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m playground.runner.worker <run folder>", file=sys.stderr)
         return 2
+    stop_event = threading.Event()
+    # First of all, before the seconds that importing torch takes: a Stop pressed at once is a stop.
+    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     import torch
 
-    stop_event = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+    from playground.runner.folder import RunFolder
+
     folder = Path(args[0])
+    if RunFolder(folder).raw_status().get("stop_requested"):
+        stop_event.set()
     with contextlib.suppress(ValueError):  # an unreadable spec is recorded by run_worker as the failure
         torch.set_num_threads(RunFolder(folder).spec().threads)  # process-wide: this process is the run's own
     status = run_worker(folder, stop_event)

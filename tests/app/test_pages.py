@@ -115,7 +115,7 @@ def test_train_digits_saves_a_checkpoint_and_becomes_active(app: MakeApp, runs_d
 
     folders = [p for p in runs_dir.iterdir() if p.is_dir()]
     assert len(folders) == 1, folders
-    saved = folders[0]
+    saved = folders[0] / "checkpoint"  # the run folder's checkpoint, written by the worker process
     assert (saved / CARD_FILE).is_file() and (saved / WEIGHTS_FILE).stat().st_size > 0
     card = json.loads((saved / CARD_FILE).read_text())
     assert card["architecture"] == "lenet5" and card["dataset"] == "digits"

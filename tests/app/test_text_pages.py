@@ -124,7 +124,7 @@ def test_train_a_text_model_from_an_uploaded_csv(app: MakeApp, runs_dir: Path) -
 
     folders = [p for p in runs_dir.iterdir() if p.is_dir()]
     assert len(folders) == 1, folders
-    saved = folders[0]
+    saved = folders[0] / "checkpoint"  # the run folder's checkpoint, written by the worker process
     assert {CARD_FILE, WEIGHTS_FILE, TOKENIZER_FILE} <= {p.name for p in saved.iterdir()}
     card = json.loads((saved / CARD_FILE).read_text())
     assert card["modality"] == "text" and card["dataset"] == "text_csv" and card["architecture"] == "lstm"
@@ -165,7 +165,7 @@ def test_train_a_sequence_model_and_stop_it(app: MakeApp, runs_dir: Path) -> Non
     assert job.status == "stopped" and job.result.bundle.modality == "sequence"
     assert any(s.value == "Result (stopped early)" for s in at.subheader)
     saved = [p for p in runs_dir.iterdir() if p.is_dir()]
-    assert len(saved) == 1 and json.loads((saved[0] / CARD_FILE).read_text())["input_size"] == 64
+    assert len(saved) == 1 and json.loads((saved[0] / "checkpoint" / CARD_FILE).read_text())["input_size"] == 64
 
 
 # -- Predict ----------------------------------------------------------------------------------------

@@ -126,9 +126,11 @@ def test_train_one_epoch_on_digits(app_server: App, page: Page, shoot: Shoot) ->
     )
     assert page.locator(".st-key-t_final_curves .js-plotly-plot").count() == 1  # the learning curves
     assert page.locator(".st-key-t_cm .js-plotly-plot").count() == 1  # the confusion matrix
-    saved = [p for p in app_server.runs_dir.iterdir() if p.is_dir()]
-    assert len(saved) == 1 and (saved[0] / "card.json").is_file(), saved
-    assert page.get_by_text(f"Checkpoint saved to {saved[0]}").count() == 1
+    runs = [p for p in app_server.runs_dir.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    saved = runs[0] / "checkpoint"  # the worker process saves the run's checkpoint in its run folder
+    assert (saved / "card.json").is_file(), saved
+    assert page.get_by_text(f"Checkpoint saved to {saved}").count() == 1
     shoot(page, "train_result")
 
 

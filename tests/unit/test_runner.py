@@ -148,3 +148,31 @@ def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path: Path) -> No
     spec = RunSpec.resolve("lenet5", "digits", epochs=1)
     a, b = RunFolder.create(tmp_path, spec), RunFolder.create(tmp_path, spec)
     assert a.path != b.path and a.spec() == b.spec() == spec
+
+
+def test_rows_settings_zips_and_deletion_read_the_folders(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    from playground.runner.overview import checkpoint_zip, delete_run, run_row, settings_table
+
+    a = RunFolder.create(tmp_path, RunSpec.resolve("lenet5", "digits", epochs=2, lr=1e-3))
+    b = RunFolder.create(tmp_path, RunSpec.resolve("lenet5", "digits", epochs=2, lr=3e-3))
+    assert run_row(b).status == "queued" and run_row(b).queue_position == 2 and run_row(a).queue_position == 1
+    assert run_worker(a.path) == "done"
+    row = run_row(a)
+    assert row.status == "done" and row.progress == 1.0 and row.epochs == 2 and row.eta_s is None
+    assert row.val_accuracy == pytest.approx(a.status()["metrics"]["val_accuracy"])
+    table, differing = settings_table([a, b])
+    assert differing == {"config.lr"} and table["config.lr"] == [1e-3, 3e-3]
+
+    with pytest.raises(ValueError, match="no checkpoint yet"):
+        checkpoint_zip(b)
+    names = zipfile.ZipFile(io.BytesIO(checkpoint_zip(a))).namelist()
+    assert {f"{a.name}/card.json", f"{a.name}/model.safetensors"} <= set(names)
+
+    b.write_status("running", pid=os.getpid())  # a live process: refused
+    with pytest.raises(ValueError, match="stop it before deleting"):
+        delete_run(b)
+    delete_run(a)
+    assert not a.path.exists() and [r.name for r in list_runs(tmp_path)] == [b.name]
