@@ -39,6 +39,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--vocab-size", type=int, default=None, help="text datasets: most tokens to keep")
     p.add_argument("--max-length", type=int, default=None, help="text datasets: most tokens per text")
     p.add_argument("--out", help="checkpoint folder (default: runs/<model>-<dataset>-<time>)")
+    p.add_argument(
+        "--nproc-per-node",
+        type=int,
+        default=1,
+        help="processes on this machine: above 1, data-parallel (torchrun, DDP)",
+    )
+    p.add_argument("--nnodes", type=int, default=1, help="machines in a data-parallel run")
+    p.add_argument("--node-rank", type=int, default=0, help="this machine's index, 0 .. nnodes - 1")
+    p.add_argument("--rdzv-endpoint", default=None, help="host:port of node 0, for a run on several machines")
     add_json_argument(p)
     p.set_defaults(func=run)
     return p
@@ -56,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from playground.bundle.runs import new_run_folder
     from playground.runner.execute import execute
 
-    outcome = execute(_spec(args), on_epoch=None if args.json else _print_epoch)
+    spec = _spec(args)
+    if spec.world_size > 1:
+        return _run_distributed(spec, args)
+    outcome = execute(spec, on_epoch=None if args.json else _print_epoch)
     out = Path(args.out) if args.out else new_run_folder(outcome.bundle)
     outcome.bundle.save(out)
     _print_summary(out, outcome.metrics, args.json)
@@ -70,10 +82,16 @@ def _spec(args: argparse.Namespace) -> Any:
 
     settings = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     settings["device"] = args.device
+    distributed = {
+        "nproc_per_node": args.nproc_per_node,
+        "nnodes": args.nnodes,
+        "node_rank": args.node_rank,
+        "rdzv_endpoint": args.rdzv_endpoint,
+    }
     if args.model == SEQ2SEQ_MODEL:
         if args.dataset not in TASKS:
             raise ValueError(f"transformer_seq2seq trains on a string task: --dataset one of {', '.join(TASKS)}")
-        return RunSpec.resolve(args.model, args.dataset, **settings)
+        return RunSpec.resolve(args.model, args.dataset, nproc_per_node=args.nproc_per_node, **settings)
     return RunSpec.resolve(
         args.model,
         args.dataset,
@@ -82,8 +100,50 @@ def _spec(args: argparse.Namespace) -> Any:
         dataset_options={"path": args.data_path} if args.data_path else None,
         optimizer=args.optimizer,
         val_fraction=args.val_fraction,
+        **distributed,
         **settings,
     )
+
+
+def _run_distributed(spec: Any, args: argparse.Namespace) -> int:
+    """A data-parallel run: torchrun starts the worker's processes in the foreground; rank 0 writes a run folder.
+
+    Raises:
+        ValueError: the run failed (the message holds the error and the log's last lines).
+    """
+    import subprocess
+    import time
+
+    from playground.bundle import default_runs_dir, load_bundle
+    from playground.runner.folder import LOG_FILE, RunFolder
+    from playground.runner.launcher import worker_command
+
+    run = RunFolder.create(default_runs_dir(), spec)
+    run.write_status("running", pid=None)
+    printed = 0
+    with open(run.path / LOG_FILE, "ab") as log:
+        proc = subprocess.Popen(worker_command(run), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        while proc.poll() is None:
+            time.sleep(0.5)
+            epochs = run.epochs()
+            for record in epochs[printed:]:
+                if not args.json:
+                    _print_epoch(record, None)
+            printed = len(epochs)
+    if spec.node_rank > 0:  # the global rank 0, on node 0, writes the run folder and the checkpoint
+        if proc.returncode != 0:
+            raise ValueError(f"this node's processes failed (exit status {proc.returncode}):\n{run.log_tail()}")
+        print_result({"checkpoint": ""}, args.json, f"node {spec.node_rank} done; node 0 holds the checkpoint")
+        return 0
+    state = run.status()
+    checkpoint = run.checkpoint()
+    if state.get("status") not in ("done", "stopped") or checkpoint is None:
+        raise ValueError(f"the data-parallel run failed ({state.get('error', 'no final status')}):\n{run.log_tail()}")
+    if args.out:
+        load_bundle(checkpoint).save(Path(args.out))
+        checkpoint = Path(args.out)
+    _print_summary(checkpoint, dict(state.get("metrics") or {}), args.json)
+    return 0
 
 
 def _print_epoch(record: dict[str, Any], bundle: Any) -> None:

@@ -93,7 +93,7 @@ def _launch(run: RunFolder) -> None:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     with open(run.path / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "playground.runner.worker", str(run.path.resolve())],
+            worker_command(run),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -104,6 +104,33 @@ def _launch(run: RunFolder) -> None:
     _children[proc.pid] = proc
     if run.raw_status().get("status") == "queued":  # unless the worker has already written its own
         run.write_status("running", pid=proc.pid, started=now())
+    run.write_status(run.raw_status().get("status", "running"), pgid=proc.pid)
+
+
+def worker_command(run: RunFolder) -> list[str]:
+    """The command that runs ``run``: the worker module, under torchrun for more than one process.
+
+    Raises:
+        ValueError: an unreadable ``spec.json``.
+    """
+    spec = run.spec()
+    worker = ["-m", "playground.runner.worker", str(run.path.resolve())]
+    if spec.world_size == 1:
+        return [sys.executable, *worker]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={spec.nproc_per_node}"]
+    if spec.nnodes == 1:
+        torchrun.append("--standalone")  # a local rendezvous on a free port
+    else:
+        # A static rendezvous at node 0 (--master-addr/--master-port with --node-rank): unlike c10d's
+        # dynamic one, it keeps node_rank's order, so node 0 holds the global rank 0 that writes the run.
+        host, _, port = str(spec.rdzv_endpoint).rpartition(":")
+        torchrun += [
+            f"--nnodes={spec.nnodes}",
+            f"--node-rank={spec.node_rank}",
+            f"--master-addr={host}",
+            f"--master-port={port}",
+        ]
+    return [*torchrun, *worker]
 
 
 def stop_run(run: RunFolder) -> str:
@@ -117,7 +144,7 @@ def stop_run(run: RunFolder) -> str:
         if state.get("status") == "queued":
             run.write_status("cancelled", finished=now())
             return "cancelled"
-        pid = state.get("pid")
+        pid = state.get("pgid", state.get("pid"))  # the process group: torchrun and every rank
         if state.get("status") != "running" or not isinstance(pid, int):
             return "finished already"
         run.write_status("running", stop_requested=now())

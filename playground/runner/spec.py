@@ -52,7 +52,11 @@ class RunSpec:
         dataset_options: the loader's JSON-ready options (``{"path": "..."}``, ``{"image_size": 64}``).
         dataset_files: loader options whose value is a file's bytes, by the file's name in the run
             folder's ``data/`` (an upload: ``{"zip_bytes": "upload.zip"}``).
-        threads: CPU threads of the worker process (set once, at its start).
+        threads: CPU threads of the worker (set once, at its start; shared by its processes).
+        nproc_per_node: processes on this machine; above 1 the worker runs under torchrun with
+            DistributedDataParallel (``training.distributed``).
+        nnodes, node_rank, rdzv_endpoint: more than one machine: how many, which one this is, and
+            ``host:port`` of the rendezvous (torchrun's ``--nnodes``, ``--node-rank``, ``--rdzv-endpoint``).
         code_version: the checkout that wrote the spec (``git describe``).
         created: ISO-8601 UTC time of the request.
     """
@@ -67,14 +71,33 @@ class RunSpec:
     dataset_options: dict[str, Any] = field(default_factory=dict)
     dataset_files: dict[str, str] = field(default_factory=dict)
     threads: int = 1
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str | None = None
     code_version: str = "unknown"
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     def __post_init__(self) -> None:
         if self.kind not in ("classification", "seq2seq"):
             raise ValueError(f"kind must be 'classification' or 'seq2seq', got {self.kind!r}")
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
+        for name in ("threads", "nproc_per_node", "nnodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.node_rank, int) or not 0 <= self.node_rank < self.nnodes:
+            raise ValueError(f"node_rank must be in [0, {self.nnodes}), got {self.node_rank!r}")
+        if self.nnodes > 1 and not str(self.rdzv_endpoint or "").rpartition(":")[2].isdigit():
+            raise ValueError(
+                f"a run on several machines needs rdzv_endpoint host:port of node 0, got {self.rdzv_endpoint!r}"
+            )
+        if self.kind == "seq2seq" and self.world_size > 1:
+            raise ValueError("seq2seq runs train in one process; data-parallel training is for classification")
+
+    @property
+    def world_size(self) -> int:
+        """Processes over every machine."""
+        return self.nproc_per_node * self.nnodes
 
     @classmethod
     def resolve(
@@ -88,6 +111,10 @@ class RunSpec:
         dataset_options: dict[str, Any] | None = None,
         dataset_files: dict[str, str] | None = None,
         threads: int | None = None,
+        nproc_per_node: int = 1,
+        nnodes: int = 1,
+        node_rank: int = 0,
+        rdzv_endpoint: str | None = None,
         **settings: Any,
     ) -> RunSpec:
         """A spec with every default filled in.
@@ -95,6 +122,7 @@ class RunSpec:
         Args:
             model, dataset, weights, hparams, dataset_options, dataset_files: as the attributes.
             threads: CPU threads of the worker; ``None``: every core (one run at a time on a CPU machine).
+            nproc_per_node, nnodes, node_rank, rdzv_endpoint: as the attributes.
             tokenizer: ``TokenizerOptions`` fields given (text datasets); ``None`` values keep the default.
             settings: ``TrainConfig`` fields given (``epochs=8``, ``lr=1e-3``, ...); ``None`` keeps
                 the default.
@@ -121,6 +149,7 @@ class RunSpec:
                 config,
                 hparams=dict(hparams or {}),
                 threads=threads,
+                nproc_per_node=nproc_per_node,
                 code_version=code_version(),
             )
         from playground.training.setup import tokenizer_options_for, train_config_for
@@ -141,6 +170,10 @@ class RunSpec:
             {k: str(v) if isinstance(v, Path) else v for k, v in (dataset_options or {}).items()},
             dict(dataset_files or {}),
             threads,
+            nproc_per_node,
+            nnodes,
+            node_rank,
+            rdzv_endpoint,
             code_version(),
         )
 

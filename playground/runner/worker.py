@@ -39,7 +39,12 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
     """
     from playground.runner.execute import execute
     from playground.runner.folder import RunFolder, now
+    from playground.training.distributed import context_from_env
 
+    context = context_from_env()
+    if context is not None and not context.is_main:  # another rank of a data-parallel run: rank 0 writes
+        outcome = execute(RunFolder(Path(folder)).spec(), Path(folder), stop_event=stop_event)
+        return "stopped" if outcome.stopped else "done"
     run = RunFolder(Path(folder))
     stop_event = stop_event or threading.Event()
     run.write_status("running", pid=os.getpid(), started=now())
@@ -108,11 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     if RunFolder(folder).raw_status().get("stop_requested"):
         stop_event.set()
     with contextlib.suppress(ValueError):  # an unreadable spec is recorded by run_worker as the failure
-        torch.set_num_threads(RunFolder(folder).spec().threads)  # process-wide: this process is the run's own
-    status = run_worker(folder, stop_event)
-    from playground.runner.launcher import schedule
+        spec = RunFolder(folder).spec()  # threads are process-wide: this process is the run's own
+        torch.set_num_threads(max(1, spec.threads // spec.nproc_per_node))
+    from playground.training.distributed import context_from_env, leave
 
-    schedule(folder.parent)  # this run's slot is free now
+    try:
+        status = run_worker(folder, stop_event)
+    finally:
+        leave()
+    context = context_from_env()
+    if context is None or context.is_main:
+        from playground.runner.launcher import schedule
+
+        schedule(folder.parent)  # this run's slot is free now
     return 0 if status in ("done", "stopped") else 1
 
 

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from playground.core.device import cpu_threads, pick_device
 from playground.training.config import TrainConfig
+from playground.training.distributed import AgreedStop, DistributedContext, all_sum, context_from_env, join, shard
 from playground.training.evaluate import Evaluation, evaluate_batches
 from playground.training.inputs import EncodedInputs, ImageInputs, model_inputs
 from playground.training.skeleton import (
@@ -34,6 +36,7 @@ from playground.training.skeleton import (
     LoopOutcome,
     LoopSettings,
     ProgressCallback,
+    StopRequest,
     TrainingError,
     on_device,
     progress_reporter,
@@ -210,6 +213,9 @@ def train(
     """
     _check_classes(bundle, split, config)
     device = pick_device(config.device)
+    context = context_from_env()  # set when torchrun started this process as one of several
+    if context is not None:
+        device = join(context, device)
     model = bundle.model
     notes: list[str] = []
     autocast_dtype, scaler = _mixed_precision(config, device, notes)
@@ -220,12 +226,13 @@ def train(
     oom = f"the GPU ran out of memory with batch size {config.batch_size}; try a smaller batch size"
     with on_device(model, device, threads=_cpu_threads_for(model, device), oom_message=oom) as last_good:
         # Preprocess up front (inside the session: a GPU out-of-memory error here is converted too).
-        task = _ClassificationTask(bundle, split, config, device, generator, autocast_dtype)
+        task = _ClassificationTask(bundle, split, config, device, generator, autocast_dtype, context)
         per_epoch = steps_per_epoch(task.n_train, config)
         settings = LoopSettings(config.epochs, per_epoch, device, autocast_dtype=autocast_dtype, scaler=scaler)
         report = progress_reporter(on_batch, on_progress)
+        stop: StopRequest | None = stop_event if context is None else AgreedStop(stop_event, device)
         outcome = run_epochs(
-            task, model, task.optimizer, settings, last_good, on_batch=report, on_epoch=on_epoch, stop_event=stop_event
+            task, model, task.optimizer, settings, last_good, on_batch=report, on_epoch=on_epoch, stop_event=stop
         )
         # After a stop, validate the weights the run stopped with, so the card has metrics.
         final = task.evaluation if task.evaluation is not None and not outcome.stopped else task.evaluate()
@@ -278,8 +285,15 @@ class _ClassificationTask:
         device: torch.device,
         generator: torch.Generator,
         autocast_dtype: torch.dtype | None,
+        context: DistributedContext | None = None,
     ) -> None:
         self.model, self.config, self.device = bundle.model, config, device
+        self.context = context
+        # Data-parallel: DDP averages the gradients over the ranks (validation runs the plain model).
+        self.forward: nn.Module = self.model
+        if context is not None:
+            device_ids = [device.index] if device.type == "cuda" else None
+            self.forward = DistributedDataParallel(self.model, device_ids=device_ids)
         self.generator, self.autocast_dtype = generator, autocast_dtype
         self.num_classes = len(split.dataset.classes)
         train_raw, train_targets = split.part("train")
@@ -307,14 +321,20 @@ class _ClassificationTask:
 
     def batch_loss(self, batch: int) -> tuple[torch.Tensor, int]:
         size = self.config.batch_size
-        idx = self.perm[batch * size : (batch + 1) * size]
-        x = self.train_inputs.batch(idx, generator=self.generator, config=self.config)
-        y = self.y_train[idx].to(self.device, non_blocking=True)
-        logits = self.model(x)  # (B, K)
+        idx = self.perm[batch * size : (batch + 1) * size]  # the global batch
+        local = idx if self.context is None else shard(idx, self.context)  # this rank's part
+        x = self.train_inputs.batch(local, generator=self.generator, config=self.config)
+        y = self.y_train[local].to(self.device, non_blocking=True)
+        logits = self.forward(x)  # (B_local, K)
         if logits.ndim != 2 or logits.shape[1] != self.num_classes:
             raise ValueError(f"expected (B, {self.num_classes}) logits from the model, got {tuple(logits.shape)}")
         self.correct += (logits.detach().argmax(dim=1) == y).sum()
-        return F.cross_entropy(logits, y), len(idx)
+        if self.context is None:
+            return F.cross_entropy(logits, y), len(local)
+        # DDP averages the ranks' gradients; summing here and dividing by B / N makes that average
+        # the gradient of the GLOBAL batch's mean loss, even when B does not split evenly.
+        share = len(idx) / self.context.world_size
+        return F.cross_entropy(logits, y, reduction="sum") / share, len(local)
 
     def evaluate(self) -> Evaluation:
         """The current weights on the validation part."""
@@ -327,6 +347,11 @@ class _ClassificationTask:
         )
 
     def end_epoch(self, stats: EpochStats) -> EpochRecord | None:
+        if self.context is not None:  # the epoch's numbers over every rank
+            stats.loss_sum, examples, correct = all_sum(
+                [stats.loss_sum, stats.examples, int(self.correct)], self.device
+            )
+            stats.examples, self.correct = int(examples), torch.tensor(int(correct))
         if stats.examples:
             self.last_train = (stats.loss_sum / stats.examples, int(self.correct) / stats.examples)
         if stats.stopped or self.last_train is None:

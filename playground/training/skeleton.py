@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -112,6 +111,13 @@ class EpochStats:
     batch_loss_sum: float = 0.0
     train_seconds: float = 0.0
     stopped: bool = False
+
+
+class StopRequest(Protocol):
+    """What the loop asks of a stop request: a ``threading.Event``, or a data-parallel run's
+    ``training.distributed.AgreedStop`` (every rank answers alike)."""
+
+    def is_set(self) -> bool: ...
 
 
 class EpochTask(Protocol[R_co]):
@@ -236,7 +242,7 @@ def run_epochs(
     *,
     on_batch: Callable[[BatchProgress], None] | None = None,
     on_epoch: Callable[[R], None] | None = None,
-    stop_event: threading.Event | None = None,
+    stop_event: StopRequest | None = None,
 ) -> LoopOutcome[R]:
     """Train for ``settings.epochs`` epochs of ``settings.steps_per_epoch`` batches.
 
@@ -287,7 +293,7 @@ def _train_epoch(
     settings: LoopSettings,
     reporter: _Reporter,
     epoch: int,
-    stop_event: threading.Event | None,
+    stop_event: StopRequest | None,
 ) -> EpochStats:
     """One epoch's training batches; returns what they did."""
     device = settings.device
