@@ -45,9 +45,13 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
     if context is not None and not context.is_main:  # another rank of a data-parallel run: rank 0 writes
         outcome = execute(RunFolder(Path(folder)).spec(), Path(folder), stop_event=stop_event)
         return "stopped" if outcome.stopped else "done"
+    from playground.runner.overview import flat_settings
+    from playground.runner.tensorboard import TensorBoardLog
+
     run = RunFolder(Path(folder))
     stop_event = stop_event or threading.Event()
     run.write_status("running", pid=os.getpid(), started=now())
+    board = TensorBoardLog(run.path)
     last_report = [0.0]
 
     def due(done: int, total: int) -> bool:
@@ -64,12 +68,14 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
             )
 
     def on_batch(progress: Any) -> None:  # classification runs: the batch's loss, speed and ETA too
-        if due(progress.step, progress.total_steps):
+        if due(progress.step, progress.total_steps):  # at most five points a second, as metrics.jsonl
+            board.batch(progress.step, progress.loss)
             record = {"done": progress.step, "total": progress.total_steps, "message": f"epoch {progress.epoch}"}
             run.append_metrics({"type": "progress", **record, **asdict(progress), "time": time.time()})
 
     def on_epoch(record: dict[str, Any], bundle: Any) -> None:
         run.append_metrics({"type": "epoch", **record, "time": time.time()})
+        board.epoch(record)
         if bundle is not None:
             bundle.save(run.checkpoint_dir)  # atomic: the last good epoch survives a crash
             run.remove_partial_saves()
@@ -92,6 +98,7 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
         run.write_status("failed", error=f"{type(exc).__name__}: {exc}", finished=now())
         return "failed"
     status: RunStatus = "stopped" if outcome.stopped else "done"
+    board.close(flat_settings(run), outcome.metrics)
     run.write_status(status, metrics=outcome.metrics, finished=now())
     return status
 

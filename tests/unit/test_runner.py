@@ -176,3 +176,16 @@ def test_rows_settings_zips_and_deletion_read_the_folders(tmp_path: Path) -> Non
         delete_run(b)
     delete_run(a)
     assert not a.path.exists() and [r.name for r in list_runs(tmp_path)] == [b.name]
+
+
+def test_tensorboard_reads_the_runs_numbers(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = RunFolder.create(tmp_path, RunSpec.resolve("lenet5", "digits", epochs=2))
+    assert run_worker(run.path) == "done"
+    events = EventAccumulator(str(run.path))
+    events.Reload()
+    logged = [e.value for e in events.Scalars("epoch/val_accuracy")]
+    assert logged == pytest.approx([e["val_accuracy"] for e in run.epochs()], abs=1e-6)
+    assert [e.step for e in events.Scalars("epoch/train_loss")] == [1, 2]
+    assert events.Scalars("batch/loss")  # the live loss curve too
