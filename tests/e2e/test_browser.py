@@ -8,6 +8,7 @@ photographed (into ``$SCREENSHOT_DIR`` too when it is set).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -299,3 +300,37 @@ def test_seq2seq_cross_attention(app_server: App, page: Page, shoot: Shoot) -> N
     assert page_problems(page) == []
     assert page.locator(f"{MAIN} .js-plotly-plot").count() == 3  # cross-attention, decoder and encoder self-attention
     shoot(page, "attention_seq2seq")
+
+
+def test_a_run_keeps_training_through_a_reload_and_shows_on_the_runs_page(
+    app_server: App, page: Page, shoot: Shoot
+) -> None:
+    from playground.runner.folder import list_runs
+    from playground.runner.launcher import stop_run
+
+    before = {r.name for r in list_runs(app_server.runs_dir)}
+    open_page(page, page_url(app_server, "pages/train.py"))
+    choose_option(page, "Dataset", "digits")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("400")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Run folder:").wait_for(timeout=60_000)
+    (run,) = [r for r in list_runs(app_server.runs_dir) if r.name not in before]
+
+    page.reload()  # the session and its state are gone; the worker process is not
+    wait_page(page)
+    open_page(page, page_url(app_server, "pages/runs.py"))
+    page.locator('[data-testid="stDataFrame"]').wait_for(timeout=60_000)
+    assert page_problems(page) == []
+    seen = len(run.epochs())
+    deadline = time.monotonic() + 60
+    while len(run.epochs()) <= seen:  # still training after the reload
+        assert time.monotonic() < deadline and run.status()["status"] == "running", run.log_tail()
+        time.sleep(0.2)
+    shoot(page, "runs_live")
+    assert stop_run(run) == "signalled"
+    while run.status()["status"] == "running":
+        time.sleep(0.2)
+    assert run.status()["status"] == "stopped" and run.checkpoint() is not None
