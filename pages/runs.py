@@ -77,7 +77,7 @@ def runs_view() -> None:
     if not chosen:
         st.caption("Select one run to act on it, several to compare them.")
         return
-    histories = {f"{run_row(r).title} ({r.name[-6:]})": r.epochs() for r in chosen}
+    histories = {f"{r.spec().title} ({r.name[-6:]})": r.epochs() for r in chosen}
     if any(histories.values()):
         st.plotly_chart(runs_comparison_figure(histories), key="r_curves")
     if len(chosen) > 1:

@@ -178,17 +178,7 @@ class RunFolder:
         return list(self._records())
 
     def _records(self) -> Iterator[dict[str, Any]]:
-        try:
-            text = (self.path / METRICS_FILE).read_text(encoding="utf-8")
-        except OSError:
-            return
-        for line in text.splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                yield record
+        yield from _parsed_metrics(self.path / METRICS_FILE)
 
     def epochs(self) -> list[dict[str, Any]]:
         """The epoch records, in order."""
@@ -229,6 +219,35 @@ class RunFolder:
         for folder in leftovers:
             shutil.rmtree(folder, ignore_errors=True)
         return len(leftovers)
+
+
+_METRICS_CACHE: dict[Path, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
+
+
+def _parsed_metrics(path: Path) -> list[dict[str, Any]]:
+    """The complete JSON lines of a ``metrics.jsonl``, parsed once per change of the file.
+
+    A page polls a run several times a second (status, progress, epochs, losses); the lines are
+    parsed again only when the file's size or mtime moved. A line cut short by a crash is left out.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return []
+    key = (stat.st_size, stat.st_mtime_ns)
+    held = _METRICS_CACHE.get(path)
+    if held is not None and held[0] == key:
+        return held[1]
+    records: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    _METRICS_CACHE[path] = (key, records)
+    return records
 
 
 def list_runs(runs_dir: Path) -> list[RunFolder]:

@@ -102,9 +102,11 @@ def _launch(run: RunFolder) -> None:
             start_new_session=True,  # its own process group: a stop reaches it and its children
         )
     _children[proc.pid] = proc
-    if run.raw_status().get("status") == "queued":  # unless the worker has already written its own
-        run.write_status("running", pid=proc.pid, started=now())
-    run.write_status(run.raw_status().get("status", "running"), pgid=proc.pid)
+    status = run.raw_status().get("status")
+    if status == "queued":  # unless the worker has already written its own
+        run.write_status("running", pid=proc.pid, pgid=proc.pid, started=now())
+    else:
+        run.write_status(status or "running", pgid=proc.pid)
 
 
 def worker_command(run: RunFolder) -> list[str]:
