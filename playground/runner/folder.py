@@ -40,9 +40,9 @@ DATA_DIR = "data"
 LOG_TAIL_LINES = 20
 
 
-def now() -> str:
-    """ISO-8601 UTC time, to the second."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+def now(timespec: str = "seconds") -> str:
+    """ISO-8601 UTC time, to the second (or ``timespec`` as :meth:`datetime.isoformat` takes it)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec=timespec)
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -102,7 +102,8 @@ class RunFolder:
             for name, data in files.items():
                 (path / DATA_DIR / Path(name).name).write_bytes(data)
         run = cls(path)
-        run.write_status("queued", queued=now())
+        # microseconds: the queue order of two runs queued in the same second is the order they came in
+        run.write_status("queued", queued=now("microseconds"))
         return run
 
     @property
@@ -159,12 +160,9 @@ class RunFolder:
         """1 for the next queued run of its runs folder to start, 2, ...; ``None`` unless queued."""
         if self.raw_status().get("status") != "queued":
             return None
-        queued = sorted(
-            (str(r.raw_status().get("queued", "")), r.name)
-            for r in list_runs(self.path.parent)
-            if r.raw_status().get("status") == "queued"
-        )
-        return 1 + [name for _, name in queued].index(self.name)
+        runs = list_runs(self.path.parent)
+        queued = queue_order(runs, {r.path: r.raw_status() for r in runs})
+        return 1 + [r.name for r in queued].index(self.name)
 
     # -- metrics and log ---------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -248,6 +246,17 @@ def _parsed_metrics(path: Path) -> list[dict[str, Any]]:
             records.append(record)
     _METRICS_CACHE[path] = (key, records)
     return records
+
+
+def queue_order(runs: list[RunFolder], statuses: dict[Path, dict[str, Any]]) -> list[RunFolder]:
+    """The queued ones of ``runs``, first to start first: by time queued, then by name.
+
+    Args:
+        runs: run folders.
+        statuses: each run's status, by path (the caller has read them already).
+    """
+    queued = [r for r in runs if statuses[r.path].get("status") == "queued"]
+    return sorted(queued, key=lambda r: (str(statuses[r.path].get("queued", "")), r.name))
 
 
 def list_runs(runs_dir: Path) -> list[RunFolder]:

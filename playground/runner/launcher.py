@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playground.runner.folder import LOG_FILE, RunFolder, list_runs, now
+from playground.runner.folder import LOG_FILE, RunFolder, list_runs, now, queue_order
 from playground.runner.spec import RunSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -77,10 +77,7 @@ def schedule(runs_dir: Path, *, limit: int | None = None) -> list[RunFolder]:
         runs = list_runs(runs_dir)
         states = {r.path: r.status() for r in runs}
         running = sum(1 for s in states.values() if s.get("status") == "running")
-        queued = sorted(
-            (r for r in runs if states[r.path].get("status") == "queued"),
-            key=lambda r: states[r.path].get("queued", ""),
-        )
+        queued = queue_order(runs, states)
         for run in queued[: max(0, limit - running)]:
             _launch(run)
             started.append(run)
