@@ -36,6 +36,29 @@ def add_model_argument(p: argparse.ArgumentParser, help_text: str = "registry na
     p.add_argument("--model", required=True, help=help_text)
 
 
+def key_values(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    """``["split=official", "channels=32"]`` -> ``{"split": "official", "channels": 32}``.
+
+    A value that reads as JSON (a number, ``true``, ``null``, a quoted string) is taken as that;
+    anything else stays a string.
+
+    Raises:
+        ValueError: an item without ``=`` or with an empty key.
+    """
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def add_json_argument(p: argparse.ArgumentParser) -> None:
     """``--json``: print the result as JSON (the schema in ``docs/cli.md``) instead of text."""
     p.add_argument("--json", action="store_true", help="print JSON (schema: docs/cli.md)")

@@ -3,6 +3,7 @@
     python -m playground train --model lenet5 --dataset mnist --epochs 8 [--json]
     python -m playground train --model lstm --dataset bbc_news [--tokenizer word --vocab-size 20000 --max-length 128] [--json]
     python -m playground train --model transformer_seq2seq --dataset reverse [--json]
+    python -m playground train --model audio_cnn --dataset fsdd [--dataset-option split=speaker:george] [--json]
 
 Training settings left out default to the dataset's own (registry ``train_defaults``), then
 :class:`~playground.training.config.TrainConfig`'s. Progress goes to stderr, one line per epoch.
@@ -26,6 +27,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="registry name of the architecture")
     p.add_argument("--dataset", required=True)
     p.add_argument("--data-path", help="folder (or .zip) of class-named sub-folders (dataset 'folder')")
+    p.add_argument(
+        "--dataset-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a loader option, repeatable, e.g. split=speaker:george (dataset fsdd)",
+    )
+    p.add_argument(
+        "--hparam",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a model hyper-parameter, repeatable, e.g. channels=32 or features=mfcc",
+    )
     p.add_argument("--weights", default=None, help="start from pretrained weights, e.g. imagenet")
     # Training settings default to the dataset's own (registry train_defaults), then TrainConfig's.
     p.add_argument("--epochs", type=int, default=None)
@@ -33,6 +46,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default=None)
     p.add_argument("--val-fraction", type=float, default=None)
+    p.add_argument(
+        "--augment-audio",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="audio datasets: shift, gain, noise and SpecAugment masks (default: the dataset's)",
+    )
     p.add_argument("--device", default=None, choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--tokenizer", choices=["word", "bpe", "wordpiece", "char"], default=None, help="text datasets")
@@ -77,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _spec(args: argparse.Namespace) -> Any:
     """The :class:`~playground.runner.spec.RunSpec` the flags ask for (defaults filled in)."""
+    from playground.cli.common import key_values
     from playground.modalities.seq2seq.tasks import TASKS
     from playground.runner.spec import SEQ2SEQ_MODEL, RunSpec
 
@@ -97,9 +117,14 @@ def _spec(args: argparse.Namespace) -> Any:
         args.dataset,
         weights=args.weights,
         tokenizer={"kind": args.tokenizer, "vocab_size": args.vocab_size, "max_length": args.max_length},
-        dataset_options={"path": args.data_path} if args.data_path else None,
+        hparams=key_values(args.hparam, "--hparam"),
+        dataset_options={
+            **key_values(args.dataset_option, "--dataset-option"),
+            **({"path": args.data_path} if args.data_path else {}),
+        },
         optimizer=args.optimizer,
         val_fraction=args.val_fraction,
+        augment_audio=args.augment_audio,
         **distributed,
         **settings,
     )

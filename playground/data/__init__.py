@@ -10,6 +10,7 @@ from playground.data import (  # noqa: F401  (imported for their @register_datas
     digits,
     fashion_mnist,
     folder,
+    fsdd,
     hf_text,
     mnist,
     parity,
@@ -18,6 +19,7 @@ from playground.data import (  # noqa: F401  (imported for their @register_datas
     tweet_sentiment,
     waves,
 )
+from playground.data.audio import AudioDataset
 from playground.data.base import (
     DATASETS,
     AnyDataset,
@@ -34,6 +36,7 @@ from playground.data.split import Split, split_dataset
 __all__ = [
     "DATASETS",
     "AnyDataset",
+    "AudioDataset",
     "DatasetSpec",
     "DatasetUnavailableError",
     "ImageDataset",

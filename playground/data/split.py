@@ -69,6 +69,9 @@ def _images(dataset: AnyDataset) -> torch.Tensor:
 def split_dataset(dataset: AnyDataset, val_fraction: float = 0.1, seed: int = 0) -> Split:
     """Split ``dataset`` into train and validation parts, stratified when every class has 2+ examples.
 
+    A dataset with a ``val_indices`` attribute that is not ``None`` (its own test split, e.g. a
+    held-out speaker) keeps that part for validation; ``val_fraction`` and ``seed`` are then unused.
+
     Args:
         dataset: the data to split.
         val_fraction: share of examples for validation, in ``(0, 1)``.
@@ -80,6 +83,14 @@ def split_dataset(dataset: AnyDataset, val_fraction: float = 0.1, seed: int = 0)
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     n = len(dataset)
+    fixed = getattr(dataset, "val_indices", None)
+    if fixed is not None:  # the dataset's own validation part (a test split, a held-out speaker)
+        val = torch.as_tensor(fixed, dtype=torch.int64).unique()  # (N_val,) sorted
+        keep = torch.ones(n, dtype=torch.bool)
+        keep[val] = False
+        if len(val) < 1 or int(keep.sum()) < 1:
+            raise ValueError(f"the dataset's own validation part leaves an empty part of {n} examples")
+        return Split(dataset, keep.nonzero().flatten(), val)
     n_val = round(n * val_fraction)
     if n_val < 1 or n - n_val < 1:
         raise ValueError(f"a validation fraction of {val_fraction} leaves an empty part of {n} examples")

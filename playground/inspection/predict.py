@@ -1,4 +1,4 @@
-"""Class predictions for images, texts and numeric sequences: probabilities, top-k and what the model sees."""
+"""Class predictions for images, texts, numeric sequences and audio: probabilities, top-k and what the model sees."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import torch
 from PIL import Image
 
 from playground.core.device import model_device
+from playground.modalities.audio.clips import AudioClips
+from playground.modalities.audio.decode import resample, sliding_windows
+from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.modalities.text.preprocessing import EncodedText, TextPreprocessing
 from playground.modalities.text.tokenizer import PAD_ID
 
@@ -230,3 +233,85 @@ def predict_inputs(bundle: Bundle, inputs: Any, top_k: int = 5) -> list[Predicti
     model = bundle.model.eval()
     x = bundle.preprocessing.model_input(inputs)  # (B, ...) the model's input
     return _rank(bundle, model(x.to(model_device(model))).float().cpu(), top_k)  # logits (B, K)
+
+
+@dataclass(frozen=True)
+class AudioPrediction:
+    """The model's answer for one clip, with what it saw and, for long clips, its answer over time.
+
+    Attributes:
+        prediction: for the whole clip: the mean of the windows' probabilities (one window for a
+            clip no longer than the model's), top-k of that mean.
+        features: ``(1, F, T)`` float32, the model input of the first window (standardized log-mel,
+            MFCCs or waveform; "what the model sees").
+        window_starts_s: ``(W,)`` float64 start of each window, seconds.
+        window_probs: ``(W, K)`` float32 softmax probabilities of each window.
+        padded: the clip is shorter than the model's window and was zero-padded.
+        clip_seconds: the clip's duration at the model's rate.
+    """
+
+    prediction: Prediction
+    features: torch.Tensor
+    window_starts_s: torch.Tensor
+    window_probs: torch.Tensor
+    padded: bool
+    clip_seconds: float
+
+
+def _audio_preprocessing(bundle: Bundle) -> AudioPreprocessing:
+    if not isinstance(bundle.preprocessing, AudioPreprocessing):
+        raise ValueError(f"this needs an audio model, but {bundle.title} takes {bundle.modality} input")
+    return bundle.preprocessing
+
+
+@torch.no_grad()
+def predict_audio(
+    bundle: Bundle, waveform: torch.Tensor, sample_rate: int, top_k: int = 5, hop_fraction: float = 0.5
+) -> AudioPrediction:
+    """Classify one clip of any length with an audio model.
+
+    A clip longer than the model's window is cut into windows that overlap by
+    ``1 - hop_fraction`` (the last zero-padded), each classified; the clip's answer is the mean of
+    their probabilities. A shorter clip is zero-padded on both sides to the window.
+
+    Args:
+        bundle: an audio model.
+        waveform: ``(L,)`` float32 mono in [-1, 1], L >= 1.
+        sample_rate: of ``waveform``, Hz (resampled to the model's).
+        top_k: classes to rank, clipped to the number of classes.
+        hop_fraction: window hop as a share of the window, in (0, 1].
+
+    Raises:
+        ValueError: not an audio model, an empty waveform, ``top_k < 1`` or a hop out of range.
+    """
+    pre = _audio_preprocessing(bundle)
+    if waveform.ndim != 1 or waveform.numel() == 0:
+        raise ValueError(f"expected a non-empty (L,) waveform, got shape {tuple(waveform.shape)}")
+    if top_k < 1 or not 0 < hop_fraction <= 1:
+        raise ValueError(f"need top_k >= 1 and hop_fraction in (0, 1], got {top_k}, {hop_fraction}")
+    if sample_rate != pre.sample_rate:
+        waveform = resample(waveform.to(torch.float32), sample_rate, pre.sample_rate)
+    window = pre.clip_samples
+    if waveform.numel() <= window:  # one window: fit_clips centres the clip and pads both sides
+        starts = torch.zeros(1, dtype=torch.int64)
+        x = pre.model_input(AudioClips.from_list([waveform], pre.sample_rate))  # (1, 1, F, T)
+    else:
+        windows, starts = sliding_windows(waveform, window, max(1, round(window * hop_fraction)))  # (W, window)
+        lengths = torch.full((len(windows),), window, dtype=torch.int64)
+        x = pre.model_input(AudioClips(windows.contiguous(), lengths, pre.sample_rate))  # (W, 1, F, T)
+    model = bundle.model.eval()
+    logits = torch.cat([model(chunk.to(model_device(model))).float().cpu() for chunk in x.split(TEXT_BATCH_SIZE)])
+    probs = logits.softmax(dim=-1)  # (W, K)
+    mean = probs.mean(dim=0)
+    k = min(top_k, mean.numel())
+    values, indices = mean.topk(k)
+    ranked = [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values, indices, strict=True)]
+    prediction = Prediction(mean, logits.mean(dim=0), ranked)
+    return AudioPrediction(
+        prediction=prediction,
+        features=x[0].cpu(),
+        window_starts_s=starts.to(torch.float64) / pre.sample_rate,
+        window_probs=probs,
+        padded=waveform.numel() < window,
+        clip_seconds=waveform.numel() / pre.sample_rate,
+    )

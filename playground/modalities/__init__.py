@@ -7,7 +7,7 @@ them in); each ``<name>/spec.py`` holds one :class:`~playground.core.modality.Mo
 
 import importlib
 
-BUILT_IN = ("image", "text", "sequence", "seq2seq")
+BUILT_IN = ("image", "text", "sequence", "seq2seq", "audio")
 
 for _name in BUILT_IN:
     importlib.import_module(f"playground.modalities.{_name}.spec")

@@ -4,6 +4,7 @@ Importing this package registers every entry; ``MODELS.names()`` lists them.
 """
 
 from playground.models import (  # noqa: F401  (imported for their @register_model side effect)
+    audio,
     efficientnet_lite,
     hf,
     lenet,

@@ -39,6 +39,9 @@ class TrainConfig:
             (4 for 28-32 px inputs, the CIFAR recipe of He et al. 2015, https://arxiv.org/abs/1512.03385).
         augment_rotation: random rotations, uniform in ``[-augment_rotation, +augment_rotation]``
             degrees, per sample; 0 turns them off.
+        augment_audio: audio models: a random time shift (up to 10 % of the clip), gain
+            (+-6 dB), background noise (20-40 dB SNR) and SpecAugment masks (Park et al. 2019,
+            https://arxiv.org/abs/1904.08779), per clip (``playground.modalities.audio.augment``).
         seed: seeds shuffling, augmentation and ``torch.manual_seed`` (dropout); the same seed and
             the same starting weights give the same run.
         device: ``"auto"`` (cuda > mps > cpu), ``"cuda"``, ``"mps"`` or ``"cpu"``.
@@ -64,6 +67,7 @@ class TrainConfig:
     augment_flip: bool = False
     augment_crop: bool = False
     augment_rotation: float = 0.0
+    augment_audio: bool = False
     seed: int = 0
     device: DeviceChoice = "auto"
     amp: bool = False
@@ -89,14 +93,14 @@ class TrainConfig:
         _check_int("seed", self.seed, minimum=0)
         if self.max_batches_per_epoch is not None:
             _check_int("max_batches_per_epoch", self.max_batches_per_epoch, minimum=1)
-        for name in ("augment_flip", "augment_crop", "amp", "freeze_backbone"):
+        for name in ("augment_flip", "augment_crop", "augment_audio", "amp", "freeze_backbone"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     @property
     def augments(self) -> bool:
         """Whether any data augmentation is on."""
-        return self.augment_flip or self.augment_crop or self.augment_rotation > 0
+        return self.augment_flip or self.augment_crop or self.augment_rotation > 0 or self.augment_audio
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict (for ``card.json``)."""

@@ -10,13 +10,14 @@
 * Augmentation (:mod:`playground.training.augment`) acts on ``[0, 1]`` pixels before normalization.
 * Every other modality is encoded once, up front, by its preprocessing's ``model_input``: text to
   ``(N, T)`` int64 ids padded with 0 to the longest text (at most ``max_length``), numeric
-  sequences standardized, a plug-in's inputs as it says. None of them is augmented.
+  sequences standardized, a plug-in's inputs as it says. A preprocessing with ``prepare`` /
+  ``augmented_input`` (audio) is instead prepared once and encoded per batch, augmented afresh.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 
@@ -34,7 +35,7 @@ PREPROCESS_CHUNK = 1024  # images per chunk when preprocessing up front (bounds 
 
 def model_inputs(
     raw: Any, modality: str, bundle: Bundle, device: torch.device, *, augment: bool
-) -> ImageInputs | EncodedInputs:
+) -> ImageInputs | EncodedInputs | PreparedInputs:
     """Model inputs for one part of a split, of whatever modality ``bundle`` takes.
 
     Args:
@@ -54,7 +55,43 @@ def model_inputs(
     preprocessing = bundle.preprocessing
     if MODALITIES.get(modality).input_kind == "pixels" and isinstance(preprocessing, Preprocessing):
         return ImageInputs(raw, preprocessing, device, normalize=not augment)
+    if augment and isinstance(preprocessing, Augmentable):
+        return PreparedInputs(preprocessing.prepare(raw), preprocessing, device)
     return EncodedInputs(preprocessing.model_input(raw), device)  # (N, ...) encoded once
+
+
+@runtime_checkable
+class Augmentable(Protocol):
+    """A preprocessing that augments per batch (audio): ``prepare`` once, then each batch is
+    ``augmented_input`` (training) or ``encode`` (evaluation) of the prepared rows."""
+
+    def prepare(self, inputs: Any) -> torch.Tensor: ...
+    def encode(self, prepared: torch.Tensor) -> torch.Tensor: ...
+    def augmented_input(self, prepared: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
+
+
+class PreparedInputs:
+    """Inputs prepared once (audio: clips at the model's rate and length), encoded per batch so
+    that every batch is augmented afresh (``config.augment_audio``)."""
+
+    def __init__(self, prepared: torch.Tensor, preprocessing: Augmentable, device: torch.device):
+        self.preprocessing = preprocessing
+        self.target_device = device
+        self.data = prepared.to(device)  # (N, ...) e.g. (N, L) float32 waveforms
+        self.device = self.data.device
+        self.n = len(prepared)
+
+    def batch(self, idx: torch.Tensor, *, generator: torch.Generator, config: TrainConfig) -> torch.Tensor:
+        """The model inputs at indices ``idx``, augmented when ``config.augment_audio``."""
+        x = self.data[idx]
+        if config.augment_audio:
+            return self.preprocessing.augmented_input(x, generator)
+        return self.preprocessing.encode(x)
+
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """The model inputs in order, ``batch_size`` at a time (no augmentation)."""
+        for start in range(0, self.n, batch_size):
+            yield self.preprocessing.encode(self.data[start : start + batch_size])
 
 
 class EncodedInputs:

@@ -29,7 +29,7 @@ from playground.core.device import cpu_threads, pick_device
 from playground.training.config import TrainConfig
 from playground.training.distributed import AgreedStop, DistributedContext, all_sum, context_from_env, join, shard
 from playground.training.evaluate import Evaluation, evaluate_batches
-from playground.training.inputs import EncodedInputs, ImageInputs, model_inputs
+from playground.training.inputs import EncodedInputs, ImageInputs, PreparedInputs, model_inputs
 from playground.training.skeleton import (
     BatchProgress,
     EpochStats,
@@ -300,10 +300,12 @@ class _ClassificationTask:
         val_raw, self.val_targets = split.part("val")
         self.n_train = len(train_targets)
         modality = split.dataset.modality
-        self.train_inputs: ImageInputs | EncodedInputs = model_inputs(
+        self.train_inputs: ImageInputs | EncodedInputs | PreparedInputs = model_inputs(
             train_raw, modality, bundle, device, augment=config.augments
         )
-        self.val_inputs: ImageInputs | EncodedInputs = model_inputs(val_raw, modality, bundle, device, augment=False)
+        self.val_inputs: ImageInputs | EncodedInputs | PreparedInputs = model_inputs(
+            val_raw, modality, bundle, device, augment=False
+        )
         self.y_train = train_targets.to(self.train_inputs.device)
         self.optimizer = make_optimizer([p for p in self.model.parameters() if p.requires_grad], config)
         self.scheduler = make_scheduler(self.optimizer, config)

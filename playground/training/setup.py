@@ -131,6 +131,8 @@ def bundle_for_split(
     fit = MODALITIES.get(dataset.modality).fit_preprocessing
     if fit is None:
         raise ValueError(f"{dataset.modality} models are not trained on a dataset split; see the modality's docs")
-    fit_options = tokenizer or (tokenizer_options_for(dataset.name) if isinstance(dataset, TextDataset) else None)
+    # Text fits a tokenizer of these options; other modalities get the model's hyper-parameters
+    # (audio: ``features`` picks log-mel, MFCC or the waveform).
+    fit_options = tokenizer or (tokenizer_options_for(dataset.name) if isinstance(dataset, TextDataset) else hparams)
     preprocessing = fit(split.part("train")[0], dataset, fit_options)
     return create_bundle_from_preprocessing(architecture, preprocessing, dataset.classes, hparams=hparams)

@@ -1,0 +1,1 @@
+"""The audio modality: decoding of user files, clips, log-mel / MFCC / waveform preprocessing."""

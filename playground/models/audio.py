@@ -1,0 +1,158 @@
+"""Audio classifiers: a small 2-D CNN on the log-mel spectrogram, and M5 on the raw waveform.
+
+Every audio model takes the audio modality's input ``(B, 1, F, T)`` float32 (standardized; F mel
+bands / MFCCs / 1 for the waveform, T frames / samples; see
+:class:`~playground.modalities.audio.preprocessing.AudioPreprocessing`) and returns ``(B, K)`` logits.
+Builders get ``input_bins`` (F) and ``input_frames`` (T) from the preprocessing, and a ``features``
+hyper-parameter that the preprocessing is fitted with (``bundle_for_split`` passes the entry's
+hyper-parameters to the modality's ``fit_preprocessing``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from playground.models.base import register_model
+
+
+def _check_features(name: str, features: str, allowed: tuple[str, ...]) -> None:
+    if features not in allowed:
+        raise ValueError(f"{name} takes features {' or '.join(allowed)}, got {features!r}")
+
+
+class AudioCNN(nn.Module):
+    """Four conv blocks (3x3 conv, batch norm, ReLU; 2x2 max-pool after the first three) over time x
+    frequency, global average pooling, dropout and a linear head: the small keyword-spotting CNN of
+    the Speech Commands baselines (Warden 2018, https://arxiv.org/abs/1804.03209; Sainath & Parada
+    2015, https://research.google/pubs/pub43969/), made fully convolutional so any clip length works.
+
+    Args:
+        num_classes: outputs.
+        input_bins: F, rows of the input (mel bands), >= 8.
+        input_frames: T, columns (frames), >= 8.
+        channels: filters of the first block; the next ones have 2x, 4x, 4x.
+        dropout: before the head, in [0, 1).
+
+    Input ``(B, 1, F, T)`` float32; output ``(B, num_classes)`` logits.
+
+    Raises:
+        ValueError: on an input smaller than 8 x 8, a non-positive width or a dropout out of range.
+    """
+
+    def __init__(
+        self, num_classes: int, input_bins: int, input_frames: int, channels: int = 16, dropout: float = 0.2
+    ) -> None:
+        super().__init__()
+        if input_bins < 8 or input_frames < 8:
+            raise ValueError(f"audio_cnn needs inputs of at least 8 x 8, got {input_bins} x {input_frames}")
+        if channels < 1 or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"need channels >= 1 and dropout in [0, 1), got {channels}, {dropout}")
+        widths = (channels, 2 * channels, 4 * channels, 4 * channels)
+        layers: list[nn.Module] = []
+        previous = 1
+        for i, width in enumerate(widths):
+            layers += [nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            if i < 3:
+                layers.append(nn.MaxPool2d(2))
+            previous = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(previous, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.features(x)).flatten(1)  # (B, C, F', T') -> (B, C)
+        return self.classifier(self.dropout(x))
+
+
+class M5(nn.Module):
+    """M5: a 1-D CNN on the raw waveform (Dai et al. 2017, "Very deep convolutional neural networks
+    for raw waveforms", https://arxiv.org/abs/1610.00087): an 80-sample first filter with stride 4
+    (10 ms at 8 kHz), then three 3-tap blocks, each followed by 4x max-pooling, global average
+    pooling and a linear head. The first layer's filters are band-pass filters learned from data.
+
+    Args:
+        num_classes: outputs.
+        input_bins: must be 1 (the waveform has one row).
+        input_frames: samples per clip, >= 1,024 (four 4x poolings after the stride-4 conv).
+        channels: filters of the first two blocks; the last two have 2x and 4x.
+
+    Input ``(B, 1, 1, L)`` float32 (standardized waveform); output ``(B, num_classes)`` logits.
+
+    Raises:
+        ValueError: more than one input row, or too short a clip.
+    """
+
+    def __init__(self, num_classes: int, input_bins: int, input_frames: int, channels: int = 32) -> None:
+        super().__init__()
+        if input_bins != 1 or input_frames < 1024:
+            raise ValueError(f"m5 takes the raw waveform (1 row, >= 1024 samples), got {input_bins} x {input_frames}")
+        widths = (channels, channels, 2 * channels, 4 * channels)
+        layers: list[nn.Module] = []
+        previous = 1
+        for i, width in enumerate(widths):
+            conv = (
+                nn.Conv1d(previous, width, 80, stride=4, padding=38)
+                if i == 0
+                else nn.Conv1d(previous, width, 3, padding=1)
+            )
+            layers += [conv, nn.BatchNorm1d(width), nn.ReLU(), nn.MaxPool1d(4)]
+            previous = width
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.classifier = nn.Linear(previous, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1, 2)  # (B, 1, 1, L) -> (B, 1, L)
+        return self.classifier(self.pool(self.features(x)).flatten(1))  # (B, C, 1) -> (B, C)
+
+
+@register_model(
+    "audio_cnn",
+    family="cnn",
+    modality="audio",
+    source="Sainath & Parada 2015, Convolutional neural networks for small-footprint keyword spotting, "
+    "https://research.google/pubs/pub43969/; Warden 2018, https://arxiv.org/abs/1804.03209",
+    description="A small 2-D CNN on the log-mel spectrogram (time x frequency), the usual keyword spotter.",
+    defaults={"features": "log_mel", "channels": 16, "dropout": 0.2},
+    choices={"features": ("log_mel", "mfcc"), "channels": (8, 16, 32)},
+)
+def audio_cnn(
+    num_classes: int = 10,
+    *,
+    input_bins: int = 40,
+    input_frames: int = 101,
+    features: str = "log_mel",
+    channels: int = 16,
+    dropout: float = 0.2,
+    weights: str | None = None,
+) -> nn.Module:
+    _check_features("audio_cnn", features, ("log_mel", "mfcc"))
+    if weights is not None:
+        raise ValueError(f"audio_cnn has no pretrained weights {weights!r}; load a checkpoint instead")
+    return AudioCNN(num_classes, input_bins, input_frames, channels, dropout)
+
+
+@register_model(
+    "m5",
+    family="cnn",
+    modality="audio",
+    source="Dai et al. 2017, Very deep convolutional neural networks for raw waveforms, https://arxiv.org/abs/1610.00087",
+    description="M5: a 1-D CNN on the raw waveform; its first-layer filters learn their own frequency bands.",
+    defaults={"features": "waveform", "channels": 32},
+    choices={"features": ("waveform",), "channels": (16, 32, 64)},
+)
+def m5(
+    num_classes: int = 10,
+    *,
+    input_bins: int = 1,
+    input_frames: int = 8000,
+    features: str = "waveform",
+    channels: int = 32,
+    weights: str | None = None,
+) -> nn.Module:
+    _check_features("m5", features, ("waveform",))
+    if weights is not None:
+        raise ValueError(f"m5 has no pretrained weights {weights!r}; load a checkpoint instead")
+    return M5(num_classes, input_bins, input_frames, channels)
