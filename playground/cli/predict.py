@@ -1,4 +1,4 @@
-"""``python -m playground predict``: classify an image or a text (or translate, for a seq2seq model).
+"""``python -m playground predict``: classify an image, a text or an audio clip (or translate, for a seq2seq model).
 
 python -m playground predict --model efficientnet_lite0 --input cat.jpg --top-k 5 [--json]
 python -m playground predict --model runs/lstm-bbc_news-... --text "Shares rose after the results" [--json]
@@ -23,9 +23,9 @@ from playground.cli.common import (
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``predict`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
-    p: argparse.ArgumentParser = subparsers.add_parser("predict", help="classify an image or a text")
+    p: argparse.ArgumentParser = subparsers.add_parser("predict", help="classify an image, a text or an audio clip")
     add_model_argument(p)
-    p.add_argument("--input", help="image file, or .txt file for a text model")
+    p.add_argument("--input", help="image file, audio clip (WAV, MP3, FLAC, OGG, Opus) or .txt file for a text model")
     p.add_argument("--text", help="text to classify (text models)")
     add_top_k_argument(p)
     add_json_argument(p)
@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             text_input = decode_text_file(data, source.name)
         elif bundle.modality == "image":
             prediction = predict_image(bundle, decode_image(data, source.name), top_k=args.top_k)
+        elif bundle.modality == "audio":
+            prediction, summary["audio"] = _predict_audio(bundle, data, source.name, args.top_k)
         else:  # any other modality reads its files through its registry entry
             prediction = _predict_file(bundle, data, source.name, args.top_k)
     if text_input is not None:
@@ -71,6 +73,39 @@ def run(args: argparse.Namespace) -> int:
     text = "\n".join(f"{r['probability']:7.2%}  {r['label']} ({r['index']})" for r in rows)
     print_result({**summary, "top_k": rows}, args.json, text)
     return 0
+
+
+def _predict_audio(bundle: Any, data: bytes, filename: str, top_k: int) -> tuple[Any, dict[str, Any]]:
+    """A clip of any length and format: the prediction and the ``audio`` object of the JSON.
+
+    Raises:
+        ValueError: the file cannot be decoded (``AudioDecodeError``: the message names the formats that work).
+    """
+    from playground.inspection.predict import predict_audio
+    from playground.modalities.audio.decode import decode_audio
+
+    decoded = decode_audio(data, name=filename)
+    result = predict_audio(bundle, decoded.waveform, decoded.sample_rate, top_k=top_k)
+    windows = [
+        {"start_s": round(float(start), 3), **top_k_json(_ranked(bundle, probs, 1))[0]}
+        for start, probs in zip(result.window_starts_s.tolist(), result.window_probs, strict=True)
+    ]
+    audio = {
+        "seconds": round(decoded.duration_s, 3),
+        "sample_rate": decoded.original_rate,
+        "format": f"{decoded.format} {decoded.subtype}",
+        "notes": list(decoded.notes),
+        "padded": result.padded,
+        "windows": windows,
+    }
+    return result.prediction, audio
+
+
+def _ranked(bundle: Any, probs: Any, k: int) -> Any:
+    from playground.inspection.predict import TopK
+
+    values, indices = probs.topk(min(k, probs.numel()))
+    return [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values, indices, strict=True)]
 
 
 def _predict_file(bundle: Any, data: bytes, filename: str, top_k: int) -> Any:

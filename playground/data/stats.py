@@ -1,4 +1,4 @@
-"""Statistics of a dataset for a page's summary line: its size, shape and text lengths."""
+"""Statistics of a dataset for a page's summary line: its size, shape, text lengths and clip durations."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from playground.data.audio import AudioDataset
 from playground.data.base import AnyDataset, ImageDataset, SequenceDataset, TextDataset
 
 
@@ -14,7 +15,7 @@ class DatasetStats:
     """What a dataset holds, in numbers.
 
     Attributes:
-        kind: ``"images"``, ``"texts"`` or ``"sequences"``.
+        kind: ``"images"``, ``"texts"``, ``"sequences"`` or ``"clips"``.
         size: number of examples N.
         num_classes: number of classes K.
         channels: image channels C (images only, else 0).
@@ -24,6 +25,9 @@ class DatasetStats:
         longest_chars: characters of the longest text (texts only, else 0).
         length: time steps T per sequence (sequences only, else 0).
         num_features: features F per time step (sequences only, else 0).
+        sample_rate: Hz (audio only, else 0).
+        median_seconds: median clip duration in seconds (audio only, else 0).
+        longest_seconds: the longest clip in seconds (audio only, else 0).
     """
 
     kind: str
@@ -36,6 +40,9 @@ class DatasetStats:
     longest_chars: int = 0
     length: int = 0
     num_features: int = 0
+    sample_rate: int = 0
+    median_seconds: float = 0.0
+    longest_seconds: float = 0.0
 
     def summary(self) -> str:
         """One line, e.g. ``"**5,000 images** · 1 channel(s) · 28×28 px · 10 classes"`` (Markdown)."""
@@ -50,6 +57,11 @@ class DatasetStats:
                 f"word{'' if self.median_words == 1 else 's'} ({self.median_chars:,} characters), "
                 f"longest {self.longest_chars:,} characters"
             )
+        if self.kind == "clips":
+            return (
+                f"**{self.size:,} clips** · {self.sample_rate:,} Hz · median {self.median_seconds:.2f} s, "
+                f"longest {self.longest_seconds:.2f} s · {self.num_classes} classes"
+            )
         return (
             f"**{self.size:,} sequences** of T = {self.length} steps × F = {self.num_features} "
             f"features · {self.num_classes} classes"
@@ -62,9 +74,19 @@ def dataset_stats(dataset: AnyDataset) -> DatasetStats:
     Raises:
         TypeError: if ``dataset`` is not an image, text or sequence dataset.
     """
-    if not isinstance(dataset, ImageDataset | TextDataset | SequenceDataset):
-        raise TypeError(f"expected an image, text or sequence dataset, got {type(dataset).__name__}")
+    if not isinstance(dataset, ImageDataset | TextDataset | SequenceDataset | AudioDataset):
+        raise TypeError(f"expected an image, text, sequence or audio dataset, got {type(dataset).__name__}")
     size, num_classes = len(dataset), len(dataset.classes)
+    if isinstance(dataset, AudioDataset):
+        seconds = dataset.clips.durations_s()
+        return DatasetStats(
+            "clips",
+            size,
+            num_classes,
+            sample_rate=dataset.sample_rate,
+            median_seconds=float(seconds.median()),
+            longest_seconds=float(seconds.max()),
+        )
     if isinstance(dataset, ImageDataset):
         return DatasetStats("images", size, num_classes, channels=dataset.channels, image_size=dataset.image_size)
     if isinstance(dataset, TextDataset):

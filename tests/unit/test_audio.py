@@ -47,7 +47,7 @@ def test_clips_pad_take_and_refuse_bad_shapes() -> None:
 
 
 def test_fit_clips_centres_short_clips_and_crops_long_ones() -> None:
-    pre = AudioPreprocessing(clip_samples=8000)
+    pre = AudioPreprocessing(clip_samples=8000, peak_normalize=False)
     short, long = torch.ones(4000), torch.arange(12000, dtype=torch.float32)
     fixed = pre.fit_clips(clips_of(short, long))
     assert fixed.shape == (2, 8000)
@@ -55,6 +55,16 @@ def test_fit_clips_centres_short_clips_and_crops_long_ones() -> None:
     assert fixed[0, :2000].abs().sum() == 0 and fixed[0, 2000:6000].eq(1).all() and fixed[0, 6000:].abs().sum() == 0
     # the 1.5 s clip keeps its middle second: samples 2,000 .. 9,999
     assert fixed[1, 0] == 2000 and fixed[1, -1] == 9999
+
+
+def test_peak_normalization_makes_levels_alike_and_leaves_silence_alone() -> None:
+    pre = AudioPreprocessing()
+    fixed = pre.fit_clips(clips_of(tone(440, 1.0, amplitude=0.05), tone(440, 1.0, amplitude=0.8), torch.zeros(8000)))
+    assert torch.allclose(fixed[0], fixed[1], atol=1e-4) and fixed[0].abs().max() == pytest.approx(1.0)
+    assert fixed[2].abs().max() == 0
+    feats = pre.raw_features(fixed)  # (3, 1, 40, 101) dB
+    assert float(feats[0].max() - feats[0].min()) <= 80.0 + 1e-3  # the per-clip top_db floor
+    assert torch.isfinite(feats).all()
 
 
 def test_resampled_clips_keep_their_pitch_and_length() -> None:

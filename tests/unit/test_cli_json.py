@@ -200,8 +200,26 @@ SCHEMAS: dict[str, list[Obj]] = {
     ],
     "predict": [
         Obj(
-            {"model": str, "input": str, "tokens": ListOf(str), "num_dropped_tokens": int, "top_k": TOP_K},
-            optional=frozenset({"input", "tokens", "num_dropped_tokens"}),
+            {
+                "model": str,
+                "input": str,
+                "tokens": ListOf(str),
+                "num_dropped_tokens": int,
+                "top_k": TOP_K,
+                "audio": Obj(
+                    {
+                        "seconds": NUM,
+                        "sample_rate": int,
+                        "format": str,
+                        "notes": ListOf(str),
+                        "padded": bool,
+                        "windows": ListOf(
+                            Obj({"start_s": NUM, "label": str, "index": int, "probability": NUM})
+                        ),
+                    }
+                ),
+            },
+            optional=frozenset({"input", "tokens", "num_dropped_tokens", "audio"}),
         ),
         Obj({"model": str, "source": str, "output": str}),  # seq2seq
     ],

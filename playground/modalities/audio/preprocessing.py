@@ -29,6 +29,7 @@ from playground.modalities.audio.decode import resample
 Features = Literal["log_mel", "mfcc", "waveform"]
 FEATURES: tuple[str, ...] = get_args(Features)
 AMIN = 1e-10  # power floor before the log: silence is -100 dB, never -inf or NaN
+QUIET_PEAK = 1e-4  # -80 dBFS: clips quieter than this are not peak-normalized (silence stays silent)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class AudioPreprocessing:
         n_mfcc: MFCC coefficients (``features == "mfcc"``).
         f_min: lowest mel band edge, Hz.
         f_max: highest mel band edge, Hz (``None``: ``sample_rate / 2``).
+        peak_normalize: scale each clip so its peak is full scale (clips quieter than -80 dBFS,
+            silence included, are left alone): recording levels differ by 20 dB between speakers.
+        top_db: log-mel only: floor each clip's dB at its loudest cell minus this (``None``: the
+            -100 dB floor only), so digital silence and a quiet room look alike.
         mean: mean of the training features (one number: the features stay comparable across bands).
         std: their standard deviation (> 0).
 
@@ -63,6 +68,8 @@ class AudioPreprocessing:
     n_mfcc: int = 20
     f_min: float = 20.0
     f_max: float | None = None
+    peak_normalize: bool = True
+    top_db: float | None = 80.0
     mean: float = 0.0
     std: float = 1.0
 
@@ -81,6 +88,8 @@ class AudioPreprocessing:
         top = self.f_max if self.f_max is not None else self.sample_rate / 2
         if not 0 <= self.f_min < top <= self.sample_rate / 2:
             raise ValueError(f"need 0 <= f_min < f_max <= {self.sample_rate / 2} Hz, got {self.f_min}, {top}")
+        if self.top_db is not None and not self.top_db > 0:
+            raise ValueError(f"top_db must be positive or None, got {self.top_db}")
         if not self.std > 0:
             raise ValueError(f"std must be positive, got {self.std}")
 
@@ -116,7 +125,8 @@ class AudioPreprocessing:
         """Clips at the model's rate and length: ``(N, clip_samples)`` float32.
 
         Each clip (its own length, padding ignored) is resampled if its rate differs, then
-        centre-cropped or zero-padded on both sides to ``clip_samples``.
+        centre-cropped or zero-padded on both sides to ``clip_samples``, then peak-normalized
+        when ``peak_normalize``.
         """
         waveforms, lengths = clips.waveforms, clips.lengths
         if clips.sample_rate != self.sample_rate:
@@ -131,7 +141,11 @@ class AudioPreprocessing:
         valid = (pos >= src_start) & (pos < torch.minimum(lengths.unsqueeze(1), src_start + width)) & (pos >= 0)
         padded = torch.nn.functional.pad(waveforms, (0, max(0, width - waveforms.shape[1])))
         gathered = padded.gather(1, pos.clamp(0, padded.shape[1] - 1))
-        return torch.where(valid, gathered, torch.zeros((), dtype=torch.float32)).reshape(n, width)
+        fixed = torch.where(valid, gathered, torch.zeros((), dtype=torch.float32)).reshape(n, width)
+        if self.peak_normalize:
+            peak = fixed.abs().amax(dim=1, keepdim=True)  # (N, 1)
+            fixed = torch.where(peak > QUIET_PEAK, fixed / peak.clamp(min=QUIET_PEAK), fixed)
+        return fixed
 
     def raw_features(self, fixed: torch.Tensor) -> torch.Tensor:
         """Unstandardized features of fixed-length clips.
@@ -222,9 +236,10 @@ def _transform(pre: AudioPreprocessing, device: str) -> torch.nn.Module:
     if pre.features == "mfcc":
         module = torchaudio.transforms.MFCC(sample_rate=pre.sample_rate, n_mfcc=pre.n_mfcc, melkwargs=melkwargs)
     else:
-        # top_db=None: dB clamped to 80 below the loudest cell would hide quiet detail the MFCCs keep.
+        # The input is (B, 1, L), so the spectrogram is (B, 1, F, T) and AmplitudeToDB's top_db
+        # floor is taken per clip (on (B, F, T) it would be taken over the whole batch).
         module = torch.nn.Sequential(
             torchaudio.transforms.MelSpectrogram(sample_rate=pre.sample_rate, **melkwargs),
-            torchaudio.transforms.AmplitudeToDB(stype="power", top_db=None),
+            torchaudio.transforms.AmplitudeToDB(stype="power", top_db=pre.top_db),
         )
     return module.to(device).eval()

@@ -1,0 +1,102 @@
+"""Audio figures: the waveform, what the model sees (log-mel / MFCC / waveform) with time and
+frequency axes, and a long clip's predictions over time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from playground.figures.theme import BLUE, COLORBAR_THICKNESS, LINE_WIDTH, PALETTE, THIN_LINE_WIDTH, apply_theme
+from playground.modalities.audio.preprocessing import AudioPreprocessing
+
+MAX_POINTS = 4000  # waveform points drawn: min/max per bucket beyond this keeps the envelope
+FEATURE_TITLES = {"log_mel": "log-mel spectrogram", "mfcc": "MFCCs", "waveform": "waveform"}
+
+
+def waveform_figure(waveform: torch.Tensor, sample_rate: int, title: str | None = None, height: int = 220) -> go.Figure:
+    """Amplitude over time; long clips are drawn as their min/max envelope (same look, fewer points).
+
+    Args:
+        waveform: ``(L,)`` float32 in [-1, 1].
+        sample_rate: Hz.
+    """
+    x = waveform.detach().float().cpu().numpy()
+    times = np.arange(len(x)) / sample_rate
+    if len(x) > MAX_POINTS:  # bucket min and max, interleaved, so peaks survive the thinning
+        buckets = MAX_POINTS // 2
+        edges = np.linspace(0, len(x), buckets + 1).astype(int)
+        lo = np.minimum.reduceat(x, edges[:-1])
+        hi = np.maximum.reduceat(x, edges[:-1])
+        x = np.stack([lo, hi], axis=1).reshape(-1)  # (2 * buckets,)
+        times = np.repeat(edges[:-1] / sample_rate, 2)
+    peak = max(float(np.abs(x).max()) if len(x) else 0.0, 1e-3)
+    fig = go.Figure(go.Scatter(x=times, y=x, mode="lines", line={"width": THIN_LINE_WIDTH, "color": BLUE}))
+    fig.update_xaxes(title="time (s)")
+    fig.update_yaxes(title="amplitude", range=[-1.05 * peak, 1.05 * peak])
+    return apply_theme(fig, title=title, height=height)
+
+
+def features_figure(features: torch.Tensor, preprocessing: AudioPreprocessing, title: str | None = None) -> go.Figure:
+    """What the model sees: the standardized input as a heatmap, time (s) across, frequency up.
+
+    Args:
+        features: ``(1, F, T)`` or ``(F, T)`` float32, one model input.
+        preprocessing: the model's, for the axes (frame times, mel band centres in Hz).
+    """
+    grid = features.detach().float().cpu().reshape(-1, features.shape[-1]).numpy()  # (F, T)
+    if preprocessing.features == "waveform":
+        return waveform_figure(torch.from_numpy(grid[0]), preprocessing.sample_rate, title=title)
+    times = preprocessing.frame_times_s().numpy()
+    if preprocessing.features == "log_mel":
+        rows = [f"{hz:,.0f}" for hz in preprocessing.mel_frequencies_hz().tolist()]
+        y_title = "mel band centre (Hz)"
+    else:
+        rows = [str(i) for i in range(grid.shape[0])]
+        y_title = "MFCC coefficient"
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=times,
+            y=rows,
+            colorscale="Magma",
+            colorbar={"title": "std. units", "thickness": COLORBAR_THICKNESS},
+            hovertemplate="t %{x:.2f} s · %{y}<br>%{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="time (s)")
+    fig.update_yaxes(title=y_title, type="category", nticks=8)
+    return apply_theme(fig, title=title or FEATURE_TITLES[preprocessing.features], height=300)
+
+
+def predictions_over_time(
+    starts_s: torch.Tensor, probs: torch.Tensor, labels: Sequence[str], window_s: float, top: int = 4
+) -> go.Figure:
+    """Each window's probability of the classes that win somewhere (at most ``top``), over time.
+
+    Args:
+        starts_s: ``(W,)`` window starts in seconds.
+        probs: ``(W, K)`` softmax probabilities.
+        labels: K class names.
+        window_s: window length, seconds (the x value is the window's centre).
+    """
+    centres = (starts_s.double() + window_s / 2).numpy()
+    p = probs.detach().float().cpu()
+    shown = list(dict.fromkeys(p.argmax(1).tolist()))  # winners, in order of first win
+    shown += [int(i) for i in p.mean(0).argsort(descending=True).tolist() if int(i) not in shown]
+    fig = go.Figure()
+    for n, k in enumerate(shown[:top]):
+        fig.add_trace(
+            go.Scatter(
+                x=centres,
+                y=p[:, k].numpy(),
+                mode="lines+markers",
+                name=str(labels[k]),
+                line={"width": LINE_WIDTH, "color": PALETTE[n % len(PALETTE)]},
+            )
+        )
+    fig.update_xaxes(title="time (s, window centre)")
+    fig.update_yaxes(title="probability", range=[0, 1.02], tickformat=".0%")
+    return apply_theme(fig, title="Prediction over time", height=280)
