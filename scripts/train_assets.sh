@@ -8,3 +8,5 @@ $PY -m playground train --model lenet5 --dataset mnist --epochs 8 --seed 0 --out
 $PY -m playground train --model lstm --dataset brackets --seed 0 --out assets/checkpoints/lstm-brackets --json
 # A tiny ViT on the same digits (the Attention page's image demo; its registry defaults: 45 epochs, ~10 min).
 $PY -m playground train --model vit_tiny --dataset mnist --seed 0 --out assets/checkpoints/vit_tiny-mnist --json
+# A small log-mel CNN on the spoken digits (the audio model every page offers offline; ~2 min).
+$PY -m playground train --model audio_cnn --dataset fsdd --seed 0 --out assets/checkpoints/audio_cnn-fsdd --json

@@ -352,7 +352,7 @@ def _val_indices(raw: _Raw, split: str) -> tuple[torch.Tensor, str]:
     ),
     source=SOURCE,
     offline=shipped_available,
-    train_defaults={"epochs": 15, "batch_size": 64, "lr": 1e-3, "schedule": "cosine"},
+    train_defaults={"epochs": 20, "batch_size": 64, "lr": 1e-3, "schedule": "cosine", "augment_audio": True},
 )
 def fsdd(
     root: Path | None = None, *, split: str = "official", download: bool = False, **unknown: object

@@ -100,3 +100,51 @@ def predictions_over_time(
     fig.update_xaxes(title="time (s, window centre)")
     fig.update_yaxes(title="probability", range=[0, 1.02], tickformat=".0%")
     return apply_theme(fig, title="Prediction over time", height=280)
+
+
+def frequency_response_figure(frequencies: np.ndarray, responses: np.ndarray, title: str | None = None) -> go.Figure:
+    """1-D filters as frequency responses, one row per filter sorted by the frequency it passes best.
+
+    Args:
+        frequencies: ``(N_f,)`` Hz.
+        responses: ``(C, N_f)`` dB relative to each filter's peak (0 = its pass band).
+    """
+    order = np.argsort(responses.argmax(axis=1), kind="stable")  # low-pass filters at the bottom
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.clip(responses[order], -40, 0),
+            x=frequencies,
+            y=[str(int(i)) for i in order],
+            colorscale="Viridis",
+            zmin=-40,
+            zmax=0,
+            colorbar={"title": "dB", "thickness": COLORBAR_THICKNESS},
+            hovertemplate="filter %{y} · %{x:,.0f} Hz<br>%{z:.1f} dB<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="frequency (Hz)")
+    fig.update_yaxes(title="filter (sorted by peak frequency)", type="category", showticklabels=len(order) <= 40)
+    return apply_theme(fig, title=title or "First-layer filters as frequency responses", height=360)
+
+
+def channel_time_figure(feature_map: torch.Tensor, duration_s: float, title: str | None = None) -> go.Figure:
+    """A 1-D conv layer's output: channels (rows) over time (s).
+
+    Args:
+        feature_map: ``(C, T_l)`` float32.
+        duration_s: the input clip's length, seconds (spread over the T_l columns).
+    """
+    grid = feature_map.detach().float().cpu().numpy()
+    times = np.linspace(0, duration_s, grid.shape[1], endpoint=False)
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=times,
+            y=[str(i) for i in range(grid.shape[0])],
+            colorscale="Viridis",
+            colorbar={"title": "activation", "thickness": COLORBAR_THICKNESS},
+        )
+    )
+    fig.update_xaxes(title="time (s)")
+    fig.update_yaxes(title="channel", type="category", showticklabels=grid.shape[0] <= 40)
+    return apply_theme(fig, title=title, height=360)

@@ -1,4 +1,5 @@
-"""Looking inside a CNN: its conv layers, their filters, feature maps and activation statistics.
+"""Looking inside a CNN: its conv layers, their filters (1-D ones as frequency responses), feature maps
+and activation statistics.
 
 Feature maps are recorded with forward hooks that are always removed afterwards (the hooks are
 registered inside a ``try``/``finally``), so inspecting a model never changes it.
@@ -133,6 +134,51 @@ def image_feature_map(bundle: Bundle, pixels: torch.Tensor, layer_name: str) -> 
     return capture_activations(bundle.model, x, [layer_name])[layer_name][0]
 
 
+def input_feature_map(bundle: Bundle, model_input: torch.Tensor, layer_name: str) -> torch.Tensor:
+    """The output of one layer for one input already in the model's form (audio: the standardized
+    ``(1, F, T)`` features that ``predict_audio`` returns).
+
+    Args:
+        bundle: any model.
+        model_input: one input without the batch dimension, e.g. ``(1, F, T)`` float32.
+        layer_name: a qualified module name, e.g. ``"features.0"``.
+
+    Returns:
+        The layer's output without the batch, float32 on the CPU: ``(C_l, F_l, T_l)`` for a
+        ``Conv2d`` over time x frequency, ``(C_l, T_l)`` for a ``Conv1d`` over the waveform.
+
+    Raises:
+        ValueError: no module of that name.
+    """
+    x = model_input.unsqueeze(0).to(model_device(bundle.model))  # (1, ...) a batch of one
+    return capture_activations(bundle.model, x, [layer_name])[layer_name][0]
+
+
+def conv1d_layers(model: nn.Module) -> list[tuple[str, nn.Conv1d]]:
+    """Every ``nn.Conv1d`` in forward-definition order, with its qualified name (M5's filters)."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv1d)]
+
+
+def frequency_responses(conv: nn.Conv1d, sample_rate: int, n_fft: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """The magnitude response of each 1-D filter of a layer that reads the waveform: what band it passes.
+
+    Args:
+        conv: weight ``(C_out, C_in, K)``; input channel 0's kernel is used (the waveform has one).
+        sample_rate: of the waveform the layer reads, Hz.
+        n_fft: FFT size (kernels are zero-padded to it), >= K.
+
+    Returns:
+        ``(frequencies (n_fft // 2 + 1,) Hz, responses (C_out, n_fft // 2 + 1) dB relative to each
+        filter's own peak, so 0 dB is its pass band)``, both float32.
+    """
+    kernels = conv.weight.detach().float().cpu()[:, 0, :]  # (C_out, K)
+    n_fft = max(n_fft, kernels.shape[1])
+    magnitude = torch.fft.rfft(kernels, n=n_fft).abs()  # (C_out, n_fft // 2 + 1)
+    db = 20 * torch.log10(magnitude.clamp(min=1e-8) / magnitude.amax(dim=1, keepdim=True).clamp(min=1e-8))
+    freqs = torch.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
+    return freqs.numpy().astype(np.float32), db.numpy().astype(np.float32)
+
+
 @dataclass(frozen=True)
 class ChannelStats:
     """Per-channel statistics of one feature map ``(C, H, W)``; every array is ``(C,)`` float32.
@@ -154,13 +200,13 @@ def channel_stats(feature_map: torch.Tensor) -> ChannelStats:
     """Statistics per channel of one feature map.
 
     Args:
-        feature_map: ``(C, H, W)`` float.
+        feature_map: ``(C, H, W)`` float (or ``(C, T)`` of a 1-D conv).
 
     Raises:
-        ValueError: if the map is not 3-D.
+        ValueError: if the map is not 2-D or 3-D.
     """
-    if feature_map.ndim != 3:
-        raise ValueError(f"expected a (C, H, W) feature map, got shape {tuple(feature_map.shape)}")
+    if feature_map.ndim not in (2, 3):
+        raise ValueError(f"expected a (C, H, W) or (C, T) feature map, got shape {tuple(feature_map.shape)}")
     flat = feature_map.reshape(feature_map.shape[0], -1).float()  # (C, H*W)
     return ChannelStats(
         mean=flat.mean(dim=1).numpy(),

@@ -127,6 +127,7 @@ def _execute_seq2seq(
     bundle = train_seq2seq(
         spec.dataset,
         epochs=config.get("epochs"),
+        num_examples=config.get("num_examples"),
         batch_size=config.get("batch_size"),
         lr=config.get("lr"),
         seed=int(config.get("seed") or 0),

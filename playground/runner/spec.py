@@ -21,7 +21,7 @@ SPEC_VERSION = 1
 RunKind = Literal["classification", "seq2seq"]
 SEQ2SEQ_MODEL = "transformer_seq2seq"
 #: The settings a seq2seq run takes (``train_seq2seq``'s keyword arguments).
-SEQ2SEQ_SETTINGS = ("epochs", "batch_size", "lr", "seed", "device")
+SEQ2SEQ_SETTINGS = ("epochs", "num_examples", "batch_size", "lr", "seed", "device")
 
 
 def code_version() -> str:
@@ -45,7 +45,8 @@ class RunSpec:
         dataset: dataset registry name (a seq2seq task for ``transformer_seq2seq``).
         kind: ``"classification"`` (``training.train``) or ``"seq2seq"`` (``training.train_seq2seq``).
         config: classification: every :class:`~playground.training.config.TrainConfig` field;
-            seq2seq: ``epochs``, ``batch_size``, ``lr``, ``seed``, ``device`` (``None``: the task's default).
+            seq2seq: ``epochs``, ``num_examples``, ``batch_size``, ``lr``, ``seed``, ``device``
+            (``None``: the task's default).
         tokenizer: text datasets: every ``TokenizerOptions`` field; ``None`` otherwise.
         weights: pretrained weights to start from (``"imagenet"``) or ``None``.
         hparams: builder hyper-parameters given (over the registry's and the dataset's defaults).

@@ -206,3 +206,31 @@ def test_long_clips_are_predicted_over_time_and_short_ones_padded() -> None:
     assert generic[0].label == "low"
     decoded = decode_clips(wav_bytes(tone(2000, 1.0), RATE), "x.wav")
     assert predict_inputs(bundle, decoded)[0].label == "high"  # type: ignore[arg-type]
+
+
+def test_feature_maps_over_time_and_frequency_and_filters_as_frequency_responses() -> None:
+    from torch import nn
+
+    from playground.inspection.features import conv1d_layers, frequency_responses, input_feature_map
+
+    bundle, pre = _two_tone_bundle()
+    features = predict_audio(bundle, tone(300, 1.0), RATE).features  # type: ignore[arg-type]
+    fmap = input_feature_map(bundle, features, "features.0")  # type: ignore[arg-type]
+    assert fmap.shape == (16, pre.bins, pre.frames)  # first conv keeps F x T (padding 1)
+    deeper = input_feature_map(bundle, features, "features.4")  # type: ignore[arg-type]  # after one 2x2 pool
+    assert deeper.shape[1:] == (pre.bins // 2, pre.frames // 2)
+    # a filter made to pass 1 kHz peaks at 1 kHz, one made for 3 kHz at 3 kHz
+    conv = nn.Conv1d(1, 2, 80)
+    t = torch.arange(80) / RATE
+    with torch.no_grad():
+        for i, hz in enumerate((1000, 3000)):
+            conv.weight[i, 0] = torch.sin(2 * math.pi * hz * t) * torch.hann_window(80)
+    freqs, db = frequency_responses(conv, RATE)
+    assert freqs[db.argmax(1)].tolist() == [1000.0, 3000.0] and db.max() == pytest.approx(0.0)
+    m5 = create_bundle_from_preprocessing(
+        "m5",
+        fit_audio_preprocessing(clips_of(tone(500, 1.0)), None, {"features": "waveform"}),
+        ["a"],
+        hparams={"features": "waveform"},
+    )
+    assert next(n for n, _ in conv1d_layers(m5.model)) == "features.0"
