@@ -15,6 +15,7 @@ from playground.data import (  # noqa: F401  (imported for their @register_datas
     mnist,
     parity,
     shapes,
+    spoken_words,
     text_csv,
     tweet_sentiment,
     waves,
