@@ -17,6 +17,7 @@ from playground.modalities.image.decode import load_sample
 from playground.modalities.image.preprocessing import simple_preprocessing
 from playground.robustness.perturbations import (
     PERTURBATIONS,
+    audio_perturbations,
     image_perturbations,
     perturb_images,
     perturb_text,
@@ -26,6 +27,7 @@ from playground.robustness.perturbations.text import _QWERTY_NEIGHBOURS, HOMOGLY
 
 IMAGE = image_perturbations()
 TEXT = text_perturbations()
+AUDIO = audio_perturbations()  # their own contract tests are in test_audio_robustness.py
 # Image entries that use no randomness (the seed must not matter); every other entry must depend on it.
 DETERMINISTIC_IMAGE = {
     "gaussian_blur",
@@ -103,9 +105,10 @@ def test_registry_lists_every_entry_by_modality() -> None:
         "punctuation_removal",
         "homoglyphs",
     }
-    assert sorted(IMAGE + TEXT) == sorted(PERTURBATIONS.names())
+    assert sorted(IMAGE + TEXT + AUDIO) == sorted(PERTURBATIONS.names())
     assert all(PERTURBATIONS.get(n).modality == "image" for n in IMAGE)
     assert all(PERTURBATIONS.get(n).modality == "text" for n in TEXT)
+    assert all(PERTURBATIONS.get(n).modality == "audio" for n in AUDIO)
 
 
 @pytest.mark.parametrize("name", PERTURBATIONS.names())

@@ -1,15 +1,18 @@
-"""Perturbations: the registry and every entry in it (image corruptions and text perturbations).
+"""Perturbations: the registry and every entry in it (image, text and audio corruptions).
 
-Importing this package registers every entry; :func:`image_perturbations` and
-:func:`text_perturbations` list them by modality. Apply one with :func:`perturb_images` or
-:func:`perturb_text` at a severity in ``[0, 5]`` (0 is the identity) and a seed.
+Importing this package registers every entry; :func:`image_perturbations`,
+:func:`text_perturbations` and :func:`audio_perturbations` list them by modality. Apply one with
+:func:`perturb_images`, :func:`perturb_text` or :func:`perturb_audio` at a severity in ``[0, 5]``
+(0 is the identity) and a seed.
 """
 
 from playground.robustness.perturbations import (  # noqa: F401  (imported for their @register_perturbation side effect)
+    audio,
     image,
     image_geometry,
     text,
 )
+from playground.robustness.perturbations.audio import perturb_audio
 from playground.robustness.perturbations.base import (
     MAX_SEVERITY,
     PERTURBATIONS,
@@ -23,7 +26,9 @@ __all__ = [
     "MAX_SEVERITY",
     "PERTURBATIONS",
     "PerturbationSpec",
+    "audio_perturbations",
     "image_perturbations",
+    "perturb_audio",
     "perturb_images",
     "perturb_text",
     "register_perturbation",
@@ -39,3 +44,8 @@ def image_perturbations() -> list[str]:
 def text_perturbations() -> list[str]:
     """Names of the registered text perturbations, in registration order."""
     return [name for name, spec in PERTURBATIONS.items() if spec.modality == "text"]
+
+
+def audio_perturbations() -> list[str]:
+    """Names of the registered audio perturbations, in registration order."""
+    return [name for name, spec in PERTURBATIONS.items() if spec.modality == "audio"]

@@ -14,6 +14,16 @@ Image entries act on raw pixels, before the model's normalization::
 ``pixels`` is ``(B, C, H, W)`` float32 in ``[0, 1]``; the function returns the same shape and range.
 Text entries take and return ``str`` and get a ``random.Random`` instead of a generator.
 
+Audio entries act on waveforms at the model's rate and length (after ``AudioPreprocessing.fit_clips``,
+before the features), and take the sample rate as a keyword argument::
+
+    @register_perturbation("white_noise", modality="audio", unit="SNR in dB (100 = no noise)",
+                           levels=(100.0, 40.0, 30.0, 20.0, 10.0, 0.0), description="...")
+    def white_noise(waveforms: Tensor, level: float, generator: torch.Generator, *, sample_rate: int) -> Tensor: ...
+
+``waveforms`` is ``(B, L)`` float (full scale ±1) at ``sample_rate`` Hz (an ``int``); the function
+returns the same shape and dtype, not clipped. Apply one with ``perturb_audio`` (in ``audio.py``).
+
 Source: the severity scale of Hendrycks & Dietterich 2019, "Benchmarking Neural Network Robustness to
 Common Corruptions and Perturbations", https://arxiv.org/abs/1903.12261 (ImageNet-C).
 """
@@ -39,7 +49,7 @@ class PerturbationSpec:
 
     Attributes:
         name: registry key.
-        modality: ``"image"`` or ``"text"``.
+        modality: ``"image"``, ``"text"`` or ``"audio"``.
         fn: the perturbation (see the module docstring).
         unit: what a level means, with units, for the UI ("rotation in degrees").
         levels: 6 parameter values for severities 0..5; ``levels[0]`` is the identity.
