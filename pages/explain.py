@@ -48,6 +48,7 @@ from playground.figures.explain import (
     tokens_html,
 )
 from playground.models.attention import AttentionModel
+from ui.audio_explain import audio_explain_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker, text_input_picker
@@ -235,6 +236,9 @@ st.caption(
 )
 bundle = active_model().bundle
 modality = bundle.modality
+if modality == "audio":
+    audio_explain_section(bundle)
+    st.stop()
 if modality not in ("image", "text"):
     st.info(
         f"The active model, **{bundle.title}**, takes {modality} input; the Explain page shows image and text "

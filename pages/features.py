@@ -1,10 +1,11 @@
-"""Filters & feature maps: a conv layer's weights and what it computes on the current image."""
+"""Filters & feature maps: a conv layer's weights and what it computes on the current image or clip."""
 
 import numpy as np
 import streamlit as st
 
 from playground.figures.viz import channel_stats_figure, image_grid, to_display
 from playground.inspection.features import channel_stats, conv_layers, filters_as_images, image_feature_map
+from ui.audio import audio_features_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker
@@ -14,10 +15,13 @@ PAGE_SIZE = 32
 ensure_app_entry()
 st.title("Filters & feature maps")
 bundle = active_model().bundle
+if bundle.modality == "audio":
+    audio_features_section(bundle)
+    st.stop()
 if bundle.modality != "image":
     st.info(
-        f"Filters and feature maps are for image models (CNNs), and {bundle.title} takes {bundle.modality} input. "
-        "Pick an image model on the Models page.",
+        f"Filters and feature maps are for image and audio models (CNNs), and {bundle.title} takes "
+        f"{bundle.modality} input. Pick a CNN on the Models page.",
         icon=":material/info:",
     )
     st.stop()

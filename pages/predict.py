@@ -1,4 +1,4 @@
-"""Predict: classify images, texts or numeric sequences with the active model."""
+"""Predict: classify images, texts, numeric sequences or audio clips with the active model."""
 
 import hashlib
 import html
@@ -17,6 +17,7 @@ from playground.modalities.image.decode import ImageDecodeError, decode_image, l
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.modalities.text.tokenizer import UNK_TOKEN
+from ui.audio import audio_predict_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, card_facts, set_current_image, show_error
 from ui.widgets import seq2seq_source, shorten, text_input_picker
@@ -272,6 +273,9 @@ if bundle.modality == "seq2seq":
     st.stop()
 if bundle.modality == "sequence":
     sequence_page(bundle)
+    st.stop()
+if bundle.modality == "audio":
+    audio_predict_section(bundle)
     st.stop()
 
 source = st.radio("Image source", ["Sample photo", "Upload", "Camera"], horizontal=True, key="predict_source")

@@ -17,6 +17,7 @@ from playground.bundle import default_runs_dir
 from playground.data import (
     DATASETS,
     AnyDataset,
+    AudioDataset,
     DatasetUnavailableError,
     ImageDataset,
     SequenceDataset,
@@ -41,6 +42,7 @@ from playground.runner.run_job import RunJob
 from playground.runner.spec import RunSpec
 from playground.training.evaluate import mistakes
 from playground.training.setup import model_hparams_for, tokenizer_options_for, train_config_for
+from ui.audio import audio_examples, audio_mistakes, validation_choice
 from ui.pages import ensure_app_entry
 from ui.seq2seq_train import seq2seq_section
 from ui.state import (
@@ -54,8 +56,14 @@ from ui.state import (
 )
 from ui.widgets import NO_MODEBAR, hparam_inputs, shorten
 
-MODALITIES = {"image": "Images", "text": "Text", "sequence": "Numeric sequences", "seq2seq": "String tasks (seq2seq)"}
-DEFAULT_ARCH = {"image": "lenet5", "text": "lstm", "sequence": "lstm"}
+MODALITIES = {
+    "image": "Images",
+    "text": "Text",
+    "audio": "Audio",
+    "sequence": "Numeric sequences",
+    "seq2seq": "String tasks (seq2seq)",
+}
+DEFAULT_ARCH = {"image": "lenet5", "text": "lstm", "sequence": "lstm", "audio": "audio_cnn"}
 BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512]
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1]
 WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 5e-4, 1e-3, 1e-2]
@@ -207,11 +215,24 @@ try:
             st.info("Upload a CSV file: one row per text, with a text column and a label column.")
     else:
         dataset = cached_dataset(dataset_name)
+        validation = validation_choice(dataset, key=f"t_split_{dataset_name}")
+        if validation is not None and validation != "official":
+            dataset = cached_dataset(dataset_name, validation)
+            run_options = {"split": validation}
 except (DatasetUnavailableError, ValueError, TypeError, OSError) as exc:
     show_error(exc, f"load {dataset_name}")
 
 c1, c2 = st.columns(2)
-val_fraction = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="t_val")
+own_split = getattr(dataset, "val_indices", None) is not None
+val_fraction = c1.slider(
+    "Validation fraction",
+    0.05,
+    0.5,
+    step=0.05,
+    key="t_val",
+    disabled=own_split,
+    help="Unused: this dataset brings its own validation part." if own_split else None,
+)
 seed = int(c2.number_input("Seed", 0, 2**31 - 1, key="t_seed"))
 split = None
 if dataset is not None:
@@ -251,6 +272,8 @@ if dataset is not None and split is not None:
         elif isinstance(dataset, SequenceDataset):
             fig = sequence_example_figure(dataset, idx[0])
             st.plotly_chart(fig, key="t_sequence_example")
+        elif isinstance(dataset, AudioDataset):
+            audio_examples(dataset, idx, key="t_audio_examples")
     with c2:
         st.plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance")
 
@@ -323,6 +346,13 @@ if modality == "image":
     flip = c1.checkbox("Augment: horizontal flip", key="t_flip")
     crop = c2.checkbox("Augment: random crop", key="t_crop")
     rotation = float(c3.slider("Augment: rotation (degrees)", 0, 45, key="t_rot"))
+augment_audio = False
+if modality == "audio":
+    augment_audio = st.checkbox(
+        "Augment: time shift, gain, background noise and SpecAugment masks",
+        key="t_aug_audio",
+        help="A fresh random draw per clip and epoch; it helps most on voices the model never heard.",
+    )
 
 ready = split is not None and (modality != "text" or tokenizer is not None)
 start = st.button(
@@ -349,6 +379,7 @@ if start and split is not None and dataset is not None:
             augment_flip=flip,
             augment_crop=crop,
             augment_rotation=rotation,
+            augment_audio=augment_audio,
             seed=seed,
             device=device,
             amp=amp,
@@ -444,7 +475,9 @@ if job is not None and job.status in ("done", "stopped", "failed"):
             )
             wrong = mistakes(ev, job.split.val_indices, labels, limit=16)
             trained_on = job.split.dataset
-            if wrong and isinstance(trained_on, ImageDataset):
+            if wrong and isinstance(trained_on, AudioDataset):
+                audio_mistakes(trained_on, wrong)
+            elif wrong and isinstance(trained_on, ImageDataset):
                 images, _ = job.split.val_tensors()
                 grid = to_display(images[[m.position for m in wrong]])  # (n, H, W[, 3]) in [0, 1]
                 titles = [f"{m.true}→{m.predicted} {m.confidence:.0%}" for m in wrong]

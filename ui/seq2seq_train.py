@@ -1,24 +1,24 @@
 """The Train page's "String tasks" section: ``transformer_seq2seq`` on reverse / sort / copy / add.
 
-A generated task, a few settings (defaults: the task's smallest reliable run), training in a
-background job with a progress bar and live curves, then the saved checkpoint as the active model,
-ready for the Attention page's cross-attention view.
+A generated task, a few settings (defaults: the task's smallest reliable run), training in a worker
+process (a run folder under the runs directory, like every other run: it keeps going through a
+reload and shows on the Runs page) with a progress bar and live curves, then the saved checkpoint
+as the active model, ready for the Attention page's cross-attention view.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from playground.bundle import Bundle
-from playground.bundle.runs import new_run_folder
+from playground.bundle import default_runs_dir, load_bundle
 from playground.modalities.seq2seq.tasks import TASKS, make_examples
-from playground.runner.jobs import BackgroundJob
-from playground.training.seq2seq import TASK_DEFAULTS, train_seq2seq
+from playground.runner.folder import RunFolder
+from playground.runner.launcher import start_run, stop_run
+from playground.runner.spec import SEQ2SEQ_MODEL, RunSpec
+from playground.training.seq2seq import TASK_DEFAULTS
 from ui.state import set_active_model, show_error
 
 TASK_TITLES = {
@@ -27,22 +27,8 @@ TASK_TITLES = {
     "copy": "copy (12345 → 12345)",
     "add": "add (123+45 → 168)",
 }
-JOB_KEY = "s2s_job"
-
-
-def _work(task: str, settings: dict[str, Any], history: list[dict[str, Any]]) -> Callable[..., Bundle]:
-    def work(report: Callable[[int, int, str], None], stop: threading.Event) -> Bundle:
-        epochs = int(settings["epochs"])
-
-        def on_epoch(record: dict[str, Any]) -> None:
-            history.append(dict(record))  # the page reads a copy; appends are atomic in CPython
-            report(int(record["epoch"]), epochs, f"val token accuracy {record['val_token_accuracy']:.3f}")
-
-        bundle = train_seq2seq(task, on_epoch=on_epoch, stop_event=stop, **settings)
-        bundle.save(new_run_folder(bundle))
-        return bundle
-
-    return work
+RUN_KEY = "s2s_run"  # the run folder's path; the folder is the truth, never a thread object
+LIVE = ("queued", "running")
 
 
 def seq2seq_section() -> None:
@@ -63,44 +49,61 @@ def seq2seq_section() -> None:
     lr = float(
         c3.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 2e-2], defaults.lr, key=f"s2s_lr_{task}")
     )
-    job: BackgroundJob[Bundle] | None = st.session_state.get(JOB_KEY)
-    running = job is not None and job.status in ("pending", "running")
+    run = _run()
+    running = run is not None and str(run.status().get("status")) in LIVE
     if st.button("Start training", type="primary", disabled=running, key="s2s_start", icon=":material/play_arrow:"):
-        history: list[dict[str, Any]] = []
-        settings = {"epochs": epochs, "num_examples": num_examples, "lr": lr}
-        job = BackgroundJob(_work(task, settings, history), name=f"seq2seq-{task}").start()
-        st.session_state[JOB_KEY] = job
-        st.session_state["s2s_history"] = history
+        try:
+            spec = RunSpec.resolve(SEQ2SEQ_MODEL, task, epochs=epochs, num_examples=num_examples, lr=lr)
+            run = start_run(spec, default_runs_dir())
+        except (ValueError, OSError) as exc:
+            show_error(exc, "start training")
+            return
+        st.session_state[RUN_KEY] = str(run.path)
         running = True
-    if job is not None:
+    if run is not None:
         _progress(running)
+
+
+def _run() -> RunFolder | None:
+    path = st.session_state.get(RUN_KEY)
+    return RunFolder(Path(path)) if path and Path(path).is_dir() else None
 
 
 @st.fragment(run_every=1.0)
 def _progress(running: bool) -> None:
-    job: BackgroundJob[Bundle] | None = st.session_state.get(JOB_KEY)
-    if job is None:
+    run = _run()
+    if run is None:
         return
-    done, total, message = job.progress
-    history = list(st.session_state.get("s2s_history", []))
-    if job.status in ("pending", "running"):
-        st.progress(done / total if total else 0.0, text=f"epoch {done}/{total or '?'} · {message}")
+    state = run.status()
+    status = str(state.get("status"))
+    if status in LIVE:
+        progress = next((r for r in reversed(run.metrics()) if r.get("type") == "progress"), None)
+        total = int(progress["total"]) if progress else 0
+        done = int(progress["done"]) if progress else 0
+        text = f"epoch {done}/{total} · {progress['message']}" if progress else "starting the worker process…"
+        if status == "queued":
+            text = f"queued ({run.queue_position() or '?'} in line): one run trains at a time on this machine"
+        st.progress(done / total if total else 0.0, text=text)
         if st.button("Stop", key="s2s_stop", icon=":material/stop:"):
-            job.stop()
+            stop_run(run)
+        st.caption(f"Run folder: `{run.path}`: it keeps training if you leave or reload this page.")
+    history = run.epochs()
     if history:
         frame = pd.DataFrame(history).set_index("epoch")
         st.line_chart(frame[["val_token_accuracy", "val_sequence_accuracy"]], height=220)
-    if job.status == "failed":
-        show_error(job.error or RuntimeError(job.error_message), "train the seq2seq model")
-    elif job.status in ("done", "stopped") and job.result is not None:
-        bundle = job.result
-        metrics = bundle.card.metrics
+    checkpoint = run.checkpoint()
+    if status == "failed":
+        show_error(
+            RuntimeError(f"{state.get('error', 'the worker stopped')}\n{run.log_tail(5)}"), "train the seq2seq model"
+        )
+    elif status in ("done", "stopped") and checkpoint is not None:
+        metrics = state.get("metrics") or {}
         st.success(
-            f"{bundle.title}: validation token accuracy {metrics.get('val_token_accuracy', float('nan')):.3f}, "
-            f"whole strings right {metrics.get('val_sequence_accuracy', float('nan')):.1%}. Saved under runs/.",
+            f"{run.spec().dataset}: validation token accuracy {metrics.get('val_token_accuracy', float('nan')):.3f}, "
+            f"whole strings right {metrics.get('val_sequence_accuracy', float('nan')):.1%}. Saved in `{checkpoint}`.",
             icon=":material/check_circle:",
         )
         if st.button("Use this model (then open the Attention page)", key="s2s_use", type="primary"):
-            set_active_model(bundle, "trained on the Train page")
-    if running and job.status not in ("pending", "running"):
+            set_active_model(load_bundle(checkpoint), f"trained on the Train page ({run.name})")
+    if running and status not in LIVE:
         st.rerun()  # the whole page: the Start button is enabled again

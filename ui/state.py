@@ -20,6 +20,7 @@ from playground.bundle.runs import new_run_folder
 from playground.core.device import describe_device, pick_device
 from playground.data import AnyDataset, load_dataset
 from playground.inspection.summary import ModelSummary, summarize
+from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.modalities.image.decode import load_sample
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
@@ -45,6 +46,7 @@ TRAIN_FORM_DEFAULTS: dict[str, object] = {
     "t_flip": False,
     "t_crop": False,
     "t_rot": 0,
+    "t_aug_audio": False,
     "t_modality": "image",
     "t_tok_kind": "word",
     "t_tok_vocab": 20_000,
@@ -64,6 +66,7 @@ TRAIN_SETTING_FIELDS: dict[str, str] = {
     "t_flip": "augment_flip",
     "t_crop": "augment_crop",
     "t_rot": "augment_rotation",
+    "t_aug_audio": "augment_audio",
 }
 TOKENIZER_SETTING_FIELDS: dict[str, str] = {
     "t_tok_kind": "kind",
@@ -97,9 +100,10 @@ def pretrained_bundle(architecture: str, weights: str | None = "default") -> Bun
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=6)
-def cached_dataset(name: str) -> AnyDataset:
-    """A registry dataset (image, text or numeric sequences) loaded once per process, read-only."""
-    return load_dataset(name)
+def cached_dataset(name: str, split: str | None = None) -> AnyDataset:
+    """A registry dataset loaded once per process, read-only; ``split`` is the loader's option of
+    that name where it has one (``fsdd``: ``"official"`` or ``"speaker:<name>"``)."""
+    return load_dataset(name) if split is None else load_dataset(name, split=split)
 
 
 @dataclass
@@ -211,6 +215,8 @@ def card_facts(bundle: Bundle) -> dict[str, Any]:
         facts["input"] = f"{pre.length}×{pre.features} sequence (T×F)"
         facts["time steps"] = pre.length
         facts["features"] = pre.features
+    elif isinstance(pre, AudioPreprocessing):
+        facts["input"] = f"{pre.clip_seconds:g} s at {pre.sample_rate:,} Hz, {pre.features} {pre.bins}×{pre.frames}"
     elif card.modality == "seq2seq":
         facts["input"] = f"a string of characters from a {card.num_classes}-token vocabulary"
     if card.dataset:

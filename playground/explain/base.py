@@ -103,15 +103,17 @@ class ExplainParams:
             ``"unk"`` (the token becomes [UNK]). Sequences: ``"zero"`` (the standardized mean).
             ``None``: black / pad / zero.
         window: occlusion window: pixels (side of a square) for images, tokens for text, steps for
-            sequences; ``None``: side/8 (at least 2) for images, 1 token, T/10 steps.
+            sequences, frames for audio ``(C, F, T)`` (patches of F/10 bands x ``window`` frames);
+            ``None``: side/8 (at least 2) for images, 1 token, T/10 steps or frames.
         stride: occlusion stride in the same unit; ``None``: half the window (at least 1).
         n_samples: samples for LIME / Kernel SHAP (default 200), GradientShap (20) and the noise
             tunnel (25); ``None``: those defaults.
         stdev: noise of the noise tunnel and GradientShap as a share of the input's value range
             (SmoothGrad's "noise level", Smilkov et al. 2017 recommend 0.10-0.20), >= 0.
         base_method: the gradient method inside SmoothGrad / SmoothGrad² / VarGrad.
-        n_segments: superpixels for images (a grid of about that many cells, or SLIC) and chunks of
-            steps for sequences, used by feature ablation, LIME and Kernel SHAP; text uses tokens.
+        n_segments: superpixels for images (a grid of about that many cells, or SLIC), chunks of
+            steps for sequences and time-frequency patches for audio (about sqrt(n) divisions of
+            each axis), used by feature ablation, LIME and Kernel SHAP; text uses tokens.
         segmentation: ``"slic"`` (scikit-image's SLIC, Achanta et al. 2012), ``"grid"`` (square
             cells), ``"auto"`` (SLIC when scikit-image is installed, else the grid).
         layer: the layer Grad-CAM reads, by module name (e.g. ``"layer4"``); ``None``: the last

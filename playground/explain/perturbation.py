@@ -7,7 +7,8 @@ needed, so they work on any model, at the cost of many forward passes (batched b
 (:mod:`playground.explain.segmentation`). Text is perturbed token by token: with the ``"pad"``
 baseline a token is *removed* (the remaining tokens close up, so a recurrent model that counts
 its non-PAD tokens as the length reads a shorter text rather than a gap); with ``"unk"`` it
-becomes [UNK]. Numeric sequences are perturbed in chunks of steps set to zero.
+becomes [UNK]. Numeric sequences are perturbed in chunks of steps set to zero, audio inputs
+``(C, F, T)`` in time-frequency patches (bands x frames) set to zero.
 
 Sources: Occlusion: Zeiler & Fergus 2014, https://arxiv.org/abs/1311.2901 (``captum.attr.Occlusion``);
 feature ablation: ``captum.attr.FeatureAblation``; LIME: Ribeiro, Singh & Guestrin 2016,
@@ -37,7 +38,7 @@ from playground.explain.base import (
 )
 from playground.explain.baselines import make_baseline, resolve_baseline
 from playground.explain.errors import MethodNotSupportedError
-from playground.explain.segmentation import image_segments, step_segments
+from playground.explain.segmentation import image_segments, patch_segments, step_segments
 
 SAMPLES_DEFAULT = 200  # LIME / Kernel SHAP samples
 LIME_KERNEL_WIDTH = 0.25  # LIME's own default for images and text (cosine distance of the on/off vector)
@@ -96,9 +97,14 @@ def feature_groups(subject: Subject, params: ExplainParams) -> tuple[torch.Tenso
     """``(feature_mask broadcastable to the input, number of groups, details)``.
 
     Images: superpixels ``(1, 1, H, W)``; text: one group per token ``(1, T)``; sequences: chunks of
-    steps ``(1, T, 1)``.
+    steps ``(1, T, 1)``; values of rank 3 ``(C, F, T)`` (audio: bands x frames): a grid of about
+    ``n_segments`` time-frequency patches ``(1, 1, F, T)`` (:func:`~playground.explain.segmentation.patch_segments`).
     """
     x = subject.inputs
+    if subject.input_kind == "values" and x.ndim == 4:
+        labels = patch_segments(x.shape[2], x.shape[3], params.n_segments).to(x.device)
+        groups = int(labels.max()) + 1
+        return labels[None, None], groups, {"segments": groups, "segmentation": "patches"}
     if subject.input_kind == "pixels":
         labels, used = image_segments(x[0].detach().cpu(), params.n_segments, params.segmentation)
         mask = labels.to(x.device)[None, None]  # (1, 1, H, W)
@@ -113,8 +119,21 @@ def feature_groups(subject: Subject, params: ExplainParams) -> tuple[torch.Tenso
 
 # -- Occlusion -------------------------------------------------------------------------------------
 def occlusion_window(subject: Subject, params: ExplainParams) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-    """``(sliding window shape, strides, number of windows)`` without the batch dimension."""
+    """``(sliding window shape, strides, number of windows)`` without the batch dimension.
+
+    Values of rank 3 ``(C, F, T)`` (audio) are occluded in time-frequency patches of ``F/10`` rows
+    (bands) by ``window`` columns (frames; default ``T/10``): 4 mel bands x 10 frames for a 40 x 101
+    log-mel input, 800 samples of a 1 s waveform at 8 kHz; the rows' stride is half a patch.
+    """
     x = subject.inputs
+    if subject.input_kind == "values" and x.ndim == 4:
+        channels, rows, columns = x.shape[1:]
+        bands = max(1, rows // 10)
+        frames = min(params.window or max(1, columns // 10), columns)
+        band_stride = max(1, bands // 2)
+        frame_stride = params.stride or max(1, frames // 2)
+        count = (math.ceil((rows - bands) / band_stride) + 1) * (math.ceil((columns - frames) / frame_stride) + 1)
+        return (channels, bands, frames), (channels, band_stride, frame_stride), count
     if subject.input_kind == "pixels":
         channels, height, width = x.shape[1:]
         side = min(height, width)

@@ -80,3 +80,19 @@ def step_segments(steps: int, n_segments: int) -> torch.Tensor:
     """``(T,)`` int64 labels of ``min(T, n_segments)`` chunks of consecutive steps."""
     chunks = max(1, min(steps, n_segments))
     return torch.arange(steps) * chunks // steps
+
+
+def patch_segments(rows: int, columns: int, n_segments: int) -> torch.Tensor:
+    """A grid of about ``n_segments`` patches over a ``(rows, columns)`` plane whose two axes are not
+    the same unit (frequency bands x time frames of an audio input): about ``sqrt(n_segments)``
+    divisions along each axis (fewer where an axis is shorter), not square cells.
+
+    Returns:
+        ``(rows, columns)`` int64 labels ``0 .. r*c - 1``, row-major (40 bands x 101 frames with
+        ``n_segments=100``: 10 x 10 patches of 4 bands x ~10 frames).
+    """
+    down = max(1, min(rows, round(math.sqrt(n_segments))))
+    across = max(1, min(columns, round(n_segments / down)))
+    r = torch.arange(rows) * down // rows  # (rows,)
+    c = torch.arange(columns) * across // columns  # (columns,)
+    return r[:, None] * across + c[None, :]  # (rows, columns)

@@ -235,3 +235,30 @@ def test_train_page_takes_an_architectures_own_defaults(app: Callable[..., AppTe
     assert at.checkbox(key="t_crop").value is True and at.slider(key="t_rot").value == 10
     at.selectbox(key="t_arch").select("lenet5").run()
     assert at.number_input(key="t_epochs").value != 45 and at.checkbox(key="t_crop").value is False
+
+
+def test_seq2seq_section_trains_in_a_worker_process_and_offers_the_model(app: MakeApp, runs_dir: Path) -> None:
+    """The String tasks section starts a run folder like every other run (no thread in the server)."""
+    import time
+
+    from playground.runner.folder import RunFolder
+
+    at = app("pages/train.py")
+    at.radio(key="t_modality").set_value("seq2seq").run()
+    at.selectbox(key="s2s_task").select("copy").run()
+    at.number_input(key="s2s_epochs_copy").set_value(1)
+    at.number_input(key="s2s_n_copy").set_value(200)
+    at.button(key="s2s_start").click().run()
+    assert_clean(at)
+    run = RunFolder(Path(at.session_state["s2s_run"]))
+    assert run.path.parent == runs_dir and run.spec().config["num_examples"] == 200
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while run.status().get("status") in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert run.status().get("status") == "done", run.log_tail()
+    at.run()
+    assert_clean(at)
+    accuracy = run.status()["metrics"]["val_token_accuracy"]
+    assert any(f"validation token accuracy {accuracy:.3f}" in s.value for s in at.success)
+    at.button(key="s2s_use").click().run()
+    assert at.session_state["active_model"].bundle.card.architecture == "transformer_seq2seq"

@@ -213,9 +213,7 @@ SCHEMAS: dict[str, list[Obj]] = {
                         "format": str,
                         "notes": ListOf(str),
                         "padded": bool,
-                        "windows": ListOf(
-                            Obj({"start_s": NUM, "label": str, "index": int, "probability": NUM})
-                        ),
+                        "windows": ListOf(Obj({"start_s": NUM, "label": str, "index": int, "probability": NUM})),
                     }
                 ),
             },

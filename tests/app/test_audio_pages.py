@@ -1,0 +1,109 @@
+"""Audio in the app: every page handles the shipped audio model, Predict names a spoken digit from an
+upload, the Filters page shows maps over time x frequency, and the Train page trains on FSDD."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from streamlit.testing.v1 import AppTest
+
+from playground.bundle import load_bundle
+from playground.bundle.runs import SHIPPED_CHECKPOINTS
+from playground.data import DATASETS
+from playground.inspection.predict import predict_audio
+from ui.pages import PAGES
+from ui.state import ActiveModel
+
+MakeApp = Callable[..., AppTest]
+AUDIO_CNN = SHIPPED_CHECKPOINTS / "audio_cnn-fsdd"
+JOB_TIMEOUT_S = 180
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def with_audio_model(at: AppTest) -> AppTest:
+    at.session_state["active_model"] = ActiveModel(load_bundle(AUDIO_CNN), "test")
+    return at.run()
+
+
+def fsdd_clip_wav(index: int) -> tuple[bytes, torch.Tensor, str]:
+    """A clip of FSDD's official test split as WAV bytes, its waveform and its digit."""
+    data = DATASETS.get("fsdd").loader()
+    val = data.val_indices
+    assert val is not None
+    i = int(val[index])
+    clip = data.clips.clip(i)
+    buffer = io.BytesIO()
+    sf.write(buffer, clip.numpy(), data.sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue(), clip, data.classes[int(data.targets[i])]
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])
+def test_every_page_handles_an_audio_model(app: MakeApp, entry) -> None:
+    at = with_audio_model(app(entry.path))
+    assert_clean(at)
+    assert at.title
+
+
+def test_predict_an_uploaded_clip_and_refuse_a_text_file(app: MakeApp) -> None:
+    at = with_audio_model(app("pages/predict.py"))
+    assert_clean(at)
+    assert at.subheader, "the default sample clip gets a prediction"
+    at.radio(key="p_audio_source").set_value("Upload").run()
+    wav, clip, digit = fsdd_clip_wav(0)
+    at.file_uploader(key="p_audio_upload").upload("digit.wav", wav, "audio/wav")
+    at.run()
+    assert_clean(at)
+    bundle = at.session_state["active_model"].bundle
+    # the bytes went through PCM_16: the page decodes the same 16-bit samples
+    expected = predict_audio(bundle, (clip * 32768).round().clamp(-32768, 32767) / 32768, 8000).prediction.top_k[0]
+    assert expected.label == digit
+    assert [s.value for s in at.subheader] == [f"digit.wav: {expected.label} ({expected.probability:.1%})"]
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert any(k.startswith("p_audio_features_") for k in keys) and any(k.startswith("p_audio_wave_") for k in keys)
+    assert len(at.get("audio")) == 1
+    at.file_uploader(key="p_audio_upload").upload("notes.wav", b"just some text, not audio\n" * 20, "audio/wav")
+    at.run()
+    assert not at.exception
+    assert any("text file" in e.value and "MP3" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_filters_page_shows_audio_feature_maps(app: MakeApp) -> None:
+    at = with_audio_model(app("pages/features.py"))
+    assert_clean(at)
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert {"f_audio_maps", "f_audio_stats"} <= keys, keys
+
+
+def test_train_audio_on_a_held_out_speaker(app: MakeApp, runs_dir: Path) -> None:
+    at = app("pages/train.py")
+    at.radio(key="t_modality").set_value("audio").run()
+    assert_clean(at)
+    assert at.selectbox(key="t_dataset").value == "fsdd" and at.selectbox(key="t_arch").value == "audio_cnn"
+    assert at.checkbox(key="t_aug_audio").value is True  # fsdd's own default
+    at.selectbox(key="t_split_fsdd").set_value("speaker:theo").run()
+    assert at.slider(key="t_val").disabled  # the dataset brings its own validation part
+    assert len(at.get("audio")) >= 1  # examples to listen to
+    at.number_input(key="t_epochs").set_value(1)
+    at.button(key="t_start").click().run()
+    assert_clean(at)
+    job = at.session_state["job"]
+    assert job.run.spec().dataset_options == {"split": "speaker:theo"}
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while job.status in ("pending", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job.status == "done", job.error_message
+    at.run()
+    assert_clean(at)
+    assert len(job.split.val_indices) == 500  # every clip of theo
+    accuracy = job.result.metrics["val_accuracy"]
+    assert [m.value for m in at.metric if m.label == "Validation accuracy"] == [f"{accuracy:.2%}"]
