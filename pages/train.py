@@ -216,7 +216,7 @@ try:
     else:
         dataset = cached_dataset(dataset_name)
         validation = validation_choice(dataset, key=f"t_split_{dataset_name}")
-        if validation is not None and validation != "official":
+        if validation is not None and validation not in ("official", "random"):  # the loader's default
             dataset = cached_dataset(dataset_name, validation)
             run_options = {"split": validation}
 except (DatasetUnavailableError, ValueError, TypeError, OSError) as exc:

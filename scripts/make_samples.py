@@ -130,7 +130,11 @@ def main(argv: list[str] | None = None) -> None:
         _save(MAKERS[sample.name](), target)
         total += target.stat().st_size
         print(f"wrote {target.relative_to(out_dir.parent)} ({target.stat().st_size} bytes)")
-    (out_dir / LICENSES_FILE).write_text(licenses_markdown(samples), encoding="utf-8")
+    # Keep the audio section, which scripts/make_audio_samples.py writes (from "## Audio samples" on).
+    licences = out_dir / LICENSES_FILE
+    existing = licences.read_text(encoding="utf-8") if licences.is_file() else ""
+    audio = existing[existing.index("## Audio samples") :] if "## Audio samples" in existing else ""
+    licences.write_text(licenses_markdown(samples).rstrip("\n") + ("\n\n" + audio if audio else "\n"), encoding="utf-8")
     if total > MAX_TOTAL_BYTES:
         raise SystemExit(f"samples total {total} bytes; keep them under {MAX_TOTAL_BYTES}")
     print(f"wrote {LICENSES_FILE}; samples total {total} bytes")

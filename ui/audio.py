@@ -160,14 +160,24 @@ def audio_predict_section(bundle: Bundle) -> None:
 def validation_choice(dataset: AnyDataset, key: str) -> str | None:
     """For an audio dataset with speakers: which part validates (its own test split or one held-out
     speaker). Returns the loader's ``split`` option, or ``None`` when the dataset offers no choice."""
-    speakers = (dataset.info or {}).get("speakers") if isinstance(dataset, AudioDataset) else None
-    if not speakers:
+    info = (dataset.info or {}) if isinstance(dataset, AudioDataset) else {}
+    if info.get("speakers"):  # fsdd: its own test split or one speaker
+        options = ["official", *(f"speaker:{s}" for s in info["speakers"])]
+    elif info.get("voices"):  # spoken_words: a random split or one synthetic voice
+        options = ["random", *(f"voice:{v}" for v in info["voices"])]
+    else:
         return None
-    options = ["official", *(f"speaker:{s}" for s in speakers)]
+
+    def title(option: str) -> str:
+        kind, _, who = option.partition(":")
+        return {"official": "the dataset's own test split", "random": "a random stratified part"}.get(
+            option, f"held-out {kind}: {who}"
+        )
+
     return st.selectbox(
         "Validation part",
         options,
-        format_func=lambda o: "the dataset's own test split" if o == "official" else f"held-out speaker: {o[8:]}",
+        format_func=title,
         key=key,
         help="A held-out speaker shows how the model does on a voice it never heard: the harder, more honest test.",
     )
