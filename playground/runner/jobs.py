@@ -3,7 +3,7 @@
 Long work (training, robustness sweeps) runs in a :class:`BackgroundJob` kept in a page's session
 state. The worker never calls Streamlit; a page polls ``status``/``progress`` from a fragment and
 reads ``result`` or ``error`` at the end. An exception in the worker is kept (status ``"failed"``)
-and logged: it is never lost. :class:`~playground.runner.training_job.TrainingJob` builds on this class.
+and logged: it is never lost. Training runs in worker processes instead (:mod:`playground.runner.run_job`).
 """
 
 from __future__ import annotations

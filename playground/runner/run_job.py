@@ -1,8 +1,7 @@
 """A training run in a worker process, seen through the interface a page polls.
 
-:class:`RunJob` offers what :class:`~playground.runner.training_job.TrainingJob` (a thread in the
-server) offers — ``status``, ``progress``, ``history``, ``batch_losses``, ``result``, ``stop``,
-``join`` — but reads every answer from the run's folder (:mod:`playground.runner.folder`), so a
+:class:`RunJob` offers what a page polls — ``status``, ``progress``, ``history``, ``batch_losses``,
+``result``, ``stop``, ``join`` — and reads every answer from the run's folder (:mod:`playground.runner.folder`), so a
 page can be reloaded, or another page opened, and find the run as it is.
 """
 

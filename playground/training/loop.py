@@ -3,7 +3,7 @@
 One function, :func:`train`, trains a bundle's model in place and reports progress through
 callbacks (``on_progress`` and ``on_batch`` per batch, ``on_epoch`` per epoch); a
 ``threading.Event`` stops it between batches. A background job
-(:mod:`playground.runner.training_job`) and the benchmark both drive this same function.
+(:mod:`playground.runner.worker`) and the benchmark both drive this same function.
 
 The epochs × batches skeleton (progress, stop, loss checks, mixed precision, last good weights) is
 :mod:`playground.training.skeleton`; this module adds what classification needs (a batch's

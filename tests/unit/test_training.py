@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from playground.data.base import ImageDataset
 from playground.data.split import Split, split_dataset
 from playground.modalities.image.preprocessing import simple_preprocessing
 from playground.models.seed_cnn import SeedCNN
-from playground.runner.training_job import TrainingJob
 from playground.training import (
     BatchProgress,
     EpochRecord,
@@ -407,56 +405,6 @@ def test_freeze_backbone_trains_only_the_head(bars_split: Split) -> None:
     for name in ("conv1.weight", "conv2.weight", "fc1.weight"):
         assert torch.equal(before[name], after[name]), name
     assert not torch.equal(before["fc2.weight"], after["fc2.weight"])
-
-
-# -- the background job ---------------------------------------------------------------------
-def test_job_runs_to_done(bars_split: Split) -> None:
-    job = TrainingJob(make_bundle(), bars_split, TrainConfig(epochs=3, batch_size=16, lr=3e-3, device="cpu"))
-    assert job.status == "pending" and job.progress is None and job.started_at is None
-    job.start()
-    assert job.join(timeout=120) and not job.is_alive()
-    assert job.status == "done", job.error_message
-    assert [r.epoch for r in job.history] == [1, 2, 3]
-    assert [s for s, _ in job.batch_losses] == list(range(1, 16))
-    assert job.progress is not None and job.progress.step == 15
-    assert job.result is not None and job.result.history == job.history
-    assert job.error is None and job.error_message == "" and job.started_at is not None
-    with pytest.raises(RuntimeError, match="already been started"):
-        job.start()
-
-
-def test_job_stop_mid_run(bars_split: Split) -> None:
-    job = TrainingJob(make_bundle(), bars_split, TrainConfig(epochs=200, batch_size=16, device="cpu"))
-    job.start()
-    deadline = time.monotonic() + 60
-    while job.progress is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert job.status == "running"
-    job.stop()
-    assert job.join(timeout=60)
-    assert job.status == "stopped" and job.stop_requested
-    assert job.result is not None and job.result.stopped and len(job.history) < 200
-    assert all(torch.isfinite(p).all() for p in job.bundle.model.parameters())
-
-
-def test_job_keeps_the_error_of_a_failed_run(bars_split: Split) -> None:
-    job = TrainingJob(make_bundle(num_classes=5), bars_split, FAST).start()
-    assert job.join(timeout=60)
-    assert job.status == "failed" and isinstance(job.error, ValueError)
-    assert job.error_message.startswith("the model has 5 outputs but the dataset has 2 classes")
-    assert job.result is None
-
-    bundle = make_bundle()
-
-    def broken_forward(x: torch.Tensor) -> torch.Tensor:
-        raise RuntimeError("boom in forward")
-
-    bundle.model.forward = broken_forward
-    job = TrainingJob(bundle, bars_split, FAST).start()
-    assert job.join(timeout=60)
-    assert job.status == "failed" and isinstance(job.error, RuntimeError)
-    assert job.error_message == "RuntimeError: boom in forward"
-    assert "broken_forward" in job.traceback
 
 
 # -- a real run -----------------------------------------------------------------------------
