@@ -23,6 +23,7 @@ from playground.robustness.sweep import (
     sample_indices,
 )
 from playground.runner.jobs import BackgroundJob
+from ui.audio_robustness import audio_robustness_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
 from ui.widgets import NO_MODEBAR, input_image_picker
@@ -30,6 +31,9 @@ from ui.widgets import NO_MODEBAR, input_image_picker
 ensure_app_entry()
 st.title("Robustness")
 bundle = active_model().bundle
+if bundle.modality == "audio":
+    audio_robustness_section(bundle)
+    st.stop()
 if bundle.modality != "image" or bundle.card.in_channels not in (1, 3):
     st.info(
         f"The Robustness page works on image models, and {bundle.title} takes {bundle.modality} input. "

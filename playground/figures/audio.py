@@ -61,7 +61,9 @@ def features_figure(features: torch.Tensor, preprocessing: AudioPreprocessing, t
             z=grid,
             x=times,
             y=rows,
-            colorscale="Magma",
+            # Viridis, as the feature maps: with Magma the lowest cells (padding, silence) came out pink
+            # in Streamlit's chart theme.
+            colorscale="Viridis",
             colorbar={"title": "std. units", "thickness": COLORBAR_THICKNESS},
             hovertemplate="t %{x:.2f} s · %{y}<br>%{z:.2f}<extra></extra>",
         )

@@ -171,6 +171,44 @@ def test_robustness_one_input_and_a_sweep(app_server: App, page: Page, shoot: Sh
     shoot(page, "robustness_sweep")
 
 
+def test_audio_upload_a_spoken_digit_then_its_feature_maps_and_explanation(
+    app_server: App, page: Page, shoot: Shoot, tmp_path: Path
+) -> None:
+    """The shipped audio CNN: a WAV of an FSDD test clip uploaded on Predict names its digit."""
+    from playground.modalities.audio.samples import get_audio_sample
+
+    sample = get_audio_sample("seven_jackson")
+    clip = tmp_path / "seven.wav"
+    clip.write_bytes(sample.path.read_bytes())
+    open_page(page, page_url(app_server, "pages/models.py"))
+    page.get_by_role("tab", name="Saved runs").click()
+    wait_idle(page)
+    choose_option(page, "Checkpoint", re.compile(r"audio_cnn-fsdd$"))
+    page.get_by_role("button", name="Use this checkpoint").click()
+    wait_idle(page)
+    page.locator('[data-testid="stSidebarUserContent"]').get_by_text("audio_cnn · fsdd").wait_for(timeout=90_000)
+
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Predict").click()
+    wait_page(page)
+    page.locator(MAIN).get_by_text("Upload", exact=True).click()
+    wait_idle(page)
+    page.locator(f"{MAIN} [data-testid='stFileUploaderDropzoneInput']").set_input_files(str(clip))
+    page.locator(MAIN).get_by_text(re.compile(r"seven\.wav: 7 \(\d+\.\d%\)")).wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page_problems(page) == []
+    assert page.locator(f"{MAIN} audio").count() == 1
+    page.locator(f"{MAIN} .js-plotly-plot").first.wait_for(timeout=60_000)
+    shoot(page, "audio_predict_upload")
+
+    for title, key in (("Filters & feature maps", "f_audio_maps"), ("Explain", "xa_heatmap")):
+        page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).click()
+        wait_page(page)
+        page.locator(f".st-key-{key} .js-plotly-plot").wait_for(timeout=120_000)
+        wait_idle(page)
+        assert page_problems(page) == [], title
+        shoot(page, f"audio_{key}")
+
+
 def test_attention_on_the_shipped_vit_and_on_minilm(app_server: App, page: Page, shoot: Shoot) -> None:
     open_page(page, page_url(app_server, "pages/attention.py"))
     wait_idle(page)

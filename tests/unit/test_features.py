@@ -54,8 +54,9 @@ def test_channel_stats_values() -> None:
     assert np.allclose(stats.mean, [0.75, 0.5])
     assert np.allclose(stats.max, [3.0, 2.0])
     assert np.allclose(stats.active_fraction, [0.5, 0.25])
+    assert np.allclose(channel_stats(torch.tensor([[1.0, -1.0], [0.0, 2.0]])).mean, [0.0, 1.0])  # (C, T) of a 1-D conv
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
-        channel_stats(torch.zeros(2, 2))
+        channel_stats(torch.zeros(2))
 
 
 def test_predict_probabilities_and_topk() -> None:

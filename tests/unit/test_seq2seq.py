@@ -256,7 +256,9 @@ def test_trained_bundle_saves_and_loads_with_identical_output(reverse_bundle: Bu
     weights = (folder / WEIGHTS_FILE).read_bytes()
     with pytest.raises(ValueError, match="says vocab_size 40 and num_classes 41 but its vocabulary has 41 tokens"):
         bundle_from_files(json.dumps({**card, "vocab_size": 40}).encode(), weights)
-    with pytest.raises(ValueError, match="modality must be 'image', 'text', 'sequence' or 'seq2seq', got 'video'"):
+    with pytest.raises(
+        ValueError, match="modality must be 'image', 'text', 'sequence', 'seq2seq' or 'audio', got 'video'"
+    ):
         bundle_from_files(json.dumps({**card, "modality": "video"}).encode(), weights)
 
 

@@ -57,7 +57,7 @@ def test_example_indices_are_distinct_fixed_and_capped() -> None:
 
 
 def test_stats_refuse_other_objects() -> None:
-    with pytest.raises(TypeError, match="expected an image, text or sequence dataset, got list"):
+    with pytest.raises(TypeError, match="expected an image, text, sequence or audio dataset, got list"):
         dataset_stats([1, 2])  # type: ignore[arg-type]
 
 
