@@ -72,7 +72,24 @@ def _is_image_name(name: str) -> bool:
 # -- zip extraction ----------------------------------------------------------------------------
 
 
-def _check_member(info: zipfile.ZipInfo) -> str:
+def check_archive_size(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse an archive with more than :data:`MAX_FILES` members or :data:`MAX_UNCOMPRESSED_BYTES`
+    declared uncompressed (checked before anything is extracted: a zip bomb stops here).
+
+    Raises:
+        ValueError: either limit exceeded; the message gives the number and the limit.
+    """
+    if len(infos) > MAX_FILES:
+        raise ValueError(f"refusing the zip: it has {len(infos)} members; the limit is {MAX_FILES}")
+    declared = sum(info.file_size for info in infos)
+    if declared > MAX_UNCOMPRESSED_BYTES:
+        raise ValueError(
+            f"refusing the zip: it declares {declared / 2**20:.1f} MiB uncompressed; "
+            f"the limit is {MAX_UNCOMPRESSED_BYTES / 2**20:.0f} MiB"
+        )
+
+
+def check_member(info: zipfile.ZipInfo) -> str:
     """Return the member's name with ``/`` separators, or raise if extracting it is unsafe."""
     name = info.filename.replace("\\", "/")  # zips made on Windows may use backslashes
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
@@ -86,7 +103,7 @@ def _check_member(info: zipfile.ZipInfo) -> str:
     return name
 
 
-def _extract_to(zf: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, str]], target: Path) -> None:
+def extract_to(zf: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, str]], target: Path) -> None:
     """Stream ``members`` into ``target``, re-checking every resolved path and the real sizes."""
     base = target.resolve()
     written = 0
@@ -139,17 +156,10 @@ def extract_zip(zip_bytes: bytes, root: Path) -> Path:
         raise ValueError(f"not a valid zip archive ({err})") from err
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_FILES:
-            raise ValueError(f"refusing the zip: it has {len(infos)} members; the limit is {MAX_FILES}")
-        declared = sum(info.file_size for info in infos)
-        if declared > MAX_UNCOMPRESSED_BYTES:
-            raise ValueError(
-                f"refusing the zip: it declares {declared / 2**20:.1f} MiB uncompressed; "
-                f"the limit is {MAX_UNCOMPRESSED_BYTES / 2**20:.0f} MiB"
-            )
+        check_archive_size(infos)
         members = []
         for info in infos:
-            name = _check_member(info)  # every member, so one bad entry refuses the archive
+            name = check_member(info)  # every member, so one bad entry refuses the archive
             parts = PurePosixPath(name).parts
             if info.is_dir() or not parts or any(_hidden(p) for p in parts) or not _is_image_name(parts[-1]):
                 continue
@@ -161,7 +171,7 @@ def extract_zip(zip_bytes: bytes, root: Path) -> Path:
         uploads.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=uploads))
         try:
-            _extract_to(zf, members, partial)
+            extract_to(zf, members, partial)
             try:
                 partial.rename(dest)
             except OSError:

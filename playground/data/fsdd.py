@@ -56,7 +56,7 @@ import torch
 
 from playground.data.audio import AudioDataset
 from playground.data.base import DatasetUnavailableError, default_data_root, register_dataset
-from playground.data.folder import MAX_FILES, MAX_UNCOMPRESSED_BYTES, _check_member, _extract_to
+from playground.data.folder import check_archive_size, check_member, extract_to
 from playground.data.idx import reject_unknown_options, require_reachable
 from playground.modalities.audio.clips import AudioClips
 
@@ -216,18 +216,11 @@ def extract_recordings(archive: Path | IO[bytes], dest: Path) -> int:
         raise ValueError(f"{NAME}: not a valid zip archive ({err})") from err
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_FILES:
-            raise ValueError(f"refusing the zip: it has {len(infos)} members; the limit is {MAX_FILES}")
-        declared = sum(info.file_size for info in infos)
-        if declared > MAX_UNCOMPRESSED_BYTES:
-            raise ValueError(
-                f"refusing the zip: it declares {declared / 2**20:.1f} MiB uncompressed; "
-                f"the limit is {MAX_UNCOMPRESSED_BYTES / 2**20:.0f} MiB"
-            )
+        check_archive_size(infos)
         members: list[tuple[zipfile.ZipInfo, str]] = []
         seen: set[str] = set()
         for info in infos:
-            name = _check_member(info)  # every member, so one bad entry refuses the archive
+            name = check_member(info)  # every member, so one bad entry refuses the archive
             match = _ARCHIVE_MEMBER.fullmatch(name)
             if info.is_dir() or match is None:
                 continue
@@ -242,7 +235,7 @@ def extract_recordings(archive: Path | IO[bytes], dest: Path) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=dest.parent))
         try:
-            _extract_to(zf, members, partial)
+            extract_to(zf, members, partial)
             try:
                 partial.rename(dest)
             except OSError:

@@ -288,10 +288,12 @@ def test_extraction_refuses_unsafe_paths(bad_name: str, tmp_path: Path) -> None:
 
 def test_extraction_refuses_too_large_archives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = _tiny_archive(tmp_path / "fsdd.zip")
-    monkeypatch.setattr(fsdd_module, "MAX_UNCOMPRESSED_BYTES", 100)
+    import playground.data.folder as folder_module  # the limits are the image folder's, shared
+
+    monkeypatch.setattr(folder_module, "MAX_UNCOMPRESSED_BYTES", 100)
     with pytest.raises(ValueError, match=r"declares .* uncompressed"):
         fsdd_module.extract_recordings(archive, tmp_path / "out")
-    monkeypatch.setattr(fsdd_module, "MAX_FILES", 2)
+    monkeypatch.setattr(folder_module, "MAX_FILES", 2)
     with pytest.raises(ValueError, match="members; the limit is 2"):
         fsdd_module.extract_recordings(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists()
