@@ -247,7 +247,12 @@ if dataset is not None and split is not None:
     with c1:
         st.markdown(f"{dataset_stats(dataset).summary()}  \n{parts}")
         if dataset.info:
-            st.caption(" · ".join(f"{k}: {v}" for k, v in dataset.info.items()))
+            facts = " · ".join(f"{k}: {v}" for k, v in dataset.info.items())
+            if len(facts) > 300:  # e.g. FSDD's speakers, licence and recording notes: folded away
+                with st.expander("About this dataset (source, licence, facts)"):
+                    st.caption(facts)
+            else:
+                st.caption(facts)
         idx = example_indices(dataset, 12, seed=0)
         if isinstance(dataset, ImageDataset):
             grid = to_display(dataset.images[idx])  # (n, H, W[, 3]) in [0, 1]
