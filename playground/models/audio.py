@@ -1,4 +1,4 @@
-"""Audio classifiers: a small 2-D CNN on the log-mel spectrogram, and M5 on the raw waveform.
+"""Audio classifiers: a small 2-D CNN on the log-mel spectrogram, M5 on the raw waveform, and a CRNN.
 
 Every audio model takes the audio modality's input ``(B, 1, F, T)`` float32 (standardized; F mel
 bands / MFCCs / 1 for the waveform, T frames / samples; see
@@ -156,3 +156,78 @@ def m5(
     if weights is not None:
         raise ValueError(f"m5 has no pretrained weights {weights!r}; load a checkpoint instead")
     return M5(num_classes, input_bins, input_frames, channels)
+
+
+class CRNN(nn.Module):
+    """Convolutions, then a GRU over time: two conv blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool)
+    turn the spectrogram into a sequence of frame vectors (channels x remaining mel bands), a GRU
+    reads them left to right and its last hidden state feeds a linear head (Choi et al. 2017,
+    "Convolutional recurrent neural networks for music classification", https://arxiv.org/abs/1609.04243).
+
+    Args:
+        num_classes: outputs.
+        input_bins: F, mel bands, >= 4.
+        input_frames: T, frames, >= 4.
+        channels: filters of the first block (the second has 2x).
+        hidden_size: GRU units.
+
+    Input ``(B, 1, F, T)`` float32; output ``(B, num_classes)`` logits. ``self.rnn`` is the GRU
+    (``batch_first``), its input ``(B, T / 4, 2 * channels * (F / 4))``.
+
+    Raises:
+        ValueError: an input smaller than 4 x 4 or non-positive sizes.
+    """
+
+    def __init__(
+        self, num_classes: int, input_bins: int, input_frames: int, channels: int = 16, hidden_size: int = 64
+    ) -> None:
+        super().__init__()
+        if input_bins < 4 or input_frames < 4 or channels < 1 or hidden_size < 1:
+            raise ValueError(
+                f"crnn needs inputs of at least 4 x 4 and positive sizes, got {input_bins} x {input_frames}, "
+                f"channels {channels}, hidden_size {hidden_size}"
+            )
+        self.features = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(2 * channels),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.rnn = nn.GRU(2 * channels * (input_bins // 4), hidden_size, batch_first=True)
+        self.classifier = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)  # (B, C, F', T')
+        x = x.permute(0, 3, 1, 2).flatten(2)  # (B, T', C * F'): one vector per remaining frame
+        _, h = self.rnn(x)  # h: (1, B, H), the last step's hidden state
+        return self.classifier(h[-1])
+
+
+@register_model(
+    "crnn",
+    family="rnn",
+    modality="audio",
+    source="Choi et al. 2017, Convolutional recurrent neural networks for music classification, "
+    "https://arxiv.org/abs/1609.04243",
+    description="A CRNN: two conv blocks over the log-mel spectrogram, then a GRU that reads the frames in time.",
+    defaults={"features": "log_mel", "channels": 16, "hidden_size": 64},
+    choices={"features": ("log_mel", "mfcc"), "channels": (8, 16, 32), "hidden_size": (32, 64, 128)},
+)
+def crnn(
+    num_classes: int = 10,
+    *,
+    input_bins: int = 40,
+    input_frames: int = 101,
+    features: str = "log_mel",
+    channels: int = 16,
+    hidden_size: int = 64,
+    weights: str | None = None,
+) -> nn.Module:
+    _check_features("crnn", features, ("log_mel", "mfcc"))
+    if weights is not None:
+        raise ValueError(f"crnn has no pretrained weights {weights!r}; load a checkpoint instead")
+    return CRNN(num_classes, input_bins, input_frames, channels, hidden_size)

@@ -107,3 +107,17 @@ def test_train_audio_on_a_held_out_speaker(app: MakeApp, runs_dir: Path) -> None
     assert len(job.split.val_indices) == 500  # every clip of theo
     accuracy = job.result.metrics["val_accuracy"]
     assert [m.value for m in at.metric if m.label == "Validation accuracy"] == [f"{accuracy:.2%}"]
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])
+def test_every_page_handles_an_audio_crnn(app: MakeApp, entry) -> None:
+    """A CRNN (an audio model of the rnn family): no page mistakes it for a text or sequence RNN."""
+    from playground.bundle import create_bundle_from_preprocessing
+
+    pre = load_bundle(AUDIO_CNN).preprocessing
+    at = app(entry.path)
+    at.session_state["active_model"] = ActiveModel(
+        create_bundle_from_preprocessing("crnn", pre, list("0123456789")), "test"
+    )
+    at.run()
+    assert_clean(at)

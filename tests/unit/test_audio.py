@@ -169,15 +169,15 @@ def test_audio_is_a_registered_modality_with_explain_hooks() -> None:
     assert isinstance(clips, AudioClips) and clips.sample_rate == RATE and len(clips) == 1
 
 
-def _two_tone_bundle() -> tuple[object, AudioPreprocessing]:
-    """An audio_cnn taught in a few steps to tell a 300 Hz tone from a 2 kHz one."""
+def _two_tone_bundle(architecture: str = "audio_cnn") -> tuple[object, AudioPreprocessing]:
+    """A model (default audio_cnn) taught in a few steps to tell a 300 Hz tone from a 2 kHz one."""
     torch.manual_seed(0)
     waves = [tone(300, 1.0, amplitude=a) for a in (0.2, 0.5, 0.8)] + [
         tone(2000, 1.0, amplitude=a) for a in (0.2, 0.5, 0.8)
     ]
     clips = clips_of(*waves)
     pre = fit_audio_preprocessing(clips, None, None)
-    bundle = create_bundle_from_preprocessing("audio_cnn", pre, ["low", "high"])
+    bundle = create_bundle_from_preprocessing(architecture, pre, ["low", "high"])
     x, y = pre.model_input(clips), torch.tensor([0, 0, 0, 1, 1, 1])
     optimizer = torch.optim.Adam(bundle.model.parameters(), lr=1e-2)
     bundle.model.train()
@@ -234,3 +234,18 @@ def test_feature_maps_over_time_and_frequency_and_filters_as_frequency_responses
         hparams={"features": "waveform"},
     )
     assert next(n for n, _ in conv1d_layers(m5.model)) == "features.0"
+
+
+def test_crnn_reads_the_frames_with_a_gru_and_learns_two_tones() -> None:
+    bundle, pre = _two_tone_bundle("crnn")
+    model = bundle.model.eval()  # type: ignore[attr-defined]
+    assert isinstance(model.rnn, torch.nn.GRU) and model.rnn.input_size == 32 * (pre.bins // 4)
+    low, high = predict_audio(bundle, tone(300, 1.0), RATE), predict_audio(bundle, tone(2000, 1.0), RATE)  # type: ignore[arg-type]
+    assert (low.prediction.label, high.prediction.label) == ("low", "high")
+    with pytest.raises(ValueError, match="crnn takes"):
+        create_bundle_from_preprocessing(
+            "crnn",
+            fit_audio_preprocessing(clips_of(tone(500, 1.0)), None, {"features": "waveform"}),
+            ["a"],
+            hparams={"features": "waveform"},
+        )
