@@ -29,7 +29,7 @@ import torch
 from playground.core.device import model_device
 from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.preprocessing import AudioPreprocessing
-from playground.robustness.sweep import SweepPoint, SweepResult, _clean_scores, _Progress
+from playground.robustness.sweep import SweepPoint, SweepResult, _clean_scores, _Progress, score_point
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
@@ -225,22 +225,11 @@ def _sweep_point(
     seed: int,
     progress: _Progress,
 ) -> SweepPoint | None:
-    """One (perturbation, severity) point over all batches, or None when a stop cut it short."""
+    """One (perturbation, severity) point over all batches of clips, or None when a stop cut it short."""
     from playground.robustness.perturbations.audio import perturb_audio
 
-    n = sum(len(y) for _, y, _ in batches)
-    correct = conf = flips = 0.0
-    for i, (waveforms, y, clean_probs) in enumerate(batches):
-        if progress.should_stop():
-            return None
-        if (name, severity) in identities:
-            probs = clean_probs
-        else:
-            perturbed = perturb_audio(name, waveforms, severity, seed + i, sample_rate=pre.sample_rate)
-            probs = _classify(bundle, pre, perturbed)
-        pred = probs.argmax(dim=-1)
-        correct += float((pred == y).sum())
-        flips += float((pred != clean_probs.argmax(dim=-1)).sum())
-        conf += float(probs.gather(1, y[:, None]).sum())
-        progress.tick(f"{name} at severity {severity:g}")
-    return SweepPoint(name, severity, correct / n, conf / n, flips / n, n)
+    def perturbed_probs(i: int, waveforms: torch.Tensor) -> torch.Tensor:
+        perturbed = perturb_audio(name, waveforms, severity, seed + i, sample_rate=pre.sample_rate)
+        return _classify(bundle, pre, perturbed)
+
+    return score_point(batches, name, severity, identities, progress, perturbed_probs)

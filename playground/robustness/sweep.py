@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -334,18 +334,47 @@ def _sweep_point(
     seed: int,
     progress: _Progress,
 ) -> SweepPoint | None:
-    """One (perturbation, severity) point over all batches, or None when a stop cut it short."""
+    """One (perturbation, severity) point over all image batches, or None when a stop cut it short."""
     from playground.robustness.perturbations.base import perturb_images
 
+    return score_point(
+        batches,
+        name,
+        severity,
+        identities,
+        progress,
+        lambda i, pixels: _classify(net, perturb_images(name, pixels, severity, seed + i)),
+    )
+
+
+def score_point(
+    batches: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    name: str,
+    severity: float,
+    identities: set[tuple[str, float]],
+    progress: _Progress,
+    perturbed_probs: Callable[[int, torch.Tensor], torch.Tensor],
+) -> SweepPoint | None:
+    """Accuracy, mean true-class confidence and flip rate of one (perturbation, severity) point.
+
+    The one scoring loop of every modality's sweep (images here, audio in ``audio_sweep``).
+
+    Args:
+        batches: ``(inputs, targets (b,) int64, clean_probs (b, K))`` per batch.
+        name, severity: the point.
+        identities: points that leave inputs unchanged; their batches reuse ``clean_probs``.
+        progress: ticked once per batch; a stop request ends the point early.
+        perturbed_probs: ``(batch index, inputs) -> (b, K)`` probabilities on the perturbed inputs.
+
+    Returns:
+        The point, or ``None`` when a stop cut it short.
+    """
     n = sum(len(y) for _, y, _ in batches)
     correct = conf = flips = 0.0
-    for i, (pixels, y, clean_probs) in enumerate(batches):
+    for i, (inputs, y, clean_probs) in enumerate(batches):
         if progress.should_stop():
             return None
-        if (name, severity) in identities:
-            probs = clean_probs
-        else:
-            probs = _classify(net, perturb_images(name, pixels, severity, seed + i))
+        probs = clean_probs if (name, severity) in identities else perturbed_probs(i, inputs)
         pred = probs.argmax(dim=-1)  # (b,)
         correct += float((pred == y).sum())
         flips += float((pred != clean_probs.argmax(dim=-1)).sum())
