@@ -17,6 +17,7 @@ from playground.cli.common import (
     check_top_k,
     print_result,
     read_input_file,
+    top_k_from_probs,
     top_k_json,
 )
 
@@ -87,7 +88,7 @@ def _predict_audio(bundle: Any, data: bytes, filename: str, top_k: int) -> tuple
     decoded = decode_audio(data, name=filename)
     result = predict_audio(bundle, decoded.waveform, decoded.sample_rate, top_k=top_k)
     windows = [
-        {"start_s": round(float(start), 3), **top_k_json(_ranked(bundle, probs, 1))[0]}
+        {"start_s": round(float(start), 3), **top_k_from_probs(probs, bundle.labels, 1)[0]}
         for start, probs in zip(result.window_starts_s.tolist(), result.window_probs, strict=True)
     ]
     audio = {
@@ -99,13 +100,6 @@ def _predict_audio(bundle: Any, data: bytes, filename: str, top_k: int) -> tuple
         "windows": windows,
     }
     return result.prediction, audio
-
-
-def _ranked(bundle: Any, probs: Any, k: int) -> Any:
-    from playground.inspection.predict import TopK
-
-    values, indices = probs.topk(min(k, probs.numel()))
-    return [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values, indices, strict=True)]
 
 
 def _predict_file(bundle: Any, data: bytes, filename: str, top_k: int) -> Any:

@@ -96,13 +96,13 @@ def predict_pixels(bundle: Bundle, pixels: torch.Tensor, top_k: int = 5) -> list
 def _rank(bundle: Bundle, logits: torch.Tensor, top_k: int) -> list[Prediction]:
     """``(B, K)`` logits -> one :class:`Prediction` per row (no pixels)."""
     probs = logits.softmax(dim=-1)
-    k = min(top_k, probs.shape[-1])
-    values, indices = probs.topk(k, dim=-1)
-    out = []
-    for i in range(logits.shape[0]):
-        ranked = [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values[i], indices[i], strict=True)]
-        out.append(Prediction(probs[i], logits[i], ranked))
-    return out
+    return [Prediction(probs[i], logits[i], _ranked(bundle, probs[i], top_k)) for i in range(logits.shape[0])]
+
+
+def _ranked(bundle: Bundle, probs: torch.Tensor, top_k: int) -> list[TopK]:
+    """The ``top_k`` most probable classes of ``(K,)`` probabilities, most probable first."""
+    values, indices = probs.topk(min(top_k, probs.shape[-1]))
+    return [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values, indices, strict=True)]
 
 
 def _text_preprocessing(bundle: Bundle) -> TextPreprocessing:
@@ -303,10 +303,7 @@ def predict_audio(
     logits = torch.cat([model(chunk.to(model_device(model))).float().cpu() for chunk in x.split(TEXT_BATCH_SIZE)])
     probs = logits.softmax(dim=-1)  # (W, K)
     mean = probs.mean(dim=0)
-    k = min(top_k, mean.numel())
-    values, indices = mean.topk(k)
-    ranked = [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values, indices, strict=True)]
-    prediction = Prediction(mean, logits.mean(dim=0), ranked)
+    prediction = Prediction(mean, logits.mean(dim=0), _ranked(bundle, mean, top_k))
     return AudioPrediction(
         prediction=prediction,
         features=x[0].cpu(),

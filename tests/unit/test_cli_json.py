@@ -456,6 +456,20 @@ def test_predict_image_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert text["top_k"][0]["label"] == "valid"
 
 
+def test_predict_audio_clips_of_any_format_and_length(capsys: pytest.CaptureFixture[str]) -> None:
+    model = str(ROOT / "assets/checkpoints/audio_cnn-fsdd")
+    mp3 = run_json(capsys, "predict", "--model", model, "--input", str(ROOT / "assets/samples/audio/three_theo.mp3"))
+    assert mp3["top_k"][0]["label"] == "3" and mp3["audio"]["format"].startswith("MP3")
+    assert mp3["audio"]["padded"] and len(mp3["audio"]["windows"]) == 1
+    long = run_json(
+        capsys, "predict", "--model", model, "--input", str(ROOT / "assets/samples/audio/one_four_nine_espeak_f5.flac")
+    )
+    windows = long["audio"]["windows"]
+    assert not long["audio"]["padded"] and len(windows) > 5 and long["audio"]["seconds"] > 5
+    assert [w["start_s"] for w in windows[:3]] == [0.0, 0.5, 1.0]  # 1 s windows every 0.5 s
+    check_shared(mp3, [str(d) for d in range(10)])
+
+
 def test_predict_and_attention_of_a_seq2seq_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from playground.training.seq2seq import train_seq2seq
 
