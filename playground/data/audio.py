@@ -85,3 +85,19 @@ class AudioDataset:
     def class_counts(self) -> list[int]:
         """Number of examples per class, index-aligned with ``classes``."""
         return torch.bincount(self.targets, minlength=len(self.classes)).tolist()
+
+
+def duration_facts(lengths: torch.Tensor, sample_rate: int) -> dict[str, float]:
+    """Clip durations for a dataset's ``info``: min, median, 95th percentile and max, in seconds (ms precision).
+
+    Args:
+        lengths: ``(N,)`` int64 samples per clip, N >= 1.
+        sample_rate: Hz.
+    """
+    seconds = lengths.to(torch.float64) / sample_rate
+    return {
+        "min": round(float(seconds.min()), 3),
+        "median": round(float(seconds.median()), 3),
+        "p95": round(float(torch.quantile(seconds, 0.95)), 3),
+        "max": round(float(seconds.max()), 3),
+    }

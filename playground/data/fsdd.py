@@ -54,7 +54,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from playground.data.audio import AudioDataset
+from playground.data.audio import AudioDataset, duration_facts
 from playground.data.base import DatasetUnavailableError, default_data_root, register_dataset
 from playground.data.folder import check_archive_size, check_member, extract_to
 from playground.data.idx import reject_unknown_options, require_reachable
@@ -394,7 +394,6 @@ def fsdd(
         )
     val, rule = _val_indices(raw, split)
     speakers = sorted(set(raw.speakers))
-    seconds = raw.lengths.to(torch.float64) / SAMPLE_RATE
     info = {
         "copy": copy,
         "licence": LICENCE,
@@ -406,12 +405,7 @@ def fsdd(
         "split": split,
         "validation": rule,
         "n_val": len(val),
-        "duration_s": {
-            "min": round(float(seconds.min()), 3),
-            "median": round(float(seconds.median()), 3),
-            "p95": round(float(torch.quantile(seconds, 0.95)), 3),
-            "max": round(float(seconds.max()), 3),
-        },
+        "duration_s": duration_facts(raw.lengths, SAMPLE_RATE),
     }
     return AudioDataset(
         name=NAME,

@@ -37,7 +37,7 @@ import soundfile as sf
 import torch
 
 from playground.data import fsdd
-from playground.data.audio import AudioDataset
+from playground.data.audio import AudioDataset, duration_facts
 from playground.data.base import DatasetUnavailableError, register_dataset
 from playground.data.idx import reject_unknown_options
 from playground.modalities.audio.clips import AudioClips
@@ -201,7 +201,6 @@ def spoken_words(root: Path | None = None, *, split: str = "random", **unknown: 
     raw = _read(base)
     val, rule = _val_indices(raw, split)
     voices = sorted(set(raw.voices))
-    seconds = raw.lengths.to(torch.float64) / SAMPLE_RATE
     info = {
         "synthetic": True,
         "copy": f"FLAC copy in {base}",
@@ -214,11 +213,7 @@ def spoken_words(root: Path | None = None, *, split: str = "random", **unknown: 
         "split": split,
         "validation": rule,
         "n_val": 0 if val is None else len(val),
-        "duration_s": {
-            "min": round(float(seconds.min()), 3),
-            "median": round(float(seconds.median()), 3),
-            "max": round(float(seconds.max()), 3),
-        },
+        "duration_s": duration_facts(raw.lengths, SAMPLE_RATE),
     }
     return AudioDataset(
         name=NAME,
