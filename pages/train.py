@@ -38,6 +38,7 @@ from playground.figures.viz import (
 )
 from playground.modalities.text.tokenizer import TokenizerOptions
 from playground.models import MODELS
+from playground.runner.launcher import prepare_standby
 from playground.runner.run_job import RunJob
 from playground.runner.spec import RunSpec
 from playground.training.evaluate import mistakes
@@ -126,6 +127,7 @@ def on_arch_change() -> None:
 
 ensure_app_entry()
 st.title("Train")
+prepare_standby(default_runs_dir())  # a worker imports torch now, so that "Train" starts at once
 # The form's defaults; kept in session state so the form survives visits to other pages (see
 # ui.state.keep_widget_state). Widgets below take their values from here, not from `value=`.
 for key, default in TRAIN_FORM_DEFAULTS.items():

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+
+# No standby workers (playground.runner.standby) in tests: each would hold ~0.8 GB for 10 minutes
+# after its test. tests/unit/test_standby.py turns them on for itself and stops what it started.
+os.environ["PLAYGROUND_STANDBY"] = "0"
 
 
 @pytest.fixture

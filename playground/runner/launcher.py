@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from playground.runner import standby
 from playground.runner.folder import LOG_FILE, RunFolder, list_runs, now, queue_order
 from playground.runner.spec import RunSpec
 
@@ -85,25 +86,57 @@ def schedule(runs_dir: Path, *, limit: int | None = None) -> list[RunFolder]:
 
 
 def _launch(run: RunFolder) -> None:
-    """Start ``python -m playground.runner.worker <folder>`` in its own process group."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    with open(run.path / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(
-            worker_command(run),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=PROJECT_ROOT,
-            env=env,
-            start_new_session=True,  # its own process group: a stop reaches it and its children
-        )
-    _children[proc.pid] = proc
+    """Start ``run``'s worker in its own process group: a standby's (see :mod:`.standby`), else a new one."""
+    spec = _readable_spec(run)
+    pid = None
+    if spec is not None and spec.world_size == 1 and standby.enabled():
+        pid = standby.claim(run.path.parent, run.path, spec.code_version)
+    if pid is None:
+        with open(run.path / LOG_FILE, "ab") as log:
+            proc = subprocess.Popen(
+                worker_command(run),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=PROJECT_ROOT,
+                env=_worker_env(),
+                start_new_session=True,  # its own process group: a stop reaches it and its children
+            )
+        _children[proc.pid] = proc
+        pid = proc.pid
     status = run.raw_status().get("status")
     if status == "queued":  # unless the worker has already written its own
-        run.write_status("running", pid=proc.pid, pgid=proc.pid, started=now())
+        run.write_status("running", pid=pid, pgid=pid, started=now())
     else:
-        run.write_status(status or "running", pgid=proc.pid)
+        run.write_status(status or "running", pgid=pid)
+
+
+def _readable_spec(run: RunFolder) -> RunSpec | None:
+    try:
+        return run.spec()
+    except ValueError:
+        return None  # the worker records an unreadable spec as the run's failure
+
+
+def prepare_standby(runs_dir: Path) -> None:
+    """Make sure a standby waits for ``runs_dir``'s next run, unless ``$PLAYGROUND_STANDBY`` is ``0``.
+
+    The Train page calls this when it opens and every worker when its run ends; not when a run
+    starts, where the standby's seconds of imports would slow that run's first epoch.
+    """
+    if not standby.enabled():
+        return
+    with _queue_lock(Path(runs_dir)):  # two pages opening at once start one standby
+        if not standby.waiting(runs_dir):
+            proc = standby.spawn(Path(runs_dir), _worker_env(), PROJECT_ROOT)
+            _children[proc.pid] = proc
+
+
+def _worker_env() -> dict[str, str]:
+    """This process's environment with the project on ``PYTHONPATH`` (the worker imports ``playground``)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def worker_command(run: RunFolder) -> list[str]:

@@ -10,6 +10,7 @@ it to stop: it finishes the batch, saves the last good weights and writes ``stop
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import sys
@@ -104,10 +105,15 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the folder given, then start the next queued run of the same runs folder."""
+    """Entry point: run the folder given, then start the next queued run of the same runs folder.
+
+    ``--standby <runs folder>`` imports everything first and then waits for a launcher to hand it a
+    run (:mod:`playground.runner.standby`); it exits without running anything when it retires.
+    """
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m playground.runner.worker <run folder>", file=sys.stderr)
+    standby = len(args) == 2 and args[0] == "--standby"
+    if len(args) != 1 and not standby:
+        print("usage: python -m playground.runner.worker [--standby <runs folder> | <run folder>]", file=sys.stderr)
         return 2
     stop_event = threading.Event()
     # First of all, before the seconds that importing torch takes: a Stop pressed at once is a stop.
@@ -116,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from playground.runner.folder import RunFolder
 
-    folder = Path(args[0])
+    if standby:
+        taken = _wait_as_standby(Path(args[1]), stop_event)
+        if taken is None:
+            return 0
+        folder = taken
+    else:
+        folder = Path(args[0])
     if RunFolder(folder).raw_status().get("stop_requested"):
         stop_event.set()
     with contextlib.suppress(ValueError):  # an unreadable spec is recorded by run_worker as the failure
@@ -130,10 +142,31 @@ def main(argv: list[str] | None = None) -> int:
         leave()
     context = context_from_env()
     if context is None or context.is_main:
-        from playground.runner.launcher import schedule
+        from playground.runner.launcher import prepare_standby, schedule
 
         schedule(folder.parent)  # this run's slot is free now
+        prepare_standby(folder.parent)  # and the next run, whoever starts it, starts at once
     return 0 if status in ("done", "stopped") else 1
+
+
+def _wait_as_standby(runs_dir: Path, stop_event: threading.Event) -> Path | None:
+    """Import what a run needs, wait for a run folder, and send this process's output to its log."""
+    for module in ("playground.data", "playground.runner.execute", "playground.training"):
+        importlib.import_module(module)  # the seconds a run would wait for: torchvision, scikit-learn, the library
+    from playground.runner.folder import LOG_FILE
+    from playground.runner.spec import code_version
+    from playground.runner.standby import wait_for_run
+
+    folder = wait_for_run(runs_dir, stop_event, code_version=code_version())
+    if folder is None:
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log = os.open(folder / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log, 1)  # from here on, this process writes where a fresh worker of this run would
+    os.dup2(log, 2)
+    os.close(log)
+    return folder
 
 
 if __name__ == "__main__":
