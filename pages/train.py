@@ -6,12 +6,14 @@ dataset's own preferred values (``train_defaults``, ``tokenizer_defaults``).
 """
 
 import hashlib
+import os
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from playground.bundle import default_runs_dir
 from playground.data import (
@@ -353,6 +355,23 @@ if modality == "image":
     flip = c1.checkbox("Augment: horizontal flip", key="t_flip")
     crop = c2.checkbox("Augment: random crop", key="t_crop")
     rotation = float(c3.slider("Augment: rotation (degrees)", 0, 45, key="t_rot"))
+nproc = int(
+    st.number_input(
+        "Processes (data-parallel)",
+        1,
+        max(os.cpu_count() or 1, torch.cuda.device_count()),
+        key="t_nproc",
+        help="Above 1 the run trains under torchrun with PyTorch's DistributedDataParallel: gloo on the CPU, "
+        "nccl with one GPU per process on CUDA. Rank 0 writes the metrics and the checkpoint.",
+    )
+)
+if nproc > 1:
+    st.caption(
+        f"Each of the {nproc} processes takes {batch_size} / {nproc} ≈ {batch_size / nproc:.1f} examples of every "
+        f"batch of {batch_size}, and the gradients are averaged, so the run follows the batch size you set. "
+        "BatchNorm layers use statistics over the whole batch on CUDA (SyncBatchNorm) and over each process's "
+        "share on the CPU."
+    )
 augment_audio = False
 if modality == "audio":
     augment_audio = st.checkbox(
@@ -391,6 +410,7 @@ if start and split is not None and dataset is not None:
             device=device,
             amp=amp,
             freeze_backbone=freeze,
+            nproc_per_node=nproc,
         )
         # The run trains in a worker process of its own (the server stays free for every user);
         # its folder under the runs directory is what this page and the Runs page read.

@@ -43,6 +43,7 @@ TRAIN_FORM_DEFAULTS: dict[str, object] = {
     "t_wd": 0.0,
     "t_device": "auto",
     "t_amp": False,
+    "t_nproc": 1,
     "t_flip": False,
     "t_crop": False,
     "t_rot": 0,

@@ -5,6 +5,7 @@ torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` (and the rendezvous) i
 environment. :func:`context_from_env` reads them; ``training.train`` then:
 
 * joins the process group (gloo on the CPU, nccl on CUDA, one GPU per local rank);
+* on CUDA, turns BatchNorm layers into SyncBatchNorm (:func:`sync_batchnorm`);
 * wraps the model in ``DistributedDataParallel``, which averages the gradients over the ranks in
   the backward pass (``torch.nn.parallel.DistributedDataParallel``);
 * draws the same shuffled order on every rank (the same seeded generator) and gives each rank its
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,19 @@ def join(context: DistributedContext, device: torch.device) -> torch.device:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device
+
+
+def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """On CUDA, ``model`` with every BatchNorm layer as a ``SyncBatchNorm`` (statistics over the global batch).
+
+    ``torch.nn.SyncBatchNorm.convert_sync_batchnorm`` replaces the layers in place (the same
+    parameters and buffers, the same state-dict keys, so a checkpoint loads into the plain model).
+    Elsewhere ``model`` is returned as it is: PyTorch's SyncBatchNorm runs on GPUs only, so on the
+    CPU (gloo) each rank normalises with its own slice's statistics (batch / N examples).
+    """
+    if device.type != "cuda" or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return model
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
 def leave() -> None:

@@ -27,7 +27,15 @@ from torch.nn.parallel import DistributedDataParallel
 
 from playground.core.device import cpu_threads, pick_device
 from playground.training.config import TrainConfig
-from playground.training.distributed import AgreedStop, DistributedContext, all_sum, context_from_env, join, shard
+from playground.training.distributed import (
+    AgreedStop,
+    DistributedContext,
+    all_sum,
+    context_from_env,
+    join,
+    shard,
+    sync_batchnorm,
+)
 from playground.training.evaluate import Evaluation, evaluate_batches
 from playground.training.inputs import EncodedInputs, ImageInputs, PreparedInputs, model_inputs
 from playground.training.skeleton import (
@@ -293,6 +301,7 @@ class _ClassificationTask:
         self.forward: nn.Module = self.model
         if context is not None:
             device_ids = [device.index] if device.type == "cuda" else None
+            self.model = bundle.model = sync_batchnorm(self.model, device)
             self.forward = DistributedDataParallel(self.model, device_ids=device_ids)
         self.generator, self.autocast_dtype = generator, autocast_dtype
         self.num_classes = len(split.dataset.classes)

@@ -19,6 +19,8 @@ from playground.bundle import CARD_FILE, WEIGHTS_FILE, create_bundle
 from playground.inspection.features import conv_layers
 from playground.inspection.predict import predict_image
 from playground.modalities.image.decode import decode_image, get_sample
+from playground.runner.execute import execute
+from playground.runner.spec import RunSpec
 from ui.pages import PAGES
 
 MakeApp = Callable[..., AppTest]
@@ -129,6 +131,29 @@ def test_train_digits_saves_a_checkpoint_and_becomes_active(app: MakeApp, runs_d
     assert sidebar_active_model(at) == job.result.bundle.title
     assert [t.value for t in at.toast] == [f"Active model: {job.result.bundle.title}"]
     assert job.result.bundle.title.startswith("lenet5")
+
+
+def test_train_with_two_processes_runs_data_parallel_and_matches_one(app: MakeApp, runs_dir: Path) -> None:
+    at = app("pages/train.py")
+    at.selectbox(key="t_dataset").select("digits").run()
+    at.number_input(key="t_epochs").set_value(2)
+    at.select_slider(key="t_bs").set_value(64)
+    at.number_input(key="t_nproc").set_value(2).run()
+    assert any("Each of the 2 processes takes 64 / 2 ≈ 32.0 examples" in c.value for c in at.caption)
+    at.button(key="t_start").click().run()
+    assert_clean(at)
+    wait_for_job(at)
+    at.run()
+    assert_clean(at)
+    job = at.session_state["job"]
+    assert job.status == "done"
+    (folder,) = [p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    spec = RunSpec.from_json((folder / "spec.json").read_text())
+    assert spec.nproc_per_node == 2 and spec.config["batch_size"] == 64
+    one = execute(RunSpec.from_json(json.dumps({**json.loads(spec.to_json()), "nproc_per_node": 1})))
+    # the same global batches; the gradients of two halves averaged (DDP) against one pass: float rounding only
+    assert job.result.metrics["val_accuracy"] == pytest.approx(one.metrics["val_accuracy"], abs=0.02)
+    assert metric(at, "Validation accuracy") == f"{job.result.metrics['val_accuracy']:.2%}"
 
 
 def test_train_stop_button_stops_a_long_run(app: MakeApp, runs_dir: Path) -> None:

@@ -99,3 +99,24 @@ def test_two_nodes_on_localhost_train_one_model(tmp_path: Path) -> None:
 def test_bad_distributed_settings_are_refused(bad: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValueError):
         RunSpec.resolve("lenet5", "digits", **bad)
+
+
+def test_batchnorm_becomes_syncbatchnorm_on_cuda_only_and_keeps_its_checkpoint_keys() -> None:
+    from torch import nn
+
+    from playground.models.lenet import LeNet5
+    from playground.models.resnet_cifar import ResNetCIFAR
+    from playground.training.distributed import sync_batchnorm
+
+    model = ResNetCIFAR(num_classes=3)
+    keys = {k: v.clone() for k, v in model.state_dict().items()}
+    assert sync_batchnorm(model, torch.device("cpu")) is model  # gloo: SyncBatchNorm runs on GPUs only
+    assert not any(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+
+    converted = sync_batchnorm(model, torch.device("cuda"))  # conversion only: no GPU needed
+    batchnorms = [m for m in converted.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert batchnorms and all(isinstance(m, nn.SyncBatchNorm) for m in batchnorms)
+    state = converted.state_dict()
+    assert state.keys() == keys.keys() and max_difference(state, keys) == 0.0  # a checkpoint loads into plain BN
+    lenet = LeNet5()
+    assert sync_batchnorm(lenet, torch.device("cuda")) is lenet  # nothing to convert
