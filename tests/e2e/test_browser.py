@@ -344,7 +344,6 @@ def test_a_run_keeps_training_through_a_reload_and_shows_on_the_runs_page(
     app_server: App, page: Page, shoot: Shoot
 ) -> None:
     from playground.runner.folder import list_runs
-    from playground.runner.launcher import stop_run
 
     before = {r.name for r in list_runs(app_server.runs_dir)}
     open_page(page, page_url(app_server, "pages/train.py"))
@@ -367,8 +366,22 @@ def test_a_run_keeps_training_through_a_reload_and_shows_on_the_runs_page(
     while len(run.epochs()) <= seen:  # still training after the reload
         assert time.monotonic() < deadline and run.status()["status"] == "running", run.log_tail()
         time.sleep(0.2)
+    # Select the run (the newest, the table's first row) by its row marker: its curves and actions show.
+    table = page.locator('[data-testid="stDataFrame"]').first
+    box = table.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)  # the header row is 35 px, the first row below it
+    page.locator(".st-key-r_curves .js-plotly-plot").wait_for(timeout=60_000)
     shoot(page, "runs_live")
-    assert stop_run(run) == "signalled"
+    page.get_by_role("button", name="Stop").click()  # the page's Stop: SIGTERM to the worker
+    deadline = time.monotonic() + 60
     while run.status()["status"] == "running":
+        assert time.monotonic() < deadline, run.log_tail()
         time.sleep(0.2)
     assert run.status()["status"] == "stopped" and run.checkpoint() is not None
+    sidebar = page.locator('[data-testid="stSidebarUserContent"]')
+    assert sidebar.get_by_text("lenet5 · digits").count() == 0  # the session's default model, until ...
+    page.get_by_role("button", name="Use as the active model").click()
+    wait_idle(page)
+    sidebar.get_by_text("lenet5 · digits").first.wait_for(timeout=90_000)  # ... the run's is the active one
+    assert page_problems(page) == []
