@@ -356,7 +356,7 @@ if modality == "image":
     crop = c2.checkbox("Augment: random crop", key="t_crop")
     rotation = float(c3.slider("Augment: rotation (degrees)", 0, 45, key="t_rot"))
 nproc = int(
-    st.number_input(
+    st.columns(4)[0].number_input(
         "Processes (data-parallel)",
         1,
         max(os.cpu_count() or 1, torch.cuda.device_count()),
