@@ -12,6 +12,7 @@ from playground.models import MODELS
 from ui.pages import ensure_app_entry
 from ui.state import active_model, card_facts, model_summary, pretrained_bundle, set_active_model, show_error
 from ui.transformers import offer_transformers
+from ui.uploads import upload_limit_mb
 from ui.widgets import hparam_inputs
 
 
@@ -45,6 +46,7 @@ def build_image_model(name: str) -> None:
         type=["safetensors", "pt", "pth"],
         key=f"m_local_{name}",
         help="For example ImageNet weights downloaded on another machine. Read without unpickling code.",
+        max_upload_size=upload_limit_mb("weights"),
     )
     if st.button("Build and use this model", type="primary", key="m_build"):
         try:
@@ -139,9 +141,13 @@ with upload_tab:
         "`torch.load(weights_only=True)` — pickled code is refused) and, for a text model, its "
         "**tokenizer.json**."
     )
-    card_file = st.file_uploader("card.json", type=["json"], key="m_card")
-    weights_file = st.file_uploader("Weights", type=["safetensors", "pt", "pth"], key="m_weights_file")
-    tokenizer_file = st.file_uploader("tokenizer.json (text models only)", type=["json"], key="m_tokenizer")
+    card_file = st.file_uploader("card.json", type=["json"], key="m_card", max_upload_size=upload_limit_mb("json"))
+    weights_file = st.file_uploader(
+        "Weights", type=["safetensors", "pt", "pth"], key="m_weights_file", max_upload_size=upload_limit_mb("weights")
+    )
+    tokenizer_file = st.file_uploader(
+        "tokenizer.json (text models only)", type=["json"], key="m_tokenizer", max_upload_size=upload_limit_mb("json")
+    )
     clicked = st.button(
         "Load the uploaded checkpoint", disabled=card_file is None or weights_file is None, key="m_upload"
     )

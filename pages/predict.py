@@ -20,6 +20,7 @@ from playground.modalities.text.tokenizer import UNK_TOKEN
 from ui.audio import audio_predict_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, card_facts, set_current_image, show_error
+from ui.uploads import upload_limit_mb
 from ui.widgets import seq2seq_source, shorten, text_input_picker
 
 MAX_TOKENS_SHOWN = 400  # token chips drawn for one text; the rest is counted
@@ -73,7 +74,12 @@ def show_text_prediction(prediction: TextPrediction, max_length: int) -> None:
 
 def text_batch(bundle: Bundle) -> None:
     """Classify every row of one column of an uploaded CSV; bad rows are reported, not fatal."""
-    upload = st.file_uploader("A CSV file with a column of texts", type=["csv", "tsv", "txt"], key="p_csv")
+    upload = st.file_uploader(
+        "A CSV file with a column of texts",
+        type=["csv", "tsv", "txt"],
+        key="p_csv",
+        max_upload_size=upload_limit_mb("csv"),
+    )
     if upload is None:
         st.caption("One prediction per row; empty rows are reported. Download the results as CSV.")
         return
@@ -303,6 +309,7 @@ elif source == "Upload":
         type=["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"],
         accept_multiple_files=True,
         key="predict_uploads",
+        max_upload_size=upload_limit_mb("image"),
     )
     for upload in uploads or []:
         try:

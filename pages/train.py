@@ -57,6 +57,7 @@ from ui.state import (
     set_active_model,
     show_error,
 )
+from ui.uploads import upload_limit_mb
 from ui.widgets import NO_MODEBAR, hparam_inputs, shorten
 
 MODALITIES = {
@@ -172,7 +173,12 @@ run_options: dict[str, Any] = {}
 run_files: dict[str, bytes] = {}
 try:
     if dataset_name == "folder":
-        upload = st.file_uploader("A .zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"], key="t_zip")
+        upload = st.file_uploader(
+            "A .zip with one folder per class (e.g. cats/…, dogs/…)",
+            type=["zip"],
+            key="t_zip",
+            max_upload_size=upload_limit_mb("zip"),
+        )
         side = st.select_slider("Resize images to (px)", [32, 48, 64, 96, 128], value=64, key="t_zip_side")
         if upload is not None:
             data = upload.getvalue()
@@ -186,7 +192,10 @@ try:
             run_files = {"upload.zip": data}
     elif dataset_name == "text_csv":
         upload = st.file_uploader(
-            "A CSV file with a column of texts and a column of labels", type=["csv", "tsv", "txt"], key="t_csv"
+            "A CSV file with a column of texts and a column of labels",
+            type=["csv", "tsv", "txt"],
+            key="t_csv",
+            max_upload_size=upload_limit_mb("csv"),
         )
         if upload is not None:
             data = upload.getvalue()

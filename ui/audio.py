@@ -39,6 +39,7 @@ from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.modalities.audio.samples import list_audio_samples
 from playground.training.evaluate import Mistake
 from ui.state import show_error
+from ui.uploads import upload_limit_mb
 from ui.widgets import NO_MODEBAR
 
 SOURCES = ["Sample clip", "Upload", "Microphone"]
@@ -69,6 +70,7 @@ def audio_input_picker(key: str) -> tuple[DecodedAudio, str] | None:
             f"A clip ({', '.join(READABLE_FORMATS)}; up to {MAX_DURATION_S / 60:g} minutes)",
             type=None,  # decoding reads the content, not the name: an MP3 without extension works too
             key=f"{key}_upload",
+            max_upload_size=upload_limit_mb("audio"),
         )
         if upload is not None:
             data, name = upload.getvalue(), upload.name

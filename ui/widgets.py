@@ -25,6 +25,7 @@ from ui.state import (
     set_current_text,
     show_error,
 )
+from ui.uploads import upload_limit_mb
 
 #: How many examples of the model's dataset the text picker offers.
 TEXT_EXAMPLES = 50
@@ -89,7 +90,10 @@ def input_image_picker(bundle: Bundle, key: str) -> tuple[Image.Image, str]:
         return current.image, current.name
     if choice == "upload":
         upload = st.file_uploader(
-            "Image", type=["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"], key=f"{key}_up"
+            "Image",
+            type=["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"],
+            key=f"{key}_up",
+            max_upload_size=upload_limit_mb("image"),
         )
         if upload is None:
             st.info("Upload an image, or pick a sample.")
@@ -187,7 +191,12 @@ def text_input_picker(bundle: Bundle, key: str) -> str | None:
         return text
 
     if source == "upload":
-        upload = st.file_uploader("A plain-text file (.txt, UTF-8 or Windows-1252)", type=["txt"], key=f"{key}_upload")
+        upload = st.file_uploader(
+            "A plain-text file (.txt, UTF-8 or Windows-1252)",
+            type=["txt"],
+            key=f"{key}_upload",
+            max_upload_size=upload_limit_mb("text"),
+        )
         if upload is None:
             st.info("Upload a .txt file, or type some text.")
             return None

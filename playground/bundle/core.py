@@ -38,6 +38,7 @@ CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_VERSION = 1
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024  # uploads larger than 512 MiB are refused
+MAX_JSON_BYTES = 16 * 1024 * 1024  # card.json, tokenizer.json (a 50,000-token BPE tokenizer is ~3 MiB)
 
 
 def checkpoint_file_names() -> tuple[str, ...]:
@@ -384,9 +385,12 @@ def bundle_from_files(
         files: other checkpoint files by name; a text model needs ``tokenizer.json``.
 
     Raises:
-        ValueError: an invalid card, unknown architecture, a missing tokenizer, or weights that do
-            not fit.
+        ValueError: an invalid card, unknown architecture, a missing tokenizer, weights that do not
+            fit, or a card or other file over :data:`MAX_JSON_BYTES`.
     """
+    for name, data in {"card.json": card_json, **(files or {})}.items():
+        if len(data) > MAX_JSON_BYTES:
+            raise ValueError(f"{name} is {len(data) / 2**20:.0f} MiB; the limit is {MAX_JSON_BYTES // 2**20} MiB")
     try:
         raw = json.loads(card_json.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

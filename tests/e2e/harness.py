@@ -110,6 +110,8 @@ def start_app(
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.showErrorDetails",
+        "full",  # config.toml hides tracebacks from users; a failing test shows them
         *extra_args,
     ]
     app = App(f"http://127.0.0.1:{port}", runs_dir, log)

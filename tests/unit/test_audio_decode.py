@@ -311,6 +311,10 @@ def test_text_file_named_wav_is_refused_with_the_readable_formats() -> None:
 def test_empty_bytes_are_refused() -> None:
     with pytest.raises(AudioDecodeError, match="empty"):
         decode_audio(b"")
+    from playground.modalities.audio import decode
+
+    with pytest.raises(AudioDecodeError, match="201 MiB; audio files up to 200 MiB"):  # before any parsing
+        decode_audio(bytes(decode.MAX_AUDIO_BYTES + 2**20), name="huge.wav")
     with pytest.raises(ValueError, match="empty"):  # AudioDecodeError is a ValueError
         decode_clips(b"", "x.wav")
 

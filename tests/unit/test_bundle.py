@@ -160,6 +160,10 @@ def test_invalid_card_json_is_refused(tmp_path: Path) -> None:
         bundle_from_files(b"{not json", weights)
     with pytest.raises(ValueError, match="JSON object"):
         bundle_from_files(b"[1, 2]", weights)
+    with pytest.raises(ValueError, match=r"card\.json is 17 MiB; the limit is 16 MiB"):
+        bundle_from_files(b" " * (17 * 2**20), weights)
+    with pytest.raises(ValueError, match=r"tokenizer\.json is 17 MiB"):
+        bundle_from_files(b"{}", weights, files={"tokenizer.json": b" " * (17 * 2**20)})
 
 
 def test_create_bundle_refuses_bad_requests() -> None:

@@ -30,7 +30,8 @@ text, empty, corrupt, 0 frames  refused with :class:`AudioDecodeError`
 Limits (all refuse with :class:`AudioDecodeError`, checked from the header before the samples
 are decoded, and again while reading in case the header lies):
 
-* :data:`MAX_DURATION_S` = 600 s per upload.
+* :data:`MAX_DURATION_S` = 600 s per upload;
+* :data:`MAX_AUDIO_BYTES` = 200 MiB of encoded bytes (ten minutes of 48 kHz stereo 24-bit WAV is 165 MiB);
 * sample rates from :data:`MIN_RATE_HZ` = 1000 Hz to :data:`MAX_RATE_HZ` = 384000 Hz, for the
   file and for any resampling target.
 
@@ -63,6 +64,7 @@ READABLE_FORMATS: tuple[str, ...] = (
     "MP3",
 )
 MAX_DURATION_S = 600.0  # seconds per upload
+MAX_AUDIO_BYTES = 200 * 1024**2  # encoded bytes per upload
 MIN_RATE_HZ = 1000  # samples per second
 MAX_RATE_HZ = 384000
 
@@ -339,7 +341,8 @@ def decode_audio(
         ValueError: ``max_duration_s`` is not positive.
         AudioDecodeError: empty data, text, an unreadable container (AAC / M4A / WebM: the message
             names :data:`READABLE_FORMATS`), a corrupt or truncated header, no audio frames, a file
-            longer than ``max_duration_s``, or a file or target rate outside [1000, 384000] Hz.
+            longer than ``max_duration_s`` or larger than :data:`MAX_AUDIO_BYTES`, or a file or target
+            rate outside [1000, 384000] Hz.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"expected audio data as bytes, got {type(data).__name__}")
@@ -351,6 +354,10 @@ def decode_audio(
     data = bytes(data)
     if not data:
         raise AudioDecodeError(f"{shown} is empty; {_readable()}")
+    if len(data) > MAX_AUDIO_BYTES:
+        raise AudioDecodeError(
+            f"{shown} is {len(data) / 2**20:.0f} MiB; audio files up to {MAX_AUDIO_BYTES // 2**20} MiB are accepted"
+        )
 
     try:
         sound = sf.SoundFile(io.BytesIO(data))
