@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 
 from playground.bundle import Bundle
+from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
 from playground.data.text_csv import csv_columns, read_text_csv
 from playground.figures.viz import to_display, topk_bar
@@ -126,7 +127,7 @@ def text_batch(bundle: Bundle) -> None:
     )
     st.download_button(
         "Download the predictions (CSV)",
-        table.to_csv(index=False).encode("utf-8"),
+        csv_bytes(table),  # the user's texts: formulas neutralised
         file_name=f"predictions-{upload.name.rsplit('.', 1)[0]}.csv",
         mime="text/csv",
         key="p_batch_download",

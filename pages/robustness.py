@@ -9,6 +9,7 @@ import torch
 
 from playground.bundle import Bundle, load_bundle
 from playground.bundle.runs import checkpoint_folders, list_checkpoints
+from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, split_dataset
 from playground.figures.viz import image_grid, sweep_figure, to_display, topk_bar
 from playground.inspection.predict import predict_pixels
@@ -276,7 +277,7 @@ with sweep_tab:
         st.dataframe(table, hide_index=True)
         st.download_button(
             "Download the table (CSV)",
-            table.to_csv(index=False).encode(),
+            csv_bytes(table),
             "robustness_sweep.csv",
             "text/csv",
             key="r_csv",
