@@ -121,7 +121,7 @@ def _readable_spec(run: RunFolder) -> RunSpec | None:
 def prepare_standby(runs_dir: Path) -> None:
     """Make sure a standby waits for ``runs_dir``'s next run, unless ``$PLAYGROUND_STANDBY`` is ``0``.
 
-    The Train page calls this when it opens and every worker when its run ends; not when a run
+    The Train page calls this when it opens, and a standby's run when it ends; not when a run
     starts, where the standby's seconds of imports would slow that run's first epoch.
     """
     if not standby.enabled():

@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         from playground.runner.launcher import prepare_standby, schedule
 
         schedule(folder.parent)  # this run's slot is free now
-        prepare_standby(folder.parent)  # and the next run, whoever starts it, starts at once
+        if standby:  # a run the app started (the CLI's runs never leave a standby behind)
+            prepare_standby(folder.parent)  # the next one starts at once
     return 0 if status in ("done", "stopped") else 1
 
 

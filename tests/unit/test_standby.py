@@ -110,3 +110,12 @@ def test_an_idle_standby_retires(tmp_path: Path) -> None:
     assert standby.wait_for_run(runs, threading.Event(), idle_timeout_s=0.2) is None
     assert time.monotonic() - t0 < 5
     assert standby.claim(runs, runs / "a", "") is None
+
+
+def test_a_run_started_without_a_standby_leaves_none_behind(standbys: Path) -> None:
+    """Runs the app did not hand to a standby (the CLI's data-parallel runs, a cold start) start none."""
+    run = start_run(RunSpec.resolve("lenet5", "digits", epochs=1), standbys)
+    wait_for(lambda: finished(run), timeout=120)
+    assert run.status()["status"] == "done"
+    time.sleep(0.5)
+    assert standby.waiting(standbys) == []
