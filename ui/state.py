@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.modalities.image.decode import load_sample
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
+from playground.runner.folder import recover_runs_folder
 from playground.runner.run_job import RunJob
 
 DEFAULT_MODEL = "efficientnet_lite0"
+log = logging.getLogger(__name__)
 
 #: The Train page's settings and their defaults. Streamlit forgets the state of widgets on pages
 #: that are not shown; these keys are carried across pages by :func:`keep_widget_state`.
@@ -92,6 +95,15 @@ def keep_widget_state() -> None:
 
 
 DEFAULT_SAMPLE = "cat"
+
+
+@st.cache_resource(show_spinner=False)
+def recover_runs_once(runs_dir: str) -> list[str]:
+    """Once per server process and runs folder: undo what saves killed with the last server left."""
+    done = recover_runs_folder(Path(runs_dir))
+    for line in done:
+        log.warning("interrupted save: %s", line)
+    return done
 
 
 @st.cache_resource(show_spinner="Loading pretrained weights…", max_entries=4)

@@ -31,6 +31,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from playground.core.modality import MODALITIES, InputPreprocessing, checkpoint_files
+from playground.core.processes import pid_alive
 from playground.modalities.image.preprocessing import Preprocessing
 from playground.models import MODELS, ModelSpec
 
@@ -166,7 +167,7 @@ class Bundle:
                     "a checkpoint only replaces an earlier checkpoint: give a new folder name"
                 )
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = folder.parent / _partial_name(folder.name, "tmp")
         tmp.mkdir()
         try:
             # safetensors refuses shared / non-contiguous storage: clone each tensor.
@@ -182,7 +183,7 @@ class Bundle:
             for name, data in self.preprocessing.files().items():
                 (tmp / name).write_bytes(data)
             if folder.exists():
-                old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
+                old = folder.parent / _partial_name(folder.name, "old")
                 os.replace(folder, old)
                 os.replace(tmp, folder)
                 shutil.rmtree(old, ignore_errors=True)
@@ -192,6 +193,49 @@ class Bundle:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return folder
+
+
+def _partial_name(name: str, kind: str) -> str:
+    """``.<name>.<kind>-<pid>-<random>``: a save's temporary sibling, named by the process that writes it."""
+    return f".{name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def recover_interrupted_saves(parent: Path) -> list[str]:
+    """Finish what saves into ``parent`` left when their process died (kill -9, a crash, a power cut).
+
+    :meth:`Bundle.save` writes ``.<name>.tmp-<pid>-*`` and, when it replaces a checkpoint, moves the
+    previous one to ``.<name>.old-<pid>-*`` for the moment between two renames. For each such folder
+    whose process is gone: a ``tmp`` is deleted (the save never finished); an ``old`` is moved back
+    to ``<name>`` when the process died between the renames (the previous checkpoint is the good
+    one), else deleted. Folders of live processes are left alone: their saves are still running.
+
+    Returns:
+        What was done, one line per folder (``"removed .x.tmp-…"``, ``"restored x"``).
+    """
+    parent = Path(parent)
+    done: list[str] = []
+    for partial in sorted(parent.glob(".*.tmp-*")) + sorted(parent.glob(".*.old-*")):
+        name, kind, writer = _parse_partial(partial.name)
+        if name is None or not partial.is_dir() or (writer is not None and pid_alive(writer)):
+            continue
+        target = parent / name
+        if kind == "old" and not target.exists():
+            os.replace(partial, target)
+            done.append(f"restored {name}")
+        else:
+            shutil.rmtree(partial, ignore_errors=True)
+            done.append(f"removed {partial.name}")
+    return done
+
+
+def _parse_partial(filename: str) -> tuple[str | None, str, int | None]:
+    """(checkpoint name, "tmp" | "old", writer's pid or None for the older pid-less names) of a save's sibling."""
+    for kind in ("tmp", "old"):
+        head, sep, tail = filename.rpartition(f".{kind}-")
+        if sep and head.startswith(".") and len(head) > 1:
+            pid = tail.split("-", 1)[0]
+            return head[1:], kind, int(pid) if "-" in tail and pid.isdigit() else None
+    return None, "", None
 
 
 def _json_default(value: Any) -> Any:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from playground.bundle.runs import RUN_CHECKPOINT
+from playground.core.processes import pid_alive
 from playground.runner.spec import RunSpec
 
 RunStatus = Literal["queued", "running", "done", "stopped", "failed", "cancelled"]
@@ -43,23 +44,6 @@ LOG_TAIL_LINES = 20
 def now(timespec: str = "seconds") -> str:
     """ISO-8601 UTC time, to the second (or ``timespec`` as :meth:`datetime.isoformat` takes it)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec=timespec)
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists and is not a zombie."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a finished child that nobody waited for yet is a zombie: it is not running
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -266,3 +250,23 @@ def list_runs(runs_dir: Path) -> list[RunFolder]:
         return []
     found = [RunFolder(p) for p in runs_dir.iterdir() if (p / SPEC_FILE).is_file() and not p.name.startswith(".")]
     return sorted(found, key=lambda r: (r.path / SPEC_FILE).stat().st_mtime_ns, reverse=True)
+
+
+def recover_runs_folder(runs_dir: Path) -> list[str]:
+    """On start: finish what saves interrupted by a dead process left in the runs folder and its runs.
+
+    :func:`playground.bundle.core.recover_interrupted_saves` on ``runs_dir`` (the CLI's checkpoints)
+    and on every folder in it (each run's ``checkpoint/``); the server calls it once when it starts.
+
+    Returns:
+        What was done, one line per folder.
+    """
+    from playground.bundle.core import recover_interrupted_saves
+
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    done = [f"{runs_dir.name}: {line}" for line in recover_interrupted_saves(runs_dir)]
+    for child in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        done += [f"{child.name}: {line}" for line in recover_interrupted_saves(child)]
+    return done

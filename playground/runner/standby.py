@@ -63,7 +63,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def waiting(runs_dir: Path) -> list[int]:
     """PIDs of live standbys of ``runs_dir`` that are importing or ready; files of dead ones are removed."""
-    from playground.runner.folder import pid_alive
+    from playground.core.processes import pid_alive
 
     found = []
     folder = _dir(runs_dir)
@@ -110,7 +110,7 @@ def claim(runs_dir: Path, run_folder: Path, code_version: str) -> int | None:
     A standby that imported another checkout than the one that wrote the spec (``code_version``) is
     passed over: the run must run the code its spec names.
     """
-    from playground.runner.folder import pid_alive
+    from playground.core.processes import pid_alive
 
     folder = _dir(runs_dir)
     for ready in sorted(folder.glob("*.ready")) if folder.is_dir() else []:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from test_runner import finished, wait_for
 
+from playground.core.processes import pid_alive
 from playground.runner import standby
-from playground.runner.folder import RunFolder, pid_alive
+from playground.runner.folder import RunFolder
 from playground.runner.launcher import prepare_standby, start_run, stop_run
 from playground.runner.spec import RunSpec
 from playground.runner.worker import run_worker
