@@ -189,3 +189,20 @@ def test_tensorboard_reads_the_runs_numbers(tmp_path: Path) -> None:
     assert logged == pytest.approx([e["val_accuracy"] for e in run.epochs()], abs=1e-6)
     assert [e.step for e in events.Scalars("epoch/train_loss")] == [1, 2]
     assert events.Scalars("batch/loss")  # the live loss curve too
+
+
+def test_two_seeded_runs_at_once_give_the_run_alone(tmp_path: Path) -> None:
+    """The seed alone decides a run's result, whoever else is training (each run is its own process)."""
+    spec = RunSpec.resolve("lenet5", "digits", epochs=2, seed=3, threads=1)
+    alone = start_run(spec, tmp_path / "alone", limit=1)
+    wait_for(lambda: finished(alone), timeout=120)
+    together = [start_run(spec, tmp_path / "together", limit=2) for _ in range(2)]
+    assert [r.status()["status"] for r in together] == ["running", "running"]  # started in the same moment
+    wait_for(lambda: all(finished(r) for r in together), timeout=120)
+    expected = alone.status()["metrics"]
+    for run in together:
+        metrics = run.status()["metrics"]
+        assert metrics["val_accuracy"] == expected["val_accuracy"] and metrics["val_loss"] == expected["val_loss"]
+        timing = ("seconds", "samples_per_s", "time")  # the only numbers that may differ
+        history = [{k: v for k, v in e.items() if k not in timing} for e in run.epochs()]
+        assert history == [{k: v for k, v in e.items() if k not in timing} for e in alone.epochs()]
