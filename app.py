@@ -7,7 +7,7 @@ and runs the page picked in the navigation. Pages live in ``pages/``; the logic 
 import streamlit as st
 
 from playground.bundle import default_runs_dir
-from ui.pages import mark_app_entry, navigation
+from ui.pages import mark_app_entry, navigation, set_page_config
 from ui.state import (
     active_model,
     card_facts,
@@ -18,7 +18,7 @@ from ui.state import (
     show_flash,
 )
 
-st.set_page_config(page_title="Deep Learning Playground", page_icon=":material/neurology:", layout="wide")
+set_page_config()
 
 recover_runs_once(str(default_runs_dir()))  # once per server: what saves killed with the last server left
 keep_widget_state()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
@@ -33,6 +34,18 @@ PAGES: list[PageEntry] = [
 _ENTRY_KEY = "_ran_through_app"
 
 
+FAVICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"  # scripts/make_favicon.py draws it
+
+
+def set_page_config() -> None:
+    """The app's title, wide layout and its own favicon (called first on every run).
+
+    A local favicon, because a ``:material/…`` icon (ours or a page's) makes every browser fetch
+    it from fonts.gstatic.com: the app makes no request to any other host.
+    """
+    st.set_page_config(page_title="Deep Learning Playground", page_icon=str(FAVICON), layout="wide")
+
+
 def navigation() -> StreamlitPage:
     """``st.navigation`` over :data:`PAGES` (called once per run by app.py)."""
     return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES])
@@ -54,5 +67,6 @@ def ensure_app_entry() -> None:
     """
     if st.session_state.pop(_ENTRY_KEY, False):
         return
+    set_page_config()  # before the navigation: else the browser takes the page's icon as the favicon
     navigation()
     st.rerun()

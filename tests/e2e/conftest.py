@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import App, BrowserMissingError, chromium_path, full_screenshot, launch_browser, start_app
+from harness import REQUESTS, App, BrowserMissingError, chromium_path, full_screenshot, launch_browser, start_app
 from playwright.sync_api import BrowserContext, Page
 
 
@@ -31,6 +31,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
     if missing is not None:
         pytest.fail(missing, pytrace=False)
     with launch_browser(tmp_path_factory.mktemp("chromium-profile")) as context:
+        context.on("request", lambda request: REQUESTS.append(request.url))
         yield context
 
 

@@ -27,6 +27,8 @@ from playwright.sync_api import BrowserContext, FloatRect, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Every URL the test browser asked for (conftest's browser records them; a test checks each is the app's).
+REQUESTS: list[str] = []
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -16,6 +16,7 @@ import pytest
 import torch
 from harness import (
     MAIN,
+    REQUESTS,
     ROOT,
     App,
     BrowserMissingError,
@@ -385,3 +386,82 @@ def test_a_run_keeps_training_through_a_reload_and_shows_on_the_runs_page(
     wait_idle(page)
     sidebar.get_by_text("lenet5 · digits").first.wait_for(timeout=90_000)  # ... the run's is the active one
     assert page_problems(page) == []
+
+
+HOSTILE = "<img src=x onerror=window.__xss=1>"  # what a user may type, or name a file or a folder
+HOSTILE_TOO = "</script><b>bold</b>"
+
+
+def assert_no_raw_tags(page: Page, where: str) -> None:
+    """The hostile strings were shown as text: no element came out of them, no script ran."""
+    assert page.evaluate("window.__xss") is None, f"{where}: a script from user text ran"
+    assert page.locator('img[src="x"]').count() == 0, f"{where}: an <img> from user text is in the DOM"
+    assert page.locator("b").filter(has_text="bold").count() == 0, f"{where}: a <b> from user text is in the DOM"
+
+
+def test_user_text_in_file_names_folder_names_and_csv_cells_is_never_html(
+    app_server: App, page: Page, tmp_path: Path
+) -> None:
+    import io
+    import zipfile
+
+    import pandas as pd
+
+    png = (ROOT / "assets" / "samples" / "coffee.jpg").read_bytes()
+    # a file name
+    open_page(page, page_url(app_server, "pages/predict.py"))
+    page.locator('[data-testid="stRadio"] label').filter(has_text="Upload").click()
+    file_input = page.locator("input[type=file]")
+    file_input.wait_for(state="attached")
+    wait_idle(page)
+    file_input.set_input_files({"name": f"{HOSTILE}{HOSTILE_TOO}.jpg", "mimeType": "image/jpeg", "buffer": png})
+    page.locator(f"{MAIN} h3").filter(has_text="bold").first.wait_for(timeout=90_000)  # the name, shown as text
+    wait_idle(page)
+    assert_no_raw_tags(page, "Predict, an uploaded file's name")
+
+    # class-folder names in a zip
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for label in (HOSTILE, HOSTILE_TOO.replace("/", "")):  # "/" separates folders in a zip
+            for i in range(3):
+                zf.writestr(f"{label}/{i}.jpg", png)
+    open_page(page, page_url(app_server, "pages/train.py"))
+    choose_option(page, "Dataset", "folder")
+    page.locator("input[type=file]").set_input_files(
+        {"name": "classes.zip", "mimeType": "application/zip", "buffer": archive.getvalue()}
+    )
+    page.get_by_text("class balance").first.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page_problems(page) == []
+    assert_no_raw_tags(page, "Train, class folders of a zip")
+
+    # cells of a CSV
+    texts = [HOSTILE, HOSTILE_TOO, "a fine film", "awful"] * 5  # 20 rows: enough for a validation part
+    rows = pd.DataFrame({"text": texts, "label": [HOSTILE, HOSTILE_TOO] * 10})
+    page.locator('[data-testid="stRadio"] label').filter(has_text="Text").first.click()
+    wait_idle(page)
+    choose_option(page, "Dataset", "text_csv")
+    page.locator("input[type=file]").set_input_files(
+        {"name": f"{HOSTILE}.csv", "mimeType": "text/csv", "buffer": rows.to_csv(index=False).encode()}
+    )
+    page.get_by_text("class balance").first.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert_no_raw_tags(page, "Train, an uploaded CSV's cells and name")
+
+    # a typed text: a Hugging Face model id on the Attention page (offline: refused, and the message names it)
+    open_page(page, page_url(app_server, "pages/attention.py"))
+    box = page.get_by_label("Or any Hugging Face model id", exact=False)
+    box.fill(HOSTILE + HOSTILE_TOO)
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Load this id").click()
+    page.locator('[data-testid="stAlertContentError"]').first.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert_no_raw_tags(page, "Attention, a typed model id")
+
+
+def test_the_browser_only_talks_to_the_app(app_server: App) -> None:
+    """Last in the module: every request of every test above went to the app's own host (offline first)."""
+    assert len(REQUESTS) > 50  # the tests above did run in this browser
+    foreign = sorted({url for url in REQUESTS if not url.startswith((app_server.url, "data:", "blob:"))})
+    assert foreign == [], foreign
