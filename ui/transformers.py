@@ -28,8 +28,9 @@ TEXT_TRANSFORMERS = {
 @st.cache_resource(show_spinner="Loading the model from Hugging Face…", max_entries=2)
 def _hf_bundle(model_id: str) -> Bundle:
     from playground.bundle.hf import hf_text_bundle  # transformers loads only when needed
+    from playground.models.hf import check_hub_model_id
 
-    return hf_text_bundle(model_id)
+    return hf_text_bundle(check_hub_model_id(model_id))  # a Hub id only: never a path on the server
 
 
 def _use(load: object, what: str, origin: str) -> None:

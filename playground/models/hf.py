@@ -283,6 +283,27 @@ def _check_model_id(source: str) -> None:
         ) from exc
 
 
+def check_hub_model_id(source: str) -> str:
+    """``source`` as a model id that a web user typed: a Hub id, never a path on the server.
+
+    :func:`load_pretrained` also takes local folders (the CLI's users name their own); a web page
+    must not let a visitor read the server's files, so it checks ids with this first.
+
+    Returns:
+        ``source`` stripped.
+
+    Raises:
+        ValueError: a path (``..``, ``/``, ``~``, a backslash, more than one ``/``), a name that
+            exists on the server (``runs/x``), or anything ``huggingface_hub.validate_repo_id``
+            refuses (a URL, spaces, ...).
+    """
+    source = source.strip() if isinstance(source, str) else source
+    _check_model_id(source)
+    if Path(source).expanduser().exists():
+        raise ValueError(f"{source!r} names a file or folder on the server; type a Hugging Face model id")
+    return source
+
+
 def load_pretrained(source: str, what: str, load: Callable[[str, bool], T]) -> T:
     """Run ``load(path_or_id, local_files_only)`` from a local folder, the HF cache, or the Hub.
 

@@ -283,6 +283,30 @@ def test_bad_sources_are_refused(tmp_path: Path, no_hub: None) -> None:
         hf_text_bundle("not a model id!")
 
 
+@pytest.mark.parametrize(
+    "typed",
+    ["../../etc", "/etc", "~/.ssh", "..\\windows", "a/b/c", "https://evil.example/model", "org/name?x=1", "", "  "],
+)
+def test_a_typed_model_id_never_reaches_the_servers_files_or_another_host(typed: str) -> None:
+    from playground.models.hf import check_hub_model_id
+
+    with pytest.raises(ValueError):
+        check_hub_model_id(typed)
+
+
+def test_a_typed_id_that_names_a_folder_on_the_server_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playground.models.hf import check_hub_model_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "mine").mkdir(parents=True)
+    with pytest.raises(ValueError, match="on the server"):
+        check_hub_model_id("runs/mine")  # a valid-looking id, but a folder here: never read for a web user
+    assert check_hub_model_id(" google/bert_uncased_L-2_H-128_A-2 ") == "google/bert_uncased_L-2_H-128_A-2"
+    assert check_hub_model_id("bert-base-uncased") == "bert-base-uncased"
+
+
 # -- MiniLM, offline from its package ---------------------------------------------------------------
 
 
