@@ -124,14 +124,17 @@ def actions(run: RunFolder) -> None:
             key="r_zip",
             on_click="ignore",
         )
-    if row.status not in ("queued", "running") and c4.button("Delete", icon=":material/delete:", key="r_delete"):
-        try:
-            delete_run(run)
-        except (ValueError, OSError) as exc:
-            show_error(exc, "delete the run")
-        else:
-            st.toast(f"Deleted {run.name}")
-            st.rerun()
+    if row.status not in ("queued", "running"):
+        with c4.popover("Delete…", icon=":material/delete:"):  # asks first: a deleted run cannot come back
+            st.markdown(f"Delete **{row.title}** (`{run.name}`): its checkpoint, curves and log?")
+            if st.button("Delete for good", type="primary", key="r_delete"):
+                try:
+                    delete_run(run)
+                except (ValueError, OSError) as exc:
+                    show_error(exc, "delete the run")
+                else:
+                    st.toast(f"Deleted {run.name}")
+                    st.rerun()
 
 
 runs_view()

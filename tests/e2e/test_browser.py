@@ -387,6 +387,23 @@ def test_a_run_keeps_training_through_a_reload_and_shows_on_the_runs_page(
     sidebar.get_by_text("lenet5 · digits").first.wait_for(timeout=90_000)  # ... the run's is the active one
     assert page_problems(page) == []
 
+    # Delete asks first: the button opens a question; only its own button deletes.
+    open_page(page, page_url(app_server, "pages/runs.py"))
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.wait_for(timeout=60_000)
+    box = table.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
+    page.get_by_role("button", name="Delete…").click()
+    confirm = page.get_by_role("button", name="Delete for good")
+    confirm.wait_for(timeout=30_000)
+    assert run.path.is_dir()  # nothing deleted by opening the question
+    confirm.click()
+    deadline = time.monotonic() + 30
+    while run.path.exists():
+        assert time.monotonic() < deadline, "the run folder is still there"
+        time.sleep(0.2)
+
 
 HOSTILE = "<img src=x onerror=window.__xss=1>"  # what a user may type, or name a file or a folder
 HOSTILE_TOO = "</script><b>bold</b>"
