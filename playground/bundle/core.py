@@ -15,6 +15,7 @@ Nothing here unpickles what a user gave: weights are read with ``safetensors`` o
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import io
 import json
 import os
@@ -154,6 +155,8 @@ class Bundle:
 
         Raises:
             ValueError: if ``folder`` is a file, or a folder that holds anything but a checkpoint.
+            OSError: the disk is full (``errno.ENOSPC``, saying so; the previous checkpoint is
+                kept), or another write error.
         """
         folder = Path(folder)
         if folder.is_file() or folder.is_symlink():
@@ -189,6 +192,11 @@ class Bundle:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, folder)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            kept = "the previous checkpoint is kept" if folder.exists() else "nothing was saved"
+            raise OSError(errno.ENOSPC, f"no space left on the disk to save {folder}; {kept}") from exc
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -379,10 +387,16 @@ def load_weights(model: nn.Module, data: bytes, filename: str) -> None:
     """Load a state dict file's bytes into ``model``, strictly.
 
     Raises:
-        ValueError: unreadable file, or keys / shapes that do not match the model (the message
-            names the first few).
+        ValueError: unreadable file, keys / shapes that do not match the model (the message
+            names the first few), or NaN / infinite values (a diverged run, a damaged file).
     """
     state = read_state_dict(data, filename)
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise ValueError(
+            f"{filename} holds NaN or infinite values in {len(broken)} tensor(s) (e.g. {', '.join(broken[:3])}): "
+            "the run that wrote it diverged or the file is damaged; such a model cannot predict"
+        )
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -1,4 +1,4 @@
-"""kill -9 in the middle of a save: the checkpoint always loads, and the next start leaves no temporary folder."""
+"""Faults around checkpoints: kill -9 mid-save, a full disk, files edited by hand; each leaves a loadable checkpoint or a clear message."""
 
 from __future__ import annotations
 
@@ -86,3 +86,44 @@ def test_names_from_before_writers_were_recorded_count_as_dead(tmp_path: Path, n
     (tmp_path / "x").mkdir()
     (tmp_path / name).mkdir()
     assert recover_interrupted_saves(tmp_path) == [f"removed {name}"]
+
+
+def test_a_full_disk_during_a_save_says_so_and_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from playground.bundle import core
+
+    bundle = create_bundle("lenet5")
+    target = bundle.save(tmp_path / "ckpt")
+    before = (target / "model.safetensors").read_bytes()
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(core, "save_file", disk_full)
+    with torch.no_grad():
+        bundle.model.conv1.weight.add_(1.0)
+    with pytest.raises(OSError, match=r"no space left on the disk.*the previous checkpoint is kept"):
+        bundle.save(target)
+    assert (target / "model.safetensors").read_bytes() == before and partials(tmp_path) == []
+    assert load_bundle(target).card.architecture == "lenet5"
+
+
+def test_a_checkpoint_edited_by_hand_gets_a_clear_message(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    folder = create_bundle("lenet5").save(tmp_path / "ckpt")
+    state = load_file(folder / "model.safetensors")
+    state["fc3.bias"][0] = float("nan")
+    save_file(state, folder / "model.safetensors")
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 tensor\(s\) \(e\.g\. fc3\.bias\)"):
+        load_bundle(folder)
+    state["fc3.bias"] = torch.zeros(3)
+    save_file(state, folder / "model.safetensors")
+    with pytest.raises(ValueError, match=r"wrong shape \(e\.g\. fc3\.bias: expected \(10,\), got \(3,\)\)"):
+        load_bundle(folder)
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match=r"needs card\.json and model\.safetensors"):
+        load_bundle(folder)
