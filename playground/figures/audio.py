@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from playground.figures.helpers import plain_label
 from playground.figures.theme import BLUE, COLORBAR_THICKNESS, LINE_WIDTH, PALETTE, THIN_LINE_WIDTH, apply_theme
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 
@@ -81,7 +82,7 @@ def predictions_over_time(
     Args:
         starts_s: ``(W,)`` window starts in seconds.
         probs: ``(W, K)`` softmax probabilities.
-        labels: K class names.
+        labels: K class names (plain text, escaped here).
         window_s: window length, seconds (the x value is the window's centre).
     """
     centres = (starts_s.double() + window_s / 2).numpy()
@@ -95,7 +96,7 @@ def predictions_over_time(
                 x=centres,
                 y=p[:, k].numpy(),
                 mode="lines+markers",
-                name=str(labels[k]),
+                name=plain_label(labels[k]),
                 line={"width": LINE_WIDTH, "color": PALETTE[n % len(PALETTE)]},
             )
         )

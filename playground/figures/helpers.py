@@ -9,6 +9,16 @@ import numpy as np
 import torch
 
 
+def plain_label(text: object) -> str:
+    """A class name, file name or caption as plotly text: HTML-escaped.
+
+    Plotly reads ``<b>``, ``<i>``, ``<br>``, ``<sub>``, ``<span style>`` and ``<a href>`` in any
+    label as markup; a class folder named ``<b>cats</b>`` or a CSV label ``<a href=…>`` would be drawn
+    bold or as a link. Escaped, it is shown exactly as typed (plotly turns ``&lt;`` back into ``<``).
+    """
+    return html.escape(str(text), quote=False)  # quotes are not markup outside a tag
+
+
 def display_token(token: str, limit: int = 12) -> str:
     """A token as a label: HTML-escaped, whitespace made visible (``␣``, ``↵``, ``⇥``), cut to ``limit`` chars."""
     shown = token.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"

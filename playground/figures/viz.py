@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from playground.figures.helpers import plain_label
 from playground.figures.theme import (
     BLUE,
     COUNTS,
@@ -50,7 +51,7 @@ def to_display(pixels: torch.Tensor) -> np.ndarray:
 
 def topk_bar(top_k: Sequence[TopK], title: str | None = None) -> go.Figure:
     """Horizontal bars of the top-k probabilities, most probable on top."""
-    labels = [t.label for t in top_k][::-1]
+    labels = [plain_label(t.label) for t in top_k][::-1]
     probs = [t.probability for t in top_k][::-1]
     fig = go.Figure(
         go.Bar(
@@ -123,9 +124,10 @@ def confusion_matrix_figure(confusion: np.ndarray, labels: Sequence[str], normal
 
     Args:
         confusion: counts, int.
-        labels: ``K`` class names.
+        labels: ``K`` class names (plain text, escaped here).
         normalize: colour by row share (recall) and print counts.
     """
+    labels = [plain_label(label) for label in labels]
     counts = np.asarray(confusion)
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros_like(counts, dtype=float), where=rows > 0)
@@ -148,8 +150,8 @@ def confusion_matrix_figure(confusion: np.ndarray, labels: Sequence[str], normal
 
 
 def per_class_bar(values: np.ndarray, labels: Sequence[str], title: str, as_percent: bool = True) -> go.Figure:
-    """One bar per class (accuracy, counts, ...)."""
-    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=GREEN))
+    """One bar per class (accuracy, counts, ...); ``labels`` are plain text (escaped here)."""
+    fig = go.Figure(go.Bar(x=[plain_label(label) for label in labels], y=list(values), marker_color=GREEN))
     fig.update_xaxes(type="category")
     if as_percent:
         fig.update_yaxes(range=[0, 1], tickformat=".0%")
@@ -169,7 +171,7 @@ def image_grid(
 
     Args:
         images: ``(N, H, W)`` single-channel (drawn with ``colorscale``) or ``(N, H, W, 3)`` RGB in ``[0, 1]``.
-        titles: ``N`` captions.
+        titles: ``N`` captions, plain text (escaped here: they hold class names).
         cols: images per row.
         zmin, zmax: colour range for single-channel images (default: each grid's own min/max).
         cell_px: height of one row in pixels.
@@ -186,7 +188,7 @@ def image_grid(
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=list(titles) if titles is not None else None,
+        subplot_titles=[plain_label(t) for t in titles] if titles is not None else None,
         horizontal_spacing=0.01,
         # leave room for each row's captions (~22 px) between the rows
         vertical_spacing=min(0.3, 22 / (rows * cell_px)) if titles is not None and rows > 1 else 0.01,
@@ -230,10 +232,10 @@ def channel_stats_figure(mean: np.ndarray, maximum: np.ndarray, active_fraction:
 
 
 def class_balance_figure(counts: dict[str, Sequence[int]], labels: Sequence[str]) -> go.Figure:
-    """Grouped bars of examples per class for each part (``{"train": [...], "val": [...]}``)."""
+    """Grouped bars of examples per class for each part (``{"train": [...], "val": [...]}``); labels escaped here."""
     fig = go.Figure()
     for part, values in counts.items():
-        fig.add_trace(go.Bar(x=list(labels), y=list(values), name=part))
+        fig.add_trace(go.Bar(x=[plain_label(label) for label in labels], y=list(values), name=part))
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", title="class")
     fig.update_yaxes(title="examples")

@@ -50,3 +50,19 @@ def test_to_display_layouts_and_scale() -> None:
     assert to_display(gray).shape == (2, 4, 4) and to_display(gray).max() == 1.0
     with pytest.raises(ValueError, match="1 or 3 channels"):
         to_display(torch.zeros(2, 4, 4))
+
+
+def test_class_names_from_users_are_plain_text_in_every_figure() -> None:
+    """A class folder or CSV label with markup is drawn as typed, never as plotly's bold / link / line break."""
+    from playground.figures.viz import class_balance_figure, per_class_bar
+
+    hostile = ["<b>cats</b>", '<a href="https://evil.example">dogs</a>']
+    escaped = ["&lt;b&gt;cats&lt;/b&gt;", '&lt;a href="https://evil.example"&gt;dogs&lt;/a&gt;']
+    assert list(class_balance_figure({"train": [3, 4]}, hostile).data[0].x) == escaped
+    assert list(per_class_bar(np.array([0.5, 0.7]), hostile, "accuracy").data[0].x) == escaped
+    confusion = confusion_matrix_figure(np.eye(2, dtype=int), hostile)
+    assert list(confusion.data[0].x) == escaped and list(confusion.data[0].y) == escaped
+    bars = topk_bar([TopK(hostile[0], 0, 0.9), TopK(hostile[1], 1, 0.1)])
+    assert sorted(bars.data[0].y) == sorted(escaped)
+    grid = image_grid(np.zeros((2, 4, 4)), [f"{hostile[0]} → {hostile[1]}", "ok"])
+    assert [a.text for a in grid.layout.annotations] == [f"{escaped[0]} → {escaped[1]}", "ok"]
