@@ -414,6 +414,8 @@ def assert_no_raw_tags(page: Page, where: str) -> None:
     assert page.evaluate("window.__xss") is None, f"{where}: a script from user text ran"
     assert page.locator('img[src="x"]').count() == 0, f"{where}: an <img> from user text is in the DOM"
     assert page.locator("b").filter(has_text="bold").count() == 0, f"{where}: a <b> from user text is in the DOM"
+    bold = page.locator("svg tspan").filter(has_text=re.compile(r"^bold$"))  # plotly's own markup: <b> → a tspan
+    assert bold.count() == 0, f"{where}: a chart drew user text as markup"
 
 
 def test_user_text_in_file_names_folder_names_and_csv_cells_is_never_html(
