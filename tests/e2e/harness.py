@@ -52,11 +52,12 @@ class BrowserMissingError(RuntimeError):
 
 @dataclass(frozen=True)
 class App:
-    """A running ``streamlit run app.py``: its base URL, its runs folder and its log file."""
+    """A running ``streamlit run app.py``: its base URL, its runs folder, its log file and its process id."""
 
     url: str
     runs_dir: Path
     log: Path
+    pid: int
 
     def log_tail(self, n_chars: int = 4000) -> str:
         """The end of the server's combined stdout/stderr."""
@@ -116,9 +117,9 @@ def start_app(
         "full",  # config.toml hides tracebacks from users; a failing test shows them
         *extra_args,
     ]
-    app = App(f"http://127.0.0.1:{port}", runs_dir, log)
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        app = App(f"http://127.0.0.1:{port}", runs_dir, log, proc.pid)
         try:
             _wait_healthy(app, proc, timeout_s)
             yield app
