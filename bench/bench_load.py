@@ -214,6 +214,23 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, summed over its cores (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values[:8]) - idle) / tick, sum(values[:8]) / tick
+
+
 def rss_sample(pid: int, t: float) -> dict[str, float]:
     """The server's RSS, and with every descendant process (workers, their standby)."""
     children = _descendants(pid)
@@ -566,6 +583,7 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
                 samples: list[dict[str, float]] = []
                 stop = asyncio.Event()
                 sampler = asyncio.create_task(sample_rss(app.pid, t_start, samples, stop))
+                cpu_start = (cpu_seconds(app.pid), *machine_cpu_seconds())
                 users = []
                 for i in range(args.users):
                     context = await browser.new_context(viewport={"width": 1280, "height": 900})
@@ -574,6 +592,14 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
                 deadline = t_start + args.minutes * 60
                 await asyncio.gather(*(u.run(deadline) for u in users))
                 elapsed = time.perf_counter() - t_start
+                server_s, busy_s, total_s = (
+                    b - a for a, b in zip(cpu_start, (cpu_seconds(app.pid), *machine_cpu_seconds()), strict=True)
+                )
+                cpu = {
+                    "server_s": round(server_s, 1),
+                    "machine_busy_s": round(busy_s, 1),
+                    "machine_s": round(total_s, 1),
+                }
                 violations: list[str] = []
                 notes: list[str] = []
                 for u in users:
@@ -590,7 +616,7 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
     records = [r for u in users for r in u.records]
-    return summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs)
+    return {**summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs), "cpu": cpu}
 
 
 def summarize(
@@ -683,6 +709,13 @@ def print_table(summary: dict[str, Any]) -> None:
         print(
             f"{title}: start {r['start']:.0f} MB, max {r['max']:.0f} MB, end {r['end']:.0f} MB, "
             f"slope over the last 5 min {num(r['slope_last_5min_mb_per_min'])} MB/min"
+        )
+    cpu = summary.get("cpu")
+    if cpu:  # how much of the machine the server had: the rest went to Chromium's tabs and the workers
+        print(
+            f"CPU over the measured time: machine busy {cpu['machine_busy_s']:.0f} of {cpu['machine_s']:.0f} core-s "
+            f"({cpu['machine_busy_s'] / cpu['machine_s']:.0%}); the server process {cpu['server_s']:.0f} core-s "
+            f"({cpu['server_s'] / max(cpu['machine_busy_s'], 1e-9):.0%} of the busy time)"
         )
     print(f"cross-session violations: {summary['cross_session_violations']}")
     for v in summary["violations"]:
