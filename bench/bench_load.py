@@ -573,7 +573,8 @@ async def warm_up(browser: Browser, app: App) -> float:
 
 
 async def load_test(args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
+    # ignore_cleanup_errors: a worker stopped below may still be writing its last save
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         runs_dir = Path(tmp) / "runs"
         with start_app(runs_dir, Path(tmp) / "log") as app:
             async with async_playwright() as p:
@@ -615,6 +616,9 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
         for pid in workers:  # workers of the server this script started (queued runs, the standby)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + 30  # a stopped worker saves its last epoch first
+        while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < end:
+            await asyncio.sleep(0.2)
     records = [r for u in users for r in u.records]
     return {**summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs), "cpu": cpu}
 
