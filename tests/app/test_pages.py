@@ -59,6 +59,18 @@ def wait_for_job(at: AppTest) -> None:
     assert job.join(JOB_TIMEOUT_S), f"training still {job.status} after {JOB_TIMEOUT_S} s"
 
 
+def train_to_the_end(at: AppTest):  # type: ignore[no-untyped-def]
+    """Press Start training, wait for the run, rerun the page; returns the finished job."""
+    at.button(key="t_start").click().run()
+    assert_clean(at)
+    wait_for_job(at)
+    at.run()
+    assert_clean(at)
+    job = at.session_state["job"]
+    assert job.status == "done"
+    return job
+
+
 @pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])
 def test_every_page_runs(app: MakeApp, entry) -> None:
     at = app(entry.path)
@@ -101,14 +113,7 @@ def test_train_digits_saves_a_checkpoint_and_becomes_active(app: MakeApp, runs_d
     at.selectbox(key="t_dataset").select("digits").run()
     at.selectbox(key="t_arch").select("lenet5")
     at.number_input(key="t_epochs").set_value(2)
-    at.button(key="t_start").click().run()
-    assert_clean(at)
-    wait_for_job(at)
-    at.run()
-    assert_clean(at)
-
-    job = at.session_state["job"]
-    assert job.status == "done"
+    job = train_to_the_end(at)
     accuracy = job.result.metrics["val_accuracy"]
     assert metric(at, "Validation accuracy") == f"{accuracy:.2%}"
     assert re.fullmatch(r"\d{1,3}\.\d\d%", metric(at, "Validation accuracy"))
@@ -140,13 +145,7 @@ def test_train_with_two_processes_runs_data_parallel_and_matches_one(app: MakeAp
     at.select_slider(key="t_bs").set_value(64)
     at.number_input(key="t_nproc").set_value(2).run()
     assert any("Each of the 2 processes takes 64 / 2 ≈ 32.0 examples" in c.value for c in at.caption)
-    at.button(key="t_start").click().run()
-    assert_clean(at)
-    wait_for_job(at)
-    at.run()
-    assert_clean(at)
-    job = at.session_state["job"]
-    assert job.status == "done"
+    job = train_to_the_end(at)
     (folder,) = [p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     spec = RunSpec.from_json((folder / "spec.json").read_text())
     assert spec.nproc_per_node == 2 and spec.config["batch_size"] == 64
