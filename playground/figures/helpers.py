@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.graph_objects as go
 import torch
 
 
@@ -17,6 +18,11 @@ def plain_label(text: object) -> str:
     bold or as a link. Escaped, it is shown exactly as typed (plotly turns ``&lt;`` back into ``<``).
     """
     return html.escape(str(text), quote=False)  # quotes are not markup outside a tag
+
+
+def epoch_axes(fig: go.Figure, last_epoch: int) -> None:
+    """Title the x axes "epoch" with whole-number ticks (plotly puts ticks at 1.5, 2.5 on a 3-epoch run)."""
+    fig.update_xaxes(title_text="epoch", dtick=1 if last_epoch <= 12 else None)
 
 
 def display_token(token: str, limit: int = 12) -> str:

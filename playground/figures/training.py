@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from playground.data.base import SequenceDataset
+from playground.figures.helpers import epoch_axes
 from playground.figures.theme import LINE_WIDTH, PALETTE, apply_theme
 
 MAX_SEQUENCE_FEATURES_SHOWN = 4
@@ -82,6 +83,6 @@ def runs_comparison_figure(histories: dict[str, list[dict[str, Any]]]) -> go.Fig
             1,
             2,
         )
-    fig.update_xaxes(title_text="epoch")
+    epoch_axes(fig, max((r["epoch"] for records in histories.values() for r in records), default=0))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=1)
     return apply_theme(fig, height=380)

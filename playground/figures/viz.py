@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from playground.figures.helpers import plain_label
+from playground.figures.helpers import epoch_axes, plain_label
 from playground.figures.theme import (
     BLUE,
     COUNTS,
@@ -113,7 +113,8 @@ def training_curves(
                 row=1,
                 col=col,
             )
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_xaxes(rangemode="tozero")
+    epoch_axes(fig, max(epochs, default=0))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     return apply_theme(fig, height=380)

@@ -66,3 +66,16 @@ def test_class_names_from_users_are_plain_text_in_every_figure() -> None:
     assert sorted(bars.data[0].y) == sorted(escaped)
     grid = image_grid(np.zeros((2, 4, 4)), [f"{hostile[0]} → {hostile[1]}", "ok"])
     assert [a.text for a in grid.layout.annotations] == [f"{escaped[0]} → {escaped[1]}", "ok"]
+
+
+def test_epoch_axes_tick_whole_epochs_on_short_runs() -> None:
+    from playground.figures.training import runs_comparison_figure
+
+    def record(e: int) -> dict:  # type: ignore[type-arg]
+        return {"epoch": e, "train_loss": 1.0, "val_loss": 1.0, "train_accuracy": 0.5, "val_accuracy": 0.5}
+
+    short = training_curves([record(e) for e in (1, 2, 3)])
+    assert short.layout.xaxis.dtick == 1 and short.layout.xaxis.title.text == "epoch"  # no tick at 1.5
+    assert training_curves([record(e) for e in range(1, 31)]).layout.xaxis.dtick is None  # plotly's own spacing
+    runs = runs_comparison_figure({"a": [record(e) for e in (1, 2, 3)]})
+    assert runs.layout.xaxis.dtick == 1 and runs.layout.xaxis2.dtick == 1
