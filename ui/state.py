@@ -82,6 +82,11 @@ TOKENIZER_SETTING_FIELDS: dict[str, str] = {
 #: Tokens in the example input of a text model's layer table (fewer when its max_length is smaller).
 
 
+#: Other pages' widgets whose options never change with the model, kept across pages the same way
+#: (Predict's image source and sample; not its Top-k slider, whose range is the model's class count).
+KEPT_PAGE_KEYS = ("predict_source", "predict_sample_photo", "predict_sample_digit")
+
+
 def keep_widget_state() -> None:
     """Carry the settings' widget values across pages (app.py calls this on every run).
 
@@ -89,7 +94,7 @@ def keep_widget_state() -> None:
     another page is shown; the widgets take their values from it when the page comes back. This is
     Streamlit's documented way ("Widget behavior: retain statefulness when changing pages").
     """
-    for key in TRAIN_FORM_DEFAULTS:
+    for key in (*TRAIN_FORM_DEFAULTS, *KEPT_PAGE_KEYS):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
 

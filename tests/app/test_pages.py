@@ -235,6 +235,18 @@ def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
     assert len(chart(at, "f_maps")["data"]) == conv1.out_channels
 
 
+def test_predicts_sample_survives_a_visit_to_another_page(app: MakeApp) -> None:
+    at = app("pages/predict.py")
+    at.selectbox(key="predict_sample_photo").set_value("coffee").run()
+    title = get_sample("coffee").title
+    assert at.subheader[0].value.startswith(f"{title}: ")
+    at.switch_page("pages/features.py").run()
+    at.switch_page("pages/predict.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="predict_sample_photo").value == "coffee"
+    assert at.subheader[0].value.startswith(f"{title}: ")  # not back on the default cat
+
+
 def test_train_form_survives_a_visit_to_another_page(app: MakeApp) -> None:
     at = app("pages/train.py")
     at.selectbox(key="t_dataset").set_value("digits")
