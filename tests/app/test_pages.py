@@ -59,14 +59,19 @@ def wait_for_job(at: AppTest) -> None:
     assert job.join(JOB_TIMEOUT_S), f"training still {job.status} after {JOB_TIMEOUT_S} s"
 
 
-def train_to_the_end(at: AppTest):  # type: ignore[no-untyped-def]
-    """Press Start training, wait for the run, rerun the page; returns the finished job."""
-    at.button(key="t_start").click().run()
+def job_after_the_end(at: AppTest):  # type: ignore[no-untyped-def]
+    """Wait for the page's run to end and rerun the page; returns the job."""
     assert_clean(at)
     wait_for_job(at)
     at.run()
     assert_clean(at)
-    job = at.session_state["job"]
+    return at.session_state["job"]
+
+
+def train_to_the_end(at: AppTest):  # type: ignore[no-untyped-def]
+    """Press Start training, wait for the run, rerun the page; returns the finished job."""
+    at.button(key="t_start").click().run()
+    job = job_after_the_end(at)
     assert job.status == "done"
     return job
 
@@ -162,12 +167,7 @@ def test_train_stop_button_stops_a_long_run(app: MakeApp, runs_dir: Path) -> Non
     at.button(key="t_start").click().run()
     assert at.session_state["job"].status == "running"
     at.button(key="t_stop").click().run()
-    assert_clean(at)
-    wait_for_job(at)
-    at.run()
-    assert_clean(at)
-
-    job = at.session_state["job"]
+    job = job_after_the_end(at)
     assert job.status == "stopped"
     assert job.result is not None and job.result.stopped
     assert int(metric(at, "Epochs")) < 200
