@@ -29,7 +29,14 @@ import torch
 from playground.core.device import model_device
 from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.preprocessing import AudioPreprocessing
-from playground.robustness.sweep import SweepPoint, SweepResult, _clean_scores, _Progress, score_point
+from playground.robustness.sweep import (
+    SweepPoint,
+    SweepResult,
+    _clean_scores,
+    _Progress,
+    identity_severities,
+    score_point,
+)
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
@@ -151,34 +158,12 @@ def level_curve(result: SweepResult, perturbation: str) -> list[tuple[float, Swe
 def _identity_severities(
     clips: AudioClips, targets: torch.Tensor, perturbations: list[str], severities: list[float], batch_size: int
 ) -> set[tuple[str, float]]:
-    """Check a sweep's request; return the (perturbation, severity) pairs that leave the clips as they are."""
-    import playground.robustness.perturbations  # noqa: F401  (registers the built-in perturbations)
-    from playground.robustness.perturbations.base import PERTURBATIONS
-
+    """Check an audio sweep's request (:func:`~playground.robustness.sweep.identity_severities`)."""
     if not isinstance(clips, AudioClips):
         raise TypeError(f"expected AudioClips, got {type(clips).__name__}")
-    if not isinstance(targets, torch.Tensor):
-        raise TypeError(f"expected targets as a tensor, got {type(targets).__name__}")
-    n = len(clips)
-    if n == 0:
+    if len(clips) == 0:
         raise ValueError("expected at least one clip, got none")
-    if targets.shape != (n,) or targets.is_floating_point():
-        raise ValueError(f"expected ({n},) integer targets, got {tuple(targets.shape)} {targets.dtype}")
-    if not perturbations:
-        raise ValueError("expected at least one perturbation, got none")
-    if not severities:
-        raise ValueError("expected at least one severity, got none")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    specs = {}
-    for name in perturbations:
-        spec = PERTURBATIONS.get(name)
-        if spec.modality != "audio":
-            raise ValueError(f"{name} is a {spec.modality} perturbation; a sweep over audio clips needs audio ones")
-        specs[name] = spec
-    return {
-        (name, float(s)) for name, spec in specs.items() for s in severities if spec.level(float(s)) == spec.levels[0]
-    }
+    return identity_severities(len(clips), targets, perturbations, severities, batch_size, "audio")
 
 
 def _classify(bundle: Bundle, pre: AudioPreprocessing, waveforms: torch.Tensor) -> torch.Tensor:

@@ -250,22 +250,43 @@ class _Progress:
 def _identity_severities(
     images: torch.Tensor, targets: torch.Tensor, perturbations: list[str], severities: list[float], batch_size: int
 ) -> set[tuple[str, float]]:
-    """Check a sweep's request; return the (perturbation, severity) pairs that leave the images as they are.
+    """Check an image sweep's request; return the (perturbation, severity) pairs that leave the images as they are.
 
     Raises:
         TypeError: images / targets are not tensors.
         ValueError: empty or mismatched inputs, a non-image perturbation, a bad severity or batch size.
     """
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"expected images as a tensor, got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"expected a non-empty (N, C, H, W) batch of images, got {tuple(images.shape)}")
+    return identity_severities(int(images.shape[0]), targets, perturbations, severities, batch_size, "image")
+
+
+def identity_severities(
+    n: int, targets: torch.Tensor, perturbations: list[str], severities: list[float], batch_size: int, modality: str
+) -> set[tuple[str, float]]:
+    """Check what every sweep asks for, whatever its inputs; return the (perturbation, severity) pairs
+    that are the identity (severity 0, the registry's contract: their points reuse the clean predictions).
+
+    Args:
+        n: how many inputs (images, clips) the sweep has, already checked to be at least 1.
+        targets: ``(n,)`` integer class indices.
+        perturbations: registry names; each must be of ``modality``.
+        severities: the severities to sweep.
+        batch_size: inputs per forward pass.
+        modality: the inputs' kind (``"image"``, ``"audio"``).
+
+    Raises:
+        TypeError: targets are not a tensor.
+        ValueError: mismatched targets, no perturbation or severity, another modality's perturbation,
+            a bad severity or batch size.
+    """
     import playground.robustness.perturbations  # noqa: F401  (registers the built-in perturbations)
     from playground.robustness.perturbations.base import PERTURBATIONS
 
-    if not isinstance(images, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise TypeError(
-            f"expected images and targets as tensors, got {type(images).__name__} and {type(targets).__name__}"
-        )
-    if images.ndim != 4 or images.shape[0] == 0:
-        raise ValueError(f"expected a non-empty (N, C, H, W) batch of images, got {tuple(images.shape)}")
-    n = int(images.shape[0])
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(f"expected targets as a tensor, got {type(targets).__name__}")
     if targets.shape != (n,) or targets.is_floating_point():
         raise ValueError(f"expected ({n},) integer targets, got {tuple(targets.shape)} {targets.dtype}")
     if not perturbations:
@@ -277,10 +298,10 @@ def _identity_severities(
     specs = {}
     for name in perturbations:
         spec = PERTURBATIONS.get(name)
-        if spec.modality != "image":
-            raise ValueError(f"{name} is a {spec.modality} perturbation; a sweep over images needs image ones")
+        if spec.modality != modality:
+            what = {"image": "images", "audio": "audio clips"}.get(modality, f"{modality} inputs")
+            raise ValueError(f"{name} is a {spec.modality} perturbation; a sweep over {what} needs {modality} ones")
         specs[name] = spec
-    # Severity 0 is the identity (the registry's contract): its point reuses the clean predictions.
     return {
         (name, float(s)) for name, spec in specs.items() for s in severities if spec.level(float(s)) == spec.levels[0]
     }
