@@ -27,7 +27,7 @@ from playground.runner.jobs import BackgroundJob
 from ui.audio_robustness import audio_robustness_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
-from ui.widgets import NO_MODEBAR, input_image_picker
+from ui.widgets import NO_MODEBAR, background_job_progress, input_image_picker
 
 ensure_app_entry()
 st.title("Robustness")
@@ -240,32 +240,8 @@ with sweep_tab:
         except (ValueError, TypeError, OSError, RuntimeError) as exc:
             show_error(exc, "start the sweep")
 
-    sweep_running = (job := st.session_state.get("r_job")) is not None and job.status == "running"
-
-    # Poll only while a sweep is going: an idle page must not rerun every second.
-    @st.fragment(run_every=1.0 if sweep_running else None)
-    def sweep_progress() -> None:
-        job: BackgroundJob | None = st.session_state.get("r_job")
-        if job is None:
-            return
-        if job.status != "running":
-            if sweep_running:  # it ended since the page was drawn: redraw the page with the results
-                st.rerun()
-            return
-        done, total, message = job.progress
-        eta = job.eta_s()
-        cols = st.columns([4, 1])
-        cols[0].progress(
-            done / total if total else 0.0,
-            text=f"{message or 'starting…'}" + (f" · ETA {eta:,.0f} s" if eta is not None else ""),
-        )
-        if cols[1].button("Cancel", key="r_cancel", icon=":material/stop:"):
-            job.stop()
-
-    sweep_progress()
+    background_job_progress("r_job", stop_label="Cancel", stop_key="r_cancel")
     job = st.session_state.get("r_job")
-    if job is not None and job.status == "failed":
-        st.error(f"The sweep failed: {job.error_message}")
     if job is not None and job.status in ("done", "stopped") and job.result:
         results = job.result
         if job.status == "stopped":

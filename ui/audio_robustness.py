@@ -29,6 +29,7 @@ from playground.robustness.sweep import SweepResult, sample_indices
 from playground.runner.jobs import BackgroundJob
 from ui.audio import audio_input_picker
 from ui.state import cached_dataset, show_error
+from ui.widgets import background_job_progress
 
 DEFAULT_SWEEP = ("white_noise", "pink_noise", "reverb")
 EPSILONS = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2]
@@ -210,32 +211,8 @@ def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
         except (ValueError, TypeError, OSError, RuntimeError) as exc:
             show_error(exc, "start the sweep")
 
-    sweep_running = (job := st.session_state.get(JOB_KEY)) is not None and job.status == "running"
-
-    # Poll only while a sweep is going: an idle page must not rerun every second.
-    @st.fragment(run_every=1.0 if sweep_running else None)
-    def sweep_progress() -> None:
-        job: BackgroundJob | None = st.session_state.get(JOB_KEY)
-        if job is None:
-            return
-        if job.status != "running":
-            if sweep_running:  # it ended since the page was drawn: redraw the page with the results
-                st.rerun()
-            return
-        done, total, message = job.progress
-        eta = job.eta_s()
-        cols = st.columns([4, 1])
-        cols[0].progress(
-            done / total if total else 0.0,
-            text=f"{message or 'starting…'}" + (f" · ETA {eta:,.0f} s" if eta is not None else ""),
-        )
-        if cols[1].button("Stop", key="ra_stop", icon=":material/stop:"):
-            job.stop()
-
-    sweep_progress()
+    background_job_progress(JOB_KEY, stop_label="Stop", stop_key="ra_stop")
     job = st.session_state.get(JOB_KEY)
-    if job is not None and job.status == "failed":
-        st.error(f"The sweep failed: {job.error_message}")
     result: SweepResult | None = job.result if job is not None and job.status in ("done", "stopped") else None
     if result is None:
         return

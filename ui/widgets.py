@@ -248,3 +248,38 @@ def seq2seq_source(bundle: Bundle, key: str) -> Seq2SeqResult | None:
     except ValueError as exc:
         show_error(exc, "run the model")
         return None
+
+
+def background_job_progress(job_key: str, *, stop_label: str, stop_key: str, what: str = "sweep") -> None:
+    """The progress bar (with ETA) and a stop button of the ``BackgroundJob`` in ``st.session_state[job_key]``.
+
+    Polls once a second, only while the job runs (an idle page must not rerun every second); when
+    the job ends while the page is open, the whole page reruns to draw its results. A failed job's
+    error is shown under it ("The ``what`` failed: …").
+    """
+    job = st.session_state.get(job_key)
+    running = job is not None and job.status == "running"
+
+    @st.fragment(run_every=1.0 if running else None)
+    def progress() -> None:
+        job = st.session_state.get(job_key)
+        if job is None:
+            return
+        if job.status != "running":
+            if running:  # it ended since the page was drawn: redraw the page with the results
+                st.rerun()
+            return
+        done, total, message = job.progress
+        eta = job.eta_s()
+        cols = st.columns([4, 1])
+        cols[0].progress(
+            done / total if total else 0.0,
+            text=f"{message or 'starting…'}" + (f" · ETA {eta:,.0f} s" if eta is not None else ""),
+        )
+        if cols[1].button(stop_label, key=stop_key, icon=":material/stop:"):
+            job.stop()
+
+    progress()
+    job = st.session_state.get(job_key)
+    if job is not None and job.status == "failed":
+        st.error(f"The {what} failed: {job.error_message}")
