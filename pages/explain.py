@@ -51,7 +51,7 @@ from playground.models.attention import AttentionModel
 from ui.audio_explain import audio_explain_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
-from ui.widgets import NO_MODEBAR, input_image_picker, text_input_picker
+from ui.widgets import NO_MODEBAR, completeness_tolerance_input, input_image_picker, text_input_picker
 
 # The method shown first. Images: Grad-CAM answers in ~0.05 s where Integrated Gradients with its
 # completeness check takes ~50 s on a 224×224 EfficientNet on two CPU cores; a transformer has no
@@ -168,17 +168,7 @@ def _param_widgets(uses: Sequence[str], modality: str) -> ExplainParams:
         if name == "n_steps":
             values[name] = int(col.slider("Integration steps (n_steps)", 1, 300, defaults.n_steps, key=key))
         elif name == "delta_tolerance":
-            percent = col.number_input(
-                "Completeness tolerance (%, 0 = off)",
-                0.0,
-                50.0,
-                100 * (defaults.delta_tolerance or 0),
-                0.5,
-                key=key,
-                help="When the relative convergence delta |δ| / |F(x) − F(baseline)| is above this, "
-                f"Integrated Gradients runs again with more steps (at most {MAX_IG_STEPS:,}).",
-            )
-            values[name] = percent / 100 or None
+            values[name] = completeness_tolerance_input(col, key, defaults.delta_tolerance, MAX_IG_STEPS)
         elif name == "baseline":
             options = baselines_for(modality)
             values[name] = col.selectbox("Baseline", options, index=0, key=key, help="The reference input.")

@@ -29,7 +29,7 @@ from playground.modalities.audio.decode import wav_bytes
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from ui.audio import audio_input_picker, show_notes
 from ui.state import show_error
-from ui.widgets import NO_MODEBAR
+from ui.widgets import NO_MODEBAR, completeness_tolerance_input
 
 GRADIENT_BASES = ("saliency", "input_x_gradient", "integrated_gradients", "guided_backprop")
 MODE_TITLES = {
@@ -98,17 +98,7 @@ def _param_widgets(uses: Sequence[str], pre: AudioPreprocessing) -> ExplainParam
         if name == "n_steps":
             values[name] = int(col.slider("Integration steps", 1, 300, defaults.n_steps, key=key))
         elif name == "delta_tolerance":
-            percent = col.number_input(
-                "Completeness tolerance (%, 0 = off)",
-                0.0,
-                50.0,
-                100 * (defaults.delta_tolerance or 0),
-                0.5,
-                key=key,
-                help="When |δ| / |F(x) − F(baseline)| is above this, Integrated Gradients integrates again "
-                f"where the error is (at most {MAX_IG_STEPS:,} steps).",
-            )
-            values[name] = percent / 100 or None
+            values[name] = completeness_tolerance_input(col, key, defaults.delta_tolerance, MAX_IG_STEPS)
         elif name == "window":
             value = int(
                 col.number_input(

@@ -283,3 +283,18 @@ def background_job_progress(job_key: str, *, stop_label: str, stop_key: str, wha
     job = st.session_state.get(job_key)
     if job is not None and job.status == "failed":
         st.error(f"The {what} failed: {job.error_message}")
+
+
+def completeness_tolerance_input(col: Any, key: str, default: float | None, max_steps: int) -> float | None:
+    """Integrated Gradients' completeness tolerance as a percentage input; ``None`` when 0 (off)."""
+    percent = col.number_input(
+        "Completeness tolerance (%, 0 = off)",
+        0.0,
+        50.0,
+        100 * (default or 0),
+        0.5,
+        key=key,
+        help="When the relative convergence delta |δ| / |F(x) − F(baseline)| is above this, "
+        f"Integrated Gradients integrates again with more steps (at most {max_steps:,}).",
+    )
+    return percent / 100 or None
