@@ -31,9 +31,9 @@ from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.robustness.sweep import (
     SweepPoint,
+    SweepProgress,
     SweepResult,
-    _clean_scores,
-    _Progress,
+    clean_scores,
     identity_severities,
     score_point,
 )
@@ -103,7 +103,7 @@ def audio_sweep(
     pre = audio_preprocessing(bundle)
     identities = _identity_severities(clips, targets, perturbations, severities, batch_size)
     n = len(clips)
-    progress = _Progress(
+    progress = SweepProgress(
         math.ceil(n / batch_size) * (1 + len(perturbations) * len(severities)), on_progress, stop_event
     )
     model = bundle.model
@@ -124,7 +124,7 @@ def audio_sweep(
                     break
     finally:
         model.train(was_training)
-    clean_accuracy, clean_true_confidence = _clean_scores(batches)
+    clean_accuracy, clean_true_confidence = clean_scores(batches)
     return SweepResult(
         points=tuple(points),
         clean_accuracy=clean_accuracy,
@@ -178,7 +178,7 @@ def _clean_pass(
     clips: AudioClips,
     targets: torch.Tensor,
     batch_size: int,
-    progress: _Progress,
+    progress: SweepProgress,
 ) -> list[_Batch]:
     """Fitted clips once per batch, with their clean probabilities.
 
@@ -208,7 +208,7 @@ def _sweep_point(
     severity: float,
     identities: set[tuple[str, float]],
     seed: int,
-    progress: _Progress,
+    progress: SweepProgress,
 ) -> SweepPoint | None:
     """One (perturbation, severity) point over all batches of clips, or None when a stop cut it short."""
     from playground.robustness.perturbations.audio import perturb_audio

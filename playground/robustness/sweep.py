@@ -190,7 +190,7 @@ def sweep(
     net, title = _as_pixel_model(bundle_or_model)
     identities = _identity_severities(images, targets, perturbations, severities, batch_size)
     n = int(images.shape[0])
-    progress = _Progress(
+    progress = SweepProgress(
         math.ceil(n / batch_size) * (1 + len(perturbations) * len(severities)), on_progress, stop_event
     )
     points: list[SweepPoint] = []
@@ -209,7 +209,7 @@ def sweep(
                     break
     finally:
         net.model.train(was_training)
-    clean_accuracy, clean_true_confidence = _clean_scores(batches)
+    clean_accuracy, clean_true_confidence = clean_scores(batches)
     return SweepResult(
         points=tuple(points),
         clean_accuracy=clean_accuracy,
@@ -224,7 +224,7 @@ def sweep(
 _Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (pixels (b, C, S, S), y (b,), clean probs (b, K))
 
 
-class _Progress:
+class SweepProgress:
     """Counts a sweep's steps, reports them, and reads the stop request."""
 
     def __init__(
@@ -313,7 +313,7 @@ def _classify(net: PixelSpaceModel, pixels: torch.Tensor) -> torch.Tensor:
 
 
 def _clean_pass(
-    net: PixelSpaceModel, images: torch.Tensor, targets: torch.Tensor, batch_size: int, progress: _Progress
+    net: PixelSpaceModel, images: torch.Tensor, targets: torch.Tensor, batch_size: int, progress: SweepProgress
 ) -> list[_Batch]:
     """Pixels once per batch, with their clean probabilities (for severity 0 and flip rates).
 
@@ -334,7 +334,7 @@ def _clean_pass(
     return batches
 
 
-def _clean_scores(batches: list[_Batch]) -> tuple[float, float]:
+def clean_scores(batches: list[_Batch]) -> tuple[float, float]:
     """Accuracy and mean true-class probability of the clean pass (NaN when no batch ran)."""
     seen = sum(len(y) for _, y, _ in batches)  # n unless stopped during the clean pass
     if not seen:
@@ -353,7 +353,7 @@ def _sweep_point(
     severity: float,
     identities: set[tuple[str, float]],
     seed: int,
-    progress: _Progress,
+    progress: SweepProgress,
 ) -> SweepPoint | None:
     """One (perturbation, severity) point over all image batches, or None when a stop cut it short."""
     from playground.robustness.perturbations.base import perturb_images
@@ -373,7 +373,7 @@ def score_point(
     name: str,
     severity: float,
     identities: set[tuple[str, float]],
-    progress: _Progress,
+    progress: SweepProgress,
     perturbed_probs: Callable[[int, torch.Tensor], torch.Tensor],
 ) -> SweepPoint | None:
     """Accuracy, mean true-class confidence and flip rate of one (perturbation, severity) point.
