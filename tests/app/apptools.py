@@ -24,6 +24,11 @@ def chart(at: AppTest, key: str) -> dict[str, Any]:
     return figure
 
 
+def captions(at: AppTest, key: str) -> list[str]:
+    """The captions (layout annotations) of the chart with widget key ``key``: one per image of an image grid."""
+    return [a["text"] for a in chart(at, key)["layout"].get("annotations", [])]
+
+
 def plotly_array(value: object) -> np.ndarray:
     """A plotly array from its JSON: a list, or plotly's base64 typed array ``{"dtype", "bdata", "shape"}``."""
     if isinstance(value, dict) and "bdata" in value:

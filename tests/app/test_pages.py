@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from apptools import captions
 from streamlit.testing.v1 import AppTest
 
 from playground.bundle import CARD_FILE, WEIGHTS_FILE, create_bundle
@@ -38,14 +39,6 @@ def metric(at: AppTest, label: str) -> str:
     values = [m.value for m in at.metric if m.label == label]
     assert len(values) == 1, f"expected one {label!r} metric, got {[m.label for m in at.metric]}"
     return values[0]
-
-
-def chart(at: AppTest, key: str) -> dict:
-    """The plotly figure (as its JSON dict) of the chart with this widget key."""
-    found = [c for c in at.get("plotly_chart") if c.key == key]
-    assert len(found) == 1, f"expected one chart {key!r}, got {[c.key for c in at.get('plotly_chart')]}"
-    figure: dict = json.loads(found[0].proto.spec)
-    return figure
 
 
 def sidebar_active_model(at: AppTest) -> str:
@@ -209,15 +202,15 @@ def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
     assert layer.value == names[0]
     first = dict(conv_layers(bundle.model))[names[0]]
     assert first.in_channels == 3
-    assert len(chart(at, "f_filters_rgb")["data"]) == min(first.out_channels, 64)  # one image per filter
+    assert len(captions(at, "f_filters_rgb")) == min(first.out_channels, 64)  # one image per filter
 
     second = dict(conv_layers(bundle.model))[names[1]]
     layer.select(names[1]).run()
     assert_clean(at)
-    assert len(chart(at, "f_filters_gray")["data"]) == min(second.out_channels, 64)
+    assert len(captions(at, "f_filters_gray")) == min(second.out_channels, 64)
     assert any(str(tuple(second.weight.shape)) in c.value for c in at.caption)
-    maps = chart(at, "f_maps")["data"]
-    assert 0 < len(maps) <= 32
+    maps = captions(at, "f_maps")
+    assert 0 < len(maps) <= 32 and maps[0] == "ch 0"
 
     # a 1-channel LeNet-5 built on the Models page: the page still works on the (RGB) cat photo
     at.switch_page("pages/models.py").run()
@@ -231,8 +224,8 @@ def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
     lenet_names = [name for name, _ in conv_layers(lenet.model)]
     assert [o.split("  ·  ")[0] for o in at.selectbox(key="f_layer").options] == lenet_names
     conv1 = dict(conv_layers(lenet.model))[lenet_names[0]]
-    assert len(chart(at, "f_filters_gray")["data"]) == conv1.out_channels
-    assert len(chart(at, "f_maps")["data"]) == conv1.out_channels
+    assert len(captions(at, "f_filters_gray")) == conv1.out_channels
+    assert len(captions(at, "f_maps")) == conv1.out_channels
 
 
 def test_predicts_sample_survives_a_visit_to_another_page(app: MakeApp) -> None:

@@ -30,11 +30,25 @@ def test_confusion_matrix_rows_normalised() -> None:
     assert np.allclose(z, [[0.75, 0.25], [0, 1]])
 
 
-def test_image_grid_shapes() -> None:
-    fig = image_grid(np.random.rand(5, 4, 4), [str(i) for i in range(5)], cols=3)
-    assert len(fig.data) == 5
+def test_image_grid_is_one_mosaic_with_each_image_in_its_cell() -> None:
+    images = np.random.default_rng(0).random((5, 4, 6)).astype(np.float32)
+    fig = image_grid(images, [f"ch {i}" for i in range(5)], cols=3)
+    assert len(fig.data) == 1  # one heatmap, not a subplot per image
+    mosaic = np.asarray(fig.data[0].z)
+    assert np.isnan(mosaic).any()  # transparent gaps between the images
+    captions = fig.layout.annotations
+    assert [a.text for a in captions] == [f"ch {i}" for i in range(5)]
+    for i, caption in enumerate(captions):
+        # each caption sits above its image: the image's top-left pixel is just below and left of it
+        top, left = round(caption.y + 0.5), round(caption.x - (6 - 1) / 2)
+        assert np.array_equal(mosaic[top : top + 4, left : left + 6], images[i])
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (float(images.min()), float(images.max()))  # one shared scale
+    rgb = image_grid(np.ones((3, 2, 2, 3)), cols=2)
+    assert len(rgb.data) == 1 and rgb.data[0].source.startswith("data:image/png;base64,")
     with pytest.raises(ValueError, match="expected"):
         image_grid(np.zeros((0, 4, 4)))
+    with pytest.raises(ValueError, match="expected 2 titles"):
+        image_grid(np.zeros((2, 4, 4)), ["only one"])
 
 
 def test_to_display_layouts_and_scale() -> None:
