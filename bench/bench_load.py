@@ -223,6 +223,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
+def browser_cpu_seconds() -> float:
+    """CPU seconds used so far by every Chromium process on the machine (the browser and its tabs)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if b"chromium" in (entry / "cmdline").read_bytes().split(b"\0", 1)[0]:
+                    total += cpu_seconds(int(entry.name))
+    return total
+
+
 def machine_cpu_seconds() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far, summed over its cores (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -277,6 +288,7 @@ class User:
     async def act(self, kind: str, name: str, action: Callable[[], Awaitable[float | None]]) -> bool:
         """Run one timed action and record it; on an error reload the page. False if it failed."""
         t0 = time.perf_counter()
+        cpu0 = (cpu_seconds(self.app.pid), browser_cpu_seconds())
         error = ""
         seconds: float | None = None
         try:
@@ -297,6 +309,9 @@ class User:
                 "name": name,
                 "t": round(t0 - self.t_start, 2),
                 "seconds": round(seconds, 3),
+                # CPU used meanwhile; with one user, the action's own cost (else others' work too)
+                "server_cpu_s": round(cpu_seconds(self.app.pid) - cpu0[0], 3),
+                "browser_cpu_s": round(browser_cpu_seconds() - cpu0[1], 3),
                 "ok": not error,
                 "error": error,
                 "url": self.page.url,
@@ -652,6 +667,8 @@ def summarize(
             "errors": sum(r["name"] == name and not r["ok"] for r in records),
             "p50_s": round(percentile(ok, 0.5), 3) if ok else None,
             "p95_s": round(percentile(ok, 0.95), 3) if ok else None,
+            "server_cpu_s": round(statistics.median(r["server_cpu_s"] for r in records if r["name"] == name), 3),
+            "browser_cpu_s": round(statistics.median(r["browser_cpu_s"] for r in records if r["name"] == name), 3),
         }
     last_t = samples[-1]["t"] if samples else 0.0
     window = [s for s in samples if s["t"] >= last_t - SLOPE_WINDOW_S]
@@ -720,6 +737,15 @@ def print_table(summary: dict[str, Any]) -> None:
             f"CPU over the measured time: machine busy {cpu['machine_busy_s']:.0f} of {cpu['machine_s']:.0f} core-s "
             f"({cpu['machine_busy_s'] / cpu['machine_s']:.0%}); the server process {cpu['server_s']:.0f} core-s "
             f"({cpu['server_s'] / max(cpu['machine_busy_s'], 1e-9):.0%} of the busy time)"
+        )
+    print(
+        "by action: p50 / p95 s; median CPU s meanwhile of the server / Chromium"
+        + (" (one user: the action's own cost)" if summary["users"] == 1 else " (all users' work)")
+    )
+    for name, row in summary["names"].items():
+        print(
+            f"  {name:40s} {num(row['p50_s']):>6s} / {num(row['p95_s']):>6s}   "
+            f"{row['server_cpu_s']:.2f} / {row['browser_cpu_s']:.2f}"
         )
     print(f"cross-session violations: {summary['cross_session_violations']}")
     for v in summary["violations"]:

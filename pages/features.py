@@ -7,7 +7,7 @@ from playground.figures.viz import channel_stats_figure, image_grid, to_display
 from playground.inspection.features import channel_stats, conv_layers, filters_as_images, image_feature_map
 from ui.audio import audio_features_section
 from ui.pages import ensure_app_entry
-from ui.state import active_model, show_error
+from ui.state import active_model, session_memo, show_error, tensor_key
 from ui.widgets import NO_MODEBAR, input_image_picker
 
 PAGE_SIZE = 32
@@ -82,7 +82,13 @@ with c1:
     order = st.radio("Order channels by", ["index", "strongest mean activation"], key="f_order")
 
 try:
-    fmap = image_feature_map(bundle, pixels, layer_name)  # (C_l, H_l, W_l)
+    # once per image and layer: ordering the channels or paging through them only redraws
+    fmap = session_memo(
+        "feature_map",
+        (layer_name, tensor_key(pixels)),
+        lambda: image_feature_map(bundle, pixels, layer_name),  # (C_l, H_l, W_l)
+        anchor=bundle.model,
+    )
 except (ValueError, RuntimeError) as exc:
     show_error(exc, "compute the feature maps")
     st.stop()

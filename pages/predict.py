@@ -13,14 +13,14 @@ from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
 from playground.data.text_csv import csv_columns, read_text_csv
 from playground.figures.viz import to_display, topk_bar
-from playground.inspection.predict import TextPrediction, predict_images, predict_sequences, predict_text, predict_texts
+from playground.inspection.predict import TextPrediction, predict_pixels, predict_sequences, predict_text, predict_texts
 from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.modalities.text.tokenizer import UNK_TOKEN
 from ui.audio import audio_predict_section
 from ui.pages import ensure_app_entry
-from ui.state import active_model, cached_dataset, card_facts, set_current_image, show_error
+from ui.state import active_model, cached_dataset, card_facts, session_memo, set_current_image, show_error, tensor_key
 from ui.uploads import upload_limit_mb
 from ui.widgets import seq2seq_source, shorten, text_input_picker
 
@@ -28,6 +28,7 @@ MAX_TOKENS_SHOWN = 400  # token chips drawn for one text; the rest is counted
 MAX_BATCH_ROWS = 10_000  # rows of a CSV classified at once
 MAX_FEATURES_PLOTTED = 8
 SEQUENCE_EXAMPLES = 50
+TOP_K_MAX = 10  # the Top-k slider's end: predictions are ranked this far once, the slider only redraws
 
 ensure_app_entry()
 st.title("Predict")
@@ -52,7 +53,7 @@ def token_chips(tokens: list[str]) -> str:
     return "".join(chips)
 
 
-def show_text_prediction(prediction: TextPrediction, max_length: int) -> None:
+def show_text_prediction(prediction: TextPrediction, max_length: int, top_k: int) -> None:
     encoded = prediction.encoded
     best = prediction.prediction.top_k[0]
     st.subheader(f"{best.label} ({best.probability:.1%})")
@@ -63,7 +64,7 @@ def show_text_prediction(prediction: TextPrediction, max_length: int) -> None:
             icon=":material/content_cut:",
         )
     left, right = st.columns([3, 2])
-    right.plotly_chart(topk_bar(prediction.prediction.top_k), key="p_text_topk")
+    right.plotly_chart(topk_bar(prediction.prediction.top_k[:top_k]), key="p_text_topk")
     with left:
         unknown = sum(t == UNK_TOKEN for t in encoded.tokens)
         st.markdown(
@@ -192,17 +193,20 @@ def text_page(bundle: Bundle) -> None:
         text_batch(bundle)
     with one_tab:
         top_k = st.slider(
-            "Top-k", 1, min(10, bundle.card.num_classes), min(5, bundle.card.num_classes), key="p_text_top_k"
+            "Top-k", 1, min(TOP_K_MAX, bundle.card.num_classes), min(5, bundle.card.num_classes), key="p_text_top_k"
         )
         text = text_input_picker(bundle, key="p_text")
         if text is None:
             return
         try:
-            prediction = predict_text(bundle, text, top_k=top_k)
+            # ranked once up to the slider's maximum: moving Top-k only redraws
+            prediction = session_memo(
+                "predict_text", text, lambda: predict_text(bundle, text, top_k=TOP_K_MAX), anchor=bundle.model
+            )
         except ValueError as exc:  # EmptyTextError included: "the text is empty …"
             show_error(exc, "classify this text")
             return
-        show_text_prediction(prediction, pre.max_length)
+        show_text_prediction(prediction, pre.max_length, top_k)
 
 
 def sequence_page(bundle: Bundle) -> None:
@@ -286,7 +290,9 @@ if bundle.modality == "audio":
     st.stop()
 
 source = st.radio("Image source", ["Sample photo", "Upload", "Camera"], horizontal=True, key="predict_source")
-top_k = st.slider("Top-k", 1, min(10, bundle.card.num_classes), min(5, bundle.card.num_classes), key="predict_top_k")
+top_k = st.slider(
+    "Top-k", 1, min(TOP_K_MAX, bundle.card.num_classes), min(5, bundle.card.num_classes), key="predict_top_k"
+)
 
 images, names, errors = [], [], []
 if source == "Sample photo":
@@ -336,7 +342,11 @@ if not images:
 
 set_current_image(images[-1], names[-1])  # the Filters page looks at the last image
 try:
-    predictions = predict_images(bundle, images, top_k=top_k)
+    pixels = torch.stack([bundle.image_preprocessing.pixels_from_pil(im) for im in images])  # (B, C, H, W)
+    # ranked once up to the slider's maximum: moving Top-k only redraws, it runs no forward pass
+    predictions = session_memo(
+        "predict", tensor_key(pixels), lambda: predict_pixels(bundle, pixels, top_k=TOP_K_MAX), anchor=bundle.model
+    )
 except (ValueError, RuntimeError) as exc:
     show_error(exc, "run the model on this image")
     st.stop()
@@ -357,4 +367,4 @@ for i, (name, image, prediction) in enumerate(zip(names, images, predictions, st
             width="stretch",
             clamp=True,
         )
-        right.plotly_chart(topk_bar(prediction.top_k), key=f"topk_{i}")
+        right.plotly_chart(topk_bar(prediction.top_k[:top_k]), key=f"topk_{i}")

@@ -8,12 +8,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
+import torch
 from PIL import Image
 
 from playground.bundle import Bundle, create_bundle
@@ -30,6 +33,7 @@ from playground.runner.run_job import RunJob
 
 DEFAULT_MODEL = "efficientnet_lite0"
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The Train page's settings and their defaults. Streamlit forgets the state of widgets on pages
 #: that are not shown; these keys are carried across pages by :func:`keep_widget_state`.
@@ -100,6 +104,41 @@ def keep_widget_state() -> None:
 
 
 DEFAULT_SAMPLE = "cat"
+_MEMO = "_session_memo"  # session-state key of session_memo's entries
+
+
+def session_memo(slot: str, key: Hashable, compute: Callable[[], T], *, anchor: object = None) -> T:
+    """``compute()`` once for ``key``: later runs of this session with the same key reuse the result.
+
+    A display-only change (a slider that only changes how results are drawn) reruns the whole
+    page; with this it runs no model forward pass again. One entry per ``slot`` (the last key),
+    kept in this session's state: freed when the session ends, never pickled, never seen by another
+    user (unlike ``st.cache_data``, which pickles every hit and shares entries between sessions).
+
+    Args:
+        slot: the page's name for this result, e.g. ``"predict"``.
+        key: everything the result depends on apart from ``anchor`` (e.g. a hash of the input pixels
+            and the layer name), hashable and compared with ``==``.
+        compute: makes the result; called only when ``key`` or ``anchor`` changed.
+        anchor: an object that must be the very same one (``is``) for a hit, e.g. the model: another
+            model with the same key does not reuse this one's result.
+    """
+    entries: dict[str, tuple[Hashable, object, Any]] = st.session_state.setdefault(_MEMO, {})
+    held = entries.get(slot)
+    if held is not None and held[1] is anchor and held[0] == key:
+        value: T = held[2]
+        return value
+    value = compute()
+    entries[slot] = (key, anchor, value)
+    return value
+
+
+def tensor_key(tensor: torch.Tensor) -> str:
+    """A short hash of a tensor's shape, dtype and values (a :func:`session_memo` key for an input)."""
+    data = tensor.detach().cpu().contiguous()
+    digest = hashlib.blake2b(f"{tuple(data.shape)} {data.dtype}".encode(), digest_size=16)
+    digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())  # the raw bytes, any dtype
+    return digest.hexdigest()
 
 
 @st.cache_resource(show_spinner=False)

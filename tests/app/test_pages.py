@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from apptools import captions
+from apptools import captions, chart
 from streamlit.testing.v1 import AppTest
 
 from playground.bundle import CARD_FILE, WEIGHTS_FILE, create_bundle
@@ -226,6 +226,31 @@ def test_features_layers_and_a_one_channel_model(app: MakeApp) -> None:
     conv1 = dict(conv_layers(lenet.model))[lenet_names[0]]
     assert len(captions(at, "f_filters_gray")) == conv1.out_channels
     assert len(captions(at, "f_maps")) == conv1.out_channels
+
+
+def test_display_only_changes_run_no_forward_pass(app: MakeApp) -> None:
+    """Top-k on Predict and the channel order on Filters only redraw: the model is not run again."""
+    at = app("pages/predict.py")
+    model = at.session_state["active_model"].bundle.model
+    calls: list[int] = []
+    handle = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        at.slider(key="predict_top_k").set_value(3).run()
+        assert_clean(at)
+        assert calls == [] and len(chart(at, "topk_0")["data"][0]["y"]) == 3
+        at.slider(key="predict_top_k").set_value(7).run()
+        assert calls == [] and len(chart(at, "topk_0")["data"][0]["y"]) == 7
+        at.selectbox(key="predict_sample_photo").set_value("coffee").run()
+        assert calls == [1]  # a new input is run once
+        at.switch_page("pages/features.py").run()
+        calls.clear()
+        at.radio(key="f_order").set_value("strongest mean activation").run()
+        assert_clean(at)
+        assert calls == []
+        at.selectbox(key="f_layer").select_index(1).run()
+        assert calls == [1]  # another layer: its maps are computed once
+    finally:
+        handle.remove()
 
 
 def test_predicts_sample_survives_a_visit_to_another_page(app: MakeApp) -> None:
