@@ -21,6 +21,7 @@ def test_the_production_settings_are_set_and_streamlit_knows_each_one() -> None:
     assert client["showErrorDetails"] == "none"  # no traceback reaches a user
     assert 0 < server["disconnectedSessionTTL"] <= 600
     assert SETTINGS["browser"]["gatherUsageStats"] is False
+    assert SETTINGS["runner"]["postScriptGC"] is False  # a full GC after every rerun costs ~0.2 CPU-s
     options = st_config._config_options_template  # every option this Streamlit version has
     for section, values in SETTINGS.items():
         for name in values:
