@@ -348,7 +348,7 @@ def make_spoken_words(espeak: Espeak, out: Path) -> None:
     """Write ``spoken_words.flac`` and ``index.csv`` into ``out``, then read them back to check."""
     import torch
 
-    from playground.modalities.audio.decode import resample
+    from playground.modalities.audio.resample import resample
 
     rows: list[tuple[str, int, str, int, int]] = []  # voice, digit, word, rate, pitch
     for v, voice in enumerate(VOICES):

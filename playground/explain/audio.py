@@ -37,8 +37,8 @@ from playground.core.progress import ProgressCallback
 from playground.explain.base import ExplainParams, Explanation
 from playground.explain.core import explain
 from playground.modalities.audio.clips import AudioClips
-from playground.modalities.audio.decode import resample
 from playground.modalities.audio.preprocessing import AudioPreprocessing
+from playground.modalities.audio.resample import resample
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle

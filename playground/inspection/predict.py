@@ -10,8 +10,9 @@ from PIL import Image
 
 from playground.core.device import model_device
 from playground.modalities.audio.clips import AudioClips
-from playground.modalities.audio.decode import resample, sliding_windows
+from playground.modalities.audio.decode import sliding_windows
 from playground.modalities.audio.preprocessing import AudioPreprocessing
+from playground.modalities.audio.resample import resample
 from playground.modalities.text.preprocessing import EncodedText, TextPreprocessing
 from playground.modalities.text.tokenizer import PAD_ID
 

@@ -207,7 +207,7 @@ class SileroVAD(nn.Module):
         Args:
             waveform: ``(L,)`` float mono amplitudes in [-1, 1], L >= 1.
             sample_rate: Hz of ``waveform``; other rates than 16 kHz are resampled first
-                (:func:`playground.modalities.audio.decode.resample`).
+                (:func:`playground.modalities.audio.resample.resample`).
 
         Returns:
             A :class:`SpeechTrace` with ``ceil(L16 / 512)`` frames (L16: samples at 16 kHz), on CPU.
@@ -220,7 +220,7 @@ class SileroVAD(nn.Module):
         device = self.stft_basis.device
         waveform = waveform.to(device=device, dtype=torch.float32)
         if sample_rate != SAMPLE_RATE:
-            from playground.modalities.audio.decode import resample  # here: only this path needs it
+            from playground.modalities.audio.resample import resample  # here: only this path needs it
 
             waveform = resample(waveform, sample_rate, SAMPLE_RATE)
         with torch.no_grad():

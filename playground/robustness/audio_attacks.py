@@ -25,6 +25,7 @@ Sources:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -103,6 +104,66 @@ def snr_db(clean: torch.Tensor, perturbation: torch.Tensor) -> float:
     return 10 * math.log10(signal / noise)
 
 
+def _check_request(
+    waveform: torch.Tensor,
+    target: int | None,
+    num_classes: int,
+    method: str,
+    epsilon: float,
+    steps: int,
+    step_size: float | None,
+) -> None:
+    """Refuse a waveform, target or attack setting :func:`attack_waveform` cannot use.
+
+    Raises:
+        ValueError: a waveform that is not a non-empty ``(L,)`` float tensor, a target outside
+            ``[0, num_classes)``, an unknown method or a bad ε / steps / step size.
+    """
+    if not isinstance(waveform, torch.Tensor) or waveform.ndim != 1 or waveform.numel() == 0:
+        raise ValueError(f"expected a non-empty (L,) waveform, got {getattr(waveform, 'shape', type(waveform))}")
+    if not waveform.is_floating_point():
+        raise ValueError(f"expected a float waveform, got {waveform.dtype}")
+    if method not in ("fgsm", "pgd"):
+        raise ValueError(f"method must be 'fgsm' or 'pgd', got {method!r}")
+    if not (math.isfinite(epsilon) and 0.0 <= epsilon <= 2.0):
+        raise ValueError(f"epsilon must be in [0, 2] (full scale is 1), got {epsilon}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
+        raise ValueError(f"step_size must be a positive number, got {step_size}")
+    if target is not None and not 0 <= target < num_classes:
+        raise ValueError(f"target must be a class index in [0, {num_classes}), got {target}")
+
+
+def _sign_steps(
+    x: torch.Tensor,
+    gradient: Callable[[torch.Tensor], torch.Tensor],
+    method: WaveformMethod,
+    epsilon: float,
+    steps: int,
+    step_size: float | None,
+) -> tuple[torch.Tensor, int, float]:
+    """The FGSM step or the PGD steps from the fitted clip ``x`` ``(1, S)`` in ``[-1, 1]``.
+
+    FGSM: ``x + ε · sign(∇)``; PGD: ``steps`` steps of ``step_size · sign(∇)`` (default
+    ``2.5 · ε / steps``), each projected onto ``|δ| <= ε``. Every result is clamped to ``[-1, 1]``.
+
+    Returns:
+        The adversarial clip ``(1, S)`` (detached), the number of steps taken and the step size.
+    """
+    if method == "fgsm":
+        n_steps, size = 1, epsilon
+        adv = (x + epsilon * gradient(x).sign()).clamp(-1.0, 1.0)
+    else:
+        n_steps = steps
+        size = step_size if step_size is not None else 2.5 * epsilon / steps
+        adv = x.clone()
+        for _ in range(steps):
+            adv = adv + size * gradient(adv).sign()
+            adv = torch.minimum(torch.maximum(adv, x - epsilon), x + epsilon).clamp(-1.0, 1.0)
+    return adv.detach(), n_steps, size
+
+
 def attack_waveform(
     bundle: Bundle,
     waveform: torch.Tensor,
@@ -138,21 +199,7 @@ def attack_waveform(
             a target out of range, an unknown method or a bad ε / steps / step size.
     """
     pre = audio_preprocessing(bundle)
-    if not isinstance(waveform, torch.Tensor) or waveform.ndim != 1 or waveform.numel() == 0:
-        raise ValueError(f"expected a non-empty (L,) waveform, got {getattr(waveform, 'shape', type(waveform))}")
-    if not waveform.is_floating_point():
-        raise ValueError(f"expected a float waveform, got {waveform.dtype}")
-    if method not in ("fgsm", "pgd"):
-        raise ValueError(f"method must be 'fgsm' or 'pgd', got {method!r}")
-    if not (math.isfinite(epsilon) and 0.0 <= epsilon <= 2.0):
-        raise ValueError(f"epsilon must be in [0, 2] (full scale is 1), got {epsilon}")
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
-        raise ValueError(f"step_size must be a positive number, got {step_size}")
-    num_classes = len(bundle.labels)
-    if target is not None and not 0 <= target < num_classes:
-        raise ValueError(f"target must be a class index in [0, {num_classes}), got {target}")
+    _check_request(waveform, target, len(bundle.labels), method, epsilon, steps, step_size)
 
     model = bundle.model
     device = model_device(model)
@@ -178,17 +225,7 @@ def attack_waveform(
             (grad,) = torch.autograd.grad(loss, w)
             return grad
 
-        if method == "fgsm":
-            n_steps, size = 1, epsilon
-            adv = (x + epsilon * gradient(x).sign()).clamp(-1.0, 1.0)
-        else:
-            n_steps = steps
-            size = step_size if step_size is not None else 2.5 * epsilon / steps
-            adv = x.clone()
-            for _ in range(steps):
-                adv = adv + size * gradient(adv).sign()
-                adv = torch.minimum(torch.maximum(adv, x - epsilon), x + epsilon).clamp(-1.0, 1.0)
-        adv = adv.detach()
+        adv, n_steps, size = _sign_steps(x, gradient, method, epsilon, steps, step_size)
         with torch.no_grad():
             adv_logits = logits_of(adv)
     finally:

@@ -22,10 +22,10 @@ from playground.modalities.audio.decode import (
     DecodedAudio,
     decode_audio,
     decode_clips,
-    resample,
     sliding_windows,
     wav_bytes,
 )
+from playground.modalities.audio.resample import resample
 
 FORMAT_WORDS = ("WAV", "FLAC", "OGG/Vorbis", "Opus", "MP3")
 
@@ -175,7 +175,7 @@ def test_resample_odd_rate_pair_avoids_a_huge_kernel() -> None:
 
 
 def test_resample_fft_and_sinc_paths_agree() -> None:
-    from playground.modalities.audio.decode import _fft_resample, _resampler
+    from playground.modalities.audio.resample import _fft_resample, _resampler
 
     x = torch.from_numpy(tone(44100, freq=440) + tone(44100, freq=3000, amplitude=0.2))
     sinc = _resampler(44100, 16000, "cpu")(x)

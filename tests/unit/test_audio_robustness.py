@@ -30,7 +30,7 @@ from playground.robustness.perturbations import (
     perturb_audio,
     perturb_images,
 )
-from playground.robustness.perturbations.audio import MP3_DELAY_SAMPLES, _mp3_settings
+from playground.robustness.perturbations.audio_transmission import MP3_DELAY_SAMPLES, _mp3_settings
 from playground.robustness.sweep import corruption_errors
 
 RATE = 8000

@@ -14,13 +14,13 @@ from playground.bundle import Bundle, load_bundle
 from playground.data import load_dataset, split_dataset
 from playground.modalities.image.pixel_space import PixelSpaceModel
 from playground.modalities.image.preprocessing import Preprocessing
+from playground.robustness.drift import explanation_drift
 from playground.robustness.ensemble import EnsembleModel, make_ensemble
 from playground.robustness.perturbations import perturb_images
 from playground.robustness.sweep import (
     SweepPoint,
     SweepResult,
     corruption_errors,
-    explanation_drift,
     sample_indices,
     sweep,
 )

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from playground.data import DATASETS, AudioDataset
-from playground.modalities.audio.decode import resample
+from playground.modalities.audio.resample import resample
 from playground.models import MODELS, WeightsUnavailableError
 from playground.models import silero_vad as vad
 from playground.models.silero_vad import SileroVAD, load_silero_vad

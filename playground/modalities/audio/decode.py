@@ -35,26 +35,31 @@ are decoded, and again while reading in case the header lies):
 * sample rates from :data:`MIN_RATE_HZ` = 1000 Hz to :data:`MAX_RATE_HZ` = 384000 Hz, for the
   file and for any resampling target.
 
-Other helpers: :func:`resample` (band-limited sinc resampling, torchaudio's kernel cached per
-rate pair), :func:`wav_bytes` (16-bit WAV for ``st.audio``, not normalised), :func:`sliding_windows`
+Other helpers: :func:`wav_bytes` (16-bit WAV for ``st.audio``, not normalised), :func:`sliding_windows`
 (fixed-length windows over a clip) and :func:`decode_clips` (one file as an :class:`AudioClips`).
+Resampling to ``target_rate`` is :func:`playground.modalities.audio.resample.resample`;
+:class:`AudioDecodeError` and the rate limits are defined in :mod:`playground.modalities.audio.rates`
+(shared with the resampler) and importable from here as well.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import soundfile as sf
 import torch
 import torch.nn.functional as F
-import torchaudio
 
 from playground.modalities.audio.clips import AudioClips
+from playground.modalities.audio.rates import MAX_RATE_HZ as MAX_RATE_HZ
+from playground.modalities.audio.rates import MIN_RATE_HZ as MIN_RATE_HZ
+from playground.modalities.audio.rates import AudioDecodeError as AudioDecodeError
+from playground.modalities.audio.rates import check_rate
+from playground.modalities.audio.resample import resample
 
 READABLE_FORMATS: tuple[str, ...] = (
     "WAV (PCM 8/16/24/32-bit, float, µ-law, A-law)",
@@ -65,29 +70,17 @@ READABLE_FORMATS: tuple[str, ...] = (
 )
 MAX_DURATION_S = 600.0  # seconds per upload
 MAX_AUDIO_BYTES = 200 * 1024**2  # encoded bytes per upload
-MIN_RATE_HZ = 1000  # samples per second
-MAX_RATE_HZ = 384000
 
 CLIP_LEVEL = 0.999  # |x| at or above this counts as a clipped (full-scale) sample
 CLIP_NOTE_FRACTION = 0.001  # clipping above 0.1 % of samples gets a note
 QUIET_PEAK = 1e-3  # a non-silent clip whose peak is below -60 dBFS gets a note
 
 _READ_BLOCK = 1 << 16  # frames decoded per soundfile.read call
-# torchaudio's sinc kernel has (new / g) × (orig / g + 2·width) taps (g = gcd of the rates): tiny
-# for 44100 -> 16000, but 700 M taps (2.8 GB) for 44101 -> 16000. Above this many taps the
-# resampling goes through the FFT instead.
-_MAX_KERNEL_TAPS = 1 << 22
-_LOWPASS_WIDTH = 6  # torchaudio's defaults, used to predict the kernel size
-_ROLLOFF = 0.99
 
 # libsndfile's log line for a WAV whose header claims more data than the file holds.
 _WAV_SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 # libsndfile messages that would mislead a user (they come from reading memory, not a path).
 _MISLEADING_DETAILS = ("does not exist", "not a regular file")
-
-
-class AudioDecodeError(ValueError):
-    """The bytes are not audio the playground can use; the message names the file and says why."""
 
 
 @dataclass(frozen=True)
@@ -223,91 +216,180 @@ def _position(sound: sf.SoundFile) -> int:
         return 0
 
 
-def _check_rate(rate: object, what: str) -> int:
-    """``rate`` as an int in [MIN_RATE_HZ, MAX_RATE_HZ], or :class:`AudioDecodeError`."""
-    if isinstance(rate, bool) or not isinstance(rate, int | np.integer):
-        raise AudioDecodeError(f"{what} must be a whole number of Hz, got {rate!r}")
-    if not MIN_RATE_HZ <= int(rate) <= MAX_RATE_HZ:
-        raise AudioDecodeError(
-            f"{what} is {int(rate)} Hz; sample rates from {MIN_RATE_HZ} Hz to {MAX_RATE_HZ} Hz are supported"
-        )
-    return int(rate)
-
-
-# -- resampling ------------------------------------------------------------------------------
-
-
-def _kernel_taps(orig_rate: int, new_rate: int) -> int:
-    """Taps of torchaudio's sinc kernel for this pair (as ``_get_sinc_resample_kernel`` builds it)."""
-    g = math.gcd(orig_rate, new_rate)
-    orig, new = orig_rate // g, new_rate // g
-    width = math.ceil(_LOWPASS_WIDTH * orig / (min(orig, new) * _ROLLOFF))
-    return new * (orig + 2 * width)
-
-
-@functools.lru_cache(maxsize=32)
-def _resampler(orig_rate: int, new_rate: int, device: str) -> torchaudio.transforms.Resample:
-    """torchaudio's windowed-sinc resampler for one rate pair, its kernel built once per device."""
-    return torchaudio.transforms.Resample(
-        orig_rate, new_rate, lowpass_filter_width=_LOWPASS_WIDTH, rolloff=_ROLLOFF
-    ).to(device)
-
-
-def _fft_resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Band-limited resampling in the frequency domain (any ratio, O(L log L) memory).
-
-    The spectrum is cut (or zero-padded) at the lower Nyquist frequency: an ideal low-pass, with
-    the circular edge effects of the FFT at the two ends of the clip.
-    """
-    length = waveform.shape[-1]
-    out_length = math.ceil(new_rate * length / orig_rate)
-    spectrum = torch.fft.rfft(waveform, n=length)  # (..., length // 2 + 1)
-    bins = min(spectrum.shape[-1], out_length // 2 + 1)
-    kept = torch.zeros(*spectrum.shape[:-1], out_length // 2 + 1, dtype=spectrum.dtype, device=spectrum.device)
-    kept[..., :bins] = spectrum[..., :bins]
-    return torch.fft.irfft(kept, n=out_length) * (out_length / length)  # (..., out_length)
-
-
-def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Resample along the last axis from ``orig_rate`` to ``new_rate`` (band-limited).
-
-    Uses ``torchaudio.transforms.Resample`` (windowed sinc, Hann window, 6 zero crossings, roll-off
-    0.99), built once per (orig, new, device) and cached. Rate pairs whose kernel would exceed
-    ~4 M taps (e.g. 11127 Hz -> 16000 Hz, whose rates share no common factor) go through an FFT
-    resampler instead, so no rate pair builds a huge kernel. Gradients flow through both.
-
-    Args:
-        waveform: ``(..., L)`` floating amplitudes (computed in float32), on any device.
-        orig_rate: samples per second of ``waveform`` (Hz).
-        new_rate: samples per second wanted (Hz).
-
-    Returns:
-        ``(..., ceil(L * new_rate / orig_rate))`` float32 on the input's device; ``waveform`` itself
-        when the rates are equal. Not clipped: sinc resampling can overshoot ±1 slightly near
-        full-scale edges.
-
-    Raises:
-        AudioDecodeError: a rate that is not an int in [1000, 384000] Hz.
-        TypeError: ``waveform`` is not a floating tensor.
-        ValueError: ``waveform`` has no axis.
-    """
-    orig_rate = _check_rate(orig_rate, "the original sample rate")
-    new_rate = _check_rate(new_rate, "the target sample rate")
-    if not isinstance(waveform, torch.Tensor) or not waveform.is_floating_point():
-        raise TypeError(f"expected a floating waveform tensor, got {getattr(waveform, 'dtype', type(waveform))}")
-    if waveform.ndim == 0:
-        raise ValueError("expected a waveform of shape (..., L), got a scalar")
-    if orig_rate == new_rate:
-        return waveform
-    x = waveform.to(torch.float32).contiguous()
-    if x.shape[-1] == 0:
-        return x
-    if _kernel_taps(orig_rate, new_rate) > _MAX_KERNEL_TAPS:
-        return _fft_resample(x, orig_rate, new_rate)
-    return _resampler(orig_rate, new_rate, str(x.device))(x)
-
-
 # -- decoding --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What the file says about itself before any sample is decoded."""
+
+    rate: int  # samples per second, checked to lie in [MIN_RATE_HZ, MAX_RATE_HZ]
+    channels: int  # >= 1
+    frames: int  # frames the header announces (it may lie)
+    format: str  # libsndfile's major format name ("WAV", "FLAC", ...)
+    subtype: str  # libsndfile's subtype name ("PCM_16", "VORBIS", ...)
+    log: str  # libsndfile's log of the header (``extra_info``), where a short WAV shows up
+
+
+@dataclass
+class _Samples:
+    """What reading the samples gave: the mono blocks and the counts the notes are made from."""
+
+    blocks: list[np.ndarray] = field(default_factory=list)  # (n,) float32 mono, one per read
+    frames: int = 0  # frames read
+    clipped: int = 0  # samples (all channels) with |x| >= CLIP_LEVEL
+    beyond: int = 0  # float samples beyond ±1, clipped to [-1, 1]
+    nonfinite: int = 0  # NaN / infinite samples, replaced by 0
+    channel_peak: float = 0.0  # largest |x| of any channel, after clipping to [-1, 1]
+    read_error: Exception | None = None  # what stopped the decoder early (a cut FLAC loses sync)
+
+
+def _check_size(data: bytes, shown: str) -> None:
+    """Refuse empty data and data over :data:`MAX_AUDIO_BYTES` before any parsing."""
+    if not data:
+        raise AudioDecodeError(f"{shown} is empty; {_readable()}")
+    if len(data) > MAX_AUDIO_BYTES:
+        raise AudioDecodeError(
+            f"{shown} is {len(data) / 2**20:.0f} MiB; audio files up to {MAX_AUDIO_BYTES // 2**20} MiB are accepted"
+        )
+
+
+def _open(data: bytes, shown: str) -> sf.SoundFile:
+    """Open the bytes with libsndfile (the format from the bytes), or say what they are instead."""
+    try:
+        return sf.SoundFile(io.BytesIO(data))
+    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as exc:
+        raise _open_error(shown, data, exc) from exc
+
+
+def _read_header(sound: sf.SoundFile, shown: str, max_duration_s: float) -> _Header:
+    """The header's facts, with its rate, channels and announced length checked."""
+    header = _Header(
+        rate=int(sound.samplerate),
+        channels=int(sound.channels),
+        frames=int(sound.frames),
+        format=str(sound.format),
+        subtype=str(sound.subtype),
+        log=str(sound.extra_info),
+    )
+    rate = check_rate(header.rate, f"the sample rate of {shown}")
+    if header.channels < 1:
+        raise AudioDecodeError(f"{shown} has no audio channels")
+    if header.frames / rate > max_duration_s:
+        raise AudioDecodeError(
+            f"{shown} is {header.frames / rate:.1f} s long; the limit is {max_duration_s:g} s per clip"
+        )
+    return header
+
+
+def _read_samples(sound: sf.SoundFile, channels: int, limit_frames: int) -> _Samples:
+    """Read blocks of :data:`_READ_BLOCK` frames until the end, a read error, or one frame past the limit.
+
+    Each block is cleaned (NaN / inf -> 0, beyond ±1 clipped, both counted) and mixed to mono at
+    once, so several channels never sit in memory together. The frames decoded before a read error
+    are kept.
+    """
+    samples = _Samples()
+    while samples.frames <= limit_frames and samples.read_error is None:
+        want = min(_READ_BLOCK, limit_frames + 1 - samples.frames)  # one frame past the limit tells
+        block = np.empty((want, channels), dtype=np.float32)  # (want, channels)
+        try:
+            block = sound.read(out=block)  # (n, channels), n <= want
+        except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
+            # soundfile drops the count on an error, but the frames decoded before it are in
+            # the buffer and the file position says how many (a cut FLAC "loses sync" here).
+            samples.read_error = exc
+            block = block[: max(0, min(want, _position(sound) - samples.frames))]
+        if len(block) == 0:
+            break
+        _add_block(samples, block, channels)
+    return samples
+
+
+def _add_block(samples: _Samples, block: np.ndarray, channels: int) -> None:
+    """Clean one ``(n, channels)`` float32 block, count what was found, and append its mono mix."""
+    bad = ~np.isfinite(block)
+    if bad.any():
+        samples.nonfinite += int(bad.sum())
+        block = np.where(bad, np.float32(0.0), block)
+    magnitude = np.abs(block)
+    samples.clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
+    over = magnitude > 1.0
+    if over.any():
+        samples.beyond += int(over.sum())
+        block = np.clip(block, -1.0, 1.0)
+    samples.channel_peak = max(samples.channel_peak, min(1.0, float(magnitude.max())))
+    mono = block[:, 0].copy() if channels == 1 else block.mean(axis=1, dtype=np.float32)  # (n,)
+    samples.blocks.append(mono)
+    samples.frames += len(block)
+
+
+def _check_read(samples: _Samples, header: _Header, shown: str, max_duration_s: float, limit_frames: int) -> None:
+    """Refuse a file that turned out longer than the limit (its header lied) or gave no frames."""
+    if samples.frames > limit_frames:
+        raise AudioDecodeError(
+            f"{shown} is longer than {max_duration_s:g} s (its header said {header.frames / header.rate:.1f} s); "
+            f"the limit is {max_duration_s:g} s per clip"
+        )
+    if samples.frames == 0:
+        if samples.read_error is not None:
+            raise AudioDecodeError(
+                f"{shown} is a damaged or truncated {header.format} file; no audio could be decoded "
+                f"({samples.read_error})"
+            )
+        hint = " (an OGG file that was cut short reads as empty)" if header.format == "OGG" else ""
+        raise AudioDecodeError(f"{shown} holds no audio (0 samples){hint}")
+
+
+def _truncation_note(samples: _Samples, header: _Header) -> str | None:
+    """The note for a file cut short (a read error, a WAV shorter than its header, an MP3 missing
+    frames), or ``None`` when the file is whole."""
+    rate = header.rate
+    decoded_s = samples.frames / rate
+    shortfall = _WAV_SHORT_DATA.search(header.log)
+    if samples.read_error is not None:
+        return f"truncated or damaged: decoding stopped after {decoded_s:.2f} s ({samples.read_error})"
+    if shortfall is not None and int(shortfall.group(2)) < int(shortfall.group(1)):
+        declared, present = int(shortfall.group(1)), int(shortfall.group(2))
+        return (
+            f"truncated: the header announces {declared} bytes of samples, the file holds {present} "
+            f"({decoded_s:.2f} s decoded)"
+        )
+    if samples.frames < header.frames - max(1152, header.frames // 100):  # MP3 frames hold 1152 samples
+        return f"truncated: the header announces {header.frames / rate:.2f} s, only {decoded_s:.2f} s decoded"
+    return None
+
+
+def _sample_notes(samples: _Samples, channels: int) -> list[str]:
+    """Notes on what the samples needed: NaN replaced, overshoot clipped, channels mixed, clipping."""
+    n_samples = samples.frames * channels
+    clipping_fraction = samples.clipped / n_samples
+    notes: list[str] = []
+    if samples.nonfinite:
+        notes.append(f"replaced {samples.nonfinite} NaN or infinite samples with 0")
+    if samples.beyond:
+        notes.append(
+            f"{_percent(samples.beyond / n_samples)} of samples were beyond full scale and were clipped to [-1, 1]"
+        )
+    if channels > 1:
+        notes.append(f"mixed {channels} channels down to mono")
+    if clipping_fraction > CLIP_NOTE_FRACTION:
+        notes.append(f"clipped: {_percent(clipping_fraction)} of samples at full scale")
+    return notes
+
+
+def _level_note(peak: float, channel_peak: float, channels: int) -> str | None:
+    """The note on a silent, cancelled-out or very quiet result (``peak``: the final mono peak)."""
+    if channel_peak == 0.0:
+        return "silent: every sample is zero"
+    if channels > 1 and peak < 0.01 * channel_peak:
+        return (
+            f"the channels cancel out: the mono mix peaks at {_dbfs(peak)} "
+            f"while the channels reach {_dbfs(channel_peak)}"
+        )
+    if peak < QUIET_PEAK:
+        return f"very quiet: the peak is at {_dbfs(peak)}"
+    return None
 
 
 def decode_audio(
@@ -349,135 +431,42 @@ def decode_audio(
     if not max_duration_s > 0:
         raise ValueError(f"max_duration_s must be positive, got {max_duration_s}")
     if target_rate is not None:
-        target_rate = _check_rate(target_rate, "the target sample rate")
+        target_rate = check_rate(target_rate, "the target sample rate")
     shown = _display_name(name)
     data = bytes(data)
-    if not data:
-        raise AudioDecodeError(f"{shown} is empty; {_readable()}")
-    if len(data) > MAX_AUDIO_BYTES:
-        raise AudioDecodeError(
-            f"{shown} is {len(data) / 2**20:.0f} MiB; audio files up to {MAX_AUDIO_BYTES // 2**20} MiB are accepted"
-        )
+    _check_size(data, shown)
 
-    try:
-        sound = sf.SoundFile(io.BytesIO(data))
-    except (sf.SoundFileError, RuntimeError, OSError, ValueError, TypeError) as exc:
-        raise _open_error(shown, data, exc) from exc
+    with _open(data, shown) as sound:
+        header = _read_header(sound, shown, max_duration_s)
+        limit_frames = math.floor(max_duration_s * header.rate)
+        samples = _read_samples(sound, header.channels, limit_frames)
+    _check_read(samples, header, shown, max_duration_s, limit_frames)
 
-    with sound:
-        rate, channels, header_frames = int(sound.samplerate), int(sound.channels), int(sound.frames)
-        fmt, subtype, log = str(sound.format), str(sound.subtype), str(sound.extra_info)
-        rate = _check_rate(rate, f"the sample rate of {shown}")
-        if channels < 1:
-            raise AudioDecodeError(f"{shown} has no audio channels")
-        if header_frames / rate > max_duration_s:
-            raise AudioDecodeError(
-                f"{shown} is {header_frames / rate:.1f} s long; the limit is {max_duration_s:g} s per clip"
-            )
-        limit_frames = math.floor(max_duration_s * rate)
-        blocks: list[np.ndarray] = []  # (n,) float32 mono, one per read
-        frames = clipped = beyond = nonfinite = 0
-        channel_peak = 0.0  # largest |x| of any channel, after clipping to [-1, 1]
-        read_error: Exception | None = None
-        while frames <= limit_frames and read_error is None:
-            want = min(_READ_BLOCK, limit_frames + 1 - frames)  # one frame past the limit tells
-            block = np.empty((want, channels), dtype=np.float32)  # (want, channels)
-            try:
-                block = sound.read(out=block)  # (n, channels), n <= want
-            except (sf.SoundFileError, RuntimeError, OSError, ValueError) as exc:
-                # soundfile drops the count on an error, but the frames decoded before it are in
-                # the buffer and the file position says how many (a cut FLAC "loses sync" here).
-                read_error = exc
-                block = block[: max(0, min(want, _position(sound) - frames))]
-            if len(block) == 0:
-                break
-            bad = ~np.isfinite(block)
-            if bad.any():
-                nonfinite += int(bad.sum())
-                block = np.where(bad, np.float32(0.0), block)
-            magnitude = np.abs(block)
-            clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
-            over = magnitude > 1.0
-            if over.any():
-                beyond += int(over.sum())
-                block = np.clip(block, -1.0, 1.0)
-            channel_peak = max(channel_peak, min(1.0, float(magnitude.max())))
-            mono = block[:, 0].copy() if channels == 1 else block.mean(axis=1, dtype=np.float32)  # (n,)
-            blocks.append(mono)
-            frames += len(block)
-
-    if frames > limit_frames:
-        raise AudioDecodeError(
-            f"{shown} is longer than {max_duration_s:g} s (its header said {header_frames / rate:.1f} s); "
-            f"the limit is {max_duration_s:g} s per clip"
-        )
-    if frames == 0:
-        if read_error is not None:
-            raise AudioDecodeError(
-                f"{shown} is a damaged or truncated {fmt} file; no audio could be decoded ({read_error})"
-            )
-        hint = " (an OGG file that was cut short reads as empty)" if fmt == "OGG" else ""
-        raise AudioDecodeError(f"{shown} holds no audio (0 samples){hint}")
-
-    notes: list[str] = []
-    truncated = False
-    shortfall = _WAV_SHORT_DATA.search(log)
-    if read_error is not None:
-        truncated = True
-        notes.append(f"truncated or damaged: decoding stopped after {frames / rate:.2f} s ({read_error})")
-    elif shortfall is not None and int(shortfall.group(2)) < int(shortfall.group(1)):
-        truncated = True
-        declared, present = int(shortfall.group(1)), int(shortfall.group(2))
-        notes.append(
-            f"truncated: the header announces {declared} bytes of samples, the file holds {present} "
-            f"({frames / rate:.2f} s decoded)"
-        )
-    elif frames < header_frames - max(1152, header_frames // 100):  # MP3 frames hold 1152 samples
-        truncated = True
-        notes.append(
-            f"truncated: the header announces {header_frames / rate:.2f} s, only {frames / rate:.2f} s decoded"
-        )
-
-    mono_np = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    waveform = torch.from_numpy(mono_np)  # (L,) float32
-    n_samples = frames * channels
-    clipping_fraction = clipped / n_samples
-    if nonfinite:
-        notes.append(f"replaced {nonfinite} NaN or infinite samples with 0")
-    if beyond:
-        notes.append(f"{_percent(beyond / n_samples)} of samples were beyond full scale and were clipped to [-1, 1]")
-    if channels > 1:
-        notes.append(f"mixed {channels} channels down to mono")
-    if clipping_fraction > CLIP_NOTE_FRACTION:
-        notes.append(f"clipped: {_percent(clipping_fraction)} of samples at full scale")
-
-    sample_rate = rate
-    if target_rate is not None and target_rate != rate:
-        waveform = resample(waveform, rate, target_rate).clamp_(-1.0, 1.0)
+    truncation = _truncation_note(samples, header)
+    notes = [truncation] if truncation is not None else []
+    notes += _sample_notes(samples, header.channels)
+    mono = np.concatenate(samples.blocks) if len(samples.blocks) > 1 else samples.blocks[0]
+    waveform = torch.from_numpy(mono)  # (L,) float32
+    sample_rate = header.rate
+    if target_rate is not None and target_rate != header.rate:
+        waveform = resample(waveform, header.rate, target_rate).clamp_(-1.0, 1.0)
         sample_rate = target_rate
-        notes.append(f"resampled from {rate} Hz to {target_rate} Hz")
+        notes.append(f"resampled from {header.rate} Hz to {target_rate} Hz")
     waveform = waveform.contiguous()
-
-    peak = float(waveform.abs().max())
-    if channel_peak == 0.0:
-        notes.append("silent: every sample is zero")
-    elif channels > 1 and peak < 0.01 * channel_peak:
-        notes.append(
-            f"the channels cancel out: the mono mix peaks at {_dbfs(peak)} while the channels reach {_dbfs(channel_peak)}"
-        )
-    elif peak < QUIET_PEAK:
-        notes.append(f"very quiet: the peak is at {_dbfs(peak)}")
+    level = _level_note(float(waveform.abs().max()), samples.channel_peak, header.channels)
+    if level is not None:
+        notes.append(level)
 
     return DecodedAudio(
         waveform=waveform,
         sample_rate=sample_rate,
-        original_rate=rate,
-        channels=channels,
-        duration_s=frames / rate,
-        format=fmt,
-        subtype=subtype,
-        clipping_fraction=clipping_fraction,
-        truncated=truncated,
+        original_rate=header.rate,
+        channels=header.channels,
+        duration_s=samples.frames / header.rate,
+        format=header.format,
+        subtype=header.subtype,
+        clipping_fraction=samples.clipped / (samples.frames * header.channels),
+        truncated=truncation is not None,
         notes=tuple(notes),
     )
 
@@ -522,7 +511,7 @@ def wav_bytes(waveform: torch.Tensor, sample_rate: int) -> bytes:
         ValueError: ``waveform`` is not 1-D.
         AudioDecodeError: ``sample_rate`` outside [1000, 384000] Hz.
     """
-    sample_rate = _check_rate(sample_rate, "the sample rate")
+    sample_rate = check_rate(sample_rate, "the sample rate")
     if not isinstance(waveform, torch.Tensor) or not waveform.is_floating_point():
         raise TypeError(f"expected a floating waveform tensor, got {getattr(waveform, 'dtype', type(waveform))}")
     if waveform.ndim != 1:

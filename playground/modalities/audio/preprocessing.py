@@ -24,7 +24,7 @@ import torchaudio
 
 from playground.modalities.audio.augment import augment_waveforms, spec_augment
 from playground.modalities.audio.clips import AudioClips
-from playground.modalities.audio.decode import resample
+from playground.modalities.audio.resample import resample
 
 Features = Literal["log_mel", "mfcc", "waveform"]
 FEATURES: tuple[str, ...] = get_args(Features)

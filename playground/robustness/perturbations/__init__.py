@@ -6,8 +6,12 @@ Importing this package registers every entry; :func:`image_perturbations`,
 (0 is the identity) and a seed.
 """
 
-from playground.robustness.perturbations import (  # noqa: F401  (imported for their @register_perturbation side effect)
+# Imported for their @register_perturbation side effect; the order of the modules here is the
+# registry's order (audio: noise and level, then timing, then transmission; then images and text).
+from playground.robustness.perturbations import (  # noqa: F401
     audio,
+    audio_timing,
+    audio_transmission,
     image,
     image_geometry,
     text,
