@@ -14,6 +14,7 @@ from ui.state import (
     device_label,
     finalize_job,
     keep_widget_state,
+    reclaim_memory_once,
     recover_runs_once,
     show_flash,
 )
@@ -21,6 +22,7 @@ from ui.state import (
 set_page_config()
 
 recover_runs_once(str(default_runs_dir()))  # once per server: what saves killed with the last server left
+reclaim_memory_once()  # once per server: a garbage collection every 30 s instead of after every rerun
 keep_widget_state()
 show_flash()
 page = navigation()

@@ -1,7 +1,7 @@
 """Load test: N simulated users act out a lesson on one server at once, in headless Chromium.
 
     .venv/bin/python bench/bench_load.py [--users 8] [--minutes 10] [--pause 5] [--seed 0] [--json] [--out FILE]
-                                         [--browser-nice 19] [--verbose]
+                                         [--browser-nice 19] [--shots DIR] [--verbose]
 
 Starts the app (``streamlit run app.py``, headless, a temporary runs folder, as ``tests/e2e`` does)
 and Debian's Chromium (Playwright's async API): one browser, one context and one tab per user,
@@ -268,6 +268,7 @@ class User:
         self.app = app
         self.pause = args.pause
         self.verbose = getattr(args, "verbose", False)
+        self.shots: Path | None = getattr(args, "shots", None)
         self.rng = random.Random(args.seed * 1000 + index)
         self.t_start = t_start
         self.watch = RunWatch(page)
@@ -324,6 +325,10 @@ class User:
                 file=sys.stderr,
             )
         if error:
+            if self.shots is not None:  # what the user saw when it went wrong
+                with contextlib.suppress(Exception):
+                    shot = self.shots / f"user{self.index}-{round(t0 - self.t_start)}s.png"
+                    await self.page.screenshot(path=str(shot))
             await self.recover()
         return not error
 
@@ -789,8 +794,11 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print everything as JSON")
     parser.add_argument("--verbose", action="store_true", help="print each action to stderr as it ends")
+    parser.add_argument("--shots", type=Path, help="save a screenshot of each failed action in this folder")
     parser.add_argument("--out", type=Path, help="write the per-action records and RSS samples here (JSON)")
     args = parser.parse_args()
+    if args.shots is not None:
+        args.shots.mkdir(parents=True, exist_ok=True)
     summary = asyncio.run(load_test(args))
     records, samples = summary.pop("_records"), summary.pop("_samples")
     if args.out is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from PIL import Image
 from playground.bundle import Bundle, create_bundle
 from playground.bundle.runs import new_run_folder
 from playground.core.device import describe_device, pick_device
+from playground.core.memory import start_memory_reclaimer
 from playground.data import AnyDataset, load_dataset
 from playground.inspection.summary import ModelSummary, summarize
 from playground.modalities.audio.preprocessing import AudioPreprocessing
@@ -148,6 +150,12 @@ def recover_runs_once(runs_dir: str) -> list[str]:
     for line in done:
         log.warning("interrupted save: %s", line)
     return done
+
+
+@st.cache_resource(show_spinner=False)
+def reclaim_memory_once() -> threading.Thread:
+    """Once per server process: collect garbage and give freed memory back every 30 s (postScriptGC is off)."""
+    return start_memory_reclaimer(interval_s=30.0)
 
 
 @st.cache_resource(show_spinner="Loading pretrained weights…", max_entries=4)

@@ -124,9 +124,18 @@ def check_json(max_abs_diff: float, matches: bool, **extra: Any) -> dict[str, An
     return {"max_abs_diff": float(max_abs_diff), "matches": bool(matches), **extra}
 
 
-def print_result(obj: Any, as_json: bool, text: str) -> None:
-    """Print ``obj`` as indented JSON (``--json``), else ``text``."""
-    print(json.dumps(obj, indent=2, ensure_ascii=False) if as_json else text)
+def print_result(obj: Any, as_json: bool, text: str, compact: bool = False) -> None:
+    """Print ``obj`` as JSON (``--json``), else ``text``.
+
+    The JSON is indented for people to read, or on one line without spaces when ``compact``
+    (outputs holding large arrays: indented, every number of a (L, H, T, T) array gets a line).
+    """
+    if not as_json:
+        print(text)
+    elif compact:
+        print(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
+    else:
+        print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 # ------------------------------------------------------------------------------------------ inputs

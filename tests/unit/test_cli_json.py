@@ -332,6 +332,8 @@ SCHEMAS: dict[str, list[Obj]] = {
                 "tokens": ListOf(str),
                 "top_k": TOP_K,
                 "shape": ListOf(int),
+                "layers": ListOf(int),
+                "heads": ListOf(int),
                 "max_row_sum_error": NUM,
                 "check": Obj({**CHECK.fields, "layer": int, "head": int, "query_index": int}),
                 "attention_probs": NESTED,
