@@ -11,6 +11,7 @@ from ui.pages import mark_app_entry, navigation, set_page_config
 from ui.state import (
     active_model,
     card_facts,
+    count_forwards_once,
     device_label,
     finalize_job,
     keep_widget_state,
@@ -23,6 +24,7 @@ set_page_config()
 
 recover_runs_once(str(default_runs_dir()))  # once per server: what saves killed with the last server left
 reclaim_memory_once()  # once per server: a garbage collection every 30 s instead of after every rerun
+count_forwards_once()  # bench/bench_app.py counts forward passes (only with PLAYGROUND_FORWARD_COUNT_FILE set)
 keep_widget_state()
 show_flash()
 page = navigation()

@@ -392,8 +392,18 @@ class User:
             if wanted is None or wanted == shown:
                 await self.page.keyboard.press("Escape")
                 return None
+            # Typed first, as a person scrolling a long list would search it: Streamlit's list is
+            # virtualised and scrolls under a click aimed at an option far down (the click then
+            # lands on no option and starts no run); filtered, it holds a few options and stays put.
+            await self.page.keyboard.type(wanted)
+            option = self.page.get_by_role("option", name=wanted, exact=True).first
+            try:
+                await option.wait_for(timeout=10_000)
+            except Exception:
+                await self.page.keyboard.press("Escape")
+                continue
             t0 = time.perf_counter()
-            await self.page.get_by_role("option", name=wanted, exact=True).first.click()
+            await option.click()
             return await wait_done(self.page, self.watch, t0)
         raise ActionError(f"the options of {label!r} did not open in 4 tries on {self.page.url}")
 

@@ -23,6 +23,7 @@ from PIL import Image
 from playground.bundle import Bundle, create_bundle
 from playground.bundle.runs import new_run_folder
 from playground.core.device import describe_device, pick_device
+from playground.core.forward_count import ForwardCounter, install_from_env
 from playground.core.memory import start_memory_reclaimer
 from playground.data import AnyDataset, load_dataset
 from playground.inspection.summary import ModelSummary, summarize
@@ -156,6 +157,12 @@ def recover_runs_once(runs_dir: str) -> list[str]:
 def reclaim_memory_once() -> threading.Thread:
     """Once per server process: collect garbage and give freed memory back every 30 s (postScriptGC is off)."""
     return start_memory_reclaimer(interval_s=30.0)
+
+
+@st.cache_resource(show_spinner=False)
+def count_forwards_once() -> ForwardCounter | None:
+    """Once per server process: count model forward passes when the benchmark asks for it (an env var)."""
+    return install_from_env()
 
 
 @st.cache_resource(show_spinner="Loading pretrained weights…", max_entries=4)

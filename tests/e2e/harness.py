@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +80,8 @@ def start_app(
     port: int | None = None,
     timeout_s: float = 90.0,
     extra_args: Sequence[str] = (),
+    script: str = "app.py",
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[App]:
     """Run the app headless on a free port until the block ends.
 
@@ -89,6 +91,8 @@ def start_app(
         port: the port; a free one by default.
         timeout_s: seconds to wait for ``/_stcore/health`` to answer ``ok``.
         extra_args: more ``streamlit run`` options, e.g. ``["--client.toolbarMode", "viewer"]``.
+        script: the app file (relative to the repository, or absolute), e.g. a benchmark's baseline page.
+        env: more environment variables for the server.
 
     Raises:
         RuntimeError: if the server exits or is not healthy in time (the message has its log).
@@ -96,13 +100,13 @@ def start_app(
     port = port or free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / "streamlit.log"
-    env = {**os.environ, "PLAYGROUND_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+    server_env = {**os.environ, "PLAYGROUND_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
     cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        "app.py",
+        script,
         "--server.headless",
         "true",
         "--server.port",
@@ -118,7 +122,7 @@ def start_app(
         *extra_args,
     ]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env, stdout=out, stderr=subprocess.STDOUT)
         app = App(f"http://127.0.0.1:{port}", runs_dir, log, proc.pid)
         try:
             _wait_healthy(app, proc, timeout_s)

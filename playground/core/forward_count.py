@@ -1,0 +1,71 @@
+"""Count model forward passes in this process: the benchmark's check that a display-only change runs none.
+
+A forward pass is a call of an outermost ``nn.Module`` (one not called from inside another module's
+forward on the same thread): ``model(x)`` counts once, however many layers it runs. Installed
+through torch's global module hooks, so it sees every model of every session without touching
+them. Off unless asked for: the app installs it only when ``PLAYGROUND_FORWARD_COUNT_FILE`` names a
+file, and then writes the running total there after each pass, for ``bench/bench_app.py`` to read.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+ENV_VAR = "PLAYGROUND_FORWARD_COUNT_FILE"
+
+
+class ForwardCounter:
+    """Counts outermost module calls on every thread; ``count`` is the total so far.
+
+    Args:
+        path: where to write the total after each pass (``None``: keep it in memory only).
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.count = 0
+        self.path = path
+        self._depth = threading.local()  # module calls open on this thread
+        self._lock = threading.Lock()
+        self._handles: list[Any] = []
+
+    def install(self) -> ForwardCounter:
+        """Register the global hooks (every module, every thread); returns ``self``."""
+        self._handles = [
+            nn.modules.module.register_module_forward_pre_hook(self._enter),
+            # always_call: a forward that raises still closes its level
+            nn.modules.module.register_module_forward_hook(self._leave, always_call=True),
+        ]
+        return self
+
+    def remove(self) -> None:
+        """Unregister the hooks."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _enter(self, module: nn.Module, args: Any) -> None:
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        if depth == 0:
+            with self._lock:
+                self.count += 1
+                if self.path is not None:
+                    self.path.write_text(str(self.count))
+
+    def _leave(self, module: nn.Module, args: Any, output: Any) -> None:
+        self._depth.value = max(0, getattr(self._depth, "value", 1) - 1)
+
+
+def install_from_env() -> ForwardCounter | None:
+    """Install a counter writing to ``$PLAYGROUND_FORWARD_COUNT_FILE`` when it is set; else ``None``."""
+    target = os.environ.get(ENV_VAR)
+    if not target:
+        return None
+    path = Path(target)
+    path.write_text("0")
+    return ForwardCounter(path).install()
