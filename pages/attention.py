@@ -26,6 +26,7 @@ from playground.figures.attention import (
     model_view,
     rollout_bars,
 )
+from playground.figures.theme import export_config
 from playground.inspection.attention import (
     AttentionMaps,
     NoAttentionError,
@@ -54,8 +55,7 @@ VIEWS = {
 
 def _plot_config(name: str) -> dict[str, object]:
     """Plotly's own export button, as PNG or SVG (picked in the sidebar of the page)."""
-    fmt = st.session_state.get("at_export", "png")
-    return {"toImageButtonOptions": {"format": fmt, "filename": name, "scale": 2}, "displaylogo": False}
+    return export_config(name, st.session_state.get("at_export", "png"))
 
 
 def _maps_for(bundle: Bundle, key: tuple[object, ...], compute: object) -> AttentionMaps:

@@ -47,11 +47,12 @@ from playground.figures.explain import (
     token_bar_figure,
     tokens_html,
 )
+from playground.figures.theme import PLOTLY_CONFIG
 from playground.models.attention import AttentionModel
 from ui.audio_explain import audio_explain_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
-from ui.widgets import NO_MODEBAR, completeness_tolerance_input, input_image_picker, text_input_picker
+from ui.widgets import completeness_tolerance_input, input_image_picker, text_input_picker
 
 # The method shown first. Images: Grad-CAM answers in ~0.05 s where Integrated Gradients with its
 # completeness check takes ~50 s on a 224×224 EfficientNet on two CPU cores; a transformer has no
@@ -322,9 +323,9 @@ if modality == "image":
     heat = display_map(result.attributions, mode)  # (H, W)
     m1, m2, m3 = st.columns([2, 2, 1])
     m1.plotly_chart(
-        overlay_figure(result.inputs, heat, mode, opacity, "Over the image"), config=NO_MODEBAR, key="x_overlay"
+        overlay_figure(result.inputs, heat, mode, opacity, "Over the image"), config=PLOTLY_CONFIG, key="x_overlay"
     )
-    m2.plotly_chart(map_figure(heat, mode, "The map alone"), config=NO_MODEBAR, key="x_map")
+    m2.plotly_chart(map_figure(heat, mode, "The map alone"), config=PLOTLY_CONFIG, key="x_map")
     with m3:
         _short_delta(result)
 else:
@@ -333,7 +334,9 @@ else:
     t1.markdown(tokens_html(tokens, scores), unsafe_allow_html=True)  # every token is html.escape'd
     with t2:
         _short_delta(result)
-    st.plotly_chart(token_bar_figure(tokens, result.attributions, title="Top tokens"), config=NO_MODEBAR, key="x_bars")
+    st.plotly_chart(
+        token_bar_figure(tokens, result.attributions, title="Top tokens"), config=PLOTLY_CONFIG, key="x_bars"
+    )
 
 # ---- compare methods
 with st.expander("Compare methods"):
@@ -357,7 +360,7 @@ with st.expander("Compare methods"):
                     METHODS.get(n).title: display_map(r.attributions, mode) if isinstance(r, Explanation) else r
                     for n, r in compared.items()
                 }
-                st.plotly_chart(methods_grid_figure(maps, mode), config=NO_MODEBAR, key="x_grid")
+                st.plotly_chart(methods_grid_figure(maps, mode), config=PLOTLY_CONFIG, key="x_grid")
             else:
                 for name, r in compared.items():
                     st.markdown(f"**{METHODS.get(name).title}**")
@@ -388,7 +391,7 @@ with st.expander("How far to trust it"):
                 deletion_insertion_figure(
                     curves.fractions, curves.deletion, curves.insertion, curves.deletion_auc, curves.insertion_auc
                 ),
-                config=NO_MODEBAR,
+                config=PLOTLY_CONFIG,
                 key="x_curves",
             )
             check = _randomization(bundle, result, trust_key)
@@ -425,12 +428,12 @@ with st.expander("How far to trust it"):
                 r1, r2 = st.columns(2)
                 r1.plotly_chart(
                     map_figure(display_map(check.original.attributions, mode), mode, "Trained model"),
-                    config=NO_MODEBAR,
+                    config=PLOTLY_CONFIG,
                     key="x_rand_real",
                 )
                 r2.plotly_chart(
                     map_figure(display_map(check.randomized.attributions, mode), mode, "Random weights"),
-                    config=NO_MODEBAR,
+                    config=PLOTLY_CONFIG,
                     key="x_rand_copy",
                 )
             else:

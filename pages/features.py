@@ -3,12 +3,13 @@
 import numpy as np
 import streamlit as st
 
+from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.viz import channel_stats_figure, image_grid, to_display
 from playground.inspection.features import channel_stats, conv_layers, filters_as_images, image_feature_map
 from ui.audio import audio_features_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, session_memo, show_error, tensor_key
-from ui.widgets import NO_MODEBAR, input_image_picker
+from ui.widgets import input_image_picker
 
 PAGE_SIZE = 32
 
@@ -54,7 +55,7 @@ if n_in == 3:
     )
     rgb = filters_as_images(conv, rgb=True)[:shown]  # (n, kH, kW, 3)
     st.plotly_chart(
-        image_grid(rgb, [str(i) for i in range(shown)], cols=16, cell_px=70), key="f_filters_rgb", config=NO_MODEBAR
+        image_grid(rgb, [str(i) for i in range(shown)], cols=16, cell_px=70), key="f_filters_rgb", config=PLOTLY_CONFIG
     )
 else:
     in_channel = 0
@@ -68,7 +69,7 @@ else:
     st.plotly_chart(
         image_grid(gray, [str(i) for i in range(shown)], cols=16, cell_px=70, zmin=0, zmax=1),
         key="f_filters_gray",
-        config=NO_MODEBAR,
+        config=PLOTLY_CONFIG,
     )
 
 # ---------------------------------------------------------------- input
@@ -111,6 +112,6 @@ with c2:
     st.plotly_chart(
         image_grid(maps, [f"ch {c}" for c in chosen], cols=8, colorscale="Viridis", cell_px=120),
         key="f_maps",
-        config=NO_MODEBAR,
+        config=PLOTLY_CONFIG,
     )
-st.plotly_chart(channel_stats_figure(stats.mean, stats.max, stats.active_fraction), key="f_stats")
+st.plotly_chart(channel_stats_figure(stats.mean, stats.max, stats.active_fraction), key="f_stats", config=PLOTLY_CONFIG)

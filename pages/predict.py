@@ -12,6 +12,7 @@ from playground.bundle import Bundle
 from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
 from playground.data.text_csv import csv_columns, read_text_csv
+from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.viz import to_display, topk_bar
 from playground.inspection.predict import TextPrediction, predict_pixels, predict_sequences, predict_text, predict_texts
 from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples
@@ -64,7 +65,7 @@ def show_text_prediction(prediction: TextPrediction, max_length: int, top_k: int
             icon=":material/content_cut:",
         )
     left, right = st.columns([3, 2])
-    right.plotly_chart(topk_bar(prediction.prediction.top_k[:top_k]), key="p_text_topk")
+    right.plotly_chart(topk_bar(prediction.prediction.top_k[:top_k]), key="p_text_topk", config=PLOTLY_CONFIG)
     with left:
         unknown = sum(t == UNK_TOKEN for t in encoded.tokens)
         st.markdown(
@@ -258,8 +259,8 @@ def sequence_page(bundle: Bundle) -> None:
     fig.update_layout(
         xaxis_title="time step", yaxis_title="value (raw)", height=340, margin={"t": 30, "b": 40, "l": 40, "r": 10}
     )
-    left.plotly_chart(fig, key="p_seq_plot")
-    right.plotly_chart(topk_bar(prediction.top_k), key="p_seq_topk")
+    left.plotly_chart(fig, key="p_seq_plot", config=PLOTLY_CONFIG)
+    right.plotly_chart(topk_bar(prediction.top_k), key="p_seq_topk", config=PLOTLY_CONFIG)
 
 
 def seq2seq_page(bundle: Bundle) -> None:
@@ -367,4 +368,4 @@ for i, (name, image, prediction) in enumerate(zip(names, images, predictions, st
             width="stretch",
             clamp=True,
         )
-        right.plotly_chart(topk_bar(prediction.top_k[:top_k]), key=f"topk_{i}")
+        right.plotly_chart(topk_bar(prediction.top_k[:top_k]), key=f"topk_{i}", config=PLOTLY_CONFIG)

@@ -24,6 +24,7 @@ from playground.figures.rnn import (
     trajectory_figure,
     units_figure,
 )
+from playground.figures.theme import PLOTLY_CONFIG
 from playground.inspection.rnn import (
     DatasetStates,
     RecurrentStates,
@@ -45,7 +46,7 @@ from playground.inspection.rnn import (
 )
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
-from ui.widgets import NO_MODEBAR, shorten, text_input_picker
+from ui.widgets import shorten, text_input_picker
 
 SEARCH_LIMIT = 300  # dataset inputs searched by "find similar" (states computed once, cached)
 EXPLORER_UNITS = 3  # units picked at first in the unit explorer
@@ -210,7 +211,7 @@ st.plotly_chart(
         values, tokens, shown_units, value_range=value_range, title=f"{SERIES_TITLES[what]} · {picked_name}"
     ),
     key="rs_heatmap",
-    config=NO_MODEBAR,
+    config=PLOTLY_CONFIG,
 )
 
 # ---------------------------------------------------------------- unit explorer
@@ -222,6 +223,7 @@ if units:
     st.plotly_chart(
         units_figure(series[what], tokens, units, title=f"{SERIES_TITLES[what]} of the chosen units"),
         key="rs_units_chart",
+        config=PLOTLY_CONFIG,
     )
     colour_unit = st.selectbox("Colour the tokens by unit", units, key="rs_colour_unit")
     st.html(
@@ -238,7 +240,7 @@ st.subheader("Gates and cell state")
 if not layer_states.gates:
     st.caption("An Elman RNN has no gates: its hidden state is the whole update.")
 elif units:
-    st.plotly_chart(gates_figure(series, tokens, units[:MAX_GATE_UNITS]), key="rs_gates")
+    st.plotly_chart(gates_figure(series, tokens, units[:MAX_GATE_UNITS]), key="rs_gates", config=PLOTLY_CONFIG)
     if len(units) > MAX_GATE_UNITS:
         st.caption(f"The first {MAX_GATE_UNITS} chosen units are drawn.")
 else:
@@ -321,13 +323,17 @@ else:
 st.subheader("Trajectory (PCA)")
 if steps >= 2:
     trajectory = pca_trajectory(hidden)
-    st.plotly_chart(trajectory_figure(trajectory.points, tokens, trajectory.explained_variance_ratio), key="rs_pca")
+    st.plotly_chart(
+        trajectory_figure(trajectory.points, tokens, trajectory.explained_variance_ratio),
+        key="rs_pca",
+        config=PLOTLY_CONFIG,
+    )
 else:
     st.caption("A trajectory needs at least 2 steps.")
 
 # ---------------------------------------------------------------- prefix predictions
 st.subheader("Prediction as the input unfolds")
-st.plotly_chart(prefix_figure(probs.numpy(), tokens, bundle.labels), key="rs_prefix")
+st.plotly_chart(prefix_figure(probs.numpy(), tokens, bundle.labels), key="rs_prefix", config=PLOTLY_CONFIG)
 st.caption("Each point is the model run on the input up to that token; the last one is its prediction.")
 
 # ---------------------------------------------------------------- the update formula

@@ -11,6 +11,7 @@ from playground.bundle import Bundle, load_bundle
 from playground.bundle.runs import checkpoint_folders, list_checkpoints
 from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, split_dataset
+from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.viz import image_grid, sweep_figure, to_display, topk_bar
 from playground.inspection.predict import predict_pixels
 from playground.robustness.attacks import AttackConfig, attack, min_flip_severity
@@ -27,7 +28,7 @@ from playground.runner.jobs import BackgroundJob
 from ui.audio_robustness import audio_robustness_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
-from ui.widgets import NO_MODEBAR, background_job_progress, input_image_picker
+from ui.widgets import background_job_progress, input_image_picker
 
 ensure_app_entry()
 st.title("Robustness")
@@ -75,8 +76,8 @@ with one_tab:
     b.image(to_display(perturbed[0]), caption=f"perturbed: {pert_top[0].label}", width="stretch", clamp=True)
     c.image(to_display(diff), caption=f"|difference| × {gain}", width="stretch", clamp=True)
     a, b = st.columns(2)
-    a.plotly_chart(topk_bar(preds[0].top_k, "original"), key="r_top_orig")
-    b.plotly_chart(topk_bar(pert_top, "perturbed"), key="r_top_pert")
+    a.plotly_chart(topk_bar(preds[0].top_k, "original"), key="r_top_orig", config=PLOTLY_CONFIG)
+    b.plotly_chart(topk_bar(pert_top, "perturbed"), key="r_top_pert", config=PLOTLY_CONFIG)
     if preds[0].top_k[0].index != pert_top[0].index:
         st.warning(
             f"The prediction flips: {preds[0].top_k[0].label} → {pert_top[0].label}.", icon=":material/swap_horiz:"
@@ -115,7 +116,7 @@ with one_tab:
                 st.plotly_chart(
                     image_grid(maps, ["original", "perturbed"], cols=2, colorscale="Inferno", cell_px=260),
                     key="r_drift_maps",
-                    config=NO_MODEBAR,
+                    config=PLOTLY_CONFIG,
                 )
 
 # ---------------------------------------------------------------- adversarial attack
@@ -248,7 +249,7 @@ with sweep_tab:
             st.warning("The sweep was cancelled; the results below are partial.")
         rows = [{**row, "model": title} for title, r in results for row in r.to_rows()]
         metric = st.radio("Metric", ["accuracy", "mean_true_confidence", "flip_rate"], horizontal=True, key="r_metric")
-        st.plotly_chart(sweep_figure(rows, metric), key="r_sweep_fig")
+        st.plotly_chart(sweep_figure(rows, metric), key="r_sweep_fig", config=PLOTLY_CONFIG)
         table = pd.DataFrame(rows)
         st.dataframe(table, hide_index=True)
         st.download_button(

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.bundle import default_runs_dir, load_bundle
+from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.training import runs_comparison_figure
 from playground.runner.folder import RunFolder, list_runs
 from playground.runner.launcher import schedule, stop_run
@@ -79,7 +80,7 @@ def runs_view() -> None:
         return
     histories = {f"{r.spec().title} ({r.name[-6:]})": r.epochs() for r in chosen}
     if any(histories.values()):
-        st.plotly_chart(runs_comparison_figure(histories), key="r_curves")
+        st.plotly_chart(runs_comparison_figure(histories), key="r_curves", config=PLOTLY_CONFIG)
     if len(chosen) > 1:
         table, differing = settings_table(chosen)
         frame = pd.DataFrame(table, index=[r.name for r in chosen]).T.astype(str)

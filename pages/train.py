@@ -29,6 +29,7 @@ from playground.data import (
 )
 from playground.data.stats import dataset_stats, example_indices
 from playground.data.text_csv import csv_columns
+from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.training import sequence_example_figure
 from playground.figures.viz import (
     class_balance_figure,
@@ -58,7 +59,7 @@ from ui.state import (
     show_error,
 )
 from ui.uploads import upload_limit_mb
-from ui.widgets import NO_MODEBAR, hparam_inputs, shorten
+from ui.widgets import hparam_inputs, shorten
 
 MODALITIES = {
     "image": "Images",
@@ -274,7 +275,7 @@ if dataset is not None and split is not None:
                     grid, [dataset.classes[int(dataset.targets[i])] for i in idx], cols=6, cell_px=90, zmin=0, zmax=1
                 ),
                 key="t_examples",
-                config=NO_MODEBAR,
+                config=PLOTLY_CONFIG,
             )
         elif isinstance(dataset, TextDataset):
             st.dataframe(
@@ -289,11 +290,11 @@ if dataset is not None and split is not None:
             )
         elif isinstance(dataset, SequenceDataset):
             fig = sequence_example_figure(dataset, idx[0])
-            st.plotly_chart(fig, key="t_sequence_example")
+            st.plotly_chart(fig, key="t_sequence_example", config=PLOTLY_CONFIG)
         elif isinstance(dataset, AudioDataset):
             audio_examples(dataset, idx, key="t_audio_examples")
     with c2:
-        st.plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance")
+        st.plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance", config=PLOTLY_CONFIG)
 
 tokenizer: TokenizerOptions | None = None
 if modality == "text":
@@ -467,7 +468,7 @@ def live_view() -> None:
     steps = progress.steps_per_epoch if progress is not None else None
     # Once there is a result, its own curves are drawn below: do not show the same curves twice.
     if (history or job.batch_losses) and job.result is None:
-        st.plotly_chart(training_curves(history, job.batch_losses, steps), key="t_curves")
+        st.plotly_chart(training_curves(history, job.batch_losses, steps), key="t_curves", config=PLOTLY_CONFIG)
     if running and status not in ("pending", "running"):
         # The run ended since the page was drawn: redraw the whole page with the results below
         # (that run has running=False, so it neither polls nor reruns again).
@@ -487,7 +488,9 @@ if job is not None and job.status in ("done", "stopped", "failed"):
     if result is not None:
         st.subheader("Result" + (" (stopped early)" if result.stopped else ""))
         if result.history:
-            st.plotly_chart(training_curves([h.to_dict() for h in result.history]), key="t_final_curves")
+            st.plotly_chart(
+                training_curves([h.to_dict() for h in result.history]), key="t_final_curves", config=PLOTLY_CONFIG
+            )
         m = result.metrics
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Validation accuracy", f"{m.get('val_accuracy', float('nan')):.2%}")
@@ -504,10 +507,11 @@ if job is not None and job.status in ("done", "stopped", "failed"):
         if ev is not None:
             labels = result.bundle.labels
             c1, c2 = st.columns(2)
-            c1.plotly_chart(confusion_matrix_figure(ev.confusion, labels), key="t_cm")
+            c1.plotly_chart(confusion_matrix_figure(ev.confusion, labels), key="t_cm", config=PLOTLY_CONFIG)
             c2.plotly_chart(
                 per_class_bar(np.nan_to_num(ev.per_class_accuracy), labels, "per-class accuracy (validation)"),
                 key="t_pc",
+                config=PLOTLY_CONFIG,
             )
             wrong = mistakes(ev, job.split.val_indices, labels, limit=16)
             trained_on = job.split.dataset
@@ -519,7 +523,7 @@ if job is not None and job.status in ("done", "stopped", "failed"):
                 titles = [f"{m.true}→{m.predicted} {m.confidence:.0%}" for m in wrong]
                 st.markdown("**Misclassified validation images** (true → predicted, confidence), most confident first")
                 st.plotly_chart(
-                    image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong", config=NO_MODEBAR
+                    image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong", config=PLOTLY_CONFIG
                 )
             elif wrong and trained_on is not None:
                 is_text = isinstance(trained_on, TextDataset)

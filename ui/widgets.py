@@ -31,9 +31,6 @@ from ui.uploads import upload_limit_mb
 TEXT_EXAMPLES = 50
 TEXT_SOURCES = {"type": "Type or paste", "upload": "Upload a .txt file", "example": "An example from the dataset"}
 
-#: plotly config for image grids: the toolbar would cover the first row's captions.
-NO_MODEBAR = {"displayModeBar": False}
-
 
 def hparam_inputs(spec: ModelSpec, key: str, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """One widget per hyper-parameter of ``spec``, typed by its default value.

@@ -68,8 +68,17 @@ COUNTS = "Blues"  # a confusion matrix
 
 #: Multiplies every font size, line width and marker size (presentation mode sets it; 1.0: as built).
 SCALE = 1.0
-#: ``st.plotly_chart(..., config=PLOTLY_CONFIG)``: the modebar's camera button saves a PNG at 3× the size.
-PLOTLY_CONFIG: dict[str, Any] = {"toImageButtonOptions": {"format": "png", "scale": 3}}
+#: Every ``st.plotly_chart(..., config=PLOTLY_CONFIG)`` (a test checks each call): the toolbar's camera
+#: button saves the figure as a PNG at 3× its size on screen, sharp on a slide; no plotly logo.
+PLOTLY_CONFIG: dict[str, Any] = {"toImageButtonOptions": {"format": "png", "scale": 3}, "displaylogo": False}
+
+
+def export_config(filename: str, fmt: str = "png") -> dict[str, Any]:
+    """:data:`PLOTLY_CONFIG` with the download's file name and format (``"png"`` or ``"svg"``) chosen."""
+    return {
+        **PLOTLY_CONFIG,
+        "toImageButtonOptions": {**PLOTLY_CONFIG["toImageButtonOptions"], "format": fmt, "filename": filename},
+    }
 
 
 def rgb(colour: str) -> tuple[int, int, int]:

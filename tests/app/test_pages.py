@@ -77,6 +77,10 @@ def test_every_page_runs(app: MakeApp, entry) -> None:
     # the shared sidebar is drawn on every page, with the default model
     assert sidebar_active_model(at) == at.session_state["active_model"].bundle.title
     assert any(c.value.startswith("Device: ") for c in at.sidebar.caption)
+    # every figure the page draws saves a PNG at 3x its size from its own toolbar (the figure theme's config)
+    for figure in at.get("plotly_chart"):
+        config = json.loads(figure.proto.config)
+        assert config["toImageButtonOptions"]["scale"] == 3 and config["displaylogo"] is False, figure.key
 
 
 @pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])

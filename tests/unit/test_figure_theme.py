@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -41,5 +44,38 @@ def test_image_margins_override_the_chart_margins() -> None:
 
 def test_export_config_and_colour_helpers() -> None:
     assert theme.PLOTLY_CONFIG["toImageButtonOptions"] == {"format": "png", "scale": 3}
+    svg = theme.export_config("head_view", "svg")
+    assert svg["toImageButtonOptions"] == {"format": "svg", "scale": 3, "filename": "head_view"}
+    assert svg["displaylogo"] is False and theme.PLOTLY_CONFIG["toImageButtonOptions"]["format"] == "png"
     assert theme.rgb(theme.BLUE) == (76, 120, 168) and theme.rgba(theme.BLUE, 0.35) == "rgba(76,120,168,0.35)"
     assert display_token("a <b>\n", 12) == "a␣&lt;b&gt;↵"
+
+
+def _plotly_chart_calls_without_theme_config() -> tuple[int, list[str]]:
+    """Every ``<container>.plotly_chart(...)`` in the app's pages and ui, and those whose ``config=``
+    is not the theme's (``PLOTLY_CONFIG`` or ``export_config(...)`` / the attention page's wrapper)."""
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "app.py", *sorted((root / "pages").glob("*.py")), *sorted((root / "ui").glob("*.py"))]
+    total, missing = 0, []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if node.func.attr != "plotly_chart":
+                continue
+            total += 1
+            config = next((k.value for k in node.keywords if k.arg == "config"), None)
+            themed = (isinstance(config, ast.Name) and config.id == "PLOTLY_CONFIG") or (
+                isinstance(config, ast.Call)
+                and isinstance(config.func, ast.Name)
+                and config.func.id in {"export_config", "_plot_config"}
+            )
+            if not themed:
+                missing.append(f"{path.relative_to(root)}:{node.lineno}")
+    return total, missing
+
+
+def test_every_chart_in_the_app_exports_through_the_theme_config() -> None:
+    total, missing = _plotly_chart_calls_without_theme_config()
+    assert total > 50  # the walk found the app's charts (74 when written)
+    assert missing == []
