@@ -3,15 +3,24 @@
 import numpy as np
 import streamlit as st
 
-from playground.figures.theme import PLOTLY_CONFIG
+from playground.figures.theme import DIVERGING, PLOTLY_CONFIG, SEQUENTIAL
 from playground.figures.viz import channel_stats_figure, image_grid, to_display
-from playground.inspection.features import channel_stats, conv_layers, filters_as_images, image_feature_map
+from playground.inspection.features import (
+    channel_stats,
+    conv_layers,
+    filter_weights,
+    filters_as_images,
+    image_feature_map,
+)
 from ui.audio import audio_features_section
 from ui.pages import ensure_app_entry
 from ui.state import active_model, session_memo, show_error, tensor_key
 from ui.widgets import input_image_picker
 
 PAGE_SIZE = 32
+#: How the single-channel grids (kernel slices, feature maps) are coloured; the first is the default:
+#: one scale for all makes a weak map look flat, its own scale shows its pattern.
+SCALES = {"own": "each map its own (patterns)", "shared": "one for all (magnitudes compare)"}
 
 ensure_app_entry()
 st.title("Filters & feature maps")
@@ -44,6 +53,9 @@ c2.caption(
     f"weight (out, in/groups, kH, kW) = {tuple(conv.weight.shape)}  \n"
     f"stride {conv.stride} · padding {conv.padding} · groups {conv.groups}"
 )
+per_map = (
+    st.radio("Colour scale", list(SCALES), format_func=SCALES.__getitem__, horizontal=True, key="f_scale") == "own"
+)
 
 # ---------------------------------------------------------------- filters
 st.subheader("Filters")
@@ -55,19 +67,28 @@ if n_in == 3:
     )
     rgb = filters_as_images(conv, rgb=True)[:shown]  # (n, kH, kW, 3)
     st.plotly_chart(
-        image_grid(rgb, [str(i) for i in range(shown)], cols=16, cell_px=70), key="f_filters_rgb", config=PLOTLY_CONFIG
+        image_grid(rgb, [str(i) for i in range(shown)], cols=12, cell_px=100), key="f_filters_rgb", config=PLOTLY_CONFIG
     )
 else:
     in_channel = 0
     if n_in > 1:
         in_channel = st.slider("Input channel", 0, int(n_in) - 1, 0, key=f"f_in_{layer_name}")
     st.caption(
-        f"Kernel slice for input channel {in_channel} of each of the first {shown} filters "
-        "(min–max scaled per filter; dark = negative, bright = positive)."
+        f"Kernel slice for input channel {in_channel} of each of the first {shown} filters: red positive, "
+        f"blue negative, white 0 ({'each filter scaled by its own largest |weight|' if per_map else 'one scale'})."
     )
-    gray = filters_as_images(conv, rgb=False)[:shown, in_channel]  # (n, kH, kW)
+    gray = filter_weights(conv)[:shown, in_channel]  # (n, kH, kW)
     st.plotly_chart(
-        image_grid(gray, [str(i) for i in range(shown)], cols=16, cell_px=70, zmin=0, zmax=1),
+        image_grid(
+            gray,
+            [str(i) for i in range(shown)],
+            cols=12,
+            colorscale=DIVERGING,
+            cell_px=100,
+            per_image=per_map,
+            symmetric=True,
+            colorbar="weight",
+        ),
         key="f_filters_gray",
         config=PLOTLY_CONFIG,
     )
@@ -105,12 +126,18 @@ with c2:
         page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} channels each)", 1, pages, 1, key=f"f_page_{layer_name}")
     chosen = channels[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     maps = fmap[chosen].numpy()  # (n, H_l, W_l)
-    st.caption(
-        f"{fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]} · one shared colour scale "
-        f"[{maps.min():.2f}, {maps.max():.2f}] so channels compare"
-    )
+    scale = "each map scaled to its own min–max" if per_map else f"one scale [{maps.min():.2f}, {maps.max():.2f}]"
+    st.caption(f"{fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]} · {scale}; hover shows the value")
     st.plotly_chart(
-        image_grid(maps, [f"ch {c}" for c in chosen], cols=8, colorscale="Viridis", cell_px=120),
+        image_grid(
+            maps,
+            [f"ch {c}" for c in chosen],
+            cols=8,
+            colorscale=SEQUENTIAL,
+            cell_px=120,
+            per_image=per_map,
+            colorbar="activation",
+        ),
         key="f_maps",
         config=PLOTLY_CONFIG,
     )

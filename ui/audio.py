@@ -269,7 +269,7 @@ def audio_features_section(bundle: Bundle) -> None:
         f"{pre.clip_seconds:g} s, frequency bottom to top."
     )
     st.plotly_chart(
-        image_grid(maps, [f"ch {c}" for c in order], cols=4, colorscale="Viridis", cell_px=220),
+        image_grid(maps, [f"ch {c}" for c in order], cols=4, colorscale="Viridis", cell_px=220, colorbar="activation"),
         key="f_audio_maps",
         config=PLOTLY_CONFIG,
     )

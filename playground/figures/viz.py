@@ -6,7 +6,7 @@ In the manner of BertViz's ``head_view``: a view is a function that returns its 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -171,20 +171,28 @@ def image_grid(
     zmin: float | None = None,
     zmax: float | None = None,
     cell_px: int = 110,
+    per_image: bool = False,
+    symmetric: bool = False,
+    colorbar: str | None = None,
 ) -> go.Figure:
     """A grid of small images, drawn as one mosaic: a single heatmap (or RGB image) trace.
 
     One trace, not a subplot per image: a browser lays out and paints 96 subplots in seconds
     (the Filters page's 64 filters and 32 feature maps took 2–4 s in Chromium), one mosaic in a
     fraction of that. The images are separated by transparent gaps; each caption sits above its
-    image. Single-channel images share one colour scale and show their value on hover.
+    image. Single-channel images show their own value on hover, whatever the colour scale.
 
     Args:
         images: ``(N, H, W)`` single-channel (drawn with ``colorscale``) or ``(N, H, W, 3)`` RGB in ``[0, 1]``.
         titles: ``N`` captions, plain text (escaped here: they hold class names).
         cols: images per row.
-        zmin, zmax: colour range for single-channel images (default: the grid's own min/max).
+        zmin, zmax: one colour range for all single-channel images (default: the grid's own min/max).
         cell_px: height of one row (image and caption) in pixels.
+        per_image: colour each single-channel image by its own range (its min to its max), so a weak
+            map shows its pattern instead of a flat colour; the colour bar then reads "min"/"max".
+        symmetric: ranges centred on 0 (``[-max|x|, max|x|]``): signed values such as weights, with a
+            diverging ``colorscale`` whose middle colour is 0.
+        colorbar: title of a colour bar beside the grid (None: no bar).
 
     Returns:
         A figure with one trace; ``layout.annotations`` holds the ``N`` captions in order.
@@ -205,32 +213,22 @@ def image_grid(
     caption = math.ceil((h + gap) * CAPTION_PX / max(cell_px - CAPTION_PX, 1)) if titles is not None else 0
     step_x, step_y = w + gap, h + gap + caption
     height, width = rows * step_y - gap, cols * step_x - gap
-    rgb = images.ndim == 4
-    # (height, width, 4) RGBA with transparent gaps, or (height, width) values with NaN gaps
-    mosaic = np.zeros((height, width, 4), np.uint8) if rgb else np.full((height, width), np.nan, np.float32)
-    for i in range(n):
+
+    def place(mosaic: np.ndarray, i: int, image: np.ndarray) -> None:
         r, c = divmod(i, cols)
         top, left = r * step_y + caption, c * step_x
-        if rgb:
-            mosaic[top : top + h, left : left + w, :3] = (np.clip(images[i], 0, 1) * 255).astype(np.uint8)
-            mosaic[top : top + h, left : left + w, 3] = 255
-        else:
-            mosaic[top : top + h, left : left + w] = images[i]
-    if rgb:
+        mosaic[top : top + h, left : left + w] = image
+
+    if images.ndim == 4:
+        mosaic = np.zeros((height, width, 4), np.uint8)  # RGBA, transparent gaps
+        for i in range(n):
+            place(mosaic, i, np.concatenate([np.clip(images[i], 0, 1) * 255, np.full((h, w, 1), 255)], axis=-1))
         trace: go.BaseTraceType = go.Image(source=png_data_uri(mosaic), hoverinfo="skip")
     else:
-        finite = images[np.isfinite(images)]
-        lo = zmin if zmin is not None else float(finite.min()) if finite.size else 0.0
-        hi = zmax if zmax is not None else float(finite.max()) if finite.size else 1.0
-        trace = go.Heatmap(
-            z=mosaic,
-            colorscale=colorscale,
-            zmin=lo,
-            zmax=hi,
-            showscale=False,
-            hoverongaps=False,
-            hovertemplate="%{z:.3g}<extra></extra>",
-        )
+        values = np.full((height, width), np.nan, np.float32)  # NaN gaps
+        for i in range(n):
+            place(values, i, images[i])
+        trace = _grid_heatmap(images, values, place, colorscale, (zmin, zmax), per_image, symmetric, colorbar)
     captions = [
         {
             "x": (i % cols) * step_x + (w - 1) / 2,
@@ -247,6 +245,64 @@ def image_grid(
     # square pixels: the y scale is tied to the x scale (a heatmap otherwise stretches)
     fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
     return apply_theme(fig, height=rows * cell_px + 8, margin={**IMAGE_MARGIN, "t": 8})
+
+
+def _range(x: np.ndarray, symmetric: bool) -> tuple[float, float]:
+    """The finite min and max of ``x`` (``[-m, m]`` with ``m = max|x|`` when ``symmetric``); (0, 1) if none."""
+    finite = x[np.isfinite(x)]
+    if not finite.size:
+        return 0.0, 1.0
+    if symmetric:
+        m = float(np.abs(finite).max())
+        return -m, m
+    return float(finite.min()), float(finite.max())
+
+
+def _grid_heatmap(
+    images: np.ndarray,
+    values: np.ndarray,
+    place: Callable[[np.ndarray, int, np.ndarray], None],
+    colorscale: str,
+    zrange: tuple[float | None, float | None],
+    per_image: bool,
+    symmetric: bool,
+    colorbar: str | None,
+) -> go.Heatmap:
+    """The heatmap trace of :func:`image_grid` for ``(N, H, W)`` images placed in ``values``
+    (``(height, width)`` with NaN gaps): coloured by one range, or by each image's own range
+    (then ``z`` holds each image scaled to ``[0, 1]`` and the hover shows ``values`` instead)."""
+    bar: dict[str, Any] = {"title": {"text": colorbar, "side": "right"}, "thickness": 14}
+    if not per_image:
+        lo, hi = _range(images, symmetric)
+        lo = zrange[0] if zrange[0] is not None else lo
+        hi = zrange[1] if zrange[1] is not None else hi
+        return go.Heatmap(
+            z=values,
+            colorscale=colorscale,
+            zmin=lo,
+            zmax=hi,
+            showscale=colorbar is not None,
+            colorbar=bar,
+            hoverongaps=False,
+            hovertemplate="%{z:.3g}<extra></extra>",
+        )
+    scaled = np.full(values.shape, np.nan, np.float32)
+    for i, image in enumerate(images):
+        lo, hi = _range(image, symmetric)
+        place(scaled, i, (image - lo) / max(hi - lo, 1e-12))  # (H, W) in [0, 1]
+    ticks = ["−max |x|", "0", "+max |x|"] if symmetric else ["its min", "its max"]
+    bar.update(tickvals=np.linspace(0, 1, len(ticks)).tolist(), ticktext=ticks)
+    return go.Heatmap(
+        z=scaled,
+        customdata=values,
+        colorscale=colorscale,
+        zmin=0,
+        zmax=1,
+        showscale=colorbar is not None,
+        colorbar=bar,
+        hoverongaps=False,
+        hovertemplate="%{customdata:.3g}<extra></extra>",
+    )
 
 
 def channel_stats_figure(mean: np.ndarray, maximum: np.ndarray, active_fraction: np.ndarray) -> go.Figure:

@@ -70,6 +70,11 @@ def filters_as_images(conv: nn.Conv2d, rgb: bool | None = None) -> np.ndarray:
     return scaled.numpy()
 
 
+def filter_weights(conv: nn.Conv2d) -> np.ndarray:
+    """A conv layer's weights as they are: ``(C_out, C_in / groups, kH, kW)`` float32 on the CPU."""
+    return conv.weight.detach().float().cpu().numpy()
+
+
 def filter_norms(conv: nn.Conv2d) -> np.ndarray:
     """L2 norm of each filter: ``(C_out,)`` float32."""
     w = conv.weight.detach().float().cpu()
