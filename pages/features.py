@@ -127,7 +127,7 @@ with c2:
     chosen = channels[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     maps = fmap[chosen].numpy()  # (n, H_l, W_l)
     scale = "each map scaled to its own min–max" if per_map else f"one scale [{maps.min():.2f}, {maps.max():.2f}]"
-    st.caption(f"{fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]} · {scale}; hover shows the value")
+    st.caption(f"{fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]} · {scale}")
     st.plotly_chart(
         image_grid(
             maps,

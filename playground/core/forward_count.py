@@ -1,7 +1,9 @@
 """Count model forward passes in this process: the benchmark's check that a display-only change runs none.
 
-A forward pass is a call of an outermost ``nn.Module`` (one not called from inside another module's
-forward on the same thread): ``model(x)`` counts once, however many layers it runs. Installed
+A forward pass is a call of an outermost ``nn.Module`` that holds parameters (one not called from
+inside another such module's forward on the same thread): ``model(x)`` counts once, however many
+layers it runs; a transform without parameters (torchvision's ``Resize``, a spectrogram) is not a
+model and does not count. Installed
 through torch's global module hooks, so it sees every model of every session without touching
 them. Off unless asked for: the app installs it only when ``PLAYGROUND_FORWARD_COUNT_FILE`` names a
 file, and then writes the running total there after each pass, for ``bench/bench_app.py`` to read.
@@ -29,7 +31,7 @@ class ForwardCounter:
     def __init__(self, path: Path | None = None) -> None:
         self.count = 0
         self.path = path
-        self._depth = threading.local()  # module calls open on this thread
+        self._depth = threading.local()  # the module calls open on each thread
         self._lock = threading.Lock()
         self._handles: list[Any] = []
 
@@ -49,16 +51,23 @@ class ForwardCounter:
         self._handles = []
 
     def _enter(self, module: nn.Module, args: Any) -> None:
-        depth = getattr(self._depth, "value", 0)
-        self._depth.value = depth + 1
-        if depth == 0:
-            with self._lock:
-                self.count += 1
-                if self.path is not None:
-                    self.path.write_text(str(self.count))
+        # per thread: one flag per open module call (does it hold parameters?), and how many of them do
+        if not hasattr(self._depth, "stack"):
+            self._depth.stack, self._depth.open = [], 0
+        has_parameters = next(module.parameters(), None) is not None
+        self._depth.stack.append(has_parameters)
+        if has_parameters:
+            if self._depth.open == 0:
+                with self._lock:
+                    self.count += 1
+                    if self.path is not None:
+                        self.path.write_text(str(self.count))
+            self._depth.open += 1
 
     def _leave(self, module: nn.Module, args: Any, output: Any) -> None:
-        self._depth.value = max(0, getattr(self._depth, "value", 1) - 1)
+        stack = getattr(self._depth, "stack", None)
+        if stack and stack.pop():
+            self._depth.open -= 1
 
 
 def install_from_env() -> ForwardCounter | None:

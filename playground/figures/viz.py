@@ -180,7 +180,7 @@ def image_grid(
     One trace, not a subplot per image: a browser lays out and paints 96 subplots in seconds
     (the Filters page's 64 filters and 32 feature maps took 2–4 s in Chromium), one mosaic in a
     fraction of that. The images are separated by transparent gaps; each caption sits above its
-    image. Single-channel images show their own value on hover, whatever the colour scale.
+    image. Single-channel images show their value on hover (``per_image``: its place in the image's range).
 
     Args:
         images: ``(N, H, W)`` single-channel (drawn with ``colorscale``) or ``(N, H, W, 3)`` RGB in ``[0, 1]``.
@@ -270,7 +270,7 @@ def _grid_heatmap(
 ) -> go.Heatmap:
     """The heatmap trace of :func:`image_grid` for ``(N, H, W)`` images placed in ``values``
     (``(height, width)`` with NaN gaps): coloured by one range, or by each image's own range
-    (then ``z`` holds each image scaled to ``[0, 1]`` and the hover shows ``values`` instead)."""
+    (then ``z`` holds each image scaled to ``[0, 1]``, 0 its min and 1 its max)."""
     bar: dict[str, Any] = {"title": {"text": colorbar, "side": "right"}, "thickness": 14}
     if not per_image:
         lo, hi = _range(images, symmetric)
@@ -292,16 +292,17 @@ def _grid_heatmap(
         place(scaled, i, (image - lo) / max(hi - lo, 1e-12))  # (H, W) in [0, 1]
     ticks = ["−max |x|", "0", "+max |x|"] if symmetric else ["its min", "its max"]
     bar.update(tickvals=np.linspace(0, 1, len(ticks)).tolist(), ticktext=ticks)
+    # the hover shows where a value lies in its map's range; the raw values would be a second array
+    # as large as the mosaic (the browser receives 7 MB instead of 3.5 for 32 maps of 112×112)
     return go.Heatmap(
         z=scaled,
-        customdata=values,
         colorscale=colorscale,
         zmin=0,
         zmax=1,
         showscale=colorbar is not None,
         colorbar=bar,
         hoverongaps=False,
-        hovertemplate="%{customdata:.3g}<extra></extra>",
+        hovertemplate="%{z:.2f} of its range<extra></extra>",
     )
 
 

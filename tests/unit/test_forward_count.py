@@ -1,4 +1,5 @@
-"""playground.core.forward_count: one count per outermost model call, on any thread, errors included."""
+"""playground.core.forward_count: one count per outermost model call (a module with parameters), on any
+thread, errors included; parameter-free transforms are not models."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_counts_outermost_calls_only(tmp_path: Path) -> None:
         model(torch.zeros(3, 4))
         assert counter.count == 2 and (tmp_path / "count").read_text() == "2"  # 2 calls, not 10 modules
         with pytest.raises(RuntimeError, match="boom"):
-            nn.Sequential(nn.Identity(), Failing())(torch.zeros(1))
+            nn.Sequential(nn.Linear(1, 1), Failing())(torch.zeros(1))
         model(torch.zeros(1, 4))  # the failed call closed its level: this one counts as outermost
         assert counter.count == 4
         done = threading.Event()
@@ -35,6 +36,18 @@ def test_counts_outermost_calls_only(tmp_path: Path) -> None:
         counter.remove()
     model(torch.zeros(1, 4))
     assert counter.count == 5  # removed: no longer counting
+
+
+def test_transforms_without_parameters_are_not_models() -> None:
+    model = nn.Sequential(nn.Linear(4, 2))
+    counter = ForwardCounter().install()
+    try:
+        nn.Softmax(-1)(torch.zeros(1, 4))  # a transform alone (preprocessing, a spectrogram): not counted
+        assert counter.count == 0
+        nn.Sequential(nn.Identity(), model, nn.Softmax(-1))(torch.zeros(1, 4))  # a model in a plain wrapper
+        assert counter.count == 1
+    finally:
+        counter.remove()
 
 
 def test_installed_only_when_the_env_var_names_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
