@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 
 from playground.data.base import ImageDataset, register_dataset
 from playground.data.idx import reject_unknown_options
@@ -26,6 +25,10 @@ SOURCE = "https://doi.org/10.24432/C50P49 (sklearn.datasets.load_digits)"
 
 @functools.lru_cache(maxsize=1)
 def _load() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import (
+        load_digits,
+    )  # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+
     bunch = load_digits()
     x = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8) in [0, 16] -> [0, 255]
     return torch.from_numpy(x).unsqueeze(1), torch.as_tensor(bunch.target, dtype=torch.int64)  # (1797, 1, 8, 8)

@@ -27,14 +27,16 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 
 from playground.data.base import TextDataset, register_dataset
 from playground.data.idx import reject_unknown_options
 from playground.modalities.text.clean import EmptyTextError, clean_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME = "text_csv"
 SOURCE = "your CSV file (a text column and a label column)"
@@ -95,6 +97,8 @@ def _delimiter(text: str) -> str:
 
 
 def _read_frame(raw: bytes, filename: str, *, header_only: bool = False) -> tuple[pd.DataFrame, dict[str, str]]:
+    import pandas as pd  # here, not at the top: pandas takes ~0.4 s to import, a first page view needs none of it
+
     text, encoding = _decode(raw, filename)
     sep = _delimiter(text)
     try:

@@ -31,7 +31,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from playground.data.base import DatasetUnavailableError, TextDataset, register_dataset
@@ -63,6 +62,8 @@ def _repair(text: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _load(path: Path) -> tuple[tuple[str, ...], torch.Tensor, dict[str, Any]]:
+    import pandas as pd  # here, not at the top: pandas takes ~0.4 s to import, a first page view needs none of it
+
     raw = path.read_bytes().decode("latin-1")  # every byte decodes; the mangled runs are replaced below
     frame = pd.read_csv(io.StringIO(raw), dtype={"sentiment": str, "text": str}, keep_default_na=False)
     missing = {"sentiment", "text"} - set(frame.columns)

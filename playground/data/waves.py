@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import signal
 
 from playground.data.base import SequenceDataset, register_dataset
 from playground.data.idx import check_int_option, reject_unknown_options
@@ -54,6 +53,8 @@ def _generate(
     t = np.arange(length, dtype=np.float64)[None, :, None]  # (1, T, 1)
     angle = 2 * np.pi * freq * t + phase  # (n, T, F)
     values = np.empty((n, length, features), dtype=np.float32)
+    from scipy import signal  # here, not at the top: scipy.signal takes ~0.4 s to import, most pages never need it
+
     shapes = {
         "sine": np.sin,
         "square": signal.square,

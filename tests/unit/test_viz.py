@@ -52,30 +52,33 @@ def test_image_grid_is_one_mosaic_with_each_image_in_its_cell() -> None:
 
 
 def test_image_grid_per_image_scale_and_colour_bar() -> None:
-    """Each map coloured by its own range: a weak map spans the whole scale."""
+    """Each map coloured by its own range: a weak map spans the whole scale; one byte a pixel, 0 the gaps."""
     rng = np.random.default_rng(1)
     images = np.stack([rng.random((4, 4)), 0.01 * rng.random((4, 4)), rng.standard_normal((4, 4))]).astype(np.float32)
     fig = image_grid(images, ["a", "b", "c"], cols=3, per_image=True, colorbar="activation")
     trace = fig.data[0]
-    z = np.asarray(trace.z, dtype=float)
-    assert (trace.zmin, trace.zmax) == (0, 1) and trace.showscale and trace.colorbar.title.text == "activation"
-    assert list(trace.colorbar.ticktext) == ["its min", "its max"]
+    z = np.asarray(trace.z)
+    assert z.dtype == np.uint8 and (trace.zmin, trace.zmax) == (0, 255)
+    assert trace.colorscale[0][1] == "rgba(0,0,0,0)"  # level 0: the transparent gaps
+    assert trace.showscale and trace.colorbar.title.text == "activation"
+    assert list(trace.colorbar.ticktext) == ["its min", "its max"] and list(trace.colorbar.tickvals) == [1, 255]
     for i, caption in enumerate(fig.layout.annotations):
         top, left = round(caption.y + 0.5), round(caption.x - 1.5)
-        cell = z[top : top + 4, left : left + 4]
-        assert cell.min() == pytest.approx(0) and cell.max() == pytest.approx(1)  # colour: its own min..max
-        assert np.allclose(cell, (images[i] - images[i].min()) / np.ptp(images[i]), atol=1e-6)
-    # signed values (weights) per image and symmetric: 0 is the middle colour of every cell
-    signed = image_grid(images[2:] - images[2:].mean(), per_image=True, symmetric=True, colorbar="weight")
-    z = np.asarray(signed.data[0].z, dtype=float)
-    zero = np.argmin(np.abs(images[2] - images[2].mean()))
-    m = np.abs(images[2] - images[2].mean()).max()
-    assert np.nanmax(np.abs(z - 0.5)) == pytest.approx(0.5) and m > 0
-    assert z.flat[zero] == pytest.approx(0.5 + 0.5 * (images[2].flat[zero] - images[2].mean()) / m, abs=1e-6)
-    # one shared symmetric scale: [-max|x|, max|x|]; no colour bar unless asked
+        cell = z[top : top + 4, left : left + 4].astype(float)
+        assert cell.min() == 1 and cell.max() == 255  # its own min..max, the weak map included
+        expected = 1 + 254 * (images[i] - images[i].min()) / np.ptp(images[i])
+        assert np.abs(cell - expected).max() <= 0.5  # rounded to the nearest level
+    assert (z == 0).sum() == z.size - 3 * 16  # everything else is a gap
+    # signed values (weights), each on its own symmetric range: 0 is the middle level of every cell
+    signed = images[2:] - images[2:].mean()
+    z = np.asarray(image_grid(signed, per_image=True, symmetric=True, colorbar="weight").data[0].z).astype(float)
+    m = np.abs(signed[0]).max()
+    assert np.abs(z - (128 + 127 * signed[0] / m)).max() <= 0.5 and {z.min(), z.max()} & {1, 255}
+    # one shared symmetric scale: [-max|x|, max|x|], the values themselves; no colour bar unless asked
     shared = image_grid(images[2:], symmetric=True)
     peak = float(np.abs(images[2]).max())
     assert (shared.data[0].zmin, shared.data[0].zmax) == (-peak, peak) and not shared.data[0].showscale
+    assert np.allclose(np.asarray(shared.data[0].z, dtype=float), images[2])
 
 
 def test_to_display_layouts_and_scale() -> None:

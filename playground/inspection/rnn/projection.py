@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,10 @@ def pca_trajectory(values: np.ndarray | torch.Tensor) -> Trajectory:
     components = min(2, arr.shape[0], arr.shape[1])
     if float(arr.var(axis=0).sum()) == 0.0:  # every step the same: nothing to project
         return Trajectory(np.zeros((arr.shape[0], 2), np.float32), np.zeros(2, np.float32))
+    from sklearn.decomposition import (
+        PCA,
+    )  # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+
     pca = PCA(n_components=components).fit(arr)
     points = np.zeros((arr.shape[0], 2), np.float32)
     points[:, :components] = pca.transform(arr)
