@@ -69,19 +69,30 @@ def rgb_image(pixels: torch.Tensor | np.ndarray) -> np.ndarray:
     return (np.clip(array, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8)  # (H, W, 3)
 
 
-def png_data_uri(pixels: np.ndarray) -> str:
+def png_data_uri(pixels: np.ndarray, palette: np.ndarray | None = None) -> str:
     """An image as a ``data:image/png;base64,...`` URI, e.g. for ``go.Image(source=...)``.
 
     Plotly draws a ``source`` image as one browser image, much faster than a ``z`` array of pixels.
 
     Args:
-        pixels: ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, uint8.
+        pixels: ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA, uint8; with ``palette``, ``(H, W)`` uint8
+            indices into it (an indexed PNG: one byte a pixel, so it compresses as the indices do).
+        palette: ``(256, 4)`` uint8 RGBA colour of each index (alpha 0: transparent).
 
     Raises:
         ValueError: for another shape or dtype.
     """
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[-1] not in (3, 4):
+    if palette is not None:
+        if pixels.dtype != np.uint8 or pixels.ndim != 2 or palette.shape != (256, 4) or palette.dtype != np.uint8:
+            raise ValueError(
+                f"expected (H, W) uint8 indices and a (256, 4) uint8 palette, got {pixels.shape}, {palette.shape}"
+            )
+        image = Image.fromarray(pixels, mode="P")
+        image.putpalette(palette.tobytes(), rawmode="RGBA")
+    elif pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[-1] not in (3, 4):
         raise ValueError(f"expected (H, W, 3|4) uint8 pixels, got {pixels.dtype} {pixels.shape}")
+    else:
+        image = Image.fromarray(pixels)
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
+    image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.colors import sample_colorscale
+from plotly.colors import sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
 from playground.figures.helpers import epoch_axes, plain_label, png_data_uri
@@ -224,12 +224,12 @@ def image_grid(
         mosaic = np.zeros((height, width, 4), np.uint8)  # RGBA, transparent gaps
         for i in range(n):
             place(mosaic, i, np.concatenate([np.clip(images[i], 0, 1) * 255, np.full((h, w, 1), 255)], axis=-1))
-        trace: go.BaseTraceType = go.Image(source=png_data_uri(mosaic), hoverinfo="skip")
+        traces = [go.Image(source=png_data_uri(mosaic), hoverinfo="skip")]
     else:
         values = np.full((height, width), np.nan, np.float32)  # NaN gaps
         for i in range(n):
             place(values, i, images[i])
-        trace = _grid_heatmap(images, values, place, colorscale, (zmin, zmax), per_image, symmetric, colorbar)
+        traces = _grid_traces(images, values, place, colorscale, (zmin, zmax), per_image, symmetric, colorbar)
     captions = [
         {
             "x": (i % cols) * step_x + (w - 1) / 2,
@@ -241,7 +241,7 @@ def image_grid(
         }
         for i, title in enumerate(titles or [])
     ]
-    fig = go.Figure(trace, layout={"annotations": captions})  # one layout validation, not one per caption
+    fig = go.Figure(traces, layout={"annotations": captions})  # one layout validation, not one per caption
     fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
     # square pixels: the y scale is tied to the x scale (a heatmap otherwise stretches)
     fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
@@ -259,7 +259,7 @@ def _range(x: np.ndarray, symmetric: bool) -> tuple[float, float]:
     return float(finite.min()), float(finite.max())
 
 
-def _grid_heatmap(
+def _grid_traces(
     images: np.ndarray,
     values: np.ndarray,
     place: Callable[[np.ndarray, int, np.ndarray], None],
@@ -268,16 +268,17 @@ def _grid_heatmap(
     per_image: bool,
     symmetric: bool,
     colorbar: str | None,
-) -> go.Heatmap:
-    """The heatmap trace of :func:`image_grid` for ``(N, H, W)`` images placed in ``values``
-    (``(height, width)`` with NaN gaps): coloured by one range, or by each image's own range
-    (then ``z`` holds one byte a pixel: 0 a gap, 1 to 255 the image's min to its max)."""
+) -> list[go.BaseTraceType]:
+    """The traces of :func:`image_grid` for ``(N, H, W)`` images placed in ``values`` (``(height,
+    width)`` with NaN gaps): on one range, a heatmap of the values (the hover shows each); each on
+    its own range, one indexed PNG (a level of a scaled map means nothing on its own, so there
+    is nothing to hover) and an empty trace that carries the colour bar."""
     bar: dict[str, Any] = {"title": {"text": colorbar, "side": "right"}, "thickness": 14}
     if not per_image:
         lo, hi = _range(images, symmetric)
         lo = zrange[0] if zrange[0] is not None else lo
         hi = zrange[1] if zrange[1] is not None else hi
-        return go.Heatmap(
+        heatmap = go.Heatmap(
             z=values,
             colorscale=colorscale,
             zmin=lo,
@@ -287,26 +288,34 @@ def _grid_heatmap(
             hoverongaps=False,
             hovertemplate="%{z:.3g}<extra></extra>",
         )
-    # one byte a pixel: level 0 is a gap (transparent), 1..255 the image's own min..max. A byte is all
-    # a colour needs, and the browser receives a quarter of float32's bytes (0.7 MB instead of 2.7 for
-    # 32 maps of 112×112), which is most of what a redraw of the Filters page costs.
+        return [heatmap]
+    # Level 0 is a gap, 1..255 the image's own min..max: a byte is all a colour needs. The levels go
+    # to the browser as one PNG, not as a heatmap's z: 32 maps of 112×112 are ~0.2 MB to decode and
+    # one image to paint, where a heatmap's 400k cells took most of a Filters redraw.
     levels = np.zeros(values.shape, np.uint8)
     for i, image in enumerate(images):
         lo, hi = _range(image, symmetric)
         place(levels, i, 1 + np.rint(254 * np.clip((image - lo) / max(hi - lo, 1e-12), 0, 1)))  # (H, W) in 1..255
-    ticks = ["−max |x|", "0", "+max |x|"] if symmetric else ["its min", "its max"]
-    bar.update(tickvals=np.linspace(1, 255, len(ticks)).tolist(), ticktext=ticks)
-    colours = sample_colorscale(colorscale, np.linspace(0, 1, 255).tolist())
-    scale = [[0.0, "rgba(0,0,0,0)"], *[[(k + 1) / 255, colour] for k, colour in enumerate(colours)]]
-    return go.Heatmap(
-        z=levels,
-        colorscale=scale,
-        zmin=0,
-        zmax=255,
-        showscale=colorbar is not None,
-        colorbar=bar,
-        hoverinfo="skip",  # a level of a scaled map means nothing on its own: no hover
-    )
+    traces: list[go.BaseTraceType] = [
+        go.Image(source=png_data_uri(levels, colour_levels(colorscale)), hoverinfo="skip")
+    ]
+    if colorbar is not None:
+        ticks = ["−max |x|", "0", "+max |x|"] if symmetric else ["its min", "its max"]
+        bar.update(tickvals=np.linspace(1, 255, len(ticks)).tolist(), ticktext=ticks)
+        marker = {"color": [1], "colorscale": colorscale, "cmin": 1, "cmax": 255, "showscale": True, "colorbar": bar}
+        # no point drawn: the trace is there for its colour bar
+        traces.append(go.Scatter(x=[None], y=[None], mode="markers", marker=marker, hoverinfo="skip", showlegend=False))
+    return traces
+
+
+def colour_levels(colorscale: str | Sequence[Any]) -> np.ndarray:
+    """The RGBA colour of each level of a per-image grid: ``(256, 4)`` uint8; level 0 transparent,
+    levels 1..255 the ``colorscale`` (a plotly name or ``[[position, colour], ...]``) from its start to its end."""
+    colours = sample_colorscale(colorscale, np.linspace(0, 1, 255).tolist())  # "rgb(r, g, b)" strings
+    table = np.zeros((256, 4), np.uint8)
+    table[1:, :3] = np.rint([unlabel_rgb(colour) for colour in colours])
+    table[1:, 3] = 255
+    return table
 
 
 def channel_stats_figure(mean: np.ndarray, maximum: np.ndarray, active_fraction: np.ndarray) -> go.Figure:

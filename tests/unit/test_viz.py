@@ -1,9 +1,13 @@
 """Figures carry the numbers they are given."""
 
+import base64
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from playground.figures.viz import confusion_matrix_figure, image_grid, topk_bar, training_curves
+from playground.figures.viz import colour_levels, confusion_matrix_figure, image_grid, topk_bar, training_curves
 from playground.inspection.predict import TopK
 
 
@@ -51,17 +55,28 @@ def test_image_grid_is_one_mosaic_with_each_image_in_its_cell() -> None:
         image_grid(np.zeros((2, 4, 4)), ["only one"])
 
 
+def png_levels(trace) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """The indices ``(H, W)`` of an indexed-PNG image trace and the RGBA pixels ``(H, W, 4)`` a browser shows."""
+    image = Image.open(io.BytesIO(base64.b64decode(trace.source.split(",", 1)[1])))
+    assert image.mode == "P"
+    return np.asarray(image), np.asarray(image.convert("RGBA"))
+
+
 def test_image_grid_per_image_scale_and_colour_bar() -> None:
-    """Each map coloured by its own range: a weak map spans the whole scale; one byte a pixel, 0 the gaps."""
+    """Each map coloured by its own range: a weak map spans the whole scale; one indexed PNG, index 0 the gaps."""
     rng = np.random.default_rng(1)
     images = np.stack([rng.random((4, 4)), 0.01 * rng.random((4, 4)), rng.standard_normal((4, 4))]).astype(np.float32)
     fig = image_grid(images, ["a", "b", "c"], cols=3, per_image=True, colorbar="activation")
-    trace = fig.data[0]
-    z = np.asarray(trace.z)
-    assert z.dtype == np.uint8 and (trace.zmin, trace.zmax) == (0, 255)
-    assert trace.colorscale[0][1] == "rgba(0,0,0,0)"  # level 0: the transparent gaps
-    assert trace.showscale and trace.colorbar.title.text == "activation"
-    assert list(trace.colorbar.ticktext) == ["its min", "its max"] and list(trace.colorbar.tickvals) == [1, 255]
+    z, rgba = png_levels(fig.data[0])
+    assert np.array_equal(rgba, colour_levels("gray")[z])  # each level drawn in its colour
+    assert (rgba[..., 3][z == 0] == 0).all() and (rgba[..., 3][z > 0] == 255).all()  # level 0: the transparent gaps
+    bar = fig.data[1]  # an empty trace that carries the colour bar
+    assert bar.x == (None,) and bar.marker.showscale and bar.marker.colorbar.title.text == "activation"
+    assert (bar.marker.cmin, bar.marker.cmax) == (1, 255)
+    assert list(bar.marker.colorbar.ticktext) == ["its min", "its max"] and list(bar.marker.colorbar.tickvals) == [
+        1,
+        255,
+    ]
     for i, caption in enumerate(fig.layout.annotations):
         top, left = round(caption.y + 0.5), round(caption.x - 1.5)
         cell = z[top : top + 4, left : left + 4].astype(float)
@@ -69,16 +84,27 @@ def test_image_grid_per_image_scale_and_colour_bar() -> None:
         expected = 1 + 254 * (images[i] - images[i].min()) / np.ptp(images[i])
         assert np.abs(cell - expected).max() <= 0.5  # rounded to the nearest level
     assert (z == 0).sum() == z.size - 3 * 16  # everything else is a gap
+    assert len(image_grid(images, per_image=True).data) == 1  # no colour bar asked: no second trace
     # signed values (weights), each on its own symmetric range: 0 is the middle level of every cell
     signed = images[2:] - images[2:].mean()
-    z = np.asarray(image_grid(signed, per_image=True, symmetric=True, colorbar="weight").data[0].z).astype(float)
+    z, _ = png_levels(image_grid(signed, per_image=True, symmetric=True, colorbar="weight").data[0])
     m = np.abs(signed[0]).max()
+    z = z.astype(float)
     assert np.abs(z - (128 + 127 * signed[0] / m)).max() <= 0.5 and {z.min(), z.max()} & {1, 255}
     # one shared symmetric scale: [-max|x|, max|x|], the values themselves; no colour bar unless asked
     shared = image_grid(images[2:], symmetric=True)
     peak = float(np.abs(images[2]).max())
     assert (shared.data[0].zmin, shared.data[0].zmax) == (-peak, peak) and not shared.data[0].showscale
     assert np.allclose(np.asarray(shared.data[0].z, dtype=float), images[2])
+
+
+def test_colour_levels_span_the_colour_scale() -> None:
+    table = colour_levels([[0.0, "rgb(0, 0, 255)"], [1.0, "rgb(255, 0, 0)"]])
+    assert table.shape == (256, 4) and table.dtype == np.uint8
+    assert (
+        list(table[0]) == [0, 0, 0, 0] and list(table[1]) == [0, 0, 255, 255] and list(table[255]) == [255, 0, 0, 255]
+    )
+    assert abs(int(table[128, 0]) - 128) <= 1  # the middle level, half way
 
 
 def test_to_display_layouts_and_scale() -> None:
