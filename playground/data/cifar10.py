@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import torch
-import torchvision
-from torchvision.datasets.utils import check_integrity
 
 from playground.data.base import DatasetUnavailableError, ImageDataset, default_data_root, register_dataset
 from playground.data.idx import (
@@ -26,18 +25,22 @@ from playground.data.idx import (
     reject_unknown_options,
     require_reachable,
     stratified_subsample,
+    torchvision_dataset,
 )
 
 NAME = "cifar10"
 SOURCE = "https://www.cs.toronto.edu/~kriz/cifar.html"
 _OPTIONS = ("split", "max_samples", "seed", "download")
-_CIFAR = torchvision.datasets.CIFAR10
+
+
+def _cifar() -> type[Any]:
+    return torchvision_dataset("CIFAR10")
 
 
 def _files(root: Path) -> list[tuple[Path, str]]:
     """``(path, md5)`` of every batch file and the meta file torchvision expects under ``root``."""
-    folder = root / _CIFAR.base_folder
-    entries = [*_CIFAR.train_list, *_CIFAR.test_list, [_CIFAR.meta["filename"], _CIFAR.meta["md5"]]]
+    folder = root / _cifar().base_folder
+    entries = [*_cifar().train_list, *_cifar().test_list, [_cifar().meta["filename"], _cifar().meta["md5"]]]
     return [(folder / name, md5) for name, md5 in entries]
 
 
@@ -52,17 +55,19 @@ def _offline() -> bool:
 
 @functools.lru_cache(maxsize=2)
 def _load(root: str, split: SplitName) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    from torchvision.datasets.utils import check_integrity  # see torchvision_dataset: imported when used
+
     corrupt = [path.name for path, md5 in _files(Path(root)) if not check_integrity(str(path), md5)]
     if corrupt:
         raise DatasetUnavailableError(
-            f"{NAME}: files {corrupt} in {Path(root) / _CIFAR.base_folder} fail their MD5 check; delete the folder "
+            f"{NAME}: files {corrupt} in {Path(root) / _cifar().base_folder} fail their MD5 check; delete the folder "
             "and download again"
         )
     parts = ["train", "test"] if split == "all" else [split]
     xs, ys = [], []
     classes: list[str] = []
     for part in parts:
-        ds = _CIFAR(root, train=part == "train", download=False)  # checks MD5 before unpickling
+        ds = _cifar()(root, train=part == "train", download=False)  # checks MD5 before unpickling
         xs.append(torch.from_numpy(ds.data).permute(0, 3, 1, 2))  # (N, 32, 32, 3) -> (N, 3, 32, 32)
         ys.append(torch.as_tensor(ds.targets, dtype=torch.int64))
         classes = list(ds.classes)
@@ -70,9 +75,9 @@ def _load(root: str, split: SplitName) -> tuple[torch.Tensor, torch.Tensor, tupl
 
 
 def _download(root: Path) -> None:
-    require_reachable(_CIFAR.url, NAME)
+    require_reachable(_cifar().url, NAME)
     try:
-        _CIFAR(str(root), train=True, download=True)
+        _cifar()(str(root), train=True, download=True)
     except (OSError, RuntimeError) as err:
         raise DatasetUnavailableError(f"{NAME}: the download to {root} failed: {err}") from err
 
@@ -136,5 +141,5 @@ def cifar10(
         targets=targets[keep],
         classes=list(classes),
         source=SOURCE,
-        info={"copy": f"torchvision files in {root / _CIFAR.base_folder}", "split": split_},
+        info={"copy": f"torchvision files in {root / _cifar().base_folder}", "split": split_},
     )

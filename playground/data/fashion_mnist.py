@@ -21,7 +21,6 @@ import functools
 from pathlib import Path
 
 import torch
-import torchvision
 
 from playground.data.base import DatasetUnavailableError, ImageDataset, default_data_root, register_dataset
 from playground.data.idx import (
@@ -32,6 +31,7 @@ from playground.data.idx import (
     reject_unknown_options,
     require_reachable,
     stratified_subsample,
+    torchvision_dataset,
     torchvision_files_present,
 )
 
@@ -64,12 +64,12 @@ def _debian_files(directory: Path | None = None) -> dict[str, tuple[Path, Path]]
 
 def _offline() -> bool:
     root = default_data_root() / NAME
-    return torchvision_files_present(torchvision.datasets.FashionMNIST, root) or _debian_files() is not None
+    return torchvision_files_present(torchvision_dataset("FashionMNIST"), root) or _debian_files() is not None
 
 
 @functools.lru_cache(maxsize=4)
 def _torchvision_copy(root: str, split: SplitName) -> tuple[torch.Tensor, torch.Tensor]:
-    return load_torchvision_idx(torchvision.datasets.FashionMNIST, Path(root), split)
+    return load_torchvision_idx(torchvision_dataset("FashionMNIST"), Path(root), split)
 
 
 @functools.lru_cache(maxsize=4)
@@ -83,9 +83,9 @@ def _debian_copy(directory: str, split: SplitName) -> tuple[torch.Tensor, torch.
 
 
 def _download(root: Path) -> None:
-    require_reachable(torchvision.datasets.FashionMNIST.mirrors[0], NAME)
+    require_reachable(torchvision_dataset("FashionMNIST").mirrors[0], NAME)
     try:
-        torchvision.datasets.FashionMNIST(str(root), train=True, download=True)
+        torchvision_dataset("FashionMNIST")(str(root), train=True, download=True)
     except (OSError, RuntimeError) as err:  # torchvision raises RuntimeError when every mirror failed
         raise DatasetUnavailableError(f"{NAME}: the download to {root} failed: {err}") from err
 
@@ -133,9 +133,9 @@ def fashion_mnist(
     reject_unknown_options(NAME, unknown, _OPTIONS)
     split_, max_samples, seed, download = check_split_options(NAME, split, max_samples, seed, download)
     root = Path(root) if root is not None else default_data_root() / NAME
-    if download and not torchvision_files_present(torchvision.datasets.FashionMNIST, root):
+    if download and not torchvision_files_present(torchvision_dataset("FashionMNIST"), root):
         _download(root)
-    if torchvision_files_present(torchvision.datasets.FashionMNIST, root):
+    if torchvision_files_present(torchvision_dataset("FashionMNIST"), root):
         images, targets = _torchvision_copy(str(root), split_)
         copy = f"torchvision files in {root / 'FashionMNIST' / 'raw'}"
     elif _debian_files() is not None:

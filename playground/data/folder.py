@@ -40,7 +40,6 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.datasets.folder import make_dataset
 
 from playground.data.base import ImageDataset, default_data_root, register_dataset
 from playground.data.idx import reject_unknown_options
@@ -299,6 +298,8 @@ def folder(
     if not class_dirs:
         raise ValueError(f"{NAME}: found no class folders in {where}; {_LAYOUT}")
     # torchvision's ImageFolder walk (sorted, recursive inside each class folder); empty ones are dropped below.
+    from torchvision.datasets.folder import make_dataset  # imported when used: ~1 s (see idx.torchvision_dataset)
+
     found = make_dataset(
         str(class_root),
         {d.name: i for i, d in enumerate(class_dirs)},

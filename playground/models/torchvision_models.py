@@ -4,7 +4,7 @@
   https://arxiv.org/abs/1512.03385 (the ImageNet network, 7x7 stem + max-pool, 4 stages).
 - MobileNetV3-Small: Howard et al. 2019, "Searching for MobileNetV3", https://arxiv.org/abs/1905.02244.
 - ViT-B/16: Dosovitskiy et al. 2020, "An image is worth 16x16 words", https://arxiv.org/abs/2010.11929
-  (12 layers x 12 heads, 16-pixel patches), with its attention readable (:class:`TorchvisionViT`).
+  (12 layers x 12 heads, 16-pixel patches), with its attention readable (``torchvision_vit.TorchvisionViT``).
 
 Model code and weight metadata (URL, transforms, categories) come from torchvision's weights API
 (``ResNet18_Weights.IMAGENET1K_V1``, ``MobileNet_V3_Small_Weights.IMAGENET1K_V1``,
@@ -22,26 +22,28 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import math
 import os
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 from urllib.request import urlopen
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torchvision import models as tvm
 
 from playground.modalities.image.imagenet import imagenet_categories, imagenet_preprocessing
 from playground.modalities.image.preprocessing import Preprocessing, simple_preprocessing
 from playground.models.adapt import replace_head, replace_stem
-from playground.models.attention import AttentionOutput, QueryKey
 from playground.models.base import WeightsUnavailableError, register_model
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
+
+# torchvision is imported by the builders, not with the registry: ``import torchvision`` takes about
+# 1 s on 2 cores (its ops pull in ``torch._dynamo``), and the app's first page builds none of these.
 
 DOWNLOAD_TIMEOUT_S = 5.0  # connect deadline and per-read socket timeout, seconds
 _CHUNK = 1 << 20  # download chunk, bytes
@@ -160,7 +162,7 @@ def fetch_state_dict(
 def _build(
     name: str,
     factory: Callable[..., nn.Module],
-    weights_enum: tvm.WeightsEnum,
+    weights_enum: WeightsEnum,
     num_classes: int,
     in_channels: int,
     weights: str | None,
@@ -182,11 +184,17 @@ def _build(
     return replace_stem(model, in_channels, keep_weights=True)
 
 
-def _preprocessing_for(weights_enum: tvm.WeightsEnum) -> Callable[[int, int, str | None], Preprocessing]:
+def _preprocessing_for(weights_name: str) -> Callable[[int, int, str | None], Preprocessing]:
+    """The preprocessing of an entry whose ImageNet weights are ``torchvision.models.<weights_name>.IMAGENET1K_V1``."""
+
     def preprocessing(in_channels: int, image_size: int, weights: str | None) -> Preprocessing:
         if weights is None:  # trained here from scratch
             return simple_preprocessing(image_size, in_channels)
-        t = weights_enum.transforms()  # ImageClassification: resize 256, crop 224, ImageNet mean/std
+        from torchvision import models as tvm
+
+        t = getattr(
+            tvm, weights_name
+        ).IMAGENET1K_V1.transforms()  # ImageClassification: resize 256, crop 224, ImageNet mean/std
         return imagenet_preprocessing(
             in_channels,
             image_size,
@@ -213,7 +221,7 @@ def _preprocessing_for(weights_enum: tvm.WeightsEnum) -> Callable[[int, int, str
     defaults={},
     weights=("imagenet",),
     default_weights=None,
-    preprocessing=_preprocessing_for(tvm.ResNet18_Weights.IMAGENET1K_V1),
+    preprocessing=_preprocessing_for("ResNet18_Weights"),
     labels=imagenet_categories,
 )
 def resnet18(num_classes: int, in_channels: int, image_size: int, weights: str | None = None) -> nn.Module:
@@ -225,6 +233,8 @@ def resnet18(num_classes: int, in_channels: int, image_size: int, weights: str |
         WeightsUnavailableError: ImageNet weights asked for but neither cached nor downloadable.
         ValueError: unknown ``weights``.
     """
+    from torchvision import models as tvm
+
     return _build("resnet18", tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1, num_classes, in_channels, weights)
 
 
@@ -242,7 +252,7 @@ def resnet18(num_classes: int, in_channels: int, image_size: int, weights: str |
     defaults={},
     weights=("imagenet",),
     default_weights=None,
-    preprocessing=_preprocessing_for(tvm.MobileNet_V3_Small_Weights.IMAGENET1K_V1),
+    preprocessing=_preprocessing_for("MobileNet_V3_Small_Weights"),
     labels=imagenet_categories,
 )
 def mobilenet_v3_small(num_classes: int, in_channels: int, image_size: int, weights: str | None = None) -> nn.Module:
@@ -254,6 +264,8 @@ def mobilenet_v3_small(num_classes: int, in_channels: int, image_size: int, weig
         WeightsUnavailableError: ImageNet weights asked for but neither cached nor downloadable.
         ValueError: unknown ``weights``.
     """
+    from torchvision import models as tvm
+
     return _build(
         "mobilenet_v3_small",
         tvm.mobilenet_v3_small,
@@ -262,105 +274,6 @@ def mobilenet_v3_small(num_classes: int, in_channels: int, image_size: int, weig
         in_channels,
         weights,
     )
-
-
-class TorchvisionViT(tvm.VisionTransformer):
-    """torchvision's ``VisionTransformer`` (ViT-B/16 sizes) whose attention probabilities can be read.
-
-    A subclass, not a wrapper, so its state-dict keys are torchvision's own and
-    ``ViT_B_16_Weights.IMAGENET1K_V1`` loads strictly. torchvision's ``EncoderBlock`` calls
-    ``self_attention(x, x, x, need_weights=False)``, so the probabilities are not returned;
-    :meth:`forward_with_attention` records each block's ``ln_1`` output (what the attention took)
-    with a forward hook and recomputes ``softmax(Q K^T / sqrt(d_k))`` from the block's
-    ``in_proj_weight`` / ``in_proj_bias``: the same numbers ``nn.MultiheadAttention`` computes
-    (attention dropout is 0).
-
-    Args:
-        image_size: input side in pixels, divisible by 16 (224 for the ImageNet weights).
-        num_classes: outputs K.
-
-    Input ``(B, 3, H, W)`` float32 (normalized); output ``(B, K)`` logits. Tokens: ``[CLS]``,
-    then the ``(H/16) x (W/16)`` patches row by row.
-    """
-
-    prefix_tokens = ("[CLS]",)
-
-    def __init__(self, image_size: int = 224, num_classes: int = 1000) -> None:
-        # ViT-B/16's sizes, as torchvision.models.vit_b_16 builds them.
-        super().__init__(
-            image_size=image_size,
-            patch_size=16,
-            num_layers=12,
-            num_heads=12,
-            hidden_dim=768,
-            mlp_dim=3072,
-            num_classes=num_classes,
-        )
-
-    @property
-    def patch_grid(self) -> tuple[int, int]:
-        """(rows, columns) of patches: (14, 14) at 224 pixels."""
-        side = self.image_size // self.patch_size
-        return side, side
-
-    def _blocks(self) -> list[Any]:
-        # Any: nn.Module's __getattr__ types every sub-module as "Tensor | Module" for mypy.
-        return list(self.encoder.layers)  # torchvision EncoderBlock: ln_1, self_attention, ...
-
-    def forward_with_attention(self, x: torch.Tensor) -> AttentionOutput:
-        """Logits and every block's attention probabilities.
-
-        Args:
-            x: ``(B, C, H, W)`` float32, normalized, of the size the model was built for.
-
-        Returns:
-            :class:`AttentionOutput` with ``logits (B, K)`` (the usual forward), one
-            ``(B, 12, T, T)`` tensor per block (``T = 1 + (H/16)(W/16)``, 197 at 224 px) and each
-            block's ``ln_1`` output ``(B, T, 768)`` as ``attention_inputs``.
-        """
-        captured: list[torch.Tensor] = []
-
-        def keep(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-            captured.append(output)
-
-        hooks = [block.ln_1.register_forward_hook(keep) for block in self._blocks()]
-        try:
-            logits = self(x)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        attentions = tuple(
-            self._attention_probs(block.self_attention, h) for block, h in zip(self._blocks(), captured, strict=True)
-        )
-        return AttentionOutput(logits, attentions, tuple(captured))
-
-    @staticmethod
-    def _attention_probs(attention: nn.MultiheadAttention, x: torch.Tensor) -> torch.Tensor:
-        """``softmax(Q K^T / sqrt(d_k))`` of one ``nn.MultiheadAttention`` on its input ``x`` ``(B, T, C)``."""
-        b, t, c = x.shape
-        nh = attention.num_heads
-        hs = c // nh
-        qkv = F.linear(x, attention.in_proj_weight, attention.in_proj_bias)  # (B, T, 3C): q, k, v side by side
-        q, k, _ = qkv.split(c, dim=-1)
-        q = q.reshape(b, t, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.reshape(b, t, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, T)
-        return F.softmax(scores, dim=-1)
-
-    def query_key(self, layer: int) -> QueryKey:
-        """Block ``layer``'s query / key projections: the first two thirds of ``in_proj_weight`` / ``in_proj_bias``.
-
-        Raises:
-            ValueError: ``layer`` out of range.
-        """
-        blocks = self._blocks()
-        if not 0 <= layer < len(blocks):
-            raise ValueError(f"layer must be in [0, {len(blocks) - 1}], got {layer}")
-        attention: nn.MultiheadAttention = blocks[layer].self_attention
-        c = attention.embed_dim
-        w, bias = attention.in_proj_weight.detach(), attention.in_proj_bias
-        b = bias.detach() if bias is not None else w.new_zeros(3 * c)
-        return QueryKey(w[:c], b[:c], w[c : 2 * c], b[c : 2 * c], attention.num_heads)
 
 
 @register_model(
@@ -378,11 +291,11 @@ class TorchvisionViT(tvm.VisionTransformer):
     defaults={},
     weights=("imagenet",),
     default_weights=None,
-    preprocessing=_preprocessing_for(tvm.ViT_B_16_Weights.IMAGENET1K_V1),
+    preprocessing=_preprocessing_for("ViT_B_16_Weights"),
     labels=imagenet_categories,
 )
 def vit_b_16(num_classes: int, in_channels: int, image_size: int, weights: str | None = None) -> nn.Module:
-    """torchvision ViT-B/16 as :class:`TorchvisionViT`; ``weights="imagenet"`` loads ``ViT_B_16_Weights.IMAGENET1K_V1``.
+    """torchvision ViT-B/16 as :class:`~playground.models.torchvision_vit.TorchvisionViT`; ``weights="imagenet"`` loads ``ViT_B_16_Weights.IMAGENET1K_V1``.
 
     Input ``(B, in_channels, image_size, image_size)`` float32 (normalized); output
     ``(B, num_classes)`` logits.
@@ -398,6 +311,10 @@ def vit_b_16(num_classes: int, in_channels: int, image_size: int, weights: str |
         )
     if weights is not None and image_size != 224:
         raise ValueError(f"vit_b_16's ImageNet weights take 224-pixel images, got image_size={image_size}")
+
+    from torchvision import models as tvm
+
+    from playground.models.torchvision_vit import TorchvisionViT
 
     def factory(weights: None = None, num_classes: int = 1000) -> nn.Module:
         return TorchvisionViT(image_size=image_size, num_classes=num_classes)

@@ -25,7 +25,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 
 
 def crop_padding(image_size: int) -> int:
@@ -67,6 +66,8 @@ def augment_batch(
     x = pixels
     b, _, h, w = x.shape
     if flip:
+        from torchvision.transforms.v2 import functional as TF  # imported when used: ~1 s (see idx.torchvision_dataset)
+
         coin = torch.rand(b, generator=generator) < 0.5  # (B,)
         x = torch.where(coin.to(x.device).view(b, 1, 1, 1), TF.horizontal_flip(x), x)
     if crop:
@@ -79,6 +80,8 @@ def augment_batch(
 
 def _random_crop(x: torch.Tensor, pad: int, generator: torch.Generator | None) -> torch.Tensor:
     b, c, h, w = x.shape
+    from torchvision.transforms.v2 import functional as TF  # imported when used
+
     padded = TF.pad(x, [pad], fill=0.0)  # (B, C, H + 2p, W + 2p)
     top = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)  # (B,)
     left = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)  # (B,)

@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
+from torchvision import models as tvm
 
 from playground.inspection.summary import count_flops, layer_table, summarize
-from playground.modalities.image.imagenet import imagenet_categories
+from playground.modalities.image.imagenet import categories_from_source, imagenet_categories
 from playground.models import MODELS, ModelSpec, WeightsUnavailableError
 from playground.models import torchvision_models as tvm_entries
 from playground.models.adapt import classifier_head, freeze_backbone, replace_head, replace_stem
@@ -364,8 +365,8 @@ def test_download_checks_the_hash_and_lands_in_the_hub_cache(
 def test_cached_imagenet_weights_load_and_adapt(empty_torch_hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tvm_entries, "urlopen", _offline)  # only the cache may be used
     torch.manual_seed(0)
-    reference = tvm_entries.tvm.mobilenet_v3_small(weights=None).state_dict()
-    url = tvm_entries.tvm.MobileNet_V3_Small_Weights.IMAGENET1K_V1.url
+    reference = tvm.mobilenet_v3_small(weights=None).state_dict()
+    url = tvm.MobileNet_V3_Small_Weights.IMAGENET1K_V1.url
     path = tvm_entries.hub_checkpoint_path(url)
     path.parent.mkdir(parents=True)
     torch.save(reference, path)
@@ -392,6 +393,11 @@ def test_imagenet_preprocessing_of_torchvision_entries() -> None:
     assert gray.mean == pytest.approx((sum((0.485, 0.456, 0.406)) / 3,))
     assert spec.preprocessing(3, 32, None).resize is None
     assert imagenet_categories()[281] == "tabby"
+
+
+def test_imagenet_categories_read_from_torchvision_source_are_its_weights_own() -> None:
+    """Read as data (no torchvision import, for the app's first paint), the same 1,000 names in the same order."""
+    assert categories_from_source() == tuple(tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 # -- EfficientNet-Lite0: real weights, offline ----------------------------------------------------

@@ -21,7 +21,7 @@ from playground.inspection.attention import class_token_map, image_attention
 from playground.models import MODELS, WeightsUnavailableError
 from playground.models import torchvision_models as tvm_entries
 from playground.models.attention import AttentionModel, AttentionOutput
-from playground.models.torchvision_models import TorchvisionViT
+from playground.models.torchvision_vit import TorchvisionViT
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,10 @@ https://arxiv.org/abs/1409.0575; torchvision ``torchvision/models/_meta.py``.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 from functools import cache
+from pathlib import Path
 
 from playground.modalities.image.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
@@ -19,12 +22,41 @@ NUM_IMAGENET_CLASSES = 1000
 
 @cache
 def _categories() -> tuple[str, ...]:
-    from torchvision.models import ResNet18_Weights
-
-    names = tuple(str(c) for c in ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    names = categories_from_source() or _categories_from_weights()
     if len(names) != NUM_IMAGENET_CLASSES:  # a torchvision change we would want to hear about
         raise ValueError(f"expected {NUM_IMAGENET_CLASSES} ImageNet categories, got {len(names)}")
     return names
+
+
+def categories_from_source() -> tuple[str, ...] | None:
+    """The list ``_IMAGENET_CATEGORIES`` read from torchvision's ``models/_meta.py`` as data, without
+    importing torchvision (``None`` if the file or the list is not found).
+
+    The same list the weights' ``meta["categories"]`` hold, but ``import torchvision`` takes about
+    1 s on 2 cores (its ops pull in ``torch._dynamo``), and the app needs the names for its default
+    model before its first page is drawn. ``ast.literal_eval`` evaluates literals only.
+    """
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "_meta.py"
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_IMAGENET_CATEGORIES" for t in node.targets):
+            try:
+                return tuple(str(c) for c in ast.literal_eval(node.value))
+            except ValueError:
+                return None
+    return None
+
+
+def _categories_from_weights() -> tuple[str, ...]:
+    from torchvision.models import ResNet18_Weights
+
+    return tuple(str(c) for c in ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def imagenet_categories() -> list[str]:

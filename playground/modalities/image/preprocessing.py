@@ -15,11 +15,17 @@ All steps are torchvision ``transforms.v2`` operations; they work on a PIL image
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
-from torchvision.transforms import v2
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
+
+# torchvision is imported in the methods that use it, not with this module: ``import torchvision``
+# takes about 1 s on 2 cores (its ops pull in ``torch._dynamo``), and building a model's
+# preprocessing, as the app does before its first page, needs none of it.
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -61,11 +67,15 @@ class Preprocessing:
 
     # -- stage 1: pixels -------------------------------------------------------------------
     def _geometry(self) -> list[v2.Transform]:
+        from torchvision.transforms import v2
+
         if self.resize is None:
             return [v2.Resize((self.image_size, self.image_size), antialias=True)]
         return [v2.Resize(self.resize, antialias=True), v2.CenterCrop(self.image_size)]
 
     def _channel_conversion(self) -> v2.Transform:
+        from torchvision.transforms import v2
+
         return v2.Grayscale(num_output_channels=1) if self.channels == 1 else v2.RGB()
 
     def pixels_from_pil(self, image: Image.Image) -> torch.Tensor:
@@ -77,6 +87,8 @@ class Preprocessing:
         Returns:
             ``(C, H, W)`` float32 in ``[0, 1]``.
         """
+        from torchvision.transforms import v2
+
         pipeline = v2.Compose(
             [v2.ToImage(), self._channel_conversion(), *self._geometry(), v2.ToDtype(torch.float32, scale=True)]
         )
