@@ -8,6 +8,7 @@ same task from an uploaded CSV; the other tests train it once in the library (mo
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -158,6 +159,11 @@ def test_train_a_sequence_model_and_stop_it(app: MakeApp, runs_dir: Path) -> Non
     at.number_input(key="t_epochs").set_value(50)
     at.button(key="t_start").click().run()
     assert at.session_state["job"].status in ("pending", "running")
+    # stopped after its first epoch, so there is a model to keep (a stop before it, as on a loaded
+    # machine where the worker starts slowly, ends the run with nothing to save)
+    deadline = time.monotonic() + 120
+    while not at.session_state["job"].history and time.monotonic() < deadline:
+        time.sleep(0.1)
     at.button(key="t_stop").click().run()
     wait_for_job(at)
     assert_clean(at)
