@@ -1,8 +1,9 @@
 """An LSTM trained on BBC News with the registry defaults (the issue's bar: 0.90 validation accuracy).
 
-With the default seed the run reaches 0.910 here (0.896 with seed 1: 222 validation articles, one
-is 0.45 %). The test keeps two points of margin below the bar for floating-point differences
-between machines; the bar itself is checked by the command in the README / closing note.
+With the default seed the run reaches 0.923 here (0.914 with seed 1, 0.905 with seed 2: 222
+validation articles, one is 0.45 %). The test keeps two points of margin below the bar for
+floating-point differences between machines; the bar itself is checked by the command in the
+registry entry's comment (``playground/data/bbc_news.py``), for seeds 0, 1 and 2.
 """
 
 from __future__ import annotations
