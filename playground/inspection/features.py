@@ -85,6 +85,10 @@ def filter_norms(conv: nn.Conv2d) -> np.ndarray:
 def capture_activations(model: nn.Module, x: torch.Tensor, layer_names: list[str]) -> dict[str, torch.Tensor]:
     """Run ``model(x)`` and record the outputs of the named modules.
 
+    The forward pass stops as soon as every named module has given its output: the layers after the
+    last one asked for are not run (a Filters layer switch on an early layer of EfficientNet-Lite0
+    runs a few of its 16 blocks, not all). A module called more than once records its first call.
+
     Args:
         model: any module; it is put in eval mode.
         x: the normalized model input, e.g. ``(B, C, H, W)`` float32, on the model's device.
@@ -105,7 +109,9 @@ def capture_activations(model: nn.Module, x: torch.Tensor, layer_names: list[str
 
     def hook_for(name: str):  # a closure per layer, so each hook knows its name
         def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            recorded[name] = output.detach().float().cpu()
+            recorded.setdefault(name, output.detach().float().cpu())
+            if len(recorded) == len(set(layer_names)):
+                raise _AllCaptured  # nothing after this layer is needed
 
         return hook
 
@@ -114,10 +120,16 @@ def capture_activations(model: nn.Module, x: torch.Tensor, layer_names: list[str
         for name in layer_names:
             handles.append(modules[name].register_forward_hook(hook_for(name)))
         model(x)
+    except _AllCaptured:
+        pass
     finally:
         for h in handles:
             h.remove()
     return recorded
+
+
+class _AllCaptured(Exception):
+    """Raised by :func:`capture_activations`' last hook to end the forward pass early."""
 
 
 def image_feature_map(bundle: Bundle, pixels: torch.Tensor, layer_name: str) -> torch.Tensor:

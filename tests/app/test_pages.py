@@ -237,7 +237,7 @@ def test_display_only_changes_run_no_forward_pass(app: MakeApp) -> None:
     at = app("pages/predict.py")
     model = at.session_state["active_model"].bundle.model
     calls: list[int] = []
-    handle = model.register_forward_hook(lambda *_: calls.append(1))
+    handle = model.register_forward_pre_hook(lambda *_: calls.append(1))  # a pass begun (a feature map stops early)
     try:
         at.slider(key="predict_top_k").set_value(3).run()
         assert_clean(at)

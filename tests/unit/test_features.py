@@ -33,8 +33,20 @@ def test_feature_map_equals_direct_convolution() -> None:
 def test_hooks_removed_even_when_forward_fails() -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(10, 2))
     with pytest.raises(RuntimeError):
-        capture_activations(model, torch.randn(1, 3, 8, 8), ["0"])
-    assert not model[0]._forward_hooks
+        capture_activations(model, torch.randn(1, 3, 8, 8), ["2"])  # the Linear fails: 144 inputs, not 10
+    assert not model[2]._forward_hooks
+
+
+def test_the_forward_pass_stops_after_the_last_layer_asked_for() -> None:
+    calls: list[str] = []
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3), nn.Flatten(), nn.Linear(10, 2))
+    for name, module in model.named_children():
+        module.register_forward_hook(lambda *_, name=name: calls.append(name))
+    x = torch.randn(1, 3, 8, 8)
+    maps = capture_activations(model, x, ["2", "0"])
+    assert calls == ["0", "1", "2"]  # the (failing) Linear after them never ran
+    assert torch.allclose(maps["0"], model[0](x)) and torch.allclose(maps["2"], model[2](model[1](model[0](x))))
+    assert len(model[0]._forward_hooks) == 1  # the test's own hook; capture_activations removed its
 
 
 def test_filters_scaled_per_filter() -> None:
