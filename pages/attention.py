@@ -39,7 +39,7 @@ from playground.inspection.attention import (
 )
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
-from ui.transformers import offer_transformers
+from ui.transformers import import_model_code, offer_transformers
 from ui.widgets import input_image_picker, seq2seq_source, shorten, text_input_picker
 
 LONG_INPUT = 64  # tokens: longer inputs get a window for the token-level views
@@ -313,6 +313,7 @@ if not supports_attention(bundle.model):
         icon=":material/info:",
     )
     offer_transformers(key="at_offer")
+    import_model_code()  # the page is drawn: MiniLM's model code loads while the user reads it
     st.stop()
 
 st.subheader("Input")

@@ -25,6 +25,18 @@ TEXT_TRANSFORMERS = {
 }
 
 
+def import_model_code() -> None:
+    """Import the model code of MiniLM (``transformers``' BERT) now, at the end of a page that offers it.
+
+    Called after everything on the page is drawn: the ~1 s that ``transformers`` takes to import
+    ``modeling_bert`` is spent while the user reads the page, not after they click "Use it"
+    (bench/bench_app.py: "Use MiniLM" took 1.4-1.7 s before, most of it this import). In the
+    script's own thread, not a background one: two threads importing one package at once can see
+    each other's half-initialised modules. A no-op once imported.
+    """
+    import transformers.models.bert.modeling_bert  # noqa: F401
+
+
 @st.cache_resource(show_spinner="Loading the model from Hugging Face…", max_entries=2)
 def _hf_bundle(model_id: str) -> Bundle:
     from playground.bundle.hf import hf_text_bundle  # transformers loads only when needed

@@ -93,7 +93,10 @@ def training_curves(
     if batch_losses and steps_per_epoch:
         steps, losses = zip(*batch_losses, strict=True)
         fig.add_trace(
-            go.Scattergl(
+            # SVG, not WebGL (Scattergl): at most five points a second, and a browser without a GPU
+            # draws WebGL in software; redrawn every second by the live view, that took the CPU
+            # the training run needed (measured by bench/bench_app.py)
+            go.Scatter(
                 x=[s / steps_per_epoch for s in steps],
                 y=list(losses),
                 mode="lines",
