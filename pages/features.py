@@ -65,10 +65,15 @@ if n_in == 3:
     st.caption(
         "Each filter of this layer sees the RGB input directly: shown as a colour image (min–max scaled per filter)."
     )
-    rgb = filters_as_images(conv, rgb=True)[:shown]  # (n, kH, kW, 3)
-    st.plotly_chart(
-        image_grid(rgb, [str(i) for i in range(shown)], cols=12, cell_px=100), key="f_filters_rgb", config=PLOTLY_CONFIG
+    figure = session_memo(
+        "filters_figure",
+        (layer_name, "rgb"),
+        lambda: image_grid(
+            filters_as_images(conv, rgb=True)[:shown], [str(i) for i in range(shown)], cols=12, cell_px=100
+        ),
+        anchor=bundle.model,
     )
+    st.plotly_chart(figure, key="f_filters_rgb", config=PLOTLY_CONFIG)
 else:
     in_channel = 0
     if n_in > 1:
@@ -77,10 +82,11 @@ else:
         f"Kernel slice for input channel {in_channel} of each of the first {shown} filters: red positive, "
         f"blue negative, white 0 ({'each filter scaled by its own largest |weight|' if per_map else 'one scale'})."
     )
-    gray = filter_weights(conv)[:shown, in_channel]  # (n, kH, kW)
-    st.plotly_chart(
-        image_grid(
-            gray,
+    figure = session_memo(  # drawn once per layer, channel and scale: ordering the maps below does not redo it
+        "filters_figure",
+        (layer_name, in_channel, per_map),
+        lambda: image_grid(
+            filter_weights(conv)[:shown, in_channel],  # (n, kH, kW)
             [str(i) for i in range(shown)],
             cols=12,
             colorscale=DIVERGING,
@@ -89,9 +95,9 @@ else:
             symmetric=True,
             colorbar="weight",
         ),
-        key="f_filters_gray",
-        config=PLOTLY_CONFIG,
+        anchor=bundle.model,
     )
+    st.plotly_chart(figure, key="f_filters_gray", config=PLOTLY_CONFIG)
 
 # ---------------------------------------------------------------- input
 st.subheader("Feature maps")
@@ -105,9 +111,10 @@ with c1:
 
 try:
     # once per image and layer: ordering the channels or paging through them only redraws
+    pixels_key = tensor_key(pixels)
     fmap = session_memo(
         "feature_map",
-        (layer_name, tensor_key(pixels)),
+        (layer_name, pixels_key),
         lambda: image_feature_map(bundle, pixels, layer_name),  # (C_l, H_l, W_l)
         anchor=bundle.model,
     )
@@ -141,4 +148,10 @@ with c2:
         key="f_maps",
         config=PLOTLY_CONFIG,
     )
-st.plotly_chart(channel_stats_figure(stats.mean, stats.max, stats.active_fraction), key="f_stats", config=PLOTLY_CONFIG)
+stats_figure = session_memo(
+    "stats_figure",
+    (layer_name, pixels_key),
+    lambda: channel_stats_figure(stats.mean, stats.max, stats.active_fraction),
+    anchor=bundle.model,
+)
+st.plotly_chart(stats_figure, key="f_stats", config=PLOTLY_CONFIG)
