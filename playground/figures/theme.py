@@ -39,7 +39,7 @@ IMAGE_MARGIN: dict[str, int] = {"l": 0, "r": 0, "t": 40, "b": 0}
 # -- lines and markers ---------------------------------------------------------------------------
 
 LINE_WIDTH = 2  # data lines
-THIN_LINE_WIDTH = 1  # guides (zero lines, paths behind markers, batch losses)
+THIN_LINE_WIDTH = 1  # guides (zero lines, paths behind markers)
 MARKER_SIZE = 9
 COLORBAR_THICKNESS = 12
 

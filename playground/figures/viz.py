@@ -21,11 +21,11 @@ from playground.figures.theme import (
     COUNTS,
     GREEN,
     IMAGE_MARGIN,
+    LINE_WIDTH,
     ORANGE,
     PALETTE,
     RED,
     SMALL_FONT_SIZE,
-    THIN_LINE_WIDTH,
     apply_theme,
     rgba,
 )
@@ -101,7 +101,8 @@ def training_curves(
                 y=list(losses),
                 mode="lines",
                 name="batch loss",
-                line={"color": rgba(BLUE, 0.35), "width": THIN_LINE_WIDTH},
+                # the live curve before the first epoch ends: readable on a projector, lighter than the epochs' lines
+                line={"color": rgba(BLUE, 0.6), "width": LINE_WIDTH},
             ),
             row=1,
             col=1,
