@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from playground.core.device import model_device
+from playground.core.hooks import this_thread_only
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
@@ -118,7 +119,8 @@ def capture_activations(model: nn.Module, x: torch.Tensor, layer_names: list[str
     model.eval()
     try:
         for name in layer_names:
-            handles.append(modules[name].register_forward_hook(hook_for(name)))
+            # this thread's pass only: the model may be shared with other sessions running it now
+            handles.append(modules[name].register_forward_hook(this_thread_only(hook_for(name))))
         model(x)
     except _AllCaptured:
         pass

@@ -26,6 +26,8 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 from torch.utils.flop_counter import FlopCounterMode
 
+from playground.core.hooks import this_thread_only
+
 #: A model input for the summary: a full shape with a batch of 1 (a zero float32 input of that
 #: shape is used), or an example tensor with a batch of 1 (e.g. ``(1, T)`` int64 token ids).
 ModelInput = torch.Tensor | Sequence[int]
@@ -156,7 +158,10 @@ def layer_table(model: nn.Module, input_shape: ModelInput) -> list[LayerRow]:
 
         return hook
 
-    handles = [module.register_forward_hook(make_hook(i)) for i, (_, module, _, _) in enumerate(owners)]
+    # this thread's pass only: the model may be shared with other sessions running it now
+    handles = [
+        module.register_forward_hook(this_thread_only(make_hook(i))) for i, (_, module, _, _) in enumerate(owners)
+    ]
     try:
         _run_once(model, x)
     finally:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import models as tvm
 
+from playground.core.hooks import this_thread_only
 from playground.models.attention import AttentionOutput, QueryKey
 
 
@@ -78,7 +79,8 @@ class TorchvisionViT(tvm.VisionTransformer):
         def keep(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
             captured.append(output)
 
-        hooks = [block.ln_1.register_forward_hook(keep) for block in self._blocks()]
+        # this thread's pass only: a shared model may be running another session's input meanwhile
+        hooks = [block.ln_1.register_forward_hook(this_thread_only(keep)) for block in self._blocks()]
         try:
             logits = self(x)
         finally:

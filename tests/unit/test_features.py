@@ -1,5 +1,7 @@
 """Filters, feature maps via hooks, channel statistics, and predictions."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -85,3 +87,44 @@ def test_predict_probabilities_and_topk() -> None:
         assert p.pixels.shape == (3, 16, 16)
     with pytest.raises(ValueError, match="at least one image"):
         predict_images(bundle, [])
+
+
+class _OtherSessionMidPass(nn.Module):
+    """Identity; on its first call it runs the whole model once on another thread (another user's
+    session using the same model while this pass has its hooks registered) and keeps the logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[nn.Module] = []  # a list, not an attribute: the model is not a sub-module of itself
+        self.other_logits: torch.Tensor | None = None
+        self.other_error: BaseException | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pending:
+            model = self.pending.pop()  # once
+
+            def other_session() -> None:
+                try:
+                    self.other_logits = model(torch.ones(1, 3, 8, 8))
+                except BaseException as exc:  # the test reports it
+                    self.other_error = exc
+
+            worker = threading.Thread(target=other_session)
+            worker.start()
+            worker.join()
+        return x
+
+
+def test_another_threads_pass_on_the_same_model_is_left_alone() -> None:
+    """The hooks of a capture see only their own thread: another session's pass through the shared
+    model meanwhile is neither recorded nor cut short, and each gets its own numbers."""
+    torch.manual_seed(0)
+    probe = _OtherSessionMidPass()
+    model = nn.Sequential(probe, nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2)).eval()
+    x = torch.randn(1, 3, 8, 8)
+    probe.pending.append(model)
+    maps = capture_activations(model, x, ["1"])
+    assert probe.other_error is None  # not ended by this capture's early stop
+    with torch.no_grad():
+        assert torch.allclose(probe.other_logits, model(torch.ones(1, 3, 8, 8)))
+        assert torch.allclose(maps["1"], model[1](x))  # this capture's own input, not the other one
