@@ -18,12 +18,14 @@ One run measures every row of the budget table of the issue "Interactive speed i
   (≤ 5 %);
 * the CLI: ``python -m playground predict`` with the shipped EfficientNet-Lite0 on a photo, whole
   process, against ``python -c "import torch"`` (≤ 1.5×);
-* ``attention --json`` for MiniLM at 512 tokens (≤ 25 MB by default).
+* ``attention --json`` for MiniLM at 512 tokens (≤ 25 MB by default);
+* training throughput with the Train page's live view open, against the same run with the home
+  page shown (≥ 0.9×; LeNet-5 on the offline MNIST, ``TRAIN_EPOCHS`` epochs, alternated).
 
-Training throughput with the live view open is measured by ``bench/bench_runner.py`` (workers) and
-the load test. An interaction is timed like the load test does (``bench_load.wait_done``: the
-``script_finished`` message of the run it started, read from the app's websocket). Chromium runs
-on the same 2 cores as the server. A benchmark: never run in CI.
+An interaction is timed like the load test does (``bench_load.wait_done``: the ``script_finished``
+message of the run it started, read from the app's websocket), from the page's own message to the
+server, on a settled page (see :meth:`Session.timed`). Chromium runs on the same 2 cores as the
+server. A benchmark: never run in CI.
 """
 
 from __future__ import annotations
