@@ -39,8 +39,9 @@ def _cifar() -> type[Any]:
 
 def _files(root: Path) -> list[tuple[Path, str]]:
     """``(path, md5)`` of every batch file and the meta file torchvision expects under ``root``."""
-    folder = root / _cifar().base_folder
-    entries = [*_cifar().train_list, *_cifar().test_list, [_cifar().meta["filename"], _cifar().meta["md5"]]]
+    cifar = _cifar()
+    folder = root / cifar.base_folder
+    entries = [*cifar.train_list, *cifar.test_list, [cifar.meta["filename"], cifar.meta["md5"]]]
     return [(folder / name, md5) for name, md5 in entries]
 
 

@@ -25,9 +25,8 @@ SOURCE = "https://doi.org/10.24432/C50P49 (sklearn.datasets.load_digits)"
 
 @functools.lru_cache(maxsize=1)
 def _load() -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import (
-        load_digits,
-    )  # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    from sklearn.datasets import load_digits
 
     bunch = load_digits()
     x = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)  # (1797, 8, 8) in [0, 16] -> [0, 255]

@@ -132,9 +132,8 @@ def stratified_subsample(targets: torch.Tensor, max_samples: int | None, seed: i
     present = counts[counts > 0]
     # train_test_split needs 2+ per class and room for every class on both sides.
     stratify = y if present.min() >= 2 and len(present) <= max_samples <= n - len(present) else None
-    from sklearn.model_selection import (
-        train_test_split,
-    )  # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    from sklearn.model_selection import train_test_split
 
     keep, _ = train_test_split(np.arange(n), train_size=max_samples, random_state=seed, stratify=stratify)
     return torch.as_tensor(np.sort(keep))

@@ -98,9 +98,8 @@ def split_dataset(dataset: AnyDataset, val_fraction: float = 0.1, seed: int = 0)
     present = counts[counts > 0]
     # scikit-learn can stratify only with 2+ per class and room for every class on both sides.
     stratify = targets if present.min() >= 2 and len(present) <= n_val <= n - len(present) else None
-    from sklearn.model_selection import (
-        train_test_split,
-    )  # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    from sklearn.model_selection import train_test_split
 
     train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=seed, stratify=stratify)
     return Split(dataset, torch.as_tensor(np.sort(train_idx)), torch.as_tensor(np.sort(val_idx)))

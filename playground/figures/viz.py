@@ -180,7 +180,7 @@ def image_grid(
     symmetric: bool = False,
     colorbar: str | None = None,
 ) -> go.Figure:
-    """A grid of small images, drawn as one mosaic: a single heatmap (or RGB image) trace.
+    """A grid of small images, drawn as one mosaic: a single heatmap (or image) trace.
 
     One trace, not a subplot per image: a browser lays out and paints 96 subplots in seconds
     (the Filters page's 64 filters and 32 feature maps took 2–4 s in Chromium), one mosaic in a
@@ -200,7 +200,9 @@ def image_grid(
         colorbar: title of a colour bar beside the grid (None: no bar).
 
     Returns:
-        A figure with one trace; ``layout.annotations`` holds the ``N`` captions in order.
+        A figure whose first trace is the mosaic (a heatmap, or an image for RGB and ``per_image``
+        grids), with a second, empty trace carrying the colour bar of a ``per_image`` grid that has
+        one; ``layout.annotations`` holds the ``N`` captions in order.
 
     Raises:
         ValueError: for an empty array, the wrong number of dimensions, or ``titles`` of another length.
@@ -230,10 +232,7 @@ def image_grid(
             place(mosaic, i, np.concatenate([np.clip(images[i], 0, 1) * 255, np.full((h, w, 1), 255)], axis=-1))
         traces = [go.Image(source=png_data_uri(mosaic), hoverinfo="skip")]
     else:
-        values = np.full((height, width), np.nan, np.float32)  # NaN gaps
-        for i in range(n):
-            place(values, i, images[i])
-        traces = _grid_traces(images, values, place, colorscale, (zmin, zmax), per_image, symmetric, colorbar)
+        traces = _grid_traces(images, (height, width), place, colorscale, (zmin, zmax), per_image, symmetric, colorbar)
     captions = [
         {
             "x": (i % cols) * step_x + (w - 1) / 2,
@@ -265,7 +264,7 @@ def _range(x: np.ndarray, symmetric: bool) -> tuple[float, float]:
 
 def _grid_traces(
     images: np.ndarray,
-    values: np.ndarray,
+    shape: tuple[int, int],
     place: Callable[[np.ndarray, int, np.ndarray], None],
     colorscale: str,
     zrange: tuple[float | None, float | None],
@@ -273,15 +272,18 @@ def _grid_traces(
     symmetric: bool,
     colorbar: str | None,
 ) -> list[go.BaseTraceType]:
-    """The traces of :func:`image_grid` for ``(N, H, W)`` images placed in ``values`` (``(height,
-    width)`` with NaN gaps): on one range, a heatmap of the values (the hover shows each); each on
-    its own range, one indexed PNG (a level of a scaled map means nothing on its own, so there
-    is nothing to hover) and an empty trace that carries the colour bar."""
+    """The traces of :func:`image_grid` for ``(N, H, W)`` images laid out by ``place`` in a mosaic of
+    ``shape`` ``(height, width)``: on one range, a heatmap of the values with NaN gaps (the hover
+    shows each); each on its own range, one indexed PNG (a level of a scaled map means nothing on
+    its own, so there is nothing to hover) and an empty trace that carries the colour bar."""
     bar: dict[str, Any] = {"title": {"text": colorbar, "side": "right"}, "thickness": 14}
     if not per_image:
         lo, hi = _range(images, symmetric)
         lo = zrange[0] if zrange[0] is not None else lo
         hi = zrange[1] if zrange[1] is not None else hi
+        values = np.full(shape, np.nan, np.float32)  # NaN gaps
+        for i, image in enumerate(images):
+            place(values, i, image)
         heatmap = go.Heatmap(
             z=values,
             colorscale=colorscale,
@@ -296,7 +298,7 @@ def _grid_traces(
     # Level 0 is a gap, 1..255 the image's own min..max: a byte is all a colour needs. The levels go
     # to the browser as one PNG, not as a heatmap's z: 32 maps of 112×112 are ~0.2 MB to decode and
     # one image to paint, where a heatmap's 400k cells took most of a Filters redraw.
-    levels = np.zeros(values.shape, np.uint8)
+    levels = np.zeros(shape, np.uint8)
     for i, image in enumerate(images):
         lo, hi = _range(image, symmetric)
         place(levels, i, 1 + np.rint(254 * np.clip((image - lo) / max(hi - lo, 1e-12), 0, 1)))  # (H, W) in 1..255

@@ -157,9 +157,8 @@ def summarize_logits(logits: torch.Tensor, targets: torch.Tensor) -> Evaluation:
     probs = torch.softmax(logits, dim=1).numpy()  # (N, K)
     predictions = probs.argmax(axis=1).astype(np.int64)  # (N,)
     targets_np = y.numpy()
-    from sklearn.metrics import (
-        confusion_matrix,
-    )  # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    from sklearn.metrics import confusion_matrix
 
     confusion = confusion_matrix(targets_np, predictions, labels=np.arange(k)).astype(np.int64)  # (K, K)
     support = confusion.sum(axis=1)  # (K,) examples per true class

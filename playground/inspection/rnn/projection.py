@@ -35,9 +35,8 @@ def pca_trajectory(values: np.ndarray | torch.Tensor) -> Trajectory:
     components = min(2, arr.shape[0], arr.shape[1])
     if float(arr.var(axis=0).sum()) == 0.0:  # every step the same: nothing to project
         return Trajectory(np.zeros((arr.shape[0], 2), np.float32), np.zeros(2, np.float32))
-    from sklearn.decomposition import (
-        PCA,
-    )  # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    # here, not at the top: scikit-learn takes ~1 s to import and most pages never need it
+    from sklearn.decomposition import PCA
 
     pca = PCA(n_components=components).fit(arr)
     points = np.zeros((arr.shape[0], 2), np.float32)
