@@ -7,7 +7,9 @@ and runs the page picked in the navigation. Pages live in ``pages/``; the logic 
 import streamlit as st
 
 from playground.bundle import default_runs_dir
+from ui.links import write_model_param
 from ui.pages import mark_app_entry, navigation, set_page_config
+from ui.presentation import display_settings
 from ui.state import (
     active_model,
     card_facts,
@@ -36,6 +38,9 @@ with st.sidebar:
         facts = card_facts(active.bundle)
         st.markdown(f"**Active model**  \n{active.bundle.title}")
         st.caption(f"{facts['parameters']} parameters · input {facts['input']} · {active.origin}")
+        write_model_param(active.link)
+        if active.link is None:
+            st.caption(":material/link_off: This model cannot travel in a link (an upload or random weights).")
     except Exception as exc:  # the page edge: show, never crash the whole app
         st.error(f"The default model could not be loaded: {exc}")
 
@@ -43,6 +48,7 @@ with st.sidebar:
     if job is not None:
         st.caption(f"Training: **{job.status}**")
         finalize_job()  # a run that ended while this page was open is saved here
+    display_settings()
 
 mark_app_entry()
 page.run()

@@ -26,7 +26,6 @@ from playground.figures.attention import (
     model_view,
     rollout_bars,
 )
-from playground.figures.theme import export_config
 from playground.inspection.attention import (
     AttentionMaps,
     NoAttentionError,
@@ -37,6 +36,8 @@ from playground.inspection.attention import (
     supports_attention,
     text_attention,
 )
+from ui.charts import plotly_chart
+from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.transformers import import_model_code, offer_transformers
@@ -51,11 +52,6 @@ VIEWS = {
     "rollout": "Rollout",
     "formula": "The formula, with the numbers",
 }
-
-
-def _plot_config(name: str) -> dict[str, object]:
-    """Plotly's own export button, as PNG or SVG (picked in the sidebar of the page)."""
-    return export_config(name, st.session_state.get("at_export", "png"))
 
 
 def _maps_for(bundle: Bundle, key: tuple[object, ...], compute: object) -> AttentionMaps:
@@ -99,7 +95,7 @@ def _layer_head(
             range(maps.num_layers),
             index=maps.num_layers - 1,
             format_func=lambda i: f"layer {i}",
-            key="at_layer",
+            key=link("at_layer", choices=range(maps.num_layers)),
         )
     )
     heads: list[int | None] = [None] if allow_mean else []
@@ -108,7 +104,7 @@ def _layer_head(
         "Head",
         heads,
         format_func=lambda h: all_label if h is None else f"head {h}",
-        key=f"at_head_{all_label[:4]}" if allow_mean else "at_head_only",
+        key=link(f"at_head_{all_label[:4]}" if allow_mean else "at_head_only", choices=heads),
     )
     return layer, head
 
@@ -122,7 +118,9 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
     """Every view of one input's attention; the person picks which."""
     tokens = maps.tokens
     n = len(tokens)
-    view = st.radio("View", list(VIEWS), format_func=VIEWS.__getitem__, horizontal=True, key="at_view")
+    view = st.radio(
+        "View", list(VIEWS), format_func=VIEWS.__getitem__, horizontal=True, key=link("at_view", choices=list(VIEWS))
+    )
 
     if view == "model":
         layers, heads = list(range(maps.num_layers)), list(range(maps.num_heads))
@@ -131,7 +129,7 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
             layers = c1.multiselect("Layers", layers, default=layers, key=f"at_mv_layers_{maps.num_layers}") or layers
             heads = c2.multiselect("Heads", heads, default=heads, key=f"at_mv_heads_{maps.num_heads}") or heads
         fig = model_view(maps.attention_probs, tokens, layers=layers, heads=heads)
-        st.plotly_chart(fig, key="at_model_view", config=_plot_config("model_view"))
+        plotly_chart(fig, key="at_model_view", filename="model_view")
         st.caption(
             "Each small map is one head: rows are the tokens that look (queries), columns the tokens they "
             "look at (keys). Diagonal stripes are positional heads; a bright column is a token everyone "
@@ -140,10 +138,12 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
     elif view == "head":
         layer, head = _layer_head(maps, all_label="all heads")
         start, stop = _token_window(n)
-        min_weight = st.slider("Hide links weaker than", 0.01, 0.5, 0.05, 0.01, key="at_min_weight")
+        min_weight = st.slider(
+            "Hide links weaker than", 0.01, 0.5, 0.05, 0.01, key=link("at_min_weight", bounds=(0.01, 0.5), kind=float)
+        )
         heads = None if head is None else [head]
         fig = head_view(maps.attention_probs[layer], tokens, heads=heads, window=(start, stop), min_weight=min_weight)
-        st.plotly_chart(fig, key="at_head_view", config=_plot_config(f"head_view_layer{layer}"))
+        plotly_chart(fig, key="at_head_view", filename=f"head_view_layer{layer}")
         st.caption("Left: the token that looks; right: the token it looks at. Click a head in the legend to hide it.")
     elif view == "heatmap":
         layer, head = _layer_head(maps)
@@ -151,7 +151,7 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
         matrix = _matrix(maps, layer, head)
         title = f"layer {layer}, " + ("mean over heads" if head is None else f"head {head}")
         fig = attention_heatmap(matrix, tokens, title=title, window=(start, stop))
-        st.plotly_chart(fig, key="at_heatmap", config=_plot_config("attention_heatmap"))
+        plotly_chart(fig, key="at_heatmap", filename="attention_heatmap")
     elif view == "summaries":
         summaries = head_summaries(
             maps.attention_probs,
@@ -160,37 +160,46 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
             patch_size=maps.patch_size,
             num_prefix=maps.num_prefix,
         )
-        st.plotly_chart(head_summary_figure(summaries), key="at_summaries", config=_plot_config("head_summaries"))
+        plotly_chart(head_summary_figure(summaries), key="at_summaries", filename="head_summaries")
         st.caption(
             "Entropy near 0: the head looks at one token; near log T: it spreads evenly. Small mean distance: a "
             "local or positional head. A high share on special tokens: a 'no-op' head parking its attention on "
             "[CLS] / [SEP] (Clark et al. 2019)."
         )
     elif view == "rollout":
-        fusion = st.radio("Heads combined by", ["mean", "max", "min"], horizontal=True, key="at_fusion")
+        fusions = ["mean", "max", "min"]
+        fusion = st.radio("Heads combined by", fusions, horizontal=True, key=link("at_fusion", choices=fusions))
         rolled = rollout(maps.attention_probs, head_fusion=fusion)  # (L, T, T)
         depth = int(
-            st.slider("Rolled out up to layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="at_rollout_depth")
+            st.slider(
+                "Rolled out up to layer",
+                0,
+                maps.num_layers - 1,
+                maps.num_layers - 1,
+                key=link("at_rollout_depth", bounds=(0, maps.num_layers - 1), kind=int),
+            )
         )
         if maps.patch_grid is not None:
             c1, c2 = st.columns(2)
             raw = _matrix(maps, depth, None)
-            c1.plotly_chart(
+            plotly_chart(
                 image_overlay(maps.pixels, class_token_map(maps, raw), title=f"raw: [CLS] → patches, layer {depth}"),
                 key="at_raw_overlay",
-                config=_plot_config("cls_attention"),
+                filename="cls_attention",
+                where=c1,
             )
-            c2.plotly_chart(
+            plotly_chart(
                 image_overlay(maps.pixels, class_token_map(maps, rolled[depth]), title=f"rollout up to layer {depth}"),
                 key="at_rollout_overlay",
-                config=_plot_config("rollout"),
+                filename="rollout",
+                where=c2,
             )
         else:
             received = rolled[depth].mean(dim=0)  # (T,): how much of each input token reaches the top, on average
-            st.plotly_chart(rollout_bars(received, tokens), key="at_rollout_bars", config=_plot_config("rollout"))
+            plotly_chart(rollout_bars(received, tokens), key="at_rollout_bars", filename="rollout")
             start, stop = _token_window(n)
             fig = attention_heatmap(rolled[depth], tokens, title=f"rollout up to layer {depth}", window=(start, stop))
-            st.plotly_chart(fig, key="at_rollout_heatmap", config=_plot_config("rollout_heatmap"))
+            plotly_chart(fig, key="at_rollout_heatmap", filename="rollout_heatmap")
         st.caption(
             "Rollout (Abnar & Zuidema 2020) follows attention through the residual stream: each layer's "
             "head-averaged map is mixed half-and-half with the identity and the layers are multiplied. "
@@ -203,7 +212,7 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
                 "Query token i",
                 range(n),
                 format_func=lambda i: f"{i}: {tokens[i]}",
-                key="at_query",
+                key=link("at_query", choices=range(n)),
             )
         )
         formula = maps.formula(layer, int(head or 0), query)
@@ -215,7 +224,7 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
             f"√d_k = {formula.scale:.3f}); one key k_j per token; score_j = q·k_j / √d_k; the softmax of the "
             "scores is the attention row."
         )
-        st.plotly_chart(formula_figure(formula, tokens), key="at_formula", config=_plot_config("formula"))
+        plotly_chart(formula_figure(formula, tokens), key="at_formula", filename="formula")
         st.dataframe(pd.DataFrame(formula_table(formula, tokens)), hide_index=True)
         if formula.matches:
             st.success(
@@ -237,18 +246,20 @@ def seq2seq_section(bundle: Bundle) -> None:
     st.markdown(f"**{html.escape(result.source)}** → **{html.escape(result.output) or '(nothing)'}**")
     layers, heads = int(result.cross_attention.shape[0]), int(result.cross_attention.shape[1])
     c1, c2 = st.columns(2)
-    layer = int(c1.selectbox("Decoder layer", range(layers), index=layers - 1, key="at_s2s_layer"))
+    layer = int(
+        c1.selectbox("Decoder layer", range(layers), index=layers - 1, key=link("at_s2s_layer", choices=range(layers)))
+    )
     head = c2.selectbox(
         "Head",
         [None, *range(heads)],
         format_func=lambda h: "mean over heads" if h is None else f"head {h}",
-        key="at_s2s_head",
+        key=link("at_s2s_head", choices=[None, *range(heads)]),
     )
 
     def pick(attention: torch.Tensor) -> torch.Tensor:
         return attention[layer].mean(dim=0) if head is None else attention[layer, head]
 
-    st.plotly_chart(
+    plotly_chart(
         cross_attention_figure(
             pick(result.cross_attention),
             result.output_tokens,
@@ -256,14 +267,14 @@ def seq2seq_section(bundle: Bundle) -> None:
             title=f"cross-attention, decoder layer {layer}",
         ),
         key="at_cross",
-        config=_plot_config("cross_attention"),
+        filename="cross_attention",
     )
     st.caption(
         "Each row is one step of the decoder writing its answer; the columns are the source characters. "
         "For 'reverse' a trained model draws the anti-diagonal: step i reads the i-th character from the end."
     )
     c1, c2 = st.columns(2)
-    c1.plotly_chart(
+    plotly_chart(
         attention_heatmap(
             pick(result.decoder_attention),
             result.output_tokens,  # step t writes output t ...
@@ -271,16 +282,18 @@ def seq2seq_section(bundle: Bundle) -> None:
             title="decoder self-attention (causal)",
         ),
         key="at_dec_self",
-        config=_plot_config("decoder_self_attention"),
+        filename="decoder_self_attention",
+        where=c1,
     )
     enc_layer = min(layer, int(result.encoder_attention.shape[0]) - 1)
     enc = result.encoder_attention[enc_layer]
-    c2.plotly_chart(
+    plotly_chart(
         attention_heatmap(
             enc.mean(dim=0) if head is None else enc[head], result.source_tokens, title=f"encoder layer {enc_layer}"
         ),
         key="at_enc_self",
-        config=_plot_config("encoder_self_attention"),
+        filename="encoder_self_attention",
+        where=c2,
     )
 
 
@@ -292,7 +305,6 @@ st.caption(
     "The article's Attention(Q, K, V) = softmax(QKᵀ / √d_k) V on your own input: every layer and head of the "
     "active transformer, how attention flows through the layers, and one row recomputed by hand."
 )
-st.session_state.setdefault("at_export", "png")
 # Keep the view settings while a run does not draw them (e.g. while a new model loads): Streamlit
 # drops the state of widgets a run does not render ("retain statefulness when changing pages").
 for _key in ("at_view", "at_fusion", "at_min_weight"):
@@ -301,7 +313,6 @@ for _key in ("at_view", "at_fusion", "at_min_weight"):
 bundle = active_model().bundle
 
 if bundle.modality == "seq2seq":
-    st.radio("Figure downloads", ["png", "svg"], horizontal=True, key="at_export")
     seq2seq_section(bundle)
     st.stop()
 
@@ -352,13 +363,6 @@ if maps.num_dropped:
         f"The text is longer than the model takes: {maps.num_dropped} token(s) at the end were dropped.",
         icon=":material/content_cut:",
     )
-st.radio(
-    "Figure downloads",
-    ["png", "svg"],
-    horizontal=True,
-    key="at_export",
-    help="Plotly's camera button saves this format",
-)
 show_views(maps, bundle)
 with st.expander("Look at another transformer"):
     offer_transformers(key="at_switch")

@@ -47,9 +47,10 @@ from playground.figures.explain import (
     token_bar_figure,
     tokens_html,
 )
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.models.attention import AttentionModel
 from ui.audio_explain import audio_explain_section
+from ui.charts import plotly_chart
+from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, show_error
 from ui.widgets import completeness_tolerance_input, input_image_picker, text_input_picker
@@ -167,29 +168,55 @@ def _param_widgets(uses: Sequence[str], modality: str) -> ExplainParams:
         col = cols[i % 3]
         key = f"x_p_{name}"
         if name == "n_steps":
-            values[name] = int(col.slider("Integration steps (n_steps)", 1, 300, defaults.n_steps, key=key))
+            values[name] = int(
+                col.slider(
+                    "Integration steps (n_steps)", 1, 300, defaults.n_steps, key=link(key, bounds=(1, 300), kind=int)
+                )
+            )
         elif name == "delta_tolerance":
             values[name] = completeness_tolerance_input(col, key, defaults.delta_tolerance, MAX_IG_STEPS)
         elif name == "baseline":
             options = baselines_for(modality)
-            values[name] = col.selectbox("Baseline", options, index=0, key=key, help="The reference input.")
+            values[name] = col.selectbox(
+                "Baseline", options, index=0, key=link(key, choices=options), help="The reference input."
+            )
         elif name in ("window", "stride", "n_samples"):
             label = {"window": "Window", "stride": "Stride", "n_samples": "Samples"}[name]
-            value = int(col.number_input(f"{label} (0 = automatic)", 0, 10_000, 0, key=key))
+            value = int(
+                col.number_input(f"{label} (0 = automatic)", 0, 10_000, 0, key=link(key, bounds=(0, 10_000), kind=int))
+            )
             values[name] = value or None
         elif name == "stdev":
-            values[name] = float(col.slider("Noise (share of the range)", 0.0, 1.0, defaults.stdev, 0.05, key=key))
+            values[name] = float(
+                col.slider(
+                    "Noise (share of the range)",
+                    0.0,
+                    1.0,
+                    defaults.stdev,
+                    0.05,
+                    key=link(key, bounds=(0.0, 1.0), kind=float),
+                )
+            )
         elif name == "base_method":
             bases = [m for m in GRADIENT_BASES if m in METHODS and METHODS.get(m).supports(modality)]
-            values[name] = col.selectbox("Base method", bases, format_func=lambda m: METHODS.get(m).title, key=key)
+            values[name] = col.selectbox(
+                "Base method", bases, format_func=lambda m: METHODS.get(m).title, key=link(key, choices=bases)
+            )
         elif name == "n_segments":
-            values[name] = int(col.number_input("Segments", 1, MAX_SEGMENTS, defaults.n_segments, key=key))
+            values[name] = int(
+                col.number_input(
+                    "Segments", 1, MAX_SEGMENTS, defaults.n_segments, key=link(key, bounds=(1, MAX_SEGMENTS), kind=int)
+                )
+            )
         elif name == "segmentation":
-            values[name] = col.selectbox("Segmentation", ["auto", "grid", "slic"], key=key)
+            segmentations = ["auto", "grid", "slic"]
+            values[name] = col.selectbox("Segmentation", segmentations, key=link(key, choices=segmentations))
         elif name == "layer":
-            values[name] = col.text_input("Layer (empty = the last spatial one)", "", key=key).strip() or None
+            values[name] = col.text_input("Layer (empty = the last spatial one)", "", key=link(key)).strip() or None
         elif name == "seed":
-            values[name] = int(col.number_input("Seed", 0, 1_000_000, defaults.seed, key=key))
+            values[name] = int(
+                col.number_input("Seed", 0, 1_000_000, defaults.seed, key=link(key, bounds=(0, 1_000_000), kind=int))
+            )
     return dataclasses.replace(defaults, **values)
 
 
@@ -272,9 +299,17 @@ else:
 c1, c2 = st.columns(2)
 target: int | None = None
 labels = list(bundle.labels)
-target_kind = c1.radio("Explain", ["the predicted class", "another class"], horizontal=True, key="x_target_kind")
+kinds = ["the predicted class", "another class"]
+target_kind = c1.radio("Explain", kinds, horizontal=True, key=link("x_target_kind", choices=kinds))
 if target_kind == "another class" and labels:
-    target = int(c1.selectbox("Class", range(len(labels)), format_func=lambda i: labels[i], key="x_target"))
+    target = int(
+        c1.selectbox(
+            "Class",
+            range(len(labels)),
+            format_func=lambda i: labels[i],
+            key=link("x_target", choices=range(len(labels))),
+        )
+    )
 methods = methods_for(modality)
 is_vit = modality == "image" and isinstance(bundle.model, AttentionModel)
 default_method = DEFAULT_METHODS["vit" if is_vit else modality]
@@ -283,7 +318,7 @@ method = c2.selectbox(
     methods,
     index=methods.index(default_method) if default_method in methods else 0,
     format_func=lambda m: METHODS.get(m).title,
-    key="x_method",
+    key=link("x_method", choices=methods),
 )
 spec = METHODS.get(method)
 st.caption(f"{spec.description} Source: {spec.source}")
@@ -313,19 +348,23 @@ if isinstance(result, str):
 
 # ---- display
 d1, d2 = st.columns(2)
-mode = d1.radio("Show", DISPLAY_MODES, format_func=lambda m: MODE_TITLES[m], horizontal=True, key="x_mode")
+mode = d1.radio(
+    "Show",
+    DISPLAY_MODES,
+    format_func=lambda m: MODE_TITLES[m],
+    horizontal=True,
+    key=link("x_mode", choices=DISPLAY_MODES),
+)
 st.markdown(
     f"**{spec.title}** for **{result.label or result.target}** (probability {result.probability:.1%}, "
     f"computed in {result.seconds:.2f} s)."
 )
 if modality == "image":
-    opacity = d2.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key="x_opacity")
+    opacity = d2.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key=link("x_opacity", bounds=(0.0, 1.0), kind=float))
     heat = display_map(result.attributions, mode)  # (H, W)
     m1, m2, m3 = st.columns([2, 2, 1])
-    m1.plotly_chart(
-        overlay_figure(result.inputs, heat, mode, opacity, "Over the image"), config=PLOTLY_CONFIG, key="x_overlay"
-    )
-    m2.plotly_chart(map_figure(heat, mode, "The map alone"), config=PLOTLY_CONFIG, key="x_map")
+    plotly_chart(overlay_figure(result.inputs, heat, mode, opacity, "Over the image"), key="x_overlay", where=m1)
+    plotly_chart(map_figure(heat, mode, "The map alone"), key="x_map", where=m2)
     with m3:
         _short_delta(result)
 else:
@@ -334,9 +373,7 @@ else:
     t1.markdown(tokens_html(tokens, scores), unsafe_allow_html=True)  # every token is html.escape'd
     with t2:
         _short_delta(result)
-    st.plotly_chart(
-        token_bar_figure(tokens, result.attributions, title="Top tokens"), config=PLOTLY_CONFIG, key="x_bars"
-    )
+    plotly_chart(token_bar_figure(tokens, result.attributions, title="Top tokens"), key="x_bars")
 
 # ---- compare methods
 with st.expander("Compare methods"):
@@ -345,7 +382,7 @@ with st.expander("Compare methods"):
         methods,
         default=[m for m in COMPARE_DEFAULT if m in methods],
         format_func=lambda m: METHODS.get(m).title,
-        key="x_compare",
+        key=link("x_compare", choices=methods, kind=list),
     )
     if st.button("Compare", key="x_compare_run", disabled=not picked):
         st.session_state.x_compare_for = tuple(picked)
@@ -360,7 +397,7 @@ with st.expander("Compare methods"):
                     METHODS.get(n).title: display_map(r.attributions, mode) if isinstance(r, Explanation) else r
                     for n, r in compared.items()
                 }
-                st.plotly_chart(methods_grid_figure(maps, mode), config=PLOTLY_CONFIG, key="x_grid")
+                plotly_chart(methods_grid_figure(maps, mode), key="x_grid")
             else:
                 for name, r in compared.items():
                     st.markdown(f"**{METHODS.get(name).title}**")
@@ -387,11 +424,10 @@ with st.expander("How far to trust it"):
     if st.session_state.get("x_trust_for") == trust_key:
         try:
             curves = _deletion_insertion(bundle, result, trust_key)
-            st.plotly_chart(
+            plotly_chart(
                 deletion_insertion_figure(
                     curves.fractions, curves.deletion, curves.insertion, curves.deletion_auc, curves.insertion_auc
                 ),
-                config=PLOTLY_CONFIG,
                 key="x_curves",
             )
             check = _randomization(bundle, result, trust_key)
@@ -426,15 +462,15 @@ with st.expander("How far to trust it"):
                     )
             if modality == "image":
                 r1, r2 = st.columns(2)
-                r1.plotly_chart(
+                plotly_chart(
                     map_figure(display_map(check.original.attributions, mode), mode, "Trained model"),
-                    config=PLOTLY_CONFIG,
                     key="x_rand_real",
+                    where=r1,
                 )
-                r2.plotly_chart(
+                plotly_chart(
                     map_figure(display_map(check.randomized.attributions, mode), mode, "Random weights"),
-                    config=PLOTLY_CONFIG,
                     key="x_rand_copy",
+                    where=r2,
                 )
             else:
                 st.markdown("Trained model")

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from playground.figures.theme import DIVERGING, PLOTLY_CONFIG, SEQUENTIAL
+from playground.figures.theme import DIVERGING, SEQUENTIAL
 from playground.figures.viz import channel_stats_figure, image_grid, to_display
 from playground.inspection.features import (
     channel_stats,
@@ -13,6 +13,8 @@ from playground.inspection.features import (
     image_feature_map,
 )
 from ui.audio import audio_features_section
+from ui.charts import plotly_chart
+from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, session_memo, show_error, tensor_key
 from ui.widgets import input_image_picker
@@ -46,7 +48,7 @@ layer_name = c1.selectbox(
     f"Conv layer ({len(layers)} in {bundle.title})",
     layer_names,
     format_func=lambda n: f"{n}  ·  {tuple(dict(layers)[n].weight.shape)}",
-    key="f_layer",
+    key=link("f_layer", choices=layer_names),
 )
 conv = dict(layers)[layer_name]
 c2.caption(
@@ -54,7 +56,14 @@ c2.caption(
     f"stride {conv.stride} · padding {conv.padding} · groups {conv.groups}"
 )
 per_map = (
-    st.radio("Colour scale", list(SCALES), format_func=SCALES.__getitem__, horizontal=True, key="f_scale") == "own"
+    st.radio(
+        "Colour scale",
+        list(SCALES),
+        format_func=SCALES.__getitem__,
+        horizontal=True,
+        key=link("f_scale", choices=list(SCALES)),
+    )
+    == "own"
 )
 
 # ---------------------------------------------------------------- filters
@@ -73,11 +82,13 @@ if n_in == 3:
         ),
         anchor=bundle.model,
     )
-    st.plotly_chart(figure, key="f_filters_rgb", config=PLOTLY_CONFIG)
+    plotly_chart(figure, key="f_filters_rgb")
 else:
     in_channel = 0
     if n_in > 1:
-        in_channel = st.slider("Input channel", 0, int(n_in) - 1, 0, key=f"f_in_{layer_name}")
+        in_channel = st.slider(
+            "Input channel", 0, int(n_in) - 1, 0, key=link(f"f_in_{layer_name}", bounds=(0, int(n_in) - 1), kind=int)
+        )
     st.caption(
         f"Kernel slice for input channel {in_channel} of each of the first {shown} filters: red positive, "
         f"blue negative, white 0 ({'each filter scaled by its own largest |weight|' if per_map else 'one scale'})."
@@ -97,7 +108,7 @@ else:
         ),
         anchor=bundle.model,
     )
-    st.plotly_chart(figure, key="f_filters_gray", config=PLOTLY_CONFIG)
+    plotly_chart(figure, key="f_filters_gray")
 
 # ---------------------------------------------------------------- input
 st.subheader("Feature maps")
@@ -107,7 +118,8 @@ with c1:
     pixels = bundle.image_preprocessing.pixels_from_pil(image)  # (C, H, W) in [0, 1]
     seen = to_display(pixels)
     st.image(seen, caption=f"what the model sees: {image_name}", width="stretch", clamp=True)
-    order = st.radio("Order channels by", ["index", "strongest mean activation"], key="f_order")
+    orders = ["index", "strongest mean activation"]
+    order = st.radio("Order channels by", orders, key=link("f_order", choices=orders))
 
 try:
     # once per image and layer: ordering the channels or paging through them only redraws
@@ -130,12 +142,18 @@ with c2:
     pages = (len(channels) + PAGE_SIZE - 1) // PAGE_SIZE
     page = 1
     if pages > 1:
-        page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} channels each)", 1, pages, 1, key=f"f_page_{layer_name}")
+        page = st.number_input(
+            f"Page (of {pages}, {PAGE_SIZE} channels each)",
+            1,
+            pages,
+            1,
+            key=link(f"f_page_{layer_name}", bounds=(1, pages), kind=int),
+        )
     chosen = channels[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     maps = fmap[chosen].numpy()  # (n, H_l, W_l)
     scale = "each map scaled to its own min–max" if per_map else f"one scale [{maps.min():.2f}, {maps.max():.2f}]"
     st.caption(f"{fmap.shape[0]} channels of {fmap.shape[1]}×{fmap.shape[2]} · {scale}")
-    st.plotly_chart(
+    plotly_chart(
         image_grid(
             maps,
             [f"ch {c}" for c in chosen],
@@ -146,7 +164,6 @@ with c2:
             colorbar="activation",
         ),
         key="f_maps",
-        config=PLOTLY_CONFIG,
     )
 stats_figure = session_memo(
     "stats_figure",
@@ -154,4 +171,4 @@ stats_figure = session_memo(
     lambda: channel_stats_figure(stats.mean, stats.max, stats.active_fraction),
     anchor=bundle.model,
 )
-st.plotly_chart(stats_figure, key="f_stats", config=PLOTLY_CONFIG)
+plotly_chart(stats_figure, key="f_stats")

@@ -9,6 +9,7 @@ from playground.bundle import Bundle, bundle_from_files, create_bundle, load_bun
 from playground.bundle.runs import checkpoint_folders, list_checkpoints
 from playground.modalities.text.preprocessing import TOKENIZER_FILE
 from playground.models import MODELS
+from ui.links import checkpoint_name, link, model_link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, card_facts, model_summary, pretrained_bundle, set_active_model, show_error
 from ui.transformers import offer_transformers
@@ -28,7 +29,13 @@ def build_image_model(name: str) -> None:
     spec = MODELS.get(name)
     weight_options = ["random init", *spec.weights]
     default_index = weight_options.index(spec.default_weights) if spec.default_weights else 0
-    weights_choice = st.radio("Weights", weight_options, index=default_index, horizontal=True, key=f"m_weights_{name}")
+    weights_choice = st.radio(
+        "Weights",
+        weight_options,
+        index=default_index,
+        horizontal=True,
+        key=link(f"m_weights_{name}", choices=weight_options),
+    )
     weights = None if weights_choice == "random init" else weights_choice
     c1, c2, c3 = st.columns(3)
     if weights is None:
@@ -63,7 +70,9 @@ def build_image_model(name: str) -> None:
                 )
                 if local_weights is not None:
                     load_weights(bundle.model, local_weights.getvalue(), local_weights.name)
-            set_active_model(bundle, "built on the Models page")  # reruns the app
+            pretrained = weights is not None and local_weights is None  # nothing else can travel in a link
+            named = model_link("pretrained", name, weights) if pretrained else None
+            set_active_model(bundle, "built on the Models page", named)  # reruns the app
         except (ValueError, TypeError, OSError) as exc:
             show_error(exc, f"build {name}")
         except (RuntimeError, MemoryError) as exc:  # e.g. a width so large the weights do not fit in memory
@@ -81,7 +90,7 @@ with build_tab:
         names,
         index=names.index("lenet5") if "lenet5" in names else 0,
         format_func=lambda n: n if MODELS.get(n).accepts("image") else f"{n} ({' / '.join(input_kinds(n))})",
-        key="m_arch",
+        key=link("m_arch", choices=names),
     )
     spec = MODELS.get(name)
     st.caption(f"{spec.description}  \nSource: {spec.source}")
@@ -130,7 +139,8 @@ with runs_tab:
         if st.button("Use this checkpoint", key="m_use_run"):
             try:
                 bundle = load_bundle(picked)
-                set_active_model(bundle, f"saved run {Path(picked).name}")  # reruns the app
+                named = model_link("checkpoint", checkpoint_name(picked))
+                set_active_model(bundle, f"saved run {Path(picked).name}", named)  # reruns the app
             except (ValueError, OSError) as exc:
                 show_error(exc, "load this checkpoint")
 

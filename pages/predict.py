@@ -12,7 +12,6 @@ from playground.bundle import Bundle
 from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
 from playground.data.text_csv import csv_columns, read_text_csv
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.viz import to_display, topk_bar
 from playground.inspection.predict import TextPrediction, predict_pixels, predict_sequences, predict_text, predict_texts
 from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples
@@ -20,6 +19,8 @@ from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.modalities.text.tokenizer import UNK_TOKEN
 from ui.audio import audio_predict_section
+from ui.charts import plotly_chart
+from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, card_facts, session_memo, set_current_image, show_error, tensor_key
 from ui.uploads import upload_limit_mb
@@ -65,7 +66,7 @@ def show_text_prediction(prediction: TextPrediction, max_length: int, top_k: int
             icon=":material/content_cut:",
         )
     left, right = st.columns([3, 2])
-    right.plotly_chart(topk_bar(prediction.prediction.top_k[:top_k]), key="p_text_topk", config=PLOTLY_CONFIG)
+    plotly_chart(topk_bar(prediction.prediction.top_k[:top_k]), key="p_text_topk", where=right)
     with left:
         unknown = sum(t == UNK_TOKEN for t in encoded.tokens)
         st.markdown(
@@ -193,8 +194,9 @@ def text_page(bundle: Bundle) -> None:
     with batch_tab:
         text_batch(bundle)
     with one_tab:
+        k_max = min(TOP_K_MAX, bundle.card.num_classes)
         top_k = st.slider(
-            "Top-k", 1, min(TOP_K_MAX, bundle.card.num_classes), min(5, bundle.card.num_classes), key="p_text_top_k"
+            "Top-k", 1, k_max, min(5, bundle.card.num_classes), key=link("p_text_top_k", bounds=(1, k_max), kind=int)
         )
         text = text_input_picker(bundle, key="p_text")
         if text is None:
@@ -259,8 +261,8 @@ def sequence_page(bundle: Bundle) -> None:
     fig.update_layout(
         xaxis_title="time step", yaxis_title="value (raw)", height=340, margin={"t": 30, "b": 40, "l": 40, "r": 10}
     )
-    left.plotly_chart(fig, key="p_seq_plot", config=PLOTLY_CONFIG)
-    right.plotly_chart(topk_bar(prediction.top_k), key="p_seq_topk", config=PLOTLY_CONFIG)
+    plotly_chart(fig, key="p_seq_plot", where=left)
+    plotly_chart(topk_bar(prediction.top_k), key="p_seq_topk", where=right)
 
 
 def seq2seq_page(bundle: Bundle) -> None:
@@ -290,9 +292,17 @@ if bundle.modality == "audio":
     audio_predict_section(bundle)
     st.stop()
 
-source = st.radio("Image source", ["Sample photo", "Upload", "Camera"], horizontal=True, key="predict_source")
+SOURCES = ["Sample photo", "Upload", "Camera"]
+source = st.radio(
+    "Image source",
+    SOURCES,
+    horizontal=True,
+    key=link("predict_source", choices=SOURCES, unlinked=SOURCES[1:]),
+    help="Uploads and camera photos stay on this machine: a link to this page opens the sample photo.",
+)
+k_max = min(TOP_K_MAX, bundle.card.num_classes)
 top_k = st.slider(
-    "Top-k", 1, min(TOP_K_MAX, bundle.card.num_classes), min(5, bundle.card.num_classes), key="predict_top_k"
+    "Top-k", 1, k_max, min(5, bundle.card.num_classes), key=link("predict_top_k", bounds=(1, k_max), kind=int)
 )
 
 images, names, errors = [], [], []
@@ -303,7 +313,11 @@ if source == "Sample photo":
     wanted = "digit" if bundle.card.in_channels == 1 else "photo"
     first = next((i for i, s in enumerate(samples) if s.kind == wanted), 0)
     chosen = st.selectbox(
-        "Sample", list(titles), index=first, format_func=lambda n: titles[n], key=f"predict_sample_{wanted}"
+        "Sample",
+        list(titles),
+        index=first,
+        format_func=lambda n: titles[n],
+        key=link(f"predict_sample_{wanted}", choices=list(titles)),
     )
     sample = next(s for s in samples if s.name == chosen)
     images.append(decode_image(sample.path.read_bytes(), sample.path.name))
@@ -368,4 +382,4 @@ for i, (name, image, prediction) in enumerate(zip(names, images, predictions, st
             width="stretch",
             clamp=True,
         )
-        right.plotly_chart(topk_bar(prediction.top_k[:top_k]), key=f"topk_{i}", config=PLOTLY_CONFIG)
+        plotly_chart(topk_bar(prediction.top_k[:top_k]), key=f"topk_{i}", where=right)

@@ -24,7 +24,6 @@ from playground.figures.rnn import (
     trajectory_figure,
     units_figure,
 )
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.inspection.rnn import (
     DatasetStates,
     RecurrentStates,
@@ -44,6 +43,8 @@ from playground.inspection.rnn import (
     unit_correlations,
     update_formula,
 )
+from ui.charts import plotly_chart
+from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
 from ui.widgets import shorten, text_input_picker
@@ -147,7 +148,15 @@ try:
             st.stop()
         data = cached_dataset(search[0])
         assert isinstance(data, SequenceDataset)  # _search_inputs checked it
-        index = int(st.number_input(f"Example of {data.name} (0–{len(data) - 1})", 0, len(data) - 1, 0, key="rs_seq"))
+        index = int(
+            st.number_input(
+                f"Example of {data.name} (0–{len(data) - 1})",
+                0,
+                len(data) - 1,
+                0,
+                key=link("rs_seq", bounds=(0, len(data) - 1), kind=int),
+            )
+        )
         st.caption(f"true class: **{data.classes[int(data.targets[index])]}**")
         states, check, probs = _sequence_states(bundle, data.values[index], model_key, data.name, index)
 except (ValueError, TypeError) as exc:
@@ -183,7 +192,7 @@ st.caption(
 
 # ---------------------------------------------------------------- layer, heatmap
 names = [s.name for s in states.layers]
-picked_name = st.selectbox("Layer and direction", names, key="rs_layer")
+picked_name = st.selectbox("Layer and direction", names, key=link("rs_layer", choices=names))
 layer_states = states.layers[names.index(picked_name)]
 series = {k: v.numpy() for k, v in layer_states.series().items()}
 hidden_size = states.hidden_size
@@ -195,37 +204,47 @@ what = c1.radio(
     list(reversed(series)),  # hidden state first
     format_func=lambda n: SERIES_TITLES.get(n, n),
     horizontal=True,
-    key="rs_series",
+    key=link("rs_series", choices=list(series)),
 )
 n_units = hidden_size
 if hidden_size > 8:
     n_units = int(
-        c2.slider("Units shown (the most varying)", 8, hidden_size, min(hidden_size, 64), step=1, key="rs_nunits")
+        c2.slider(
+            "Units shown (the most varying)",
+            8,
+            hidden_size,
+            min(hidden_size, 64),
+            step=1,
+            key=link("rs_nunits", bounds=(8, hidden_size), kind=int),
+        )
     )
 values = series[what]
 shown_units = strongest_units(values, n_units) if n_units < hidden_size else list(range(hidden_size))
 c3.caption(f"{len(shown_units)} of {hidden_size} units × {steps} steps")
 value_range = SERIES_RANGE.get(what) if states.nonlinearity == "tanh" or what != "hidden_state" else None
-st.plotly_chart(
+plotly_chart(
     states_heatmap(
         values, tokens, shown_units, value_range=value_range, title=f"{SERIES_TITLES[what]} · {picked_name}"
     ),
     key="rs_heatmap",
-    config=PLOTLY_CONFIG,
 )
 
 # ---------------------------------------------------------------- unit explorer
 st.subheader("Unit explorer")
 hidden = series["hidden_state"]
 default_units = strongest_units(hidden, min(EXPLORER_UNITS, hidden_size))
-units = st.multiselect("Units", list(range(hidden_size)), default=default_units, key="rs_units")
+units = st.multiselect(
+    "Units",
+    list(range(hidden_size)),
+    default=default_units,
+    key=link("rs_units", choices=range(hidden_size), kind=list),
+)
 if units:
-    st.plotly_chart(
+    plotly_chart(
         units_figure(series[what], tokens, units, title=f"{SERIES_TITLES[what]} of the chosen units"),
         key="rs_units_chart",
-        config=PLOTLY_CONFIG,
     )
-    colour_unit = st.selectbox("Colour the tokens by unit", units, key="rs_colour_unit")
+    colour_unit = st.selectbox("Colour the tokens by unit", units, key=link("rs_colour_unit", choices=units))
     st.html(
         colored_tokens_html(
             tokens, series[what][:, colour_unit], value_range or _symmetric(series[what][:, colour_unit])
@@ -240,7 +259,7 @@ st.subheader("Gates and cell state")
 if not layer_states.gates:
     st.caption("An Elman RNN has no gates: its hidden state is the whole update.")
 elif units:
-    st.plotly_chart(gates_figure(series, tokens, units[:MAX_GATE_UNITS]), key="rs_gates", config=PLOTLY_CONFIG)
+    plotly_chart(gates_figure(series, tokens, units[:MAX_GATE_UNITS]), key="rs_gates")
     if len(units) > MAX_GATE_UNITS:
         st.caption(f"The first {MAX_GATE_UNITS} chosen units are drawn.")
 else:
@@ -249,7 +268,9 @@ else:
 # ---------------------------------------------------------------- units that track a signal
 st.subheader("Units that track a signal")
 signals = step_signals(tokens)
-signal_name = st.selectbox("Signal", list(signals), key="rs_signal", index=len(signals) - 1)
+signal_name = st.selectbox(
+    "Signal", list(signals), key=link("rs_signal", choices=list(signals)), index=len(signals) - 1
+)
 if steps >= 3:
     r = unit_correlations(series[what], signals[signal_name])
     st.dataframe(
@@ -270,9 +291,11 @@ elif steps < 2:
 else:
     c1, c2, c3 = st.columns(3)
     span = c1.slider("Span where the units are on", 0, steps, (max(0, steps - 3), steps), key="rs_span")
-    threshold = c2.slider("On-threshold", -1.0, 1.0, 0.3, 0.05, key="rs_threshold")
+    threshold = c2.slider(
+        "On-threshold", -1.0, 1.0, 0.3, 0.05, key=link("rs_threshold", bounds=(-1.0, 1.0), kind=float)
+    )
     kinds = ["hidden"] + (["cell"] if states.cell == "lstm" else [])
-    kind = c3.radio("States", kinds, horizontal=True, key="rs_kind")
+    kind = c3.radio("States", kinds, horizontal=True, key=link("rs_kind", choices=kinds))
     source = series["hidden_state"] if kind == "hidden" else series["cell_state"]
     start, end = int(span[0]), int(span[1])
     if end - start < 1:
@@ -323,24 +346,28 @@ else:
 st.subheader("Trajectory (PCA)")
 if steps >= 2:
     trajectory = pca_trajectory(hidden)
-    st.plotly_chart(
-        trajectory_figure(trajectory.points, tokens, trajectory.explained_variance_ratio),
-        key="rs_pca",
-        config=PLOTLY_CONFIG,
-    )
+    plotly_chart(trajectory_figure(trajectory.points, tokens, trajectory.explained_variance_ratio), key="rs_pca")
 else:
     st.caption("A trajectory needs at least 2 steps.")
 
 # ---------------------------------------------------------------- prefix predictions
 st.subheader("Prediction as the input unfolds")
-st.plotly_chart(prefix_figure(probs.numpy(), tokens, bundle.labels), key="rs_prefix", config=PLOTLY_CONFIG)
+plotly_chart(prefix_figure(probs.numpy(), tokens, bundle.labels), key="rs_prefix")
 st.caption("Each point is the model run on the input up to that token; the last one is its prediction.")
 
 # ---------------------------------------------------------------- the update formula
 st.subheader("The update formula, with the real numbers")
 c1, c2 = st.columns(2)
-step = int(c1.slider("Step t", 0, steps - 1, steps - 1, key="rs_step")) if steps > 1 else 0
-unit = int(c2.number_input("Unit j", 0, hidden_size - 1, int(default_units[0]), key="rs_unit"))
+step = (
+    int(c1.slider("Step t", 0, steps - 1, steps - 1, key=link("rs_step", bounds=(0, steps - 1), kind=int)))
+    if steps > 1
+    else 0
+)
+unit = int(
+    c2.number_input(
+        "Unit j", 0, hidden_size - 1, int(default_units[0]), key=link("rs_unit", bounds=(0, hidden_size - 1), kind=int)
+    )
+)
 try:
     formula = update_formula(bundle.model, states, layer_states.layer, layer_states.direction, step, unit)
 except ValueError as exc:

@@ -11,7 +11,6 @@ from playground.bundle import Bundle, load_bundle
 from playground.bundle.runs import checkpoint_folders, list_checkpoints
 from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, split_dataset
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.viz import image_grid, sweep_figure, to_display, topk_bar
 from playground.inspection.predict import predict_pixels
 from playground.robustness.attacks import AttackConfig, attack, min_flip_severity
@@ -26,6 +25,8 @@ from playground.robustness.sweep import (
 )
 from playground.runner.jobs import BackgroundJob
 from ui.audio_robustness import audio_robustness_section
+from ui.charts import plotly_chart
+from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error
 from ui.widgets import background_job_progress, input_image_picker
@@ -56,9 +57,9 @@ with one_tab:
     image, image_name = input_image_picker(bundle, key="r_input")
     pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
     c1, c2, c3 = st.columns([3, 2, 1])
-    name = c1.selectbox("Perturbation", names, format_func=lambda n: describe[n], key="r_pert")
-    severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key="r_sev")
-    seed = int(c3.number_input("Seed", 0, 10_000, 0, key="r_seed"))
+    name = c1.selectbox("Perturbation", names, format_func=lambda n: describe[n], key=link("r_pert", choices=names))
+    severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key=link("r_sev", bounds=(0.0, 5.0), kind=float))
+    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=link("r_seed", bounds=(0, 10_000), kind=int)))
     spec = PERTURBATIONS.get(name)
     st.caption(f"{spec.description} Severity {severity:g} → {spec.level(severity):.3g} ({spec.unit}).")
     perturbed = perturb_images(name, pixels, severity, seed=seed)
@@ -69,15 +70,17 @@ with one_tab:
         st.stop()
     preds = [original_pred]
     pert_top = perturbed_pred.top_k
-    gain = st.select_slider("Magnify the difference", [1, 2, 5, 10, 20], value=5, key="r_gain")
+    gain = st.select_slider(
+        "Magnify the difference", [1, 2, 5, 10, 20], value=5, key=link("r_gain", choices=[1, 2, 5, 10, 20])
+    )
     diff = ((perturbed - pixels).abs() * gain).clamp(0, 1)[0]
     a, b, c = st.columns(3)
     a.image(to_display(pixels[0]), caption=f"original: {preds[0].top_k[0].label}", width="stretch", clamp=True)
     b.image(to_display(perturbed[0]), caption=f"perturbed: {pert_top[0].label}", width="stretch", clamp=True)
     c.image(to_display(diff), caption=f"|difference| × {gain}", width="stretch", clamp=True)
     a, b = st.columns(2)
-    a.plotly_chart(topk_bar(preds[0].top_k, "original"), key="r_top_orig", config=PLOTLY_CONFIG)
-    b.plotly_chart(topk_bar(pert_top, "perturbed"), key="r_top_pert", config=PLOTLY_CONFIG)
+    plotly_chart(topk_bar(preds[0].top_k, "original"), key="r_top_orig", where=a)
+    plotly_chart(topk_bar(pert_top, "perturbed"), key="r_top_pert", where=b)
     if preds[0].top_k[0].index != pert_top[0].index:
         st.warning(
             f"The prediction flips: {preds[0].top_k[0].label} → {pert_top[0].label}.", icon=":material/swap_horiz:"
@@ -113,10 +116,9 @@ with one_tab:
                 show_error(exc, "compute the explanations")
             else:
                 st.metric("Spearman rank correlation of the saliency maps", f"{rho:.3f}")
-                st.plotly_chart(
+                plotly_chart(
                     image_grid(maps, ["original", "perturbed"], cols=2, colorscale="Inferno", cell_px=260),
                     key="r_drift_maps",
-                    config=PLOTLY_CONFIG,
                 )
 
 # ---------------------------------------------------------------- adversarial attack
@@ -128,15 +130,27 @@ with attack_tab:
     image, image_name = input_image_picker(bundle, key="r_att_input")
     pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W)
     c1, c2, c3, c4 = st.columns(4)
-    method = c1.selectbox("Method", ["pgd", "fgsm"], key="r_method")
-    norm = c2.selectbox("Norm", ["Linf", "L2"] if method == "pgd" else ["Linf"], key="r_norm")
-    epsilon = float(c3.number_input("ε (1/255 units)", 0.0, 255.0 * 60, 8.0, 1.0, key="r_eps"))
-    steps = int(c4.number_input("PGD steps", 1, 500, 40, key="r_steps", disabled=method != "pgd"))
-    targeted = st.checkbox("Targeted: push towards a chosen class", key="r_targeted")
+    method = c1.selectbox("Method", ["pgd", "fgsm"], key=link("r_method", choices=["pgd", "fgsm"]))
+    norms = ["Linf", "L2"] if method == "pgd" else ["Linf"]
+    norm = c2.selectbox("Norm", norms, key=link("r_norm", choices=norms))
+    epsilon = float(
+        c3.number_input(
+            "ε (1/255 units)", 0.0, 255.0 * 60, 8.0, 1.0, key=link("r_eps", bounds=(0.0, 255.0 * 60), kind=float)
+        )
+    )
+    steps = int(
+        c4.number_input(
+            "PGD steps", 1, 500, 40, key=link("r_steps", bounds=(1, 500), kind=int), disabled=method != "pgd"
+        )
+    )
+    targeted = st.checkbox("Targeted: push towards a chosen class", key=link("r_targeted", kind=bool))
     target_class = None
     if targeted:
         target_class = st.selectbox(
-            "Target class", range(len(bundle.labels)), format_func=lambda i: bundle.labels[i], key="r_target"
+            "Target class",
+            range(len(bundle.labels)),
+            format_func=lambda i: bundle.labels[i],
+            key=link("r_target", choices=range(len(bundle.labels))),
         )
     if st.button("Run the attack", type="primary", key="r_attack"):
         try:
@@ -155,7 +169,9 @@ with attack_tab:
         m1.metric("Clean prediction", bundle.labels[clean_top], f"{float(result.clean_probs[0, clean_top]):.1%}")
         m2.metric("Adversarial prediction", bundle.labels[adv_top], f"{float(result.adv_probs[0, adv_top]):.1%}")
         m3.metric("L∞ / L2 of the change", f"{float(result.linf[0]) * 255:.1f}/255 · {float(result.l2[0]):.3f}")
-        gain = st.select_slider("Magnify the difference", [1, 5, 10, 20, 50], value=10, key="r_att_gain")
+        gain = st.select_slider(
+            "Magnify the difference", [1, 5, 10, 20, 50], value=10, key=link("r_att_gain", choices=[1, 5, 10, 20, 50])
+        )
         a, b, c = st.columns(3)
         a.image(to_display(result.clean[0]), caption="original", width="stretch", clamp=True)
         b.image(to_display(result.adversarial[0]), caption="adversarial", width="stretch", clamp=True)
@@ -173,16 +189,25 @@ with sweep_tab:
         bundle.card.dataset if bundle.card.dataset in offline else ("mnist" if "mnist" in offline else offline[0])
     )
     c1, c2, c3 = st.columns(3)
-    dataset_name = c1.selectbox("Dataset", offline, index=offline.index(default_ds), key="r_ds")
-    n_samples = int(c2.select_slider("Validation images", [50, 100, 200, 500, 1000], value=200, key="r_n"))
-    sweep_seed = int(c3.number_input("Seed", 0, 10_000, 0, key="r_sweep_seed"))
+    dataset_name = c1.selectbox("Dataset", offline, index=offline.index(default_ds), key=link("r_ds", choices=offline))
+    n_samples = int(
+        c2.select_slider(
+            "Validation images",
+            [50, 100, 200, 500, 1000],
+            value=200,
+            key=link("r_n", choices=[50, 100, 200, 500, 1000]),
+        )
+    )
+    sweep_seed = int(c3.number_input("Seed", 0, 10_000, 0, key=link("r_sweep_seed", bounds=(0, 10_000), kind=int)))
     chosen = st.multiselect(
         "Perturbations",
         names,
         default=[n for n in ("gaussian_noise", "gaussian_blur", "rotation") if n in names],
-        key="r_perts",
+        key=link("r_perts", choices=names, kind=list),
     )
-    severities = st.multiselect("Severities", [0, 1, 2, 3, 4, 5], default=[0, 1, 2, 3, 4, 5], key="r_sevs")
+    severities = st.multiselect(
+        "Severities", [0, 1, 2, 3, 4, 5], default=[0, 1, 2, 3, 4, 5], key=link("r_sevs", choices=range(6), kind=list)
+    )
     checkpoints = list_checkpoints(checkpoint_folders())
     ck_labels = {str(c.path): f"{c.title} ({c.path.name})" for c in checkpoints}
     compare = st.multiselect(
@@ -191,7 +216,9 @@ with sweep_tab:
         format_func=lambda p: ck_labels[p],
         key="r_cmp",
     )
-    use_ensemble = st.checkbox("Add an ensemble of the active model and the chosen checkpoints", key="r_ens")
+    use_ensemble = st.checkbox(
+        "Add an ensemble of the active model and the chosen checkpoints", key=link("r_ens", kind=bool)
+    )
 
     job: BackgroundJob | None = st.session_state.get("r_job")
     running = job is not None and job.status == "running"
@@ -248,8 +275,13 @@ with sweep_tab:
         if job.status == "stopped":
             st.warning("The sweep was cancelled; the results below are partial.")
         rows = [{**row, "model": title} for title, r in results for row in r.to_rows()]
-        metric = st.radio("Metric", ["accuracy", "mean_true_confidence", "flip_rate"], horizontal=True, key="r_metric")
-        st.plotly_chart(sweep_figure(rows, metric), key="r_sweep_fig", config=PLOTLY_CONFIG)
+        metric = st.radio(
+            "Metric",
+            ["accuracy", "mean_true_confidence", "flip_rate"],
+            horizontal=True,
+            key=link("r_metric", choices=["accuracy", "mean_true_confidence", "flip_rate"]),
+        )
+        plotly_chart(sweep_figure(rows, metric), key="r_sweep_fig")
         table = pd.DataFrame(rows)
         st.dataframe(table, hide_index=True)
         st.download_button(

@@ -11,11 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from playground.bundle import default_runs_dir, load_bundle
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.training import runs_comparison_figure
 from playground.runner.folder import RunFolder, list_runs
 from playground.runner.launcher import schedule, stop_run
 from playground.runner.overview import checkpoint_zip, delete_run, run_row, settings_table
+from ui.charts import plotly_chart
+from ui.links import model_link
 from ui.pages import ensure_app_entry
 from ui.state import set_active_model, show_error
 
@@ -80,7 +81,7 @@ def runs_view() -> None:
         return
     histories = {f"{r.spec().title} ({r.name[-6:]})": r.epochs() for r in chosen}
     if any(histories.values()):
-        st.plotly_chart(runs_comparison_figure(histories), key="r_curves", config=PLOTLY_CONFIG)
+        plotly_chart(runs_comparison_figure(histories), key="r_curves")
     if len(chosen) > 1:
         table, differing = settings_table(chosen)
         frame = pd.DataFrame(table, index=[r.name for r in chosen]).T.astype(str)
@@ -116,7 +117,7 @@ def actions(run: RunFolder) -> None:
             except ValueError as exc:
                 show_error(exc, "load the checkpoint")
             else:
-                set_active_model(bundle, f"run {run.name}")  # reruns the app
+                set_active_model(bundle, f"run {run.name}", model_link("checkpoint", run.name))  # reruns the app
         c3.download_button(
             "Download checkpoint (.zip)",
             data=lambda: checkpoint_zip(run),

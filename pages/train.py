@@ -29,7 +29,6 @@ from playground.data import (
 )
 from playground.data.stats import dataset_stats, example_indices
 from playground.data.text_csv import csv_columns
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.training import sequence_example_figure
 from playground.figures.viz import (
     class_balance_figure,
@@ -47,6 +46,8 @@ from playground.runner.spec import RunSpec
 from playground.training.evaluate import mistakes
 from playground.training.setup import model_hparams_for, tokenizer_options_for, train_config_for
 from ui.audio import audio_examples, audio_mistakes, validation_choice
+from ui.charts import plotly_chart
+from ui.links import checkpoint_name, mirror, model_link, restore
 from ui.pages import ensure_app_entry
 from ui.seq2seq_train import seq2seq_section
 from ui.state import (
@@ -78,6 +79,51 @@ TOKENIZER_KINDS = {
     "wordpiece": "WordPiece (BERT's sub-words)",
     "char": "char (one id per character)",
 }
+
+
+#: What a link may set on this form (``ui.links.restore``): each setting's accepted values. The
+#: dataset and architecture are checked against the kind of data below, like any stale value.
+TRAIN_LINKS: dict[str, dict[str, Any]] = {
+    "t_modality": {"choices": list(MODALITIES)},
+    "t_dataset": {},
+    "t_arch": {},
+    "t_val": {"bounds": (0.05, 0.5), "kind": float},
+    "t_seed": {"bounds": (0, 2**31 - 1), "kind": int},
+    "t_epochs": {"bounds": (1, 500), "kind": int},
+    "t_bs": {"bounds": (1, 4096), "kind": int},
+    "t_opt": {"choices": ["adam", "adamw", "sgd"]},
+    "t_lr": {"bounds": (1e-6, 1.0), "kind": float},
+    "t_sched": {"choices": ["constant", "cosine", "step"]},
+    "t_wd": {"bounds": (0.0, 1.0), "kind": float},
+    "t_device": {"choices": ["auto", "cpu", "cuda", "mps"]},
+    "t_amp": {"kind": bool},
+    "t_nproc": {"bounds": (1, max(os.cpu_count() or 1, torch.cuda.device_count())), "kind": int},
+    "t_flip": {"kind": bool},
+    "t_crop": {"kind": bool},
+    "t_rot": {"bounds": (0, 45), "kind": int},
+    "t_aug_audio": {"kind": bool},
+    "t_tok_kind": {"choices": list(TOKENIZER_KINDS)},
+    "t_tok_vocab": {"bounds": (3, 200_000), "kind": int},
+    "t_tok_len": {"bounds": (1, 100_000), "kind": int},
+    "t_tok_lower": {"kind": bool},
+}
+
+
+def restore_form_from_link() -> None:
+    """A new session opened from a link: the form takes the link's settings.
+
+    The dataset's preferred settings come first (as when it is picked), then the link's own values
+    over them. Once per session: afterwards the form's state is the user's.
+    """
+    if st.session_state.get("_t_linked"):
+        return
+    st.session_state._t_linked = True
+    restored = {key: st.session_state[key] for key, spec in TRAIN_LINKS.items() if restore(key, **spec)}
+    if "t_dataset" in restored:
+        for key, default in TRAIN_FORM_DEFAULTS.items():
+            st.session_state.setdefault(key, default)
+        apply_dataset_defaults(str(restored["t_dataset"]))
+        st.session_state.update(restored)  # the link's own values win over the dataset's
 
 
 def with_value(options: list, value: object) -> list:
@@ -134,8 +180,11 @@ st.title("Train")
 prepare_standby(default_runs_dir())  # a worker imports torch now, so that "Train" starts at once
 # The form's defaults; kept in session state so the form survives visits to other pages (see
 # ui.state.keep_widget_state). Widgets below take their values from here, not from `value=`.
+restore_form_from_link()
 for key, default in TRAIN_FORM_DEFAULTS.items():
     st.session_state.setdefault(key, default)
+for key in TRAIN_LINKS:
+    mirror(key, default=TRAIN_FORM_DEFAULTS[key])  # the address bar holds the form
 job: RunJob | None = st.session_state.get("job")
 running = job is not None and job.status in ("pending", "running")
 
@@ -270,12 +319,11 @@ if dataset is not None and split is not None:
         idx = example_indices(dataset, 12, seed=0)
         if isinstance(dataset, ImageDataset):
             grid = to_display(dataset.images[idx])  # (n, H, W[, 3]) in [0, 1]
-            st.plotly_chart(
+            plotly_chart(
                 image_grid(
                     grid, [dataset.classes[int(dataset.targets[i])] for i in idx], cols=6, cell_px=90, zmin=0, zmax=1
                 ),
                 key="t_examples",
-                config=PLOTLY_CONFIG,
             )
         elif isinstance(dataset, TextDataset):
             st.dataframe(
@@ -290,11 +338,11 @@ if dataset is not None and split is not None:
             )
         elif isinstance(dataset, SequenceDataset):
             fig = sequence_example_figure(dataset, idx[0])
-            st.plotly_chart(fig, key="t_sequence_example", config=PLOTLY_CONFIG)
+            plotly_chart(fig, key="t_sequence_example")
         elif isinstance(dataset, AudioDataset):
             audio_examples(dataset, idx, key="t_audio_examples")
     with c2:
-        st.plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance", config=PLOTLY_CONFIG)
+        plotly_chart(class_balance_figure(counts, dataset.classes), key="t_balance")
 
 tokenizer: TokenizerOptions | None = None
 if modality == "text":
@@ -474,7 +522,7 @@ def live_view() -> None:
     steps = progress.steps_per_epoch if progress is not None else None
     # Once there is a result, its own curves are drawn below: do not show the same curves twice.
     if (history or job.batch_losses) and job.result is None:
-        st.plotly_chart(training_curves(history, job.batch_losses, steps), key="t_curves", config=PLOTLY_CONFIG)
+        plotly_chart(training_curves(history, job.batch_losses, steps), key="t_curves")
     if running and status not in ("pending", "running"):
         # The run ended since the page was drawn: redraw the whole page with the results below
         # (that run has running=False, so it neither polls nor reruns again).
@@ -494,9 +542,7 @@ if job is not None and job.status in ("done", "stopped", "failed"):
     if result is not None:
         st.subheader("Result" + (" (stopped early)" if result.stopped else ""))
         if result.history:
-            st.plotly_chart(
-                training_curves([h.to_dict() for h in result.history]), key="t_final_curves", config=PLOTLY_CONFIG
-            )
+            plotly_chart(training_curves([h.to_dict() for h in result.history]), key="t_final_curves")
         m = result.metrics
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Validation accuracy", f"{m.get('val_accuracy', float('nan')):.2%}")
@@ -508,16 +554,17 @@ if job is not None and job.status in ("done", "stopped", "failed"):
         for note in result.notes:
             st.caption(note)
         if st.button("Use this model on every page", type="primary", key="t_use"):
-            set_active_model(result.bundle, f"trained here ({saved.name if saved else 'unsaved'})")  # reruns the app
+            named = model_link("checkpoint", checkpoint_name(saved)) if saved else None
+            set_active_model(result.bundle, f"trained here ({saved.name if saved else 'unsaved'})", named)  # reruns
         ev = result.evaluation
         if ev is not None:
             labels = result.bundle.labels
             c1, c2 = st.columns(2)
-            c1.plotly_chart(confusion_matrix_figure(ev.confusion, labels), key="t_cm", config=PLOTLY_CONFIG)
-            c2.plotly_chart(
+            plotly_chart(confusion_matrix_figure(ev.confusion, labels), key="t_cm", where=c1)
+            plotly_chart(
                 per_class_bar(np.nan_to_num(ev.per_class_accuracy), labels, "per-class accuracy (validation)"),
                 key="t_pc",
-                config=PLOTLY_CONFIG,
+                where=c2,
             )
             wrong = mistakes(ev, job.split.val_indices, labels, limit=16)
             trained_on = job.split.dataset
@@ -528,9 +575,7 @@ if job is not None and job.status in ("done", "stopped", "failed"):
                 grid = to_display(images[[m.position for m in wrong]])  # (n, H, W[, 3]) in [0, 1]
                 titles = [f"{m.true}→{m.predicted} {m.confidence:.0%}" for m in wrong]
                 st.markdown("**Misclassified validation images** (true → predicted, confidence), most confident first")
-                st.plotly_chart(
-                    image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong", config=PLOTLY_CONFIG
-                )
+                plotly_chart(image_grid(grid, titles, cols=8, cell_px=100, zmin=0, zmax=1), key="t_wrong")
             elif wrong and trained_on is not None:
                 is_text = isinstance(trained_on, TextDataset)
                 rows = [

@@ -18,7 +18,6 @@ from playground.figures.audio import (
     predictions_over_time,
     waveform_figure,
 )
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.figures.viz import channel_stats_figure, image_grid, topk_bar
 from playground.inspection.features import (
     channel_stats,
@@ -39,6 +38,7 @@ from playground.modalities.audio.decode import (
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.modalities.audio.samples import list_audio_samples
 from playground.training.evaluate import Mistake
+from ui.charts import plotly_chart
 from ui.state import show_error
 from ui.uploads import upload_limit_mb
 
@@ -142,24 +142,22 @@ def audio_predict_section(bundle: Bundle) -> None:
     st.audio(wav_bytes(decoded.waveform, decoded.sample_rate), format="audio/wav")
     digest = hashlib.sha1(decoded.waveform.numpy().tobytes()).hexdigest()[:8]
     left, right = st.columns([3, 2])
-    left.plotly_chart(
+    plotly_chart(
         waveform_figure(decoded.waveform, decoded.sample_rate, title="Waveform"),
         key=f"p_audio_wave_{digest}",
-        config=PLOTLY_CONFIG,
+        where=left,
     )
-    right.plotly_chart(topk_bar(result.prediction.top_k), key=f"p_audio_topk_{digest}", config=PLOTLY_CONFIG)
-    st.plotly_chart(
+    plotly_chart(topk_bar(result.prediction.top_k), key=f"p_audio_topk_{digest}", where=right)
+    plotly_chart(
         features_figure(
             result.features, pre, title=f"What the model sees: {FEATURE_TITLES[pre.features]}, standardized"
         ),
         key=f"p_audio_features_{digest}",
-        config=PLOTLY_CONFIG,
     )
     if len(result.window_probs) > 1:
-        st.plotly_chart(
+        plotly_chart(
             predictions_over_time(result.window_starts_s, result.window_probs, bundle.labels, pre.clip_seconds),
             key=f"p_audio_time_{digest}",
-            config=PLOTLY_CONFIG,
         )
 
 
@@ -234,7 +232,7 @@ def audio_features_section(bundle: Bundle) -> None:
             "This layer reads the waveform itself: each filter is a band-pass filter learned from data. Its response "
             "(FFT of the kernel) shows the band it lets through; sorted, they tile the spectrum like a filter bank."
         )
-        st.plotly_chart(frequency_response_figure(freqs, responses), key="f_audio_response", config=PLOTLY_CONFIG)
+        plotly_chart(frequency_response_figure(freqs, responses), key="f_audio_response")
     elif isinstance(conv, torch.nn.Conv2d):
         st.caption(
             f"weight (out, in, kF, kT) = {tuple(conv.weight.shape)}: each filter slides over frequency (rows) and "
@@ -254,10 +252,8 @@ def audio_features_section(bundle: Bundle) -> None:
     st.audio(wav_bytes(decoded.waveform, decoded.sample_rate), format="audio/wav")
     st.caption(f"{name}: the model says **{result.prediction.label}** · the first {pre.clip_seconds:g} s window")
     if fmap.ndim == 2:  # (C, T_l) of a 1-D conv
-        st.plotly_chart(
-            channel_time_figure(fmap, pre.clip_seconds, title=f"{layer_name}: channels over time"),
-            key="f_audio_1d",
-            config=PLOTLY_CONFIG,
+        plotly_chart(
+            channel_time_figure(fmap, pre.clip_seconds, title=f"{layer_name}: channels over time"), key="f_audio_1d"
         )
         return
     stats = channel_stats(fmap)
@@ -268,11 +264,8 @@ def audio_features_section(bundle: Bundle) -> None:
         f"active shown, one shared colour scale [{maps.min():.2f}, {maps.max():.2f}]. Time runs left to right over "
         f"{pre.clip_seconds:g} s, frequency bottom to top."
     )
-    st.plotly_chart(
+    plotly_chart(
         image_grid(maps, [f"ch {c}" for c in order], cols=4, colorscale="Viridis", cell_px=220, colorbar="activation"),
         key="f_audio_maps",
-        config=PLOTLY_CONFIG,
     )
-    st.plotly_chart(
-        channel_stats_figure(stats.mean, stats.max, stats.active_fraction), key="f_audio_stats", config=PLOTLY_CONFIG
-    )
+    plotly_chart(channel_stats_figure(stats.mean, stats.max, stats.active_fraction), key="f_audio_stats")

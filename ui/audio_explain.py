@@ -25,10 +25,10 @@ from playground.explain.audio import (
 from playground.explain.base import MAX_IG_STEPS, MAX_SEGMENTS
 from playground.figures.audio import FEATURE_TITLES
 from playground.figures.audio_explain import attribution_map_figure
-from playground.figures.theme import PLOTLY_CONFIG
 from playground.modalities.audio.decode import wav_bytes
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from ui.audio import audio_input_picker, show_notes
+from ui.charts import plotly_chart
 from ui.state import show_error
 from ui.widgets import completeness_tolerance_input
 
@@ -236,7 +236,7 @@ def audio_explain_section(bundle: Bundle) -> None:
         )
         if relative is not None:
             m2.caption(f"|δ| / |F(x) − F(baseline)| = {relative:.2%}")
-    st.plotly_chart(
+    plotly_chart(
         attribution_map_figure(
             explanation.attributions,
             pre,
@@ -244,7 +244,6 @@ def audio_explain_section(bundle: Bundle) -> None:
             title=f"{html.escape(spec.title)} for {html.escape(explained)}",
         ),
         key="xa_heatmap",
-        config=PLOTLY_CONFIG,
     )
     st.caption(
         "Top: each cell of what the model sees (time across, frequency up) coloured by how much it raised (red) or "

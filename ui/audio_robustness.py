@@ -16,7 +16,7 @@ import torch
 from playground.bundle import Bundle
 from playground.core.device import model_device
 from playground.data import DATASETS, AudioDataset, split_dataset
-from playground.figures.theme import PALETTE, PLOTLY_CONFIG, apply_theme
+from playground.figures.theme import PALETTE, apply_theme
 from playground.figures.viz import sweep_figure, topk_bar
 from playground.inspection.predict import TopK
 from playground.modalities.audio.clips import AudioClips
@@ -28,6 +28,7 @@ from playground.robustness.perturbations import PERTURBATIONS, audio_perturbatio
 from playground.robustness.sweep import SweepResult, sample_indices
 from playground.runner.jobs import BackgroundJob
 from ui.audio import audio_input_picker
+from ui.charts import plotly_chart
 from ui.state import cached_dataset, show_error
 from ui.widgets import background_job_progress
 
@@ -125,11 +126,11 @@ def _one_clip(bundle: Bundle, pre: AudioPreprocessing) -> None:
     with left:
         st.markdown("**Original** (the model's window)")
         st.audio(wav_bytes(window[0], pre.sample_rate), format="audio/wav")
-        st.plotly_chart(topk_bar(original, "original"), key=f"ra_top_orig_{digest}", config=PLOTLY_CONFIG)
+        plotly_chart(topk_bar(original, "original"), key=f"ra_top_orig_{digest}")
     with right:
         st.markdown(f"**Perturbed**: {pert} at severity {severity:g}")
         st.audio(wav_bytes(perturbed[0], pre.sample_rate), format="audio/wav")
-        st.plotly_chart(topk_bar(changed, "perturbed"), key=f"ra_top_pert_{digest}", config=PLOTLY_CONFIG)
+        plotly_chart(topk_bar(changed, "perturbed"), key=f"ra_top_pert_{digest}")
     if original[0].index != changed[0].index:
         st.warning(f"The prediction flips: {original[0].label} → {changed[0].label}.", icon=":material/swap_horiz:")
 
@@ -223,9 +224,9 @@ def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
     if not rows:
         return
     metric = st.radio("Metric", ["accuracy", "mean_true_confidence", "flip_rate"], horizontal=True, key="ra_metric")
-    st.plotly_chart(sweep_figure(rows, metric), key="ra_sweep_fig", config=PLOTLY_CONFIG)
+    plotly_chart(sweep_figure(rows, metric), key="ra_sweep_fig")
     if any(r["perturbation"] == "white_noise" and r["severity"] > 0 for r in rows):
-        st.plotly_chart(_snr_figure(result, "white_noise"), key="ra_snr_fig", config=PLOTLY_CONFIG)
+        plotly_chart(_snr_figure(result, "white_noise"), key="ra_snr_fig")
 
 
 # ---------------------------------------------------------------- adversarial

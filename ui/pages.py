@@ -8,6 +8,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
+from ui.presentation import presenting
+
 
 @dataclass(frozen=True)
 class PageEntry:
@@ -43,7 +45,10 @@ def set_page_config() -> None:
     A local favicon, because a ``:material/…`` icon (ours or a page's) makes every browser fetch
     it from fonts.gstatic.com: the app makes no request to any other host.
     """
-    st.set_page_config(page_title="Deep Learning Playground", page_icon=str(FAVICON), layout="wide")
+    sidebar = "collapsed" if presenting() else "auto"  # presentation mode starts without the sidebar
+    st.set_page_config(
+        page_title="Deep Learning Playground", page_icon=str(FAVICON), layout="wide", initial_sidebar_state=sidebar
+    )
 
 
 def navigation() -> StreamlitPage:

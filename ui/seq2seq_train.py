@@ -19,6 +19,7 @@ from playground.runner.folder import RunFolder
 from playground.runner.launcher import start_run, stop_run
 from playground.runner.spec import SEQ2SEQ_MODEL, RunSpec
 from playground.training.seq2seq import TASK_DEFAULTS
+from ui.links import model_link
 from ui.state import set_active_model, show_error
 
 TASK_TITLES = {
@@ -104,6 +105,8 @@ def _progress(running: bool) -> None:
             icon=":material/check_circle:",
         )
         if st.button("Use this model (then open the Attention page)", key="s2s_use", type="primary"):
-            set_active_model(load_bundle(checkpoint), f"trained on the Train page ({run.name})")
+            set_active_model(
+                load_bundle(checkpoint), f"trained on the Train page ({run.name})", model_link("checkpoint", run.name)
+            )
     if running and status not in LIVE:
         st.rerun()  # the whole page: the Start button is enabled again

@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from playground.bundle import Bundle, create_bundle
+from playground.bundle import Bundle, create_bundle, load_bundle
 from playground.bundle.runs import new_run_folder
 from playground.core.device import describe_device, pick_device
 from playground.core.forward_count import ForwardCounter, install_from_env
@@ -33,8 +33,10 @@ from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.runner.folder import recover_runs_folder
 from playground.runner.run_job import RunJob
+from ui.links import MODEL_PARAM, checkpoint_name, model_link, notice, resolve_model
 
 DEFAULT_MODEL = "efficientnet_lite0"
+DEFAULT_MODEL_LINK = model_link("pretrained", DEFAULT_MODEL)
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -180,16 +182,40 @@ def cached_dataset(name: str, split: str | None = None) -> AnyDataset:
 
 @dataclass
 class ActiveModel:
-    """The model every page works on, and where it came from (shown in the sidebar)."""
+    """The model every page works on, where it came from (shown in the sidebar) and how a link names
+    it (``ui.links.model_link``; ``None`` for a model that cannot travel in a link, e.g. an upload)."""
 
     bundle: Bundle
     origin: str
+    link: str | None = None
+
+
+def _model_from_link(text: str) -> ActiveModel:
+    """The model a link's ``model=`` names (``ui.links.resolve_model``).
+
+    Raises:
+        ValueError, OSError: the link names nothing loadable here.
+    """
+    kind, name, weights = resolve_model(text)
+    if kind == "pretrained":
+        return ActiveModel(pretrained_bundle(name, weights or "default"), "pretrained (from the link)", text)
+    return ActiveModel(load_bundle(name), f"checkpoint {checkpoint_name(name)} (from the link)", text)
 
 
 def active_model() -> ActiveModel:
-    """The session's active model; the offline default (EfficientNet-Lite0, ImageNet) at first."""
+    """The session's active model: the link's ``model=`` in a new session, else the offline default
+    (EfficientNet-Lite0, ImageNet). A link naming a model that is not here gives a notice and the default."""
     if "active_model" not in st.session_state:
-        st.session_state.active_model = ActiveModel(pretrained_bundle(DEFAULT_MODEL), "pretrained (offline default)")
+        chosen: ActiveModel | None = None
+        text = st.query_params.get(MODEL_PARAM)
+        if text is not None and text != DEFAULT_MODEL_LINK:
+            try:
+                chosen = _model_from_link(text)
+            except (ValueError, OSError, RuntimeError) as exc:
+                notice(f"The link's model {text!r} could not be loaded ({exc}): the default model is used.")
+        if chosen is None:
+            chosen = ActiveModel(pretrained_bundle(DEFAULT_MODEL), "pretrained (offline default)", DEFAULT_MODEL_LINK)
+        st.session_state.active_model = chosen
     model: ActiveModel = st.session_state.active_model
     return model
 
@@ -209,13 +235,14 @@ def model_summary(bundle: Bundle) -> ModelSummary:
     return summary
 
 
-def set_active_model(bundle: Bundle, origin: str) -> None:
+def set_active_model(bundle: Bundle, origin: str, link: str | None = None) -> None:
     """Make ``bundle`` the active model of every page, and rerun the app at once.
 
-    The sidebar (drawn by app.py before the page) already shows the old model in this run, so the
+    ``link``: how a link names this model (``ui.links.model_link``); ``None`` when it cannot travel
+    in one (an upload, a model built with random weights). The sidebar (drawn by app.py before the page) already shows the old model in this run, so the
     app reruns; the confirmation comes back as a toast there (:func:`show_flash`).
     """
-    st.session_state.active_model = ActiveModel(bundle, origin)
+    st.session_state.active_model = ActiveModel(bundle, origin, link)
     st.session_state.flash = f"Active model: {bundle.title}"
     st.rerun()
 

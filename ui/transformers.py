@@ -15,6 +15,7 @@ import streamlit as st
 from playground.bundle import Bundle, load_bundle
 from playground.bundle.runs import SHIPPED_CHECKPOINTS
 from playground.models import WeightsUnavailableError
+from ui.links import model_link
 from ui.state import pretrained_bundle, set_active_model, show_error
 
 SHIPPED_VIT = SHIPPED_CHECKPOINTS / "vit_tiny-mnist"
@@ -45,7 +46,7 @@ def _hf_bundle(model_id: str) -> Bundle:
     return hf_text_bundle(check_hub_model_id(model_id))  # a Hub id only: never a path on the server
 
 
-def _use(load: object, what: str, origin: str) -> None:
+def _use(load: object, what: str, origin: str, link: str | None = None) -> None:
     try:
         bundle = load()  # type: ignore[operator]
     except WeightsUnavailableError as exc:
@@ -54,7 +55,7 @@ def _use(load: object, what: str, origin: str) -> None:
     except (ValueError, TypeError, OSError) as exc:
         show_error(exc, f"load {what}")
         return
-    set_active_model(bundle, origin)  # reruns the app
+    set_active_model(bundle, origin, link)  # reruns the app
 
 
 def offer_transformers(key: str, preselect: str | None = None) -> None:
@@ -69,11 +70,16 @@ def offer_transformers(key: str, preselect: str | None = None) -> None:
         key=f"{key}_text" if preselect is None else f"{key}_text_{preselect}",
     )
     if c1.button("Use it", key=f"{key}_use_text", icon=":material/download:"):
-        _use(lambda: pretrained_bundle(name), name, "pretrained (Hugging Face)")
+        _use(lambda: pretrained_bundle(name), name, "pretrained (Hugging Face)", model_link("pretrained", name))
     if Path(SHIPPED_VIT).is_dir():
         c2.caption("vit_tiny trained here on MNIST (4×4-pixel patches, 4 layers × 4 heads), shipped with the app.")
         if c2.button("Use the MNIST ViT", key=f"{key}_use_vit", icon=":material/grid_on:"):
-            _use(lambda: load_bundle(SHIPPED_VIT), "the shipped ViT", "shipped checkpoint")
+            _use(
+                lambda: load_bundle(SHIPPED_VIT),
+                "the shipped ViT",
+                "shipped checkpoint",
+                model_link("checkpoint", SHIPPED_VIT.name),
+            )
     model_id = st.text_input(
         "Or any Hugging Face model id (BERT-family tokenizers; needs the internet or the local cache)",
         placeholder="e.g. google/bert_uncased_L-2_H-128_A-2",

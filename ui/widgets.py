@@ -17,6 +17,7 @@ from playground.models import ModelSpec
 if TYPE_CHECKING:
     from playground.training.seq2seq import Seq2SeqResult
 
+from ui.links import link
 from ui.state import (
     cached_dataset,
     current_image,
@@ -82,7 +83,14 @@ def input_image_picker(bundle: Bundle, key: str) -> tuple[Image.Image, str]:
     default = 0
     if current.image.mode == ("RGB" if wanted == "digit" else "L"):  # the current image does not fit the model
         default = next((i for i, n in enumerate(options) if n in {s.name for s in samples if s.kind == wanted}), 0)
-    choice = st.selectbox("Input image", options, index=default, format_func=lambda n: titles[n], key=key)
+    choice = st.selectbox(
+        "Input image",
+        options,
+        index=default,
+        format_func=lambda n: titles[n],
+        key=link(key, choices=options, unlinked=("current", "upload")),
+        help="An uploaded image stays on this machine: a link to this page opens a sample.",
+    )
     if choice == "current":
         return current.image, current.name
     if choice == "upload":
@@ -164,7 +172,7 @@ def text_input_picker(bundle: Bundle, key: str) -> str | None:
     titles = dict(TEXT_SOURCES)
     if examples:
         titles["example"] = f"An example from {examples[0].name}"
-    source_key = f"{key}_source"
+    source_key = link(f"{key}_source", choices=options, unlinked=("upload",))
     if st.session_state.get(source_key) not in options:
         st.session_state[source_key] = st.session_state.get("current_text_source", "type")
         if st.session_state[source_key] not in options:
@@ -173,7 +181,7 @@ def text_input_picker(bundle: Bundle, key: str) -> str | None:
     st.session_state.current_text_source = source
 
     if source == "type":
-        text_key = f"{key}_text"
+        text_key = link(f"{key}_text")  # a link carries typed text up to ui.links.MAX_TEXT_CHARS
         _restore(text_key, current_text())
         text = st.text_area(
             "Text",
@@ -217,7 +225,7 @@ def text_input_picker(bundle: Bundle, key: str) -> str | None:
         f"Example ({len(indices)} of {len(data):,}, true label first)",
         indices,
         format_func=lambda i: f"{data.classes[int(data.targets[i])]}: {shorten(data.texts[i])}",
-        key=f"{key}_example_{data.name}",
+        key=link(f"{key}_example_{data.name}", choices=indices, kind=int),
     )
     text = data.texts[int(index)]
     st.text(shorten(text, 1000))  # st.text shows it as plain text (never as HTML or Markdown)

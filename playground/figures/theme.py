@@ -3,8 +3,8 @@
 Every builder in :mod:`playground.figures` draws with these constants and ends with
 :func:`apply_theme`, which sets the layout's font and margins (and the title and height). One
 factor, :data:`SCALE` (or ``apply_theme(..., scale=...)``), multiplies every font size, line width
-and marker size of a figure: the classroom's presentation mode raises it for a projector; at 1.0
-the figure is drawn exactly as built.
+and marker size of a figure; at 1.0 the figure is drawn exactly as built. The classroom's
+presentation mode draws :func:`for_projector`'s copy: larger, and no text under 18 px.
 
 The colours are the Tableau 10 / Vega palette (blue ``#4C78A8``, orange ``#F58518``, ...); the
 colour scales are plotly's named ones (https://plotly.com/python/builtin-colorscales/).
@@ -66,11 +66,23 @@ COUNTS = "Blues"  # a confusion matrix
 
 # -- scale and export ------------------------------------------------------------------------------
 
-#: Multiplies every font size, line width and marker size (presentation mode sets it; 1.0: as built).
+#: Multiplies every font size, line width and marker size when a figure is built (1.0: as built).
+#: Presentation mode does not change it (it is one value for every session): it draws a copy
+#: made by :func:`for_projector`.
 SCALE = 1.0
-#: Every ``st.plotly_chart(..., config=PLOTLY_CONFIG)`` (a test checks each call): the toolbar's camera
-#: button saves the figure as a PNG at 3× its size on screen, sharp on a slide; no plotly logo.
+#: Every chart's config (``ui.charts.plotly_chart`` passes it; a test checks no page draws around it):
+#: the toolbar's camera button saves the figure as a PNG at 3× its size on screen, sharp on a slide;
+#: no plotly logo.
 PLOTLY_CONFIG: dict[str, Any] = {"toImageButtonOptions": {"format": "png", "scale": 3}, "displaylogo": False}
+
+
+#: Presentation mode (issue 14): fonts, line widths and markers times this, heights times
+#: :data:`PROJECTOR_HEIGHT`, and no text smaller than :data:`PROJECTOR_MIN_FONT` pixels.
+PROJECTOR_SCALE = 1.5
+PROJECTOR_HEIGHT = 1.25
+PROJECTOR_MIN_FONT = 18  # px: the smallest label that reads from the back of a classroom
+#: Keys of a figure's JSON that hold a font (``{"size": ...}``) somewhere in layout or traces.
+_FONT_KEYS = frozenset({"font", "tickfont", "textfont", "insidetextfont", "outsidetextfont", "titlefont"})
 
 
 def export_config(filename: str, fmt: str = "png") -> dict[str, Any]:
@@ -103,11 +115,13 @@ def scaled(size: float, scale: float | None = None) -> float:
     return size * (SCALE if scale is None else scale)
 
 
-def _scale_sizes(fig: go.Figure, factor: float) -> None:
-    """Multiply the annotations' fonts, the shapes' line widths and the traces' line widths, marker and text sizes."""
-    for note in fig.layout.annotations:
-        if note.font.size is not None:
-            note.font.size *= factor
+def _scale_sizes(fig: go.Figure, factor: float, *, fonts: bool = True) -> None:
+    """Multiply the shapes' line widths, the traces' line widths and marker sizes and (``fonts``) the
+    annotations' and traces' text sizes."""
+    if fonts:
+        for note in fig.layout.annotations:
+            if note.font.size is not None:
+                note.font.size *= factor
     for shape in fig.layout.shapes:
         if isinstance(shape.line.width, int | float):
             shape.line.width *= factor
@@ -116,12 +130,13 @@ def _scale_sizes(fig: go.Figure, factor: float) -> None:
         if line is not None and isinstance(line.width, int | float):
             line.width *= factor
         marker = getattr(trace, "marker", None)
-        if marker is not None:
-            if isinstance(marker.size, int | float):
+        if marker is not None:  # a bar's or a pie's marker has no size; some have no outline
+            if isinstance(getattr(marker, "size", None), int | float):
                 marker.size *= factor
-            if isinstance(marker.line.width, int | float):
-                marker.line.width *= factor
-        textfont = getattr(trace, "textfont", None)
+            outline = getattr(marker, "line", None)
+            if outline is not None and isinstance(outline.width, int | float):
+                outline.width *= factor
+        textfont = getattr(trace, "textfont", None) if fonts else None
         if textfont is not None and isinstance(textfont.size, int | float):
             textfont.size *= factor
 
@@ -160,3 +175,83 @@ def apply_theme(
     if factor != 1.0:
         _scale_sizes(fig, factor)
     return fig
+
+
+def _projector_fonts(node: Any, factor: float, min_font: float) -> None:
+    """Walk a figure's JSON (dicts and lists) and scale every ``<font key>.size``, at least ``min_font``."""
+    if isinstance(node, list):
+        for item in node:
+            _projector_fonts(item, factor, min_font)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in _FONT_KEYS and isinstance(value, dict):
+            size = value.get("size")
+            if isinstance(size, int | float):
+                value["size"] = max(size * factor, min_font)
+            elif isinstance(size, list):  # a size per point
+                value["size"] = [max(s * factor, min_font) for s in size]
+        _projector_fonts(value, factor, min_font)
+
+
+def for_projector(
+    fig: go.Figure,
+    *,
+    scale: float = PROJECTOR_SCALE,
+    height_scale: float = PROJECTOR_HEIGHT,
+    min_font: float = PROJECTOR_MIN_FONT,
+) -> go.Figure:
+    """A copy of ``fig`` for a projector: every font ``scale`` times larger and at least ``min_font``
+    px, line widths and marker sizes ``scale`` times, the height ``height_scale`` times.
+
+    ``fig`` itself is left as it is (figures are kept between reruns). Fonts without an explicit
+    size (axis ticks, legends, colour bars) follow the layout's font, which is set here; plotly
+    derives a title's size from it too, so no text of the copy is drawn below ``min_font``.
+
+    Args:
+        fig: a figure as its builder drew it (after :func:`apply_theme`).
+        scale: multiplies font sizes, line widths and marker sizes (1.5: 15 px text becomes 22.5 px).
+        height_scale: multiplies ``layout.height`` where the figure sets one.
+        min_font: the smallest font size in pixels.
+
+    Returns:
+        A new figure.
+    """
+    spec = fig.to_plotly_json()  # a deep copy: plain dicts and lists
+    layout = spec.setdefault("layout", {})
+    font = layout.setdefault("font", {})
+    font["size"] = font.get("size") or FONT_SIZE
+    _projector_fonts(spec, scale, min_font)
+    if isinstance(layout.get("height"), int | float):
+        layout["height"] = layout["height"] * height_scale
+    big = go.Figure(spec)
+    _scale_sizes(big, scale, fonts=False)
+    _pin_inherited_fonts(big, layout["font"]["size"])
+    return big
+
+
+def _pin_inherited_fonts(fig: go.Figure, size: float) -> None:
+    """Give the text that would follow the layout's font an explicit ``size``.
+
+    Streamlit's chart theme sets axis ticks, legends and colour bars to its own small sizes
+    (0.75 rem) unless the figure sets them, so every font that is still unset is set here.
+    """
+
+    def pin(font: Any) -> None:
+        if font.size is None:
+            font.size = size
+
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        pin(axis.tickfont)
+        pin(axis.title.font)
+    pin(fig.layout.legend.font)
+    pin(fig.layout.title.font)
+    pin(fig.layout.coloraxis.colorbar.tickfont)
+    pin(fig.layout.coloraxis.colorbar.title.font)
+    for trace in fig.data:
+        for holder in (trace, getattr(trace, "marker", None)):
+            colorbar = getattr(holder, "colorbar", None)
+            if colorbar is not None:
+                pin(colorbar.tickfont)
+                pin(colorbar.title.font)
