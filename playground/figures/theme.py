@@ -12,6 +12,7 @@ colour scales are plotly's named ones (https://plotly.com/python/builtin-colorsc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -228,7 +229,22 @@ def for_projector(
     big = go.Figure(spec)
     _scale_sizes(big, scale, fonts=False)
     _pin_inherited_fonts(big, layout["font"]["size"])
+    _fit_subscripts(big, min_font)
     return big
+
+
+#: Plotly draws ``<sub>`` and ``<sup>`` at 70 % of their text's size (plotly.js ``svg_text_utils``).
+_SUB_SHARE = 0.7
+
+
+def _fit_subscripts(fig: go.Figure, min_font: float) -> None:
+    """Titles and annotations with ``<sub>``/``<sup>`` text: large enough that the 70 % part is ``min_font``."""
+    least = math.ceil(min_font / _SUB_SHARE)  # whole pixels: 25.71 drew the 70 % part at 17.997 px
+    holders = [fig.layout.title, *fig.layout.annotations]
+    for holder in holders:
+        text = holder.text or ""
+        if ("<sub>" in text or "<sup>" in text) and (holder.font.size or 0) < least:
+            holder.font.size = least
 
 
 def _pin_inherited_fonts(fig: go.Figure, size: float) -> None:

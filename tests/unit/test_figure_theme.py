@@ -91,3 +91,9 @@ def test_for_projector_scales_a_copy_and_no_font_is_under_the_minimum() -> None:
     # the figure given is left as it was (figures are kept between reruns)
     assert fig.layout.annotations[0].font.size == theme.SMALL_FONT_SIZE and fig.data[0].line.width == 2
     assert fig.layout.height == 300
+    noted = go.Figure()
+    noted.add_annotation(text="q·k<sub>j</sub>", font={"size": 13})
+    theme.apply_theme(noted, title="maps<br><sub>downsampled 2×</sub>")
+    big = theme.for_projector(noted)
+    # plotly draws <sub> at 70 %: the title and the annotation grow until that part is 18 px too
+    assert big.layout.title.font.size * 0.7 >= 18 and big.layout.annotations[0].font.size * 0.7 >= 18
