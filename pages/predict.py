@@ -14,7 +14,7 @@ from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
 from playground.data.text_csv import csv_columns, read_text_csv
 from playground.figures.viz import to_display, topk_bar
 from playground.inspection.predict import TextPrediction, predict_pixels, predict_sequences, predict_text, predict_texts
-from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples
+from playground.modalities.image.decode import ORIGINAL_SIZE, ImageDecodeError, decode_image, list_samples
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.modalities.text.tokenizer import UNK_TOKEN
@@ -371,10 +371,14 @@ for i, (name, image, prediction) in enumerate(zip(names, images, predictions, st
         best = prediction.top_k[0]
         st.subheader(f"{name}: {best.label} ({best.probability:.1%})")
         left, middle, right = st.columns([1, 1, 2])
+        width, height = image.info.get(ORIGINAL_SIZE, image.size)
+        original = f"original · {width}×{height}"
+        if (width, height) != image.size:
+            original += f" (decoded at {image.width}×{image.height})"
         try:
-            left.image(image, caption=f"original · {image.width}×{image.height}", width="stretch")
+            left.image(image, caption=original, width="stretch")
         except ValueError:  # e.g. 20000×1: too thin for Streamlit to draw a thumbnail
-            left.caption(f"original · {image.width}×{image.height} (too thin to draw)")
+            left.caption(f"{original} (too thin to draw)")
         seen = to_display(prediction.pixels)  # (H, W[, 3]) in [0, 1]
         middle.image(
             seen,

@@ -221,7 +221,7 @@ def resolve_model(text: str) -> tuple[str, str, str | None]:
             if checkpoint_name(info.path) == rest:
                 return kind, str(info.path), None
         raise ValueError(f"there is no saved run or shipped checkpoint {rest!r} here (deleted?)")
-    raise ValueError("is not a model this app can load from a link")
+    raise ValueError("a link names a model as pretrained:<architecture> or checkpoint:<saved run>")
 
 
 def write_model_param(model_link_text: str | None) -> None:

@@ -212,7 +212,7 @@ def active_model() -> ActiveModel:
             try:
                 chosen = _model_from_link(text)
             except (ValueError, OSError, RuntimeError) as exc:
-                notice(f"The link's model {text!r} could not be loaded ({exc}): the default model is used.")
+                notice(f"The link's model {text!r} could not be loaded: {exc}. The default model is used instead.")
         if chosen is None:
             chosen = ActiveModel(pretrained_bundle(DEFAULT_MODEL), "pretrained (offline default)", DEFAULT_MODEL_LINK)
         st.session_state.active_model = chosen

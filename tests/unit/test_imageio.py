@@ -13,6 +13,8 @@ from PIL import Image
 from playground.modalities.image import decode as imageio
 from playground.modalities.image.decode import (
     MAX_PIXELS,
+    MAX_SIDE,
+    ORIGINAL_SIZE,
     ImageDecodeError,
     check_upload_size,
     decode_image,
@@ -363,3 +365,17 @@ def test_unknown_sample_lists_known_names():
         load_sample("dog")
     with pytest.raises(ValueError, match="kind"):
         list_samples("video")  # type: ignore[arg-type]
+
+
+def test_a_42_megapixel_phone_photo_is_decoded_small_and_keeps_its_original_size():
+    # 8000×5340 = 42.7 MP, over MAX_PIXELS: libjpeg decodes it at 1/2 scale (draft), the first
+    # reduction under the limit; the same pixels as a PNG are refused (decoded at full size).
+    gradient = np.linspace(0, 255, 8000, dtype=np.uint8)[None, :].repeat(5340, axis=0)  # (5340, 8000)
+    photo = Image.fromarray(gradient).convert("RGB")
+    image = decode_image(encode(photo, "JPEG"), "phone.jpg")
+    assert image.size == (4000, 2670) and image.info[ORIGINAL_SIZE] == (8000, 5340)  # 1/2 scale
+    assert max(image.size) <= MAX_SIDE
+    # the left edge is dark and the right edge light, as in the photo
+    assert np.asarray(image)[:, :10].mean() < 10 and np.asarray(image)[:, -10:].mean() > 245
+    with pytest.raises(ImageDecodeError, match=r"42\.7 megapixels"):
+        decode_image(png_declaring(8000, 5340), "phone.png")

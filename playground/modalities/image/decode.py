@@ -30,8 +30,10 @@ animated GIF / WebP / APNG  the first frame
 Limits (all refuse with :class:`ImageDecodeError`, except the side limit, which downscales):
 
 * :data:`MAX_UPLOAD_BYTES` = 50 MiB of encoded data.
-* :data:`MAX_PIXELS` = 40 megapixels (width × height, before any downscaling). Pillow's own
-  decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 megapixels) stays on as well.
+* :data:`MAX_PIXELS` = 40 megapixels (width × height as decoded: a JPEG larger than that is
+  decoded at 1/2, 1/4 or 1/8 scale by libjpeg, so a 42.7-megapixel phone photo works; other
+  formats are decoded at full size and refused above it). Pillow's own decompression-bomb guard
+  (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 megapixels of the file) stays on as well.
 * :data:`MAX_SIDE` = 4096 pixels: a larger image is downscaled so its long side is 4096, keeping
   the aspect ratio (JPEGs are decoded at a reduced scale first with ``Image.draft``, which is cheap).
 
@@ -42,6 +44,7 @@ by :func:`list_samples` and decoded by :func:`load_sample`; ``scripts/make_sampl
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from dataclasses import dataclass
@@ -54,6 +57,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # encoded bytes
 MAX_PIXELS = 40_000_000  # width × height of the stored image
 MAX_SIDE = 4096  # long side after decoding, in pixels
+#: Key in a decoded image's ``info``: the file's (width, height), upright, before any downscaling.
+ORIGINAL_SIZE = "original_size"
 
 SAMPLES_DIR = Path(__file__).resolve().parents[3] / "assets" / "samples"
 LICENSES_FILE = "LICENSES.md"
@@ -208,7 +213,7 @@ def decode_image(
     Returns:
         A detached, fully loaded PIL image in mode ``"RGB"`` or ``"L"`` (uint8, 0..255), upright
         (EXIF orientation applied), with transparency composited on white; for an animated file,
-        the first frame.
+        the first frame. ``image.info[ORIGINAL_SIZE]`` is the file's upright (width, height).
 
     Raises:
         TypeError: if ``data`` is not bytes-like.
@@ -244,17 +249,20 @@ def decode_image(
 
         with image:
             width, height = image.size
-            n_pixels = width * height
-            if n_pixels < 1:
+            if width * height < 1:
                 raise ImageDecodeError(f"{shown} has no pixels ({width}×{height})")
+            if downscale_to is not None and max(width, height) > downscale_to and image.format == "JPEG":
+                # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; draft keeps the result >= the box.
+                scale = downscale_to / max(width, height)
+                if width * height > max_pixels:  # too many pixels at full size: the reduction that fits
+                    factor = next((k for k in (2, 4, 8) if width * height / k**2 <= max_pixels), 8)
+                    scale = min(scale, 1 / factor)
+                image.draft(None, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
+            n_pixels = image.size[0] * image.size[1]  # as it will be decoded (a drafted JPEG: smaller)
             if n_pixels > max_pixels:
                 raise ImageDecodeError(
                     f"{shown} is {_pixel_count(n_pixels)} ({width}×{height}); the limit is {_pixel_count(max_pixels)}"
                 )
-            if downscale_to is not None and max(width, height) > downscale_to and image.format == "JPEG":
-                # Let libjpeg decode at 1/2, 1/4 or 1/8 scale; draft keeps the result >= the box.
-                scale = downscale_to / max(width, height)
-                image.draft(None, (max(1, round(width * scale)), max(1, round(height * scale))))
             try:
                 image.load()  # frame 0 of an animation: Image.open leaves the file there
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -272,6 +280,7 @@ def decode_image(
         raise ImageDecodeError(f"{shown} cannot be used: {exc}") from exc
     if downscale_to is not None and max(out.size) > downscale_to:
         out.thumbnail((downscale_to, downscale_to), Image.Resampling.LANCZOS)  # in place, keeps aspect
+    out.info[ORIGINAL_SIZE] = (width, height) if upright.size == image.size else (height, width)  # EXIF-rotated
     return out
 
 
