@@ -38,7 +38,7 @@ from playground.inspection.attention import (
 )
 from ui.charts import plotly_chart
 from ui.links import link
-from ui.pages import ensure_app_entry
+from ui.pages import ensure_app_entry, lesson_link
 from ui.state import active_model, show_error
 from ui.transformers import import_model_code, offer_transformers
 from ui.widgets import input_image_picker, seq2seq_source, shorten, text_input_picker
@@ -305,6 +305,7 @@ st.caption(
     "The article's Attention(Q, K, V) = softmax(QKᵀ / √d_k) V on your own input: every layer and head of the "
     "active transformer, how attention flows through the layers, and one row recomputed by hand."
 )
+lesson_link("3.3 self-attention and cross-attention")
 # Keep the view settings while a run does not draw them (e.g. while a new model loads): Streamlit
 # drops the state of widgets a run does not render ("retain statefulness when changing pages").
 for _key in ("at_view", "at_fusion", "at_min_weight"):

@@ -51,7 +51,7 @@ from playground.models.attention import AttentionModel
 from ui.audio_explain import audio_explain_section
 from ui.charts import plotly_chart
 from ui.links import link
-from ui.pages import ensure_app_entry
+from ui.pages import ensure_app_entry, lesson_link
 from ui.state import active_model, show_error
 from ui.widgets import completeness_tolerance_input, input_image_picker, text_input_picker
 
@@ -252,6 +252,7 @@ st.caption(
     "Interpretability, one of the article's open problems: which parts of the input pushed the model "
     "towards its answer, by Captum's attribution methods, and how far each map can be trusted."
 )
+lesson_link("7 the open problems")
 bundle = active_model().bundle
 modality = bundle.modality
 if modality == "audio":

@@ -1,4 +1,4 @@
-"""Home: what the playground does and where to start."""
+"""Home: what the playground does, every page in a line, and where to start."""
 
 import streamlit as st
 
@@ -7,28 +7,38 @@ from ui.pages import ensure_app_entry
 ensure_app_entry()
 st.title("Deep Learning Playground")
 st.markdown(
-    "Pick a CNN, train it on real data with live curves, upload a photo for a prediction, and look "
-    "inside the model — filters and feature maps. Everything works offline: the default model is "
-    "**EfficientNet-Lite0** with real ImageNet weights, and the digit datasets ship with the install."
+    "Pick a CNN, an RNN or a Transformer; train it on real data with live curves or load a pretrained one; "
+    "give it images, audio, text or numeric sequences; look inside it and ask why it answered as it did. "
+    "Everything works offline: the default model is **EfficientNet-Lite0** with real ImageNet weights, and "
+    "the datasets of the Train page ship with the install."
+)
+st.markdown(
+    "It grew out of a tutorial article on large models (convolution and pooling, the RNN update, "
+    "self-attention, three code examples and four open problems): the **Learn** page walks it in its "
+    "order, with a real model's numbers."
 )
 
-cols = st.columns(4)
-steps = [
-    (
-        "pages/models.py",
-        "1 · Models",
-        "Choose an architecture, a pretrained model, a saved run or upload a checkpoint.",
-    ),
-    ("pages/train.py", "2 · Train", "Train on MNIST, Fashion-MNIST, shapes or your own images, with live curves."),
-    ("pages/predict.py", "3 · Predict", "Upload photos or use the camera; see the top-k and what the model sees."),
-    ("pages/features.py", "4 · Look inside", "Conv filters, feature maps of your image, per-channel statistics."),
+PAGES_IN_ORDER = [
+    ("pages/learn.py", "Learn", "The article step by step: a convolution and a max-pool recomputed by hand."),
+    ("pages/models.py", "Models", "Build an architecture, load pretrained weights, a saved run or a checkpoint."),
+    ("pages/train.py", "Train", "Images, text, audio, sequences or string tasks, with live curves."),
+    ("pages/runs.py", "Runs", "Every training run: live curves, compare, stop, use, download."),
+    ("pages/predict.py", "Predict", "Photos, the camera, audio clips, the microphone, typed text."),
+    ("pages/features.py", "Filters & feature maps", "What each conv filter looks for and what it finds."),
+    ("pages/rnn_states.py", "RNN states", "Hidden states and gates over time, recomputed from the weights."),
+    ("pages/attention.py", "Attention", "Every layer and head, rollout, one row of the formula."),
+    ("pages/explain.py", "Explain", "Which parts of the input made the decision, and how far to trust it."),
+    ("pages/robustness.py", "Robustness", "Noise, blur, attacks: how accuracy falls, with units."),
 ]
-for col, (page, label, text) in zip(cols, steps, strict=True):
-    with col, st.container(border=True):
-        st.page_link(page, label=label)
-        st.caption(text)
+for row in range(0, len(PAGES_IN_ORDER), 5):
+    for col, (page, label, text) in zip(st.columns(5), PAGES_IN_ORDER[row : row + 5], strict=True):
+        with col, st.container(border=True):
+            st.page_link(page, label=label)
+            st.caption(text)
 
-st.subheader("The formulas behind it")
-st.markdown("A convolution layer slides each filter over the input and sums the products:")
-st.latex(r"y_{c,i,j} = b_c + \sum_{k}\sum_{u,v} W_{c,k,u,v}\, x_{k,\,i+u,\,j+v}")
-st.markdown("followed by a non-linearity (ReLU) and a 2×2 max-pool that keeps the largest value of each window.")
+st.subheader("In a classroom")
+st.markdown(
+    "Turn on **Presentation mode** in the sidebar (or add `?present=1` to the address) for larger text and "
+    "charts that read on a projector. The address bar always holds the page's view (model, input and "
+    "settings): copy it, and a student who opens it sees the same thing."
+)

@@ -45,7 +45,7 @@ from playground.inspection.rnn import (
 )
 from ui.charts import plotly_chart
 from ui.links import link
-from ui.pages import ensure_app_entry
+from ui.pages import ensure_app_entry, lesson_link
 from ui.state import active_model, cached_dataset, show_error
 from ui.widgets import shorten, text_input_picker
 
@@ -116,6 +116,7 @@ st.caption(
     "The article's update h_t = f(W_hh h_(t-1) + W_xh x_t + b_h), step by step on your input: every hidden "
     "state, gate and cell state is recomputed from the model's own weights and checked against PyTorch."
 )
+lesson_link("3.2 the RNN update")
 bundle = active_model().bundle
 if not is_recurrent(bundle):
     st.info(

@@ -21,6 +21,7 @@ class PageEntry:
 
 PAGES: list[PageEntry] = [
     PageEntry("pages/home.py", "Home", ":material/home:", default=True),
+    PageEntry("pages/learn.py", "Learn", ":material/school:"),
     PageEntry("pages/models.py", "Models", ":material/account_tree:"),
     PageEntry("pages/train.py", "Train", ":material/model_training:"),
     PageEntry("pages/runs.py", "Runs", ":material/format_list_bulleted:"),
@@ -37,6 +38,12 @@ _ENTRY_KEY = "_ran_through_app"
 
 
 FAVICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"  # scripts/make_favicon.py draws it
+
+
+def lesson_link(section: str) -> None:
+    """A link to the Learn page, which walks the tutorial article the playground grew from: pages
+    that quote "the article" say where it is explained (``section``, e.g. ``"3.3 self-attention"``)."""
+    st.page_link("pages/learn.py", label=f"The article, {section}, on the Learn page", icon=":material/school:")
 
 
 def set_page_config() -> None:

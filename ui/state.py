@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from playground.bundle import Bundle, create_bundle, load_bundle
-from playground.bundle.runs import new_run_folder
+from playground.bundle.runs import SHIPPED_CHECKPOINTS, new_run_folder
 from playground.core.device import describe_device, pick_device
 from playground.core.forward_count import ForwardCounter, install_from_env
 from playground.core.memory import start_memory_reclaimer
@@ -218,6 +218,25 @@ def active_model() -> ActiveModel:
         st.session_state.active_model = chosen
     model: ActiveModel = st.session_state.active_model
     return model
+
+
+def open_example(page: str, model: str, params: dict[str, str]) -> None:
+    """Make the model a link names (``ui.links.model_link``) the active one and open ``page`` with
+    ``params`` as its link's settings (the Learn page's ready examples). A model that cannot be
+    loaded is shown as an error and nothing changes."""
+    try:
+        st.session_state.active_model = _model_from_link(model)
+    except (ValueError, OSError, RuntimeError) as exc:
+        show_error(exc, f"load {model}")
+        return
+    st.switch_page(page, query_params={MODEL_PARAM: model, **params})
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def shipped_bundle(name: str) -> Bundle:
+    """A checkpoint shipped in ``assets/checkpoints`` (e.g. ``"lenet5-mnist"``), loaded once per
+    server and shared read-only, like :func:`pretrained_bundle`."""
+    return load_bundle(SHIPPED_CHECKPOINTS / name)
 
 
 def model_summary(bundle: Bundle) -> ModelSummary:

@@ -20,6 +20,7 @@ Shoot = Callable[[Page, str], Path]
 #: Each page with a link that gives it something to draw (an RNN, a transformer).
 PAGE_LINKS: dict[str, str] = {
     "pages/home.py": "",
+    "pages/learn.py": "",
     "pages/models.py": "",
     "pages/train.py": "",
     "pages/runs.py": "",
