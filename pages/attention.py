@@ -36,6 +36,7 @@ from playground.inspection.attention import (
     supports_attention,
     text_attention,
 )
+from playground.inspection.predict import untrained_head
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry, lesson_link
@@ -348,12 +349,9 @@ except (NoAttentionError, ValueError, TypeError) as exc:
 
 layers, heads, n = maps.num_layers, maps.num_heads, len(maps.tokens)
 pred = maps.logits.softmax(-1)
-# A pretrained encoder with a new head (minilm, bert-base-uncased, an id) predicts nothing until trained.
-new_head = getattr(bundle.model, "head", None) is not None  # a model with its own head (distilbert-sst2) has none
-untrained_head = bundle.card.weights == "pretrained" and not bundle.card.dataset and new_head
 prediction = (
     "untrained classification head (train it on the Train page)"
-    if untrained_head
+    if untrained_head(bundle)
     else f"prediction **{html.escape(maps.predicted)}** ({float(pred.max()):.1%})"
 )
 st.caption(

@@ -47,6 +47,7 @@ from playground.figures.explain import (
     token_bar_figure,
     tokens_html,
 )
+from playground.inspection.predict import untrained_head
 from playground.models.attention import AttentionModel
 from ui.audio_explain import audio_explain_section
 from ui.charts import plotly_chart
@@ -295,6 +296,13 @@ else:
     inputs = torch.as_tensor(encoding.ids)  # (T,) int64
     tokens = list(encoding.tokens)
     input_key = hashlib.sha256(text.encode()).hexdigest()[:16]
+
+if untrained_head(bundle):
+    st.warning(
+        "This pretrained encoder's classification head is untrained: the class explained is noise, so the map "
+        "shows what drives a random output. Fine-tune it on the Train page first.",
+        icon=":material/model_training:",
+    )
 
 # ---- target and method
 c1, c2 = st.columns(2)

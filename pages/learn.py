@@ -111,8 +111,10 @@ def convolution_lesson(bundle: Bundle, x: torch.Tensor, x_key: str) -> None:
     plotly_chart(conv_step_figure(step, k), key="l_conv_step", where=right)
     partial = " + ".join(f"{float(p.sum()):.3f}" for p in step.products[:8])
     more = " + …" if n_in > 8 else ""
+    top, first = step.top_left  # the window's first input row and column (negative: in the zero padding)
     st.latex(
-        rf"y_{{{channel},{row},{col}}} = b_{{{channel}}} + \sum_k \sum_{{u,v}} W_{{{channel},k,u,v}}\, x_{{k,\,{row}+u,\,{col}+v}}"
+        rf"y_{{{channel},{row},{col}}} = b_{{{channel}}} + \sum_k \sum_{{u,v}} W_{{{channel},k,u,v}}\,"
+        rf" x_{{k,\,({top})+{dh if dh > 1 else ''}u,\,({first})+{dw if dw > 1 else ''}v}}"
         rf" = {step.bias:.3f} + ({partial}{more}) = {step.value:.4f}"
     )
     st.caption(
@@ -222,9 +224,10 @@ c2.page_link(
 )
 
 st.header("4.1 The article's CNN in PyTorch")
-left, right = st.columns(2)
-left.code(ARTICLE_CNN, language="python")
-right.code(SEED_CNN, language="python")
+st.caption("As the article prints it:")
+st.code(ARTICLE_CNN, language="python")
+st.caption("Corrected, as the playground's `seed_cnn`:")
+st.code(SEED_CNN, language="python")
 side = int(st.number_input("Input height and width (px)", 4, 512, 32, key=link("l_side", bounds=(4, 512), kind=int)))
 flatten = 64 * (side // 4) ** 2
 fits = flatten == 64 * 6 * 6
@@ -243,9 +246,8 @@ st.page_link(
 )
 
 st.header("4.2 The article's LSTM in Keras, and its PyTorch twin")
-left, right = st.columns(2)
-left.code(KERAS_LSTM, language="python")
-right.code(TORCH_LSTM, language="python")
+st.code(KERAS_LSTM, language="python")
+st.code(TORCH_LSTM, language="python")
 st.page_link(
     "pages/train.py",
     label="Train seed_lstm on numeric sequences",

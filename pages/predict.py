@@ -13,7 +13,14 @@ from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, DatasetUnavailableError, SequenceDataset
 from playground.data.text_csv import csv_columns, read_text_csv
 from playground.figures.viz import to_display, topk_bar
-from playground.inspection.predict import TextPrediction, predict_pixels, predict_sequences, predict_text, predict_texts
+from playground.inspection.predict import (
+    TextPrediction,
+    predict_pixels,
+    predict_sequences,
+    predict_text,
+    predict_texts,
+    untrained_head,
+)
 from playground.modalities.image.decode import ORIGINAL_SIZE, ImageDecodeError, decode_image, list_samples
 from playground.modalities.sequence.preprocessing import SequencePreprocessing
 from playground.modalities.text.preprocessing import TextPreprocessing
@@ -38,6 +45,13 @@ active = active_model()
 bundle = active.bundle
 st.caption(f"Model: **{bundle.title}** · {bundle.card.num_classes} classes")
 
+#: Shown wherever an untrained head's output would otherwise look like a prediction.
+UNTRAINED_HEAD = (
+    "This pretrained encoder has a new classification head that has not been trained: its classes and "
+    "probabilities are random. Fine-tune it on the Train page (pick a text dataset and this architecture), "
+    "or load a trained checkpoint; its attention is meaningful already."
+)
+
 
 def token_chips(tokens: list[str]) -> str:
     """The tokens as small escaped HTML chips (spaces shown as ␣, unknown tokens highlighted)."""
@@ -55,10 +69,15 @@ def token_chips(tokens: list[str]) -> str:
     return "".join(chips)
 
 
-def show_text_prediction(prediction: TextPrediction, max_length: int, top_k: int) -> None:
+def show_text_prediction(prediction: TextPrediction, max_length: int, top_k: int, untrained: bool = False) -> None:
+    """The top-k, the tokens the model saw, and warnings (cut text; ``untrained``: a new head's noise)."""
     encoded = prediction.encoded
     best = prediction.prediction.top_k[0]
-    st.subheader(f"{best.label} ({best.probability:.1%})")
+    if untrained:
+        st.subheader(f"No prediction yet: untrained head ({best.label} {best.probability:.1%} is noise)")
+        st.warning(UNTRAINED_HEAD, icon=":material/model_training:")
+    else:
+        st.subheader(f"{best.label} ({best.probability:.1%})")
     if encoded.truncated:
         st.warning(
             f"{encoded.num_dropped:,} tokens beyond max_length ({max_length:,}) were dropped: "
@@ -209,7 +228,7 @@ def text_page(bundle: Bundle) -> None:
         except ValueError as exc:  # EmptyTextError included: "the text is empty …"
             show_error(exc, "classify this text")
             return
-        show_text_prediction(prediction, pre.max_length, top_k)
+        show_text_prediction(prediction, pre.max_length, top_k, untrained=untrained_head(bundle))
 
 
 def sequence_page(bundle: Bundle) -> None:

@@ -17,6 +17,7 @@ from playground.models import ModelSpec
 if TYPE_CHECKING:
     from playground.training.seq2seq import Seq2SeqResult
 
+from playground.modalities.text.preprocessing import TextPreprocessing
 from ui.links import link
 from ui.state import (
     cached_dataset,
@@ -152,7 +153,35 @@ def _restore(widget_key: str, value: object) -> None:
         st.session_state[widget_key] = value
 
 
+#: Above this share of unknown tokens the text pickers warn that the model cannot read the text.
+UNKNOWN_WARNING = 0.5
+
+
 def text_input_picker(bundle: Bundle, key: str) -> str | None:
+    """Pick an input text (:func:`_pick_text`) and warn when the model cannot read most of it.
+
+    Returns:
+        The text, or ``None`` when there is none yet.
+    """
+    text = _pick_text(bundle, key)
+    pre = bundle.preprocessing
+    if text is not None and isinstance(pre, TextPreprocessing):
+        try:
+            encoded = pre.encode(text)
+        except ValueError:  # e.g. only control characters: the page says why when it uses the text
+            return text
+        share = pre.unknown_fraction(encoded)
+        if share > UNKNOWN_WARNING:
+            st.warning(
+                f"{share:.0%} of the {len(encoded.tokens):,} tokens are unknown to {bundle.title}'s tokenizer: the "
+                "text is not in the language or alphabet the model learned (its training data: "
+                f"{bundle.card.dataset or 'unknown'}), so what it predicts or attributes here means little.",
+                icon=":material/translate:",
+            )
+    return text
+
+
+def _pick_text(bundle: Bundle, key: str) -> str | None:
     """Pick an input text: typed, a ``.txt`` upload, or an example from the model's dataset.
 
     The typed text is kept in session state (:func:`ui.state.current_text`), so it survives moving

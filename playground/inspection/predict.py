@@ -68,6 +68,18 @@ class TextPrediction:
 
 
 @torch.no_grad()
+def untrained_head(bundle: Bundle) -> bool:
+    """Whether ``bundle`` is a pretrained encoder with a new, untrained classification head.
+
+    MiniLM, ``bert-base-uncased`` and any Hub id loaded as a classifier get a randomly initialised
+    head (``model.head``) until trained on the Train page: their "predictions" are noise and the
+    pages say so. A model with its own trained head (``distilbert-sst2``) or one trained here
+    (``card.dataset`` set) is not.
+    """
+    has_new_head = getattr(bundle.model, "head", None) is not None
+    return bundle.card.weights == "pretrained" and not bundle.card.dataset and has_new_head
+
+
 def predict_pixels(bundle: Bundle, pixels: torch.Tensor, top_k: int = 5) -> list[Prediction]:
     """Classify images that are already model-sized pixels (e.g. after a perturbation).
 
@@ -102,7 +114,7 @@ def _rank(bundle: Bundle, logits: torch.Tensor, top_k: int) -> list[Prediction]:
 
 def _ranked(bundle: Bundle, probs: torch.Tensor, top_k: int) -> list[TopK]:
     """The ``top_k`` most probable classes of ``(K,)`` probabilities, most probable first."""
-    values, indices = probs.topk(min(top_k, probs.shape[-1]))
+    values, indices = probs.detach().topk(min(top_k, probs.shape[-1]))  # a caller may pass probabilities with grad
     return [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values, indices, strict=True)]
 
 

@@ -66,6 +66,15 @@ class TextPreprocessing:
         """Number of token ids."""
         return self.tokenizer.vocab_size
 
+    def unknown_fraction(self, encoded: EncodedText) -> float:
+        """The share of ``encoded``'s tokens that the tokenizer does not know (its unknown id), in [0, 1].
+
+        Near 1 means the text is not in the language or alphabet the model was trained on (a
+        sentence given to a bracket model becomes a row of ``[UNK]``): its predictions and
+        attributions say little.
+        """
+        return float((encoded.ids == self.tokenizer.unk_id).float().mean())
+
     def encode(self, text: str) -> EncodedText:
         """Clean, tokenize and truncate one text a person gave.
 
