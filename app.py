@@ -10,6 +10,7 @@ from playground.bundle import default_runs_dir
 from ui.links import write_model_param
 from ui.pages import mark_app_entry, navigation, set_page_config
 from ui.presentation import display_settings
+from ui.seq2seq_train import seq2seq_status
 from ui.state import (
     active_model,
     card_facts,
@@ -48,6 +49,8 @@ with st.sidebar:
     if job is not None:
         st.caption(f"Training: **{job.status}**")
         finalize_job()  # a run that ended while this page was open is saved here
+    elif (status := seq2seq_status()) is not None:
+        st.caption(f"Training (string task): **{status}**")
     display_settings()
 
 mark_app_entry()

@@ -60,7 +60,9 @@ from ui.widgets import completeness_tolerance_input, input_image_picker, text_in
 # completeness check takes ~50 s on a 224×224 EfficientNet on two CPU cores; a transformer has no
 # spatial feature map for Grad-CAM, so attention rollout. Text models here are small: IG.
 DEFAULT_METHODS = {"image": "grad_cam", "vit": "attention_rollout", "text": "integrated_gradients"}
-COMPARE_DEFAULT = ("saliency", "input_x_gradient", "integrated_gradients", "deeplift")
+#: The methods compared by default: ones that run on any model of their modality (DeepLift refuses
+#: models with non-ReLU activations such as the default EfficientNet's SiLU; Grad-CAM is image-only).
+COMPARE_DEFAULT = ("saliency", "input_x_gradient", "integrated_gradients", "grad_cam")
 GRADIENT_BASES = ("saliency", "input_x_gradient", "integrated_gradients", "guided_backprop")
 MODE_TITLES = {
     "signed": "signed (red raises the score, blue lowers it)",
@@ -343,14 +345,17 @@ if spec.slow:
             st.session_state.x_stopped = None
             st.rerun()
         st.stop()
-    if st.button("Stop", key="x_stop", icon=":material/stop:", help="Stop a running explanation."):
-        st.session_state.x_stopped = run_key
-        st.rerun()
+    st.session_state.x_running = run_key  # what a click on Stop stops
+stop_slot = st.empty()  # the Stop button shows only while the explanation runs
+if spec.slow and stop_slot.button("Stop", key="x_stop", icon=":material/stop:", help="Stop a running explanation."):
+    st.session_state.x_stopped = st.session_state.x_running
+    st.rerun()
 try:
     result = _explain(bundle, inputs, model_key, input_key, method, params, target)
 except (ValueError, TypeError, RuntimeError) as exc:
     show_error(exc, f"explain with {spec.title}")
     st.stop()
+stop_slot.empty()
 if isinstance(result, str):
     st.info(f"{spec.title} does not apply here: {result}", icon=":material/block:")
     st.stop()

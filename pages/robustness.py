@@ -1,6 +1,7 @@
 """Robustness: corruptions, adversarial attacks, severity sweeps and model comparison."""
 
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from ui.audio_robustness import audio_robustness_section
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry
-from ui.state import active_model, cached_dataset, show_error
+from ui.state import active_model, cached_dataset, show_error, tensor_key
 from ui.widgets import background_job_progress, input_image_picker
 
 ensure_app_entry()
@@ -86,23 +87,32 @@ with one_tab:
             f"The prediction flips: {preds[0].top_k[0].label} → {pert_top[0].label}.", icon=":material/swap_horiz:"
         )
 
+    # The two buttons' results stay on the page until the image, perturbation or model changes
+    # (a later click elsewhere reruns the page; before, the results vanished with it).
+    kept: dict[str, tuple[object, tuple[object, ...], Any]] = st.session_state.setdefault("r_kept", {})
+    flip_key = (tensor_key(pixels), name, seed)
+    drift_key = (*flip_key, severity)
     c1, c2 = st.columns(2)
     with c1:
         if st.button("Find the smallest severity that flips the prediction", key="r_minflip"):
+            kept.pop("flip", None)
             with st.spinner("Searching severities 0 → 5 in steps of 0.1…"):
                 try:
-                    found = min_flip_severity(bundle, pixels, name, seed=seed)
+                    kept["flip"] = (bundle.model, flip_key, min_flip_severity(bundle, pixels, name, seed=seed))
                 except (ValueError, RuntimeError) as exc:
                     show_error(exc, "search the severities")
-                    found = "error"
+        held = kept.get("flip")
+        if held is not None and held[0] is bundle.model and held[1] == flip_key:
+            found = held[2]
             if found is None:
                 st.success(f"No severity up to 5 flips the prediction under {name}.")
-            elif found != "error":
+            else:
                 st.info(
                     f"The prediction first changes at severity **{found:.1f}** ({spec.level(found):.3g} {spec.unit})."
                 )
     with c2:
         if st.button("Explanation drift (saliency, original vs perturbed)", key="r_drift"):
+            kept.pop("drift", None)
             target = preds[0].top_k[0].index
             try:
                 rho = explanation_drift(bundle, pixels, perturbed, target)
@@ -115,11 +125,15 @@ with one_tab:
             except (ValueError, RuntimeError) as exc:
                 show_error(exc, "compute the explanations")
             else:
-                st.metric("Spearman rank correlation of the saliency maps", f"{rho:.3f}")
-                plotly_chart(
-                    image_grid(maps, ["original", "perturbed"], cols=2, colorscale="Inferno", cell_px=260),
-                    key="r_drift_maps",
-                )
+                kept["drift"] = (bundle.model, drift_key, (rho, maps))
+        held = kept.get("drift")
+        if held is not None and held[0] is bundle.model and held[1] == drift_key:
+            rho, maps = held[2]
+            st.metric("Spearman rank correlation of the saliency maps", f"{rho:.3f}")
+            plotly_chart(
+                image_grid(maps, ["original", "perturbed"], cols=2, colorscale="Inferno", cell_px=260),
+                key="r_drift_maps",
+            )
 
 # ---------------------------------------------------------------- adversarial attack
 with attack_tab:

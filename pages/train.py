@@ -475,9 +475,12 @@ if start and split is not None and dataset is not None:
         job = RunJob.start(run_spec, default_runs_dir(), split, files=run_files)
         st.session_state.job = job
         st.session_state.job_saved = None
-        running = True
     except (ValueError, TypeError, OSError) as exc:
         show_error(exc, "start training")
+    else:
+        # Once more from the top: the sidebar, drawn before this click was handled, still shows the
+        # previous run ("Training: done"), and the results of that run are below.
+        st.rerun()
 
 
 # ---------------------------------------------------------------- live view
@@ -540,7 +543,17 @@ if job is not None and job.status in ("done", "stopped", "failed"):
         st.error(f"Training failed: {job.error_message}", icon=":material/error:")
     result = job.result
     if result is not None:
-        st.subheader("Result" + (" (stopped early)" if result.stopped else ""))
+        run_spec = job.run.spec()
+        st.subheader(
+            f"Result of the last run: {run_spec.model} on {run_spec.dataset}"
+            + (" (stopped early)" if result.stopped else "")
+        )
+        if (run_spec.dataset, run_spec.model) != (dataset_name, arch):
+            st.info(
+                f"This is the last run's result ({run_spec.model} on {run_spec.dataset}); the form above is set up "
+                f"for {arch} on {dataset_name}. Start training to replace it.",
+                icon=":material/history:",
+            )
         if result.history:
             plotly_chart(training_curves([h.to_dict() for h in result.history]), key="t_final_curves")
         m = result.metrics

@@ -60,9 +60,16 @@ def seq2seq_section() -> None:
             show_error(exc, "start training")
             return
         st.session_state[RUN_KEY] = str(run.path)
+        st.session_state.job = None  # the sidebar shows this run's status now, not an earlier run's
         running = True
     if run is not None:
         _progress(running)
+
+
+def seq2seq_status() -> str | None:
+    """The status of this session's string-task run (``"running"``, ``"done"`` ...), if it started one."""
+    run = _run()
+    return None if run is None else str(run.status().get("status"))
 
 
 def _run() -> RunFolder | None:

@@ -203,9 +203,10 @@ def _pick_text(bundle: Bundle, key: str) -> str | None:
         titles["example"] = f"An example from {examples[0].name}"
     source_key = link(f"{key}_source", choices=options, unlinked=("upload",))
     if st.session_state.get(source_key) not in options:
-        st.session_state[source_key] = st.session_state.get("current_text_source", "type")
-        if st.session_state[source_key] not in options:
-            st.session_state[source_key] = "type"
+        # Typed text and dataset examples follow the person to the next page; an upload box does not
+        # (the text it gave does, as the current text): the next page opens with that text typed in.
+        carried = st.session_state.get("current_text_source", "type")
+        st.session_state[source_key] = carried if carried in options and carried != "upload" else "type"
     source = st.radio("Text source", options, format_func=lambda o: titles[o], horizontal=True, key=source_key)
     st.session_state.current_text_source = source
 

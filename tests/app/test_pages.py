@@ -120,7 +120,12 @@ def test_train_digits_saves_a_checkpoint_and_becomes_active(app: MakeApp, runs_d
     assert metric(at, "Validation accuracy") == f"{accuracy:.2%}"
     assert re.fullmatch(r"\d{1,3}\.\d\d%", metric(at, "Validation accuracy"))
     assert metric(at, "Epochs") == "2"
-    assert [s.value for s in at.subheader if s.value.startswith("Result")] == ["Result"]
+    assert [s.value for s in at.subheader if s.value.startswith("Result")] == [
+        "Result of the last run: lenet5 on digits"
+    ]
+    # the result says whose it is when the form moves on to another set-up
+    at.selectbox(key="t_dataset").select("mnist").run()
+    assert any("the form above is set up for lenet5 on mnist" in i.value for i in at.info)
 
     folders = [p for p in runs_dir.iterdir() if p.is_dir()]
     assert len(folders) == 1, folders
@@ -168,7 +173,9 @@ def test_train_stop_button_stops_a_long_run(app: MakeApp, runs_dir: Path) -> Non
     assert job.status == "stopped"
     assert job.result is not None and job.result.stopped
     assert int(metric(at, "Epochs")) < 200
-    assert any(s.value == "Result (stopped early)" for s in at.subheader)
+    assert any(
+        s.value.startswith("Result of the last run") and s.value.endswith("(stopped early)") for s in at.subheader
+    )
     assert len([p for p in runs_dir.iterdir() if p.is_dir()]) == 1  # a stopped run is saved too
 
 

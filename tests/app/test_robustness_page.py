@@ -40,6 +40,14 @@ def test_one_input_flip_search(lenet_app: AppTest) -> None:
     match = re.search(r"severity \*\*([0-9.]+)\*\*", found[0])
     if match:
         assert 0 < float(match.group(1)) <= 5
+    # the answer stays while another control changes how the page is drawn (it used to vanish)
+    at.select_slider(key="r_gain").set_value(10).run()
+    again = [i.value for i in at.info if "first changes at severity" in i.value] + [
+        s.value for s in at.success if "No severity" in s.value
+    ]
+    assert again == found
+    at.number_input(key="r_seed").set_value(3).run()  # another noise draw: the answer no longer applies
+    assert not [i.value for i in at.info if "first changes at severity" in i.value]
 
 
 def test_attack_flips_a_digit_within_budget(lenet_app: AppTest) -> None:

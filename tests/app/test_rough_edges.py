@@ -44,3 +44,12 @@ def test_an_untrained_head_is_not_shown_as_a_prediction(fresh) -> None:  # type:
     assert "head is untrained" in warnings(explained)
     trained = fresh("pages/predict.py", model="checkpoint:lstm-brackets", p_text_text="(())")
     assert not any(s.value.startswith("No prediction yet") for s in trained.subheader)
+
+
+def test_an_upload_box_does_not_follow_to_the_next_page_but_its_text_does(fresh) -> None:  # type: ignore[no-untyped-def]
+    at = fresh("pages/predict.py", model="checkpoint:lstm-brackets", p_text_text="(())")
+    at.radio(key="p_text_source").set_value("upload").run()
+    at.session_state["current_text"] = "(()"  # what an uploaded .txt file gave
+    at.switch_page("pages/explain.py").run()
+    assert_clean(at)
+    assert at.radio(key="x_text_source").value == "type" and at.text_area(key="x_text_text").value == "(()"

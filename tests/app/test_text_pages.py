@@ -169,7 +169,9 @@ def test_train_a_sequence_model_and_stop_it(app: MakeApp, runs_dir: Path) -> Non
     assert_clean(at)
     job = at.session_state["job"]
     assert job.status == "stopped" and job.result.bundle.modality == "sequence"
-    assert any(s.value == "Result (stopped early)" for s in at.subheader)
+    assert any(
+        s.value.startswith("Result of the last run") and s.value.endswith("(stopped early)") for s in at.subheader
+    )
     saved = [p for p in runs_dir.iterdir() if p.is_dir()]
     assert len(saved) == 1 and json.loads((saved[0] / "checkpoint" / CARD_FILE).read_text())["input_size"] == 64
 
