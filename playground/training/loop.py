@@ -236,7 +236,14 @@ def train(
         # Preprocess up front (inside the session: a GPU out-of-memory error here is converted too).
         task = _ClassificationTask(bundle, split, config, device, generator, autocast_dtype, context)
         per_epoch = steps_per_epoch(task.n_train, config)
-        settings = LoopSettings(config.epochs, per_epoch, device, autocast_dtype=autocast_dtype, scaler=scaler)
+        settings = LoopSettings(
+            config.epochs,
+            per_epoch,
+            device,
+            autocast_dtype=autocast_dtype,
+            scaler=scaler,
+            val_fraction_of_train=len(task.val_targets) / max(1, task.n_train),
+        )
         report = progress_reporter(on_batch, on_progress)
         stop: StopRequest | None = stop_event if context is None else AgreedStop(stop_event, device)
         outcome = run_epochs(

@@ -141,6 +141,12 @@ class EpochTask(Protocol[R_co]):
         """After a recorded epoch (e.g. step a per-epoch learning-rate schedule)."""
 
 
+#: How much faster a validation batch runs than a training batch of the same size: a forward pass
+#: without the backward pass and the optimizer step, about a third of the work (the usual 1:2
+#: forward:backward FLOP ratio, Kaplan et al. 2020, https://arxiv.org/abs/2001.08361, section 2.1).
+EVAL_SPEEDUP = 3.0
+
+
 @dataclass
 class LoopSettings:
     """How :func:`run_epochs` trains (the task-independent choices).
@@ -153,6 +159,10 @@ class LoopSettings:
         scaler: gradient scaler for float16, else None.
         clip_grad_norm: clip the gradients' global norm to this before each step, or None.
         step_scheduler: a learning-rate schedule stepped after every optimizer step, or None.
+        val_fraction_of_train: validation examples per training example (e.g. 0.11 for a 10 %
+            validation part): until the first validation has run, the ETA counts a validation pass as
+            that share of an epoch's training time divided by :data:`EVAL_SPEEDUP`, so the ETA does
+            not jump up when the first epoch ends.
     """
 
     epochs: int
@@ -162,6 +172,7 @@ class LoopSettings:
     scaler: torch.amp.GradScaler | None = None
     clip_grad_norm: float | None = None
     step_scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    val_fraction_of_train: float = 0.0
 
 
 @dataclass
@@ -404,7 +415,11 @@ class _Reporter:
 
     def _progress(self, step: int, loss: float, samples_per_s: float, run_train_s: float) -> BatchProgress:
         done_epochs = len(self.outcome.history)
-        val_per_epoch = self.val_seconds / done_epochs if done_epochs else 0.0
+        if done_epochs:
+            val_per_epoch = self.val_seconds / done_epochs
+        else:  # no validation measured yet: a forward-only pass over the validation part, estimated
+            epoch_train_s = run_train_s / step * self.settings.steps_per_epoch
+            val_per_epoch = epoch_train_s * self.settings.val_fraction_of_train / EVAL_SPEEDUP
         return BatchProgress(
             epoch=self.stats.epoch,
             step=step,

@@ -38,6 +38,7 @@ from playground.training import (
     summarize_logits,
     train,
 )
+from playground.training.skeleton import EVAL_SPEEDUP
 
 SIZE = 8
 
@@ -244,6 +245,14 @@ def test_train_learns_the_bars_task(bars_split: Split) -> None:
     assert all(p.total_steps == 30 and p.steps_per_epoch == 5 for p in progress)
     assert [p.epoch for p in progress[4:6]] == [1, 2]
     assert all(p.samples_per_s > 0 and p.eta_s >= 0 and math.isfinite(p.loss) for p in progress)
+    # Before the first validation has run, the ETA already counts one forward-only pass over the
+    # validation part per epoch (so it does not jump up when epoch 1 ends): the training time left
+    # plus epochs x (an epoch's training time x val/train / EVAL_SPEEDUP).
+    first_batch = progress[0]
+    per_step = 16 / first_batch.samples_per_s  # seconds of training per batch so far (batch 1 is full)
+    n_val = len(bars_split.part("val")[1])
+    validation = 6 * (5 * per_step) * (n_val / 72) / EVAL_SPEEDUP
+    assert first_batch.eta_s == pytest.approx(29 * per_step + validation, rel=1e-6)
     assert progress[-1].elapsed_s >= progress[0].elapsed_s
     # Epoch train loss is the size-weighted mean of its batch losses.
     first = [p.loss for p in progress[:5]]
