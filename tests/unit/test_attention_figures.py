@@ -58,6 +58,9 @@ def test_model_view_has_one_panel_per_layer_and_head_with_the_input_values() -> 
         np.testing.assert_allclose(np.asarray(trace.z), probs[n // 3, n % 3].numpy(), rtol=1e-6)
     assert [a.text for a in fig.layout.annotations] == ["L0 H0", "L0 H1", "L0 H2", "L1 H0", "L1 H1", "L1 H2"]
     assert len({t.xaxis for t in fig.data}) == 6  # six panels
+    for trace in fig.data:  # square cells: each panel's y axis is scaled to its x axis, 1:1
+        y_axis = fig.layout["yaxis" + trace.yaxis[1:]]
+        assert y_axis.scaleanchor == trace.xaxis and (y_axis.scaleratio or 1) == 1
     assert "downsampled" not in fig.layout.title.text
     subset = model_view(probs, list("abcde"), layers=[1], heads=[2, 0])
     assert [a.text for a in subset.layout.annotations] == ["L1 H2", "L1 H0"]

@@ -120,8 +120,9 @@ def model_view(
             n = r * len(cols) + c + 1
             sfx = "" if n == 1 else str(n)
             x_axis, y_axis, note = _panel_frame(r, c, len(rows), len(cols), f"L{layer} H{head}")
-            layout[f"xaxis{sfx}"] = {**x_axis, "anchor": f"y{sfx}"}
-            layout[f"yaxis{sfx}"] = {**y_axis, "anchor": f"x{sfx}"}
+            layout[f"xaxis{sfx}"] = {**x_axis, "anchor": f"y{sfx}", "constrain": "domain"}
+            # square cells: a query row is as tall as a key column is wide (they were stretched)
+            layout[f"yaxis{sfx}"] = {**y_axis, "anchor": f"x{sfx}", "scaleanchor": f"x{sfx}", "constrain": "domain"}
             notes.append(note)
             data.append(
                 {
@@ -149,9 +150,11 @@ def model_view(
         },
         title=title,
     )
+    # Rows about as tall as the panels are wide on a ~1,100 px page (4 heads: 240 px; 12 heads: 90 px).
+    row_px = min(240, max(80, 1_000 // len(cols)))
     return apply_theme(
         go.Figure(data=data, layout=layout),
-        height=int(max(260, 95 * len(rows) + 110)),
+        height=int(max(260, row_px * len(rows) + 110)),
         margin={"l": 20, "r": 20, "t": 90 if k > 1 else 60, "b": 20},
     )
 
