@@ -31,7 +31,7 @@ from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, card_facts, session_memo, set_current_image, show_error, tensor_key
 from ui.uploads import upload_limit_mb
-from ui.widgets import seq2seq_source, shorten, text_input_picker
+from ui.widgets import ood_hint, seq2seq_source, shorten, text_input_picker
 
 MAX_TOKENS_SHOWN = 400  # token chips drawn for one text; the rest is counted
 MAX_BATCH_ROWS = 10_000  # rows of a CSV classified at once
@@ -69,7 +69,9 @@ def token_chips(tokens: list[str]) -> str:
     return "".join(chips)
 
 
-def show_text_prediction(prediction: TextPrediction, max_length: int, top_k: int, untrained: bool = False) -> None:
+def show_text_prediction(
+    bundle: Bundle, prediction: TextPrediction, max_length: int, top_k: int, untrained: bool = False
+) -> None:
     """The top-k, the tokens the model saw, and warnings (cut text; ``untrained``: a new head's noise)."""
     encoded = prediction.encoded
     best = prediction.prediction.top_k[0]
@@ -78,6 +80,7 @@ def show_text_prediction(prediction: TextPrediction, max_length: int, top_k: int
         st.warning(UNTRAINED_HEAD, icon=":material/model_training:")
     else:
         st.subheader(f"{best.label} ({best.probability:.1%})")
+        ood_hint(bundle, prediction.prediction.logits)
     if encoded.truncated:
         st.warning(
             f"{encoded.num_dropped:,} tokens beyond max_length ({max_length:,}) were dropped: "
@@ -228,7 +231,7 @@ def text_page(bundle: Bundle) -> None:
         except ValueError as exc:  # EmptyTextError included: "the text is empty …"
             show_error(exc, "classify this text")
             return
-        show_text_prediction(prediction, pre.max_length, top_k, untrained=untrained_head(bundle))
+        show_text_prediction(bundle, prediction, pre.max_length, top_k, untrained=untrained_head(bundle))
 
 
 def sequence_page(bundle: Bundle) -> None:
@@ -389,6 +392,7 @@ for i, (name, image, prediction) in enumerate(zip(names, images, predictions, st
     with st.container(border=True):
         best = prediction.top_k[0]
         st.subheader(f"{name}: {best.label} ({best.probability:.1%})")
+        ood_hint(bundle, prediction.logits)
         left, middle, right = st.columns([1, 1, 2])
         width, height = image.info.get(ORIGINAL_SIZE, image.size)
         original = f"original · {width}×{height}"

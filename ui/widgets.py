@@ -6,18 +6,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
+import torch
 from PIL import Image
 
 from playground.bundle import Bundle
 from playground.data import DATASETS, DatasetUnavailableError, TextDataset
 from playground.modalities.image.decode import ImageDecodeError, decode_image, list_samples, load_sample
 from playground.modalities.text.clean import decode_text_file
+from playground.modalities.text.preprocessing import TextPreprocessing
 from playground.models import ModelSpec
+from playground.training.ood import check_input
 
 if TYPE_CHECKING:
     from playground.training.seq2seq import Seq2SeqResult
 
-from playground.modalities.text.preprocessing import TextPreprocessing
 from ui.links import link
 from ui.state import (
     cached_dataset,
@@ -333,3 +335,19 @@ def completeness_tolerance_input(col: Any, key: str, default: float | None, max_
         f"Integrated Gradients integrates again with more steps (at most {max_steps:,}).",
     )
     return percent / 100 or None
+
+
+def ood_hint(bundle: Bundle, logits: torch.Tensor) -> None:
+    """Warn when an input's energy score is above most of the model's validation examples'
+    (``playground.training.ood``): e.g. a photo given to a digit model, which still names a digit."""
+    check = check_input(bundle.card.metrics, logits)
+    if check is None or not check.unusual:
+        return
+    data = bundle.card.dataset or "its training data"
+    st.warning(
+        f"This input looks unlike {data}: its energy score {check.energy:.2f} is higher than "
+        f"{check.share_below:.0%} of the model's validation examples' (≥ {check.reference:.2f}). "
+        f"{bundle.title} names one of its {bundle.card.num_classes} classes for anything it is given, so this "
+        "answer may mean little. (Energy score, Liu et al. 2020; a hint, not a guarantee.)",
+        icon=":material/help:",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from playground.modalities.image.preprocessing import Preprocessing
+from playground.training.ood import energy_score
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +31,7 @@ class Evaluation:
         targets: ``(N,)`` int64 true class indices.
         misclassified: ``(M,)`` int64 indices into the ``N`` examples that were predicted wrongly,
             most confident mistake first (sorted by the probability given to the wrong class).
+        energy: ``(N,)`` float32 energy scores ``-logsumexp(logits)`` (:mod:`playground.training.ood`).
     """
 
     accuracy: float
@@ -40,6 +42,7 @@ class Evaluation:
     probs: np.ndarray
     targets: np.ndarray
     misclassified: np.ndarray
+    energy: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     @property
     def num_examples(self) -> int:
@@ -176,6 +179,7 @@ def summarize_logits(logits: torch.Tensor, targets: torch.Tensor) -> Evaluation:
         probs=probs.astype(np.float32),
         targets=targets_np,
         misclassified=misclassified,
+        energy=energy_score(logits).numpy(),
     )
 
 

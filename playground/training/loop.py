@@ -38,6 +38,7 @@ from playground.training.distributed import (
 )
 from playground.training.evaluate import Evaluation, evaluate_batches
 from playground.training.inputs import EncodedInputs, ImageInputs, PreparedInputs, model_inputs
+from playground.training.ood import reference_metrics
 from playground.training.skeleton import (
     BatchProgress,
     EpochStats,
@@ -400,6 +401,7 @@ def _metrics(
         "epochs_completed": len(outcome.history),
         "seconds": time.perf_counter() - outcome.started,
     }
+    metrics.update(reference_metrics(final.energy))  # for the out-of-distribution hint on Predict
     if last_train is not None:
         metrics["train_accuracy"] = last_train[1]
         metrics["train_loss"] = last_train[0]

@@ -53,3 +53,11 @@ def test_an_upload_box_does_not_follow_to_the_next_page_but_its_text_does(fresh)
     at.switch_page("pages/explain.py").run()
     assert_clean(at)
     assert at.radio(key="x_text_source").value == "type" and at.text_area(key="x_text_text").value == "(()"
+
+
+def test_a_cat_on_the_digit_model_gets_an_out_of_distribution_hint_and_a_digit_does_not(fresh) -> None:  # type: ignore[no-untyped-def]
+    cat = fresh("pages/predict.py", model="checkpoint:lenet5-mnist", predict_sample_digit="cat")
+    assert_clean(cat)
+    assert "looks unlike mnist" in warnings(cat) and "energy score" in warnings(cat), warnings(cat)
+    digit = fresh("pages/predict.py", model="checkpoint:lenet5-mnist", predict_sample_digit="digit_3")
+    assert "looks unlike" not in warnings(digit)

@@ -195,6 +195,8 @@ SCHEMAS: dict[str, list[Obj]] = {
                 "train_accuracy": NUM,
                 "train_loss": NUM,
                 "samples_per_s": NUM,
+                "val_energy_p95": NUM,
+                "val_energy_p99": NUM,
             }
         )
     ],
