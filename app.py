@@ -7,6 +7,7 @@ and runs the page picked in the navigation. Pages live in ``pages/``; the logic 
 import streamlit as st
 
 from playground.bundle import default_runs_dir
+from ui.charts import figure_pack_button, start_page_figures
 from ui.links import write_model_param
 from ui.pages import mark_app_entry, navigation, set_page_config
 from ui.presentation import display_settings
@@ -31,11 +32,14 @@ count_forwards_once()  # bench/bench_app.py counts forward passes (only with PLA
 keep_widget_state()
 show_flash()
 page = navigation()
+figures = start_page_figures()  # the charts this run draws, for the sidebar's figure pack
 
 with st.sidebar:
     st.caption(f"Device: **{device_label()}**")
+    model_title = ""
     try:
         active = active_model()
+        model_title = active.bundle.title
         facts = card_facts(active.bundle)
         st.markdown(f"**Active model**  \n{active.bundle.title}")
         st.caption(f"{facts['parameters']} parameters · input {facts['input']} · {active.origin}")
@@ -52,6 +56,7 @@ with st.sidebar:
     elif (status := seq2seq_status()) is not None:
         st.caption(f"Training (string task): **{status}**")
     display_settings()
+    figure_pack_button(figures, page.title, model_title)
 
 mark_app_entry()
 page.run()

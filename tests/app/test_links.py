@@ -6,12 +6,15 @@ link's query parameters (``AppTest.query_params``), then reads what the page sho
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from playground.figures.pack import figure_pack
 from tests.app.apptools import assert_clean, chart
 from tests.app.conftest import ROOT, RUN_TIMEOUT_S
 from ui.links import decode, encode
@@ -115,3 +118,13 @@ def test_presentation_mode_from_the_link_scales_every_chart(link_app) -> None:  
     at.toggle(key="present").set_value(False).run()
     assert "present" not in at.query_params
     assert all(json.loads(f.proto.spec)["layout"]["font"]["size"] == 15 for f in at.get("plotly_chart"))
+
+
+def test_the_figure_pack_holds_the_charts_the_page_drew(link_app) -> None:  # type: ignore[no-untyped-def]
+    at = link_app("pages/features.py")
+    assert_clean(at)
+    drawn = at.session_state["_figures_drawn"]
+    assert list(drawn) == [f.key for f in at.get("plotly_chart")]  # every chart, in drawing order
+    assert any(b.proto.label == "Figure pack (.zip)" for b in at.sidebar.get("download_button"))
+    with zipfile.ZipFile(io.BytesIO(figure_pack(list(drawn.items()), page="Filters", model="m"))) as pack:
+        assert sum(n.endswith(".html") for n in pack.namelist()) == len(drawn)
