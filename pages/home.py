@@ -28,10 +28,11 @@ PAGES_IN_ORDER = [
     ("pages/rnn_states.py", "RNN states", "Hidden states and gates over time, recomputed from the weights."),
     ("pages/attention.py", "Attention", "Every layer and head, rollout, one row of the formula."),
     ("pages/explain.py", "Explain", "Which parts of the input made the decision, and how far to trust it."),
+    ("pages/compare.py", "Compare", "Two models on the same input: predictions and attribution maps."),
     ("pages/robustness.py", "Robustness", "Noise, blur, attacks: how accuracy falls, with units."),
 ]
-for row in range(0, len(PAGES_IN_ORDER), 5):
-    for col, (page, label, text) in zip(st.columns(5), PAGES_IN_ORDER[row : row + 5], strict=True):
+for row in range(0, len(PAGES_IN_ORDER), 4):
+    for col, (page, label, text) in zip(st.columns(4), PAGES_IN_ORDER[row : row + 4], strict=False):
         with col, st.container(border=True):
             st.page_link(page, label=label)
             st.caption(text)

@@ -30,6 +30,7 @@ PAGES: list[PageEntry] = [
     PageEntry("pages/rnn_states.py", "RNN states", ":material/timeline:"),
     PageEntry("pages/attention.py", "Attention", ":material/hub:"),
     PageEntry("pages/explain.py", "Explain", ":material/psychology:"),
+    PageEntry("pages/compare.py", "Compare", ":material/compare:"),
     PageEntry("pages/robustness.py", "Robustness", ":material/shield:"),
 ]
 

@@ -190,7 +190,7 @@ class ActiveModel:
     link: str | None = None
 
 
-def _model_from_link(text: str) -> ActiveModel:
+def model_from_link(text: str) -> ActiveModel:
     """The model a link's ``model=`` names (``ui.links.resolve_model``).
 
     Raises:
@@ -210,7 +210,7 @@ def active_model() -> ActiveModel:
         text = st.query_params.get(MODEL_PARAM)
         if text is not None and text != DEFAULT_MODEL_LINK:
             try:
-                chosen = _model_from_link(text)
+                chosen = model_from_link(text)
             except (ValueError, OSError, RuntimeError) as exc:
                 notice(f"The link's model {text!r} could not be loaded: {exc}. The default model is used instead.")
         if chosen is None:
@@ -225,7 +225,7 @@ def open_example(page: str, model: str, params: dict[str, str]) -> None:
     ``params`` as its link's settings (the Learn page's ready examples). A model that cannot be
     loaded is shown as an error and nothing changes."""
     try:
-        st.session_state.active_model = _model_from_link(model)
+        st.session_state.active_model = model_from_link(model)
     except (ValueError, OSError, RuntimeError) as exc:
         show_error(exc, f"load {model}")
         return

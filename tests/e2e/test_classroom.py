@@ -30,6 +30,7 @@ PAGE_LINKS: dict[str, str] = {
     "pages/attention.py": "model=checkpoint:vit_tiny-mnist",
     "pages/explain.py": "",
     "pages/robustness.py": "",
+    "pages/compare.py": "model=checkpoint:lenet5-mnist&cmp_model=checkpoint:vit_tiny-mnist",
 }
 CHART_TEXT_FONTS = """() => {
   const sizes = [];
