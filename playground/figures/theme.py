@@ -267,7 +267,18 @@ def _pin_inherited_fonts(fig: go.Figure, size: float) -> None:
     pin(fig.layout.coloraxis.colorbar.title.font)
     for trace in fig.data:
         for holder in (trace, getattr(trace, "marker", None)):
-            colorbar = getattr(holder, "colorbar", None)
-            if colorbar is not None:
-                pin(colorbar.tickfont)
-                pin(colorbar.title.font)
+            # Only a colour bar that is drawn: touching ``holder.colorbar`` of a bar's marker would
+            # create one, and plotly would then draw a scale that means nothing.
+            if holder is None or not _shows_scale(holder):
+                continue
+            pin(holder.colorbar.tickfont)
+            pin(holder.colorbar.title.font)
+
+
+def _shows_scale(holder: Any) -> bool:
+    """Whether a trace (heatmap, contour: shown unless ``showscale=False``) or a marker (only with
+    ``showscale=True``) draws a colour bar."""
+    showscale = getattr(holder, "showscale", None)
+    if showscale is not None:
+        return bool(showscale)
+    return getattr(holder, "type", None) in ("heatmap", "contour", "histogram2d", "histogram2dcontour")

@@ -97,3 +97,8 @@ def test_for_projector_scales_a_copy_and_no_font_is_under_the_minimum() -> None:
     big = theme.for_projector(noted)
     # plotly draws <sub> at 70 %: the title and the annotation grow until that part is 18 px too
     assert big.layout.title.font.size * 0.7 >= 18 and big.layout.annotations[0].font.size * 0.7 >= 18
+    # a heatmap's colour bar gets the large font; a bar chart gets no colour bar it did not have
+    heat = theme.for_projector(go.Figure(go.Heatmap(z=[[0, 1], [2, 3]])))
+    assert heat.data[0].colorbar.tickfont.size == theme.FONT_SIZE * theme.PROJECTOR_SCALE
+    bars = theme.for_projector(go.Figure(go.Bar(y=[1, 2], marker={"color": [1, 2], "colorscale": "Blues"})))
+    assert "colorbar" not in bars.data[0].marker.to_plotly_json()
