@@ -1,19 +1,29 @@
 """Learn: the tutorial article the playground grew from, in its order, with the model's real numbers."""
 
+import pandas as pd
 import streamlit as st
 import torch
 
 from playground.bundle import Bundle
 from playground.figures.arithmetic import conv_step_figure, layer_input_figure, pool_step_figure
-from playground.inspection.arithmetic import conv_step, layer_input_output, max_pool_step
+from playground.inspection.arithmetic import conv_step, layer_input_output, max_pool_step, rnn_output_step
 from playground.inspection.features import conv_layers
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry
-from ui.state import active_model, model_summary, open_example, session_memo, shipped_bundle, tensor_key
+from ui.state import (
+    active_model,
+    model_summary,
+    open_example,
+    session_memo,
+    shipped_bundle,
+    show_error,
+    tensor_key,
+)
 from ui.widgets import input_image_picker
 
 SHIPPED_CNN = "lenet5-mnist"
+SHIPPED_RNN = "lstm-brackets"
 MODEL_CHOICES = {"shipped": "LeNet-5 trained on MNIST (shipped)", "active": "the active model"}
 
 ARTICLE_CNN = """import torch
@@ -169,6 +179,51 @@ def pooling_lesson(bundle: Bundle, x: torch.Tensor, x_key: str) -> None:
             )
 
 
+def rnn_output_lesson() -> None:
+    """``y = g(W_hy h + b_y)`` for the shipped bracket LSTM on a typed string, number by number."""
+    bundle = shipped_bundle(SHIPPED_RNN)
+    text = st.text_input(
+        "A string of brackets for the shipped LSTM (it says whether they are balanced)",
+        "(()(()))",
+        max_chars=64,
+        key=link("l_rnn_text"),
+    )
+    try:
+        ids = bundle.preprocessing.encode(text).ids  # (T,) int64
+        step = rnn_output_step(bundle.model, ids)
+    except ValueError as exc:
+        show_error(exc, "read this string")
+        return
+    read = {"last": "the last step's h_T", "max": "the largest value of each unit over the steps (max-pooling)"}
+    st.markdown(
+        f"This model reads h as {read.get(step.pooling, step.pooling)}: {step.features.numel()} numbers. "
+        "Each class's logit is one row of W_hy times h, plus its bias; g is the softmax."
+    )
+    rows = [
+        {
+            "class": label,
+            "W_hy[k] · h": float(step.weight[k] @ step.features),
+            "b_y[k]": float(step.bias[k]),
+            "logit (recomputed)": float(step.logits[k]),
+            "logit (the model's)": float(step.model_logits[k]),
+            "g = softmax": float(step.probs[k]),
+        }
+        for k, label in enumerate(bundle.labels)
+    ]
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True, column_config={"g = softmax": st.column_config.NumberColumn(format="%.3f")}
+    )
+    if step.matches:
+        st.success(
+            f"The recomputed logits equal the model's (max |diff| = {step.max_abs_diff:.1e}).",
+            icon=":material/check_circle:",
+        )
+    else:
+        st.warning(
+            f"The recomputed logits differ from the model's by {step.max_abs_diff:.1e}.", icon=":material/warning:"
+        )
+
+
 ensure_app_entry()
 st.title("Learn")
 st.markdown(
@@ -199,6 +254,7 @@ st.markdown(
     "the previous one with the current input, and the output is read from the state."
 )
 st.latex(r"h_t = f(W_{hh}\, h_{t-1} + W_{xh}\, x_t + b_h) \qquad y_t = g(W_{hy}\, h_t + b_y)")
+rnn_output_lesson()
 st.markdown(
     "The RNN states page recomputes every hidden state, gate and cell state of an LSTM from its weights and "
     "checks them against PyTorch."

@@ -28,11 +28,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from playground.bundle.runs import RUN_CHECKPOINT, checkpoint_folders, list_checkpoints
+from playground.models import MODELS
 
 MODEL_PARAM = "model"
 MAX_TEXT_CHARS = 2_000  # longer typed text is not put in the URL (browsers cut URLs near 8 k characters)
@@ -188,8 +190,6 @@ def mirror(key: str, *, default: object = None, unlinked: Sequence[object] = ())
 
 def checkpoint_name(path: object) -> str:
     """The name a checkpoint folder goes by in a link: a run folder's name for ``<run>/checkpoint``."""
-    from pathlib import Path
-
     folder = Path(str(path))
     return folder.parent.name if folder.name == RUN_CHECKPOINT else folder.name
 
@@ -208,8 +208,6 @@ def resolve_model(text: str) -> tuple[str, str, str | None]:
         ValueError: an unknown kind, an architecture the registry does not have, or a checkpoint
             name not among the saved runs and shipped checkpoints (e.g. a deleted run).
     """
-    from playground.models import MODELS
-
     kind, _, rest = text.partition(":")
     if kind == "pretrained":
         name, _, weights = rest.partition(":")

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from playground.core.hooks import this_thread_only
+from playground.models.recurrent import RecurrentClassifier
 
 #: |recomputed - model| allowed, relative to the largest |product| (float32 sums in another order).
 TOLERANCE = 1e-4
@@ -218,4 +219,66 @@ def max_pool_step(
         argmax=(flat // window.shape[1], flat % window.shape[1]),
         model_value=float(pool_output[channel, row, col]),
         top_left=(top - ph, left - pw),
+    )
+
+
+@dataclass(frozen=True)
+class OutputStep:
+    """A recurrent classifier's output ``y = g(W_hy h + b_y)`` recomputed from its head's weights.
+
+    Attributes:
+        features: ``(D*H,)`` the ``h`` the head reads: the last hidden state (pooling ``"last"``), or
+            the element-wise max or mean of ``h_t`` over the steps (``"max"`` / ``"mean"``).
+        weight: ``(K, D*H)`` ``W_hy``, the head's weights.
+        bias: ``(K,)`` ``b_y``.
+        logits: ``(K,)`` ``W_hy h + b_y``, recomputed here (float64).
+        model_logits: ``(K,)`` what the model returned.
+        probs: ``(K,)`` ``g = softmax`` of the recomputed logits.
+        pooling: how ``h`` was read from the steps.
+    """
+
+    features: torch.Tensor
+    weight: torch.Tensor
+    bias: torch.Tensor
+    logits: torch.Tensor
+    model_logits: torch.Tensor
+    probs: torch.Tensor
+    pooling: str
+
+    @property
+    def max_abs_diff(self) -> float:
+        return float((self.logits - self.model_logits.double()).abs().max())
+
+    @property
+    def matches(self) -> bool:
+        return self.max_abs_diff <= TOLERANCE * max(1.0, float(self.model_logits.abs().max()))
+
+
+@torch.no_grad()
+def rnn_output_step(model: nn.Module, x: torch.Tensor) -> OutputStep:
+    """Recompute a recurrent classifier's logits for one input from its pooled hidden state.
+
+    Args:
+        model: a ``playground.models.recurrent.RecurrentClassifier`` (rnn, lstm, gru, seed_lstm).
+        x: one input without the batch: ``(T,)`` int64 token ids or ``(T, F)`` float32 values.
+
+    Raises:
+        ValueError: a model without that structure.
+    """
+    if not isinstance(model, RecurrentClassifier):
+        raise ValueError(f"expected a recurrent classifier (rnn, lstm, gru, seed_lstm), got {type(model).__name__}")
+    model.eval()
+    outputs, h_n, lengths = model.encode(x.unsqueeze(0))  # (1, T, D*H), (L*D, 1, H), (1,)
+    features = model.pool(outputs, h_n, lengths)[0].float().cpu()  # (D*H,)
+    weight = model.head.weight.detach().float().cpu()  # (K, D*H)
+    bias = model.head.bias.detach().float().cpu() if model.head.bias is not None else torch.zeros(weight.shape[0])
+    logits = weight.double() @ features.double() + bias.double()  # (K,)
+    return OutputStep(
+        features=features,
+        weight=weight,
+        bias=bias,
+        logits=logits,
+        model_logits=model(x.unsqueeze(0))[0].float().cpu(),
+        probs=logits.softmax(dim=0),
+        pooling=str(getattr(model, "pooling", "last")),
     )

@@ -51,6 +51,12 @@ def test_the_conv_and_pool_numbers_on_the_page_equal_the_models(app: MakeApp) ->
     at.slider(key="l_pj").set_value(6).run()
     pool_text = next(s.value for s in at.success if s.value.startswith("max ="))
     assert abs(_number(pool_text, "max =") - _lenet_output("pool1", 2, 7, 6)) < 1e-5
+    # 3.2: the bracket LSTM's output recomputed from its head
+    assert any(s.value.startswith("The recomputed logits equal the model's") for s in at.success)
+    at.text_input(key="l_rnn_text").set_value("(((").run()
+    table = next(d.value for d in at.dataframe if "logit (recomputed)" in d.value.columns)
+    assert (table["logit (recomputed)"] - table["logit (the model's)"]).abs().max() < 1e-4
+    assert table.loc[table["g = softmax"].idxmax(), "class"] == "invalid"  # "(((" never closes
     # the flatten-size check of the article's CNN
     at.number_input(key="l_side").set_value(24).run()
     assert any("it fits this size" in m.value for m in at.markdown)

@@ -71,3 +71,17 @@ def test_lenet5_conv_and_pool_on_a_digit_equal_the_models_own_numbers() -> None:
     assert torch.equal(pool_in, torch.relu(conv_out))  # conv -> ReLU -> pool, as the model runs
     pool = max_pool_step(bundle.model.pool1, pool_in[0], pool_out[0], channel=2, row=7, col=6)
     assert pool.matches and pool.top_left == (14, 12) and pool.value == pool_in[0, 2, 14:16, 12:14].max()
+
+
+def test_the_rnn_output_recomputed_from_the_head_equals_the_models_logits() -> None:
+    from playground.inspection.arithmetic import rnn_output_step
+
+    bundle = load_bundle("assets/checkpoints/lstm-brackets")
+    ids = bundle.preprocessing.encode("(()(()))").ids  # (T,)
+    step = rnn_output_step(bundle.model, ids)
+    assert step.matches and step.max_abs_diff < 1e-5
+    assert step.features.shape == (bundle.model.head.in_features,) and step.pooling == bundle.model.pooling
+    assert abs(float(step.probs.sum()) - 1.0) < 1e-9
+    torch.testing.assert_close(step.probs.float(), bundle.model(ids[None])[0].softmax(0), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="recurrent classifier"):
+        rnn_output_step(nn.Conv2d(1, 1, 1), ids)
