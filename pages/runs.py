@@ -35,11 +35,32 @@ def _eta(seconds: float | None) -> str:
     return f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.1f} min"
 
 
-@st.fragment(run_every=2.0)
+LIVE = ("queued", "running")
+
+
+def _any_live(runs: list[RunFolder]) -> bool:
+    """Whether a run is queued or training (a folder whose spec cannot be read is not)."""
+    for run in runs:
+        try:
+            if run_row(run).status in LIVE:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+# Redrawn every 2 s while a run is queued or training, and not at all when none is: a redraw dims
+# the page for a moment (an open "Delete…" question faded every 2 s) and costs the server a rerun.
+POLLING = _any_live(list_runs(runs_dir))
+
+
+@st.fragment(run_every=2.0 if POLLING else None)
 def runs_view() -> None:
-    """The table and what is selected in it; redrawn every 2 s (only reads files)."""
+    """The table and what is selected in it (only reads files)."""
     schedule(runs_dir)  # start queued runs whose turn has come (a worker that ended may not have)
     runs = list_runs(runs_dir)
+    if POLLING and not _any_live(runs):
+        st.rerun()  # the last live run ended: redraw once, then stop polling
     if not runs:
         st.info("No runs yet: start one on the Train page.", icon=":material/model_training:")
         st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
