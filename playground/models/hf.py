@@ -122,6 +122,12 @@ class HFTextClassifier(nn.Module):
         """The backbone's ``transformers`` config."""
         return self.backbone.config
 
+    def get_input_embeddings(self) -> nn.Module:
+        """The backbone's word (token) embedding, ``(B, T) -> (B, T, hidden)``: where text attributions
+        are computed (the position and token-type embeddings are added after it, as in BERT)."""
+        embedding: nn.Module = self.backbone.get_input_embeddings()
+        return embedding
+
     @property
     def num_classes(self) -> int:
         """K."""

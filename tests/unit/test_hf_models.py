@@ -341,3 +341,27 @@ def test_minilm_trains_its_head_only_and_reloads_offline(tmp_path: Path, no_hub:
     with torch.no_grad():
         assert torch.equal(loaded.model.eval()(ids), bundle.model.eval()(ids))
     assert loaded.card.dataset == "toy_three" and loaded.labels == ["x", "y", "z"]
+
+
+@pytest.mark.parametrize("which", ["tiny_bert", "tiny_distilbert"])
+def test_gradient_attributions_run_on_the_word_embedding_and_add_up(
+    which: str, request: pytest.FixtureRequest, no_hub: None
+) -> None:
+    """Hugging Face encoders have three nn.Embedding (words, positions, token types): attributions use
+    get_input_embeddings(), the word embedding, and Integrated Gradients' completeness holds."""
+    from playground.explain import explain
+
+    bundle = hf_text_bundle(str(request.getfixturevalue(which)))
+    ids = text_pre(bundle).encode(TEXT).ids  # (T,)
+    result = explain(bundle, ids, "integrated_gradients")
+    assert result.attributions.shape == ids.shape
+    assert result.relative_delta is not None and result.relative_delta <= 0.01
+    saliency = explain(bundle, ids, "saliency")
+    assert saliency.attributions.abs().sum() > 0
+
+
+def test_minilm_integrated_gradients_add_up_on_a_sentence(minilm: Bundle) -> None:
+    from playground.explain import explain
+
+    result = explain(minilm, text_pre(minilm).encode("What a lovely day, I love it").ids, "integrated_gradients")
+    assert result.relative_delta is not None and result.relative_delta <= 0.01
