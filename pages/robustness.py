@@ -12,11 +12,12 @@ from playground.bundle import Bundle, load_bundle
 from playground.bundle.runs import checkpoint_folders, list_checkpoints
 from playground.core.csv_export import csv_bytes
 from playground.data import DATASETS, split_dataset
-from playground.figures.viz import image_grid, sweep_figure, to_display, topk_bar
+from playground.figures.viz import image_grid, robust_accuracy_figure, sweep_figure, to_display, topk_bar
 from playground.inspection.predict import predict_pixels
 from playground.robustness.attacks import AttackConfig, attack, min_flip_severity
 from playground.robustness.ensemble import make_ensemble
 from playground.robustness.perturbations import PERTURBATIONS, image_perturbations, perturb_images
+from playground.robustness.robust_curve import robust_accuracy
 from playground.robustness.sweep import (
     attribution_map,
     compare_sweeps,
@@ -234,26 +235,29 @@ with sweep_tab:
         "Add an ensemble of the active model and the chosen checkpoints", key=link("r_ens", kind=bool)
     )
 
+    def models_and_sample() -> tuple[list[tuple[str, Bundle]], torch.Tensor, torch.Tensor]:
+        """The models chosen above (active, checkpoints, ensemble) and the validation sample, checked."""
+        models: list[tuple[str, Bundle]] = [(bundle.title, bundle)]
+        for path in compare:
+            other = load_bundle(path)
+            models.append((f"{other.title} ({path.split('/')[-1]})", other))
+        if use_ensemble:
+            if len(models) < 2:
+                raise ValueError("an ensemble needs at least one checkpoint besides the active model")
+            models.append(("ensemble", make_ensemble([m for _, m in models], title="ensemble")))
+        data = cached_dataset(dataset_name)
+        val_images, val_targets = split_dataset(data, 0.1, 0).val_tensors()
+        keep = sample_indices(len(val_images), min(n_samples, len(val_images)), sweep_seed)
+        for title, m in models:
+            if len(m.labels) != len(data.classes):
+                raise ValueError(f"{title} has {len(m.labels)} classes but {dataset_name} has {len(data.classes)}")
+        return models, val_images[keep], val_targets[keep]
+
     job: BackgroundJob | None = st.session_state.get("r_job")
     running = job is not None and job.status == "running"
     if st.button("Run the sweep", type="primary", disabled=running or not chosen or not severities, key="r_run"):
         try:
-            models: list[tuple[str, Bundle]] = [(bundle.title, bundle)]
-            for path in compare:
-                other = load_bundle(path)
-                models.append((f"{other.title} ({path.split('/')[-1]})", other))
-            if use_ensemble:
-                if len(models) < 2:
-                    raise ValueError("an ensemble needs at least one checkpoint besides the active model")
-                models.append(("ensemble", make_ensemble([m for _, m in models], title="ensemble")))
-            data = cached_dataset(dataset_name)
-            split = split_dataset(data, 0.1, 0)
-            val_images, val_targets = split.val_tensors()
-            keep = sample_indices(len(val_images), min(n_samples, len(val_images)), sweep_seed)
-            images, targets = val_images[keep], val_targets[keep]
-            for title, m in models:
-                if len(m.labels) != len(data.classes):
-                    raise ValueError(f"{title} has {len(m.labels)} classes but {dataset_name} has {len(data.classes)}")
+            models, images, targets = models_and_sample()
             sevs = sorted(float(s) for s in severities)
 
             def work(on_progress, stop_event):  # type: ignore[no-untyped-def]
@@ -321,3 +325,73 @@ with sweep_tab:
                     }
                 )
             st.dataframe(pd.DataFrame(ce_rows), hide_index=True)
+
+    # ---------------------------------------------------------------- robust accuracy against ε
+    st.subheader("Robust accuracy against ε")
+    st.caption(
+        "FGSM or PGD on every image of the sample above, at each budget ε (in 1/255 of the pixel range), for the "
+        "same models: the curve robustness results are read from. ε = 0 is the clean accuracy."
+    )
+    c1, c2, c3 = st.columns(3)
+    adv_method = c1.selectbox("Attack", ["pgd", "fgsm"], key=link("r_adv_method", choices=["pgd", "fgsm"]))
+    adv_norms = ["Linf", "L2"] if adv_method == "pgd" else ["Linf"]
+    adv_norm = c2.selectbox("Norm", adv_norms, key=link("r_adv_norm", choices=adv_norms))
+    adv_steps = int(
+        c3.number_input(
+            "PGD steps", 1, 200, 20, key=link("r_adv_steps", bounds=(1, 200), kind=int), disabled=adv_method != "pgd"
+        )
+    )
+    EPSILONS = [0, 1, 2, 4, 8, 16, 32, 76, 128]
+    epsilons = st.multiselect(
+        "ε (1/255)", EPSILONS, default=[0, 2, 4, 8, 16], key=link("r_adv_eps", choices=EPSILONS, kind=list)
+    )
+    adv_job: BackgroundJob | None = st.session_state.get("r_adv_job")
+    adv_running = adv_job is not None and adv_job.status == "running"
+    if st.button("Run the attacks", type="primary", disabled=adv_running or not epsilons, key="r_adv_run"):
+        try:
+            models, images, targets = models_and_sample()
+            eps_sorted = sorted(float(e) for e in epsilons)
+
+            def attacks(on_progress, stop_event):  # type: ignore[no-untyped-def]
+                curves = []
+                for i, (title, m) in enumerate(models):
+                    pixels = m.image_preprocessing.pixels_from_batch(images)  # (n, C, H, W) at this model's size
+
+                    def progress(done: int, total: int, message: str, i: int = i, title: str = title) -> None:
+                        on_progress(i * total + done, len(models) * total, f"{title}: {message}")
+
+                    curves.append(
+                        (
+                            title,
+                            robust_accuracy(
+                                m,
+                                pixels,
+                                targets,
+                                eps_sorted,
+                                method=adv_method,
+                                norm=adv_norm,
+                                steps=adv_steps,
+                                on_progress=progress,
+                                stop_event=stop_event,
+                            ),
+                        )
+                    )
+                return curves
+
+            st.session_state.r_adv_job = BackgroundJob(attacks, "robust accuracy").start()
+        except (ValueError, TypeError, OSError, RuntimeError) as exc:
+            show_error(exc, "start the attacks")
+    background_job_progress("r_adv_job", stop_label="Cancel", stop_key="r_adv_cancel", what="attack sweep")
+    adv_job = st.session_state.get("r_adv_job")
+    if adv_job is not None and adv_job.status in ("done", "stopped") and adv_job.result:
+        adv_rows = [{**row, "model": title} for title, curve in adv_job.result for row in curve.rows()]
+        if adv_job.status == "stopped":
+            st.warning("The attacks were cancelled; the curves below are partial.")
+        plotly_chart(robust_accuracy_figure(adv_rows), key="r_adv_fig")
+        adv_table = pd.DataFrame(adv_rows)
+        st.dataframe(
+            adv_table, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")}
+        )
+        st.download_button(
+            "Download the table (CSV)", csv_bytes(adv_table), "robust_accuracy.csv", "text/csv", key="r_adv_csv"
+        )

@@ -22,6 +22,7 @@ from playground.figures.theme import (
     GREEN,
     IMAGE_MARGIN,
     LINE_WIDTH,
+    MARKER_SIZE,
     ORANGE,
     PALETTE,
     RED,
@@ -396,3 +397,28 @@ def sweep_figure(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> go
     fig.update_xaxes(title="severity", dtick=1)
     fig.update_yaxes(title=_METRIC_TITLES[metric], range=[0, 1.02], tickformat=".0%")
     return apply_theme(fig, title=f"{_METRIC_TITLES[metric]} against severity", height=380)
+
+
+def robust_accuracy_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Accuracy against the attack budget ε (in 1/255), one line per model.
+
+    Args:
+        rows: dicts with ``model``, ``epsilon_255`` and ``accuracy``
+            (``playground.robustness.robust_curve.RobustCurve.rows``).
+    """
+    fig = go.Figure()
+    for i, model in enumerate(dict.fromkeys(r["model"] for r in rows)):
+        pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r["epsilon_255"])
+        fig.add_trace(
+            go.Scatter(
+                x=[r["epsilon_255"] for r in pts],
+                y=[r["accuracy"] for r in pts],
+                mode="lines+markers",
+                name=plain_label(model),
+                line={"color": PALETTE[i % len(PALETTE)], "width": LINE_WIDTH},
+                marker={"size": MARKER_SIZE},
+            )
+        )
+    fig.update_xaxes(title="ε (1/255 of the pixel range)")
+    fig.update_yaxes(title="accuracy under attack", range=[0, 1.02], tickformat=".0%")
+    return apply_theme(fig, title="Robust accuracy against the attack budget", height=380)

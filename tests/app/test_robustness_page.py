@@ -101,3 +101,21 @@ def test_compare_with_a_checkpoint_and_an_ensemble(lenet_app: AppTest) -> None:
     # The checkpoint is the active model itself, and an ensemble of two copies is that model:
     # corruption error relative to the baseline is exactly 1 for both.
     assert ce_table["mCE"].tolist() == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_robust_accuracy_against_epsilon_runs_in_the_background(lenet_app: AppTest) -> None:
+    at = lenet_app
+    at.select_slider(key="r_n").set_value(50)
+    at.multiselect(key="r_adv_eps").set_value([0, 8, 76])
+    at.number_input(key="r_adv_steps").set_value(10)
+    at.button(key="r_adv_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state["r_adv_job"]
+    assert job.join(120), job.status
+    at.run()
+    assert job.status == "done", job.error_message
+    table = next(d.value for d in at.dataframe if "epsilon_255" in d.value.columns)
+    assert list(table.epsilon_255) == [0.0, 8.0, 76.0] and (table.n == 50).all()
+    accuracy = list(table.accuracy)
+    assert accuracy[0] >= 0.9 and accuracy[0] >= accuracy[1] >= accuracy[2] and accuracy[2] <= 0.1
+    assert [c for c in at.get("plotly_chart") if c.key == "r_adv_fig"]
