@@ -8,7 +8,7 @@ import streamlit as st
 
 from playground.bundle import default_runs_dir
 from ui.charts import figure_pack_button, start_page_figures
-from ui.links import write_model_param
+from ui.links import share_box, write_model_param
 from ui.pages import mark_app_entry, navigation, set_page_config
 from ui.presentation import display_settings
 from ui.seq2seq_train import seq2seq_status
@@ -57,6 +57,11 @@ with st.sidebar:
         st.caption(f"Training (string task): **{status}**")
     display_settings()
     figure_pack_button(figures, page.title, model_title)
+    share_slot = st.container()  # filled after the page ran: the link then holds the page's settings
 
 mark_app_entry()
-page.run()
+try:
+    page.run()
+finally:  # also when the page stops early (st.stop)
+    with share_slot:
+        share_box(page.url_path)

@@ -30,6 +30,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -225,3 +226,27 @@ def resolve_model(text: str) -> tuple[str, str, str | None]:
 def write_model_param(model_link_text: str | None) -> None:
     """Put the active model in the URL (``None``: a model that cannot travel in a link)."""
     _set_param(MODEL_PARAM, model_link_text)
+
+
+def share_url(page_path: str) -> str | None:
+    """The link to this view: the app's address in the browser, the page's path and the current
+    query parameters (``None`` when the browser's address is not known, e.g. in tests)."""
+    base = st.context.url
+    if not base:
+        return None
+    parts = urlsplit(base)
+    query = urlencode(st.query_params.to_dict())
+    return urlunsplit((parts.scheme, parts.netloc, "/" + page_path.strip("/"), query, ""))
+
+
+def share_box(page_path: str) -> None:
+    """The sidebar's "Share this view": the link in a code box (its copy button copies it)."""
+    url = share_url(page_path)
+    if url is None:
+        return
+    with st.popover("Share this view", icon=":material/link:", width="stretch"):
+        st.code(url, language=None, wrap_lines=True)
+        st.caption(
+            "Copy it with the button at the box's corner (or from the address bar: it holds the same link). "
+            "Whoever opens it sees this model, input and settings; uploaded files stay on this machine."
+        )

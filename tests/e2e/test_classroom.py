@@ -130,3 +130,19 @@ def test_a_choice_made_on_the_page_survives_f5(app_server: App, page: Page) -> N
     wait_page(page)
     checked = page.locator(f'{MAIN} [data-testid="stRadio"] label:has(input:checked)').all_inner_texts()
     assert any("strongest mean activation" in c for c in checked), checked
+
+
+def test_the_share_box_gives_a_link_that_opens_the_same_view_in_another_tab(app_server: App, page: Page) -> None:
+    open_link(page, app_server, "pages/features.py", "")
+    page.locator('[data-testid="stRadio"] label').filter(has_text="one for all").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Share this view").click()
+    shared = page.locator('[data-testid="stPopoverBody"] code').first.inner_text().strip()
+    assert shared.startswith(app_server.url + "/features?") and "f_scale=shared" in shared, shared
+    student = page.context.new_page()  # another tab: a new session, as a student's browser
+    try:
+        open_link(student, app_server, "pages/features.py", shared.split("?", 1)[1])
+        checked = student.locator(f'{MAIN} [data-testid="stRadio"] label:has(input:checked)').all_inner_texts()
+        assert any("one for all" in c for c in checked), checked
+    finally:
+        student.close()
