@@ -1,5 +1,7 @@
 """Learn: the tutorial article the playground grew from, in its order, with the model's real numbers."""
 
+import inspect
+
 import pandas as pd
 import streamlit as st
 import torch
@@ -8,6 +10,7 @@ from playground.bundle import Bundle
 from playground.figures.arithmetic import conv_step_figure, layer_input_figure, pool_step_figure
 from playground.inspection.arithmetic import conv_step, layer_input_output, max_pool_step, rnn_output_step
 from playground.inspection.features import conv_layers
+from playground.models.seed_cnn import SeedCNN
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry
@@ -45,17 +48,8 @@ class SimpleCNN(nn.Module):
         x = F.relu(self.fc1(x))
         return self.fc2(x)"""
 
-SEED_CNN = """import torch.nn.functional as F   # the import the article forgot
-
-class SeedCNN(nn.Module):               # playground/models/seed_cnn.py
-    def __init__(self, num_classes=10, in_channels=3, image_size=32, hidden=128):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 32, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
-        self.pool = nn.MaxPool2d(2, 2)
-        side = image_size // 2 // 2     # two 2x2 pools, floor each time
-        self.fc1 = nn.Linear(64 * side * side, hidden)
-        self.fc2 = nn.Linear(hidden, num_classes)"""
+#: The corrected CNN as the registry builds it: its own source, so the page cannot drift from the code.
+SEED_CNN = "import torch.nn.functional as F   # the import the article forgot\n\n" + inspect.getsource(SeedCNN)
 
 KERAS_LSTM = """model = Sequential([
     LSTM(128, return_sequences=True, input_shape=(100, 64)),

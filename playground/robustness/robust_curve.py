@@ -15,9 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from playground.bundle import Bundle
-from playground.core.device import model_device
 from playground.core.progress import ProgressCallback
-from playground.modalities.image.pixel_space import PixelSpaceModel, check_pixels
 from playground.robustness.attacks import AttackConfig, Method, Norm, attack
 
 
@@ -106,9 +104,11 @@ def robust_accuracy(
             stopped = True
             break
         config = AttackConfig(method=method, epsilon_255=float(eps), norm=norm, steps=steps)  # checks eps >= 0
-        if eps == 0:  # the clean accuracy itself, not an attack of size 0
-            probs = _clean_probs(bundle, pixels, batch_size)
-            predicted = probs.argmax(dim=-1)
+        if eps == 0:  # the clean accuracy itself (the attack's clean pass), not an attack of size 0
+            result = attack(
+                bundle, pixels, targets, AttackConfig(method="fgsm", epsilon_255=0.0), batch_size=batch_size
+            )
+            probs, predicted = result.clean_probs, result.clean_pred
         else:
             result = attack(bundle, pixels, targets, config, batch_size=batch_size)
             probs, predicted = result.adv_probs, result.adv_pred
@@ -117,21 +117,3 @@ def robust_accuracy(
         if on_progress is not None:
             on_progress(i + 1, len(epsilons_255), f"ε = {eps:g}/255: accuracy {points[-1].accuracy:.3f}")
     return RobustCurve(bundle.title, method, norm, steps, int(pixels.shape[0]), points, stopped)
-
-
-@torch.no_grad()
-def _clean_probs(bundle: Bundle, pixels: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """``(N, K)`` softmax probabilities on the clean pixels, through the same pixel-space model the attacks use."""
-    check_pixels(pixels, bundle.image_preprocessing)
-    net = PixelSpaceModel.from_bundle(bundle)
-    device = model_device(bundle.model)
-    was_training = bundle.model.training
-    bundle.model.eval()
-    try:
-        parts = [
-            net(pixels[i : i + batch_size].to(device)).float().softmax(-1).cpu()
-            for i in range(0, len(pixels), batch_size)
-        ]
-    finally:
-        bundle.model.train(was_training)
-    return torch.cat(parts)
