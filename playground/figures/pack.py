@@ -74,20 +74,20 @@ def figure_pack(figures: Sequence[tuple[str, go.Figure]], *, page: str, model: s
         model: the active model's title, for the README.
 
     Returns:
-        The zip file's bytes.
-
-    Raises:
-        ValueError: no figures.
+        The zip file's bytes (only the README, saying so, when the page drew no figure: the sidebar's
+        button is there before the page has run).
     """
-    if not figures:
-        raise ValueError("this page drew no figures")
     from plotly.offline import get_plotlyjs  # the JS the plotly package ships: no network
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as pack:
         made = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-        pack.writestr("README.txt", README.format(page=page, model=model, made=made))
-        pack.writestr("plotly.min.js", get_plotlyjs())
+        readme = README.format(page=page, model=model, made=made)
+        if not figures:
+            readme += "\nThis page drew no charts when the pack was made.\n"
+        pack.writestr("README.txt", readme)
+        if figures:
+            pack.writestr("plotly.min.js", get_plotlyjs())
         for i, (name, fig) in enumerate(figures, start=1):
             stem = f"{i:02d}_{safe_name(name)}"
             pack.writestr(f"{stem}.html", fig.to_html(include_plotlyjs="plotly.min.js", full_html=True))
