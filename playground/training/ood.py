@@ -20,6 +20,9 @@ import torch
 
 #: card.metrics keys -> the share of validation examples with a lower energy.
 REFERENCE_KEYS: dict[str, float] = {"val_energy_p95": 0.95, "val_energy_p99": 0.99}
+#: Fewer validation examples give no reference: a 99th percentile of a few dozen energies is one of
+#: its largest values, and the hint would fire on ordinary inputs.
+MIN_REFERENCE_EXAMPLES = 100
 
 
 def energy_score(logits: torch.Tensor) -> torch.Tensor:
@@ -28,10 +31,11 @@ def energy_score(logits: torch.Tensor) -> torch.Tensor:
 
 
 def reference_metrics(energies: np.ndarray) -> dict[str, float]:
-    """The percentiles of :data:`REFERENCE_KEYS` of validation energies ``(N,)``; ``{}`` for no examples."""
+    """The percentiles of :data:`REFERENCE_KEYS` of validation energies ``(N,)``; ``{}`` for fewer than
+    :data:`MIN_REFERENCE_EXAMPLES` finite ones."""
     values = np.asarray(energies, dtype=np.float64)
     values = values[np.isfinite(values)]
-    if values.size == 0:
+    if values.size < MIN_REFERENCE_EXAMPLES:
         return {}
     return {key: float(np.quantile(values, share)) for key, share in REFERENCE_KEYS.items()}
 

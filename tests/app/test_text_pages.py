@@ -287,7 +287,7 @@ def test_batch_prediction_of_a_csv(app: MakeApp, text_bundle: Bundle) -> None:
     assert table["top-3"].iloc[2].startswith("negative ")
     assert any("2 of 5 rows could not be classified" in w.value for w in at.warning)
 
-    downloads = at.get("download_button")
+    downloads = at.main.get("download_button")  # the sidebar has the figure pack's
     assert len(downloads) == 1
     assert downloads[0].proto.label == "Download the predictions (CSV)"
 

@@ -197,7 +197,8 @@ SCHEMAS: dict[str, list[Obj]] = {
                 "samples_per_s": NUM,
                 "val_energy_p95": NUM,
                 "val_energy_p99": NUM,
-            }
+            },
+            optional=frozenset({"val_energy_p95", "val_energy_p99"}),  # with 100+ validation examples
         )
     ],
     "predict": [

@@ -18,7 +18,7 @@ def test_energy_is_minus_logsumexp_and_the_reference_is_its_percentiles() -> Non
     energies = np.arange(100, dtype=np.float32)  # 0 … 99
     reference = reference_metrics(energies)
     assert reference == pytest.approx({"val_energy_p95": 94.05, "val_energy_p99": 98.01})
-    assert reference_metrics(np.array([np.nan])) == {}
+    assert reference_metrics(np.array([np.nan])) == {} and reference_metrics(np.arange(99.0)) == {}
     assert check_input({}, torch.zeros(3)) is None  # no reference stored: no hint
     low = check_input(reference, torch.tensor([10.0, 0.0]))  # energy about -10: like the validation data
     assert low is not None and not low.unusual

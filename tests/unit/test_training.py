@@ -253,8 +253,8 @@ def test_train_learns_the_bars_task(bars_split: Split) -> None:
     n_val = len(bars_split.part("val")[1])
     validation = 6 * (5 * per_step) * (n_val / 72) / EVAL_SPEEDUP
     assert first_batch.eta_s == pytest.approx(29 * per_step + validation, rel=1e-6)
-    # the out-of-distribution reference of the validation part is stored with the metrics
-    assert result.metrics["val_energy_p99"] >= result.metrics["val_energy_p95"]
+    # no out-of-distribution reference from so few validation examples (it needs 100)
+    assert n_val < 100 and "val_energy_p95" not in result.metrics
     assert progress[-1].elapsed_s >= progress[0].elapsed_s
     # Epoch train loss is the size-weighted mean of its batch losses.
     first = [p.loss for p in progress[:5]]
