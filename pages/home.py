@@ -41,5 +41,6 @@ st.subheader("In a classroom")
 st.markdown(
     "Turn on **Presentation mode** in the sidebar (or add `?present=1` to the address) for larger text and "
     "charts that read on a projector. The address bar always holds the page's view (model, input and "
-    "settings): copy it, and a student who opens it sees the same thing."
+    "settings): copy it, or use **Share this view** in the sidebar, and a student who opens it sees the same "
+    "thing. **Figure pack** downloads every chart of a page for your slides."
 )
