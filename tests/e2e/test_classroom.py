@@ -56,7 +56,12 @@ def test_presentation_mode_has_no_chart_label_under_18_px(
 ) -> None:
     page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     texts = 0
+    # Every page at 1920x1080; at 1280x720 the pages with the most chart kinds (fonts do not depend
+    # on the width, and each page visit costs the suite ~5 s).
+    small = ("pages/predict.py", "pages/features.py", "pages/attention.py", "pages/learn.py")
     for script, query in PAGE_LINKS.items():
+        if viewport != (1920, 1080) and script not in small:
+            continue
         open_link(page, app_server, script, "&".join(q for q in (query, "present=1") if q))
         assert page_problems(page) == [], f"{script}: {page_problems(page)}"
         root_px = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
@@ -67,7 +72,7 @@ def test_presentation_mode_has_no_chart_label_under_18_px(
         texts += len(sizes)
         if viewport == (1920, 1080):
             shoot(page, f"present_{Path(script).stem}")
-    assert texts > 200  # the pages drew their charts (the check measured real labels)
+    assert texts > (200 if viewport == (1920, 1080) else 100)  # the pages drew their charts: real labels measured
 
 
 #: A link per page whose settings are not the defaults, and how the restored page shows them.
