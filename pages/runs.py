@@ -56,11 +56,17 @@ POLLING = _any_live(list_runs(runs_dir))
 
 @st.fragment(run_every=2.0 if POLLING else None)
 def runs_view() -> None:
-    """The table and what is selected in it (only reads files)."""
+    """The table and what is selected in it (only reads files); stops polling after the last live run."""
+    draw_runs()
+    # Last, after the page's own buttons: a click handled in this run must not be lost to the rerun.
+    if POLLING and not _any_live(list_runs(runs_dir)):
+        st.rerun()  # the last live run ended: redraw once, then stop polling
+
+
+def draw_runs() -> None:
+    """The table and what is selected in it."""
     schedule(runs_dir)  # start queued runs whose turn has come (a worker that ended may not have)
     runs = list_runs(runs_dir)
-    if POLLING and not _any_live(runs):
-        st.rerun()  # the last live run ended: redraw once, then stop polling
     if not runs:
         st.info("No runs yet: start one on the Train page.", icon=":material/model_training:")
         st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
