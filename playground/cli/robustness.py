@@ -2,6 +2,7 @@
 
     python -m playground robustness --model M --dataset mnist --perturbations gaussian_noise,rotation \\
         --severities 0,1,2,3,4,5 --samples 200 [--json]
+    python -m playground robustness --model M --dataset mnist --attack pgd --epsilons 0,2,4,8,16 [--norm L2] [--json]
 
 The images are a sample of the validation split that ``train`` uses (``--val-fraction``, ``--split-seed``).
 """
@@ -24,10 +25,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     perturbations = p.add_mutually_exclusive_group(required=True)
     perturbations.add_argument("--perturbations", help="one or more perturbation names, separated by commas")
+    perturbations.add_argument(
+        "--attack", choices=["fgsm", "pgd"], help="instead of perturbations: robust accuracy under this attack"
+    )
     perturbations.add_argument(  # the earlier name
         "--perturbation", dest="perturbations", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     p.add_argument("--severities", default="0,1,2,3,4,5", help="severities (0-5), separated by commas")
+    p.add_argument("--epsilons", default="0,2,4,8,16", help="--attack: budgets ε in 1/255, separated by commas")
+    p.add_argument("--norm", choices=["Linf", "L2"], default="Linf", help="--attack: the norm of ε (PGD)")
+    p.add_argument("--steps", type=int, default=20, help="--attack pgd: iterations")
     p.add_argument("--samples", type=int, default=200, help="validation images to use")
     p.add_argument("--val-fraction", type=float, default=0.1, help="the validation split (as in train)")
     p.add_argument("--split-seed", type=int, default=0, help="the split's seed (as in train)")
@@ -37,8 +44,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def parse_severities(text: str) -> list[float]:
-    """``"0,1,2"`` -> ``[0.0, 1.0, 2.0]``.
+def parse_severities(text: str, flag: str = "--severities") -> list[float]:
+    """``"0,1,2"`` -> ``[0.0, 1.0, 2.0]`` (``flag`` names the option in the error).
 
     Raises:
         ValueError: a value that is not a number, or none at all.
@@ -46,9 +53,9 @@ def parse_severities(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"--severities expects numbers separated by commas, got {text!r}") from None
+        raise ValueError(f"{flag} expects numbers separated by commas, got {text!r}") from None
     if not values:
-        raise ValueError("--severities is empty")
+        raise ValueError(f"{flag} is empty")
     return values
 
 
@@ -70,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"the model has {len(bundle.labels)} classes but {args.dataset} has {len(dataset.classes)}")
     images, targets = split_dataset(dataset, args.val_fraction, args.split_seed).val_tensors()
     keep = sample_indices(len(images), min(args.samples, len(images)), args.seed)
+    if args.attack is not None:
+        return _run_attacks(args, bundle, images[keep], targets[keep])
     perturbations = [p.strip() for p in args.perturbations.split(",") if p.strip()]
 
     def progress(done: int, total: int, message: str = "") -> None:
@@ -101,4 +110,48 @@ def run(args: argparse.Namespace) -> int:
         "points": rows,
     }
     print_result(summary, args.json, f"clean accuracy {result.clean_accuracy:.3f} on {result.n} images\n{text}")
+    return 0
+
+
+def _run_attacks(args: argparse.Namespace, bundle: Any, images: Any, targets: Any) -> int:
+    """``--attack``: robust accuracy at each ε (:mod:`playground.robustness.robust_curve`), printed with
+    the corruption sweep's schema: the attack and its norm as the ``perturbation``, ε in 1/255 as the
+    ``severity``; ``clean_accuracy`` is the ε = 0 point (measured first, whether asked for or not)."""
+    from playground.robustness.robust_curve import robust_accuracy
+
+    epsilons = sorted({0.0, *parse_severities(args.epsilons, "--epsilons")})
+    pixels = bundle.image_preprocessing.pixels_from_batch(images)  # (n, C, H, W) in [0, 1]
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        if not args.json:
+            print(f"\r{done}/{total} budgets: {message}", end="", file=sys.stderr, flush=True)
+
+    curve = robust_accuracy(
+        bundle, pixels, targets, epsilons, method=args.attack, norm=args.norm, steps=args.steps, on_progress=progress
+    )
+    if not args.json:
+        print(file=sys.stderr)
+    name = f"{args.attack} {args.norm}"
+    rows = [
+        {
+            "model": bundle.title,
+            "perturbation": name,
+            "severity": p.epsilon_255,
+            "accuracy": p.accuracy,
+            "mean_true_confidence": p.mean_true_confidence,
+            "flip_rate": p.flip_rate,
+            "n": curve.n,
+        }
+        for p in curve.points
+    ]
+    clean = curve.points[0].accuracy  # ε = 0
+    text = "\n".join(f"{name} ε {r['severity']:>5g}/255  accuracy {r['accuracy']:.3f}" for r in rows)
+    summary = {
+        "model": bundle.title,
+        "dataset": args.dataset,
+        "samples": curve.n,
+        "clean_accuracy": clean,
+        "points": rows,
+    }
+    print_result(summary, args.json, f"clean accuracy {clean:.3f} on {curve.n} images\n{text}")
     return 0

@@ -27,11 +27,13 @@ class RobustPoint:
         epsilon_255: ε in 1/255 pixel units.
         accuracy: share of the sample classified right under the attack, in [0, 1].
         mean_true_confidence: mean probability of the true class under the attack.
+        flip_rate: share of images whose prediction the attack changed (0 at ε = 0).
     """
 
     epsilon_255: float
     accuracy: float
     mean_true_confidence: float
+    flip_rate: float
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class RobustCurve:
                 "epsilon_255": p.epsilon_255,
                 "accuracy": p.accuracy,
                 "mean_true_confidence": p.mean_true_confidence,
+                "flip_rate": p.flip_rate,
                 "n": self.n,
             }
             for p in self.points
@@ -113,7 +116,9 @@ def robust_accuracy(
             result = attack(bundle, pixels, targets, config, batch_size=batch_size)
             probs, predicted = result.adv_probs, result.adv_pred
         true_conf = probs.gather(1, targets.view(-1, 1)).squeeze(1)  # (N,)
-        points.append(RobustPoint(float(eps), float((predicted == targets).float().mean()), float(true_conf.mean())))
+        flipped = float((predicted != result.clean_pred).float().mean())
+        accuracy = float((predicted == targets).float().mean())
+        points.append(RobustPoint(float(eps), accuracy, float(true_conf.mean()), flipped))
         if on_progress is not None:
             on_progress(i + 1, len(epsilons_255), f"ε = {eps:g}/255: accuracy {points[-1].accuracy:.3f}")
     return RobustCurve(bundle.title, method, norm, steps, int(pixels.shape[0]), points, stopped)

@@ -506,6 +506,21 @@ def test_robustness(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_json(capsys, *argv, "--perturbation", "rotation")["points"] == out["points"][:2]  # the old name
 
 
+def test_robustness_attack_gives_accuracy_against_epsilon_in_the_sweep_schema(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["robustness", "--model", LENET, "--dataset", "mnist", "--samples", "20", "--attack", "pgd"]
+    out = run_json(capsys, *argv, "--epsilons", "76,8", "--steps", "10")
+    assert [(p["perturbation"], p["severity"]) for p in out["points"]] == [
+        ("pgd Linf", 0.0),  # always measured: the clean accuracy
+        ("pgd Linf", 8.0),
+        ("pgd Linf", 76.0),
+    ]
+    accuracy = [p["accuracy"] for p in out["points"]]
+    assert out["clean_accuracy"] == accuracy[0] and accuracy[0] >= accuracy[1] >= accuracy[2]
+    assert accuracy[2] <= 0.1 and out["points"][0]["flip_rate"] == 0.0
+
+
 def test_attack(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     png = tmp_path / "adv.png"
     out = run_json(
