@@ -39,6 +39,7 @@ from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.modalities.audio.samples import list_audio_samples
 from playground.training.evaluate import Mistake
 from ui.charts import plotly_chart
+from ui.links import link
 from ui.state import show_error
 from ui.uploads import upload_limit_mb
 
@@ -55,13 +56,21 @@ def _decode(data: bytes, name: str) -> DecodedAudio:
 def audio_input_picker(key: str) -> tuple[DecodedAudio, str] | None:
     """A clip from a shipped sample, an upload or the microphone, decoded; ``None`` (with a
     message on the page) when there is none yet or it cannot be read."""
-    source = st.radio("Audio source", SOURCES, horizontal=True, key=f"{key}_source")
+    source = st.radio(
+        "Audio source",
+        SOURCES,
+        horizontal=True,
+        key=link(f"{key}_source", choices=SOURCES, unlinked=SOURCES[1:]),
+        help="Uploads and recordings stay on this machine: a link to this page opens a sample clip.",
+    )
     data: bytes | None = None
     name = ""
     if source == "Sample clip":
         samples = list_audio_samples()
         titles = {s.name: s.title for s in samples}
-        chosen = st.selectbox("Sample", list(titles), format_func=lambda n: titles[n], key=f"{key}_sample")
+        chosen = st.selectbox(
+            "Sample", list(titles), format_func=lambda n: titles[n], key=link(f"{key}_sample", choices=list(titles))
+        )
         sample = next(s for s in samples if s.name == chosen)
         data, name = sample.path.read_bytes(), sample.title
         st.caption(f"{sample.title} — {sample.author}, {sample.licence}. Source: {sample.source}")
@@ -223,7 +232,7 @@ def audio_features_section(bundle: Bundle) -> None:
         f"Conv layer ({len(names)} in {bundle.title})",
         names,
         format_func=lambda n: f"{n}  ·  {tuple(modules[n].weight.shape)}",
-        key="f_audio_layer",
+        key=link("f_audio_layer", choices=names),
     )
     conv = modules[layer_name]
     if isinstance(conv, torch.nn.Conv1d) and conv.in_channels == 1:

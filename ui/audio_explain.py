@@ -29,6 +29,7 @@ from playground.modalities.audio.decode import wav_bytes
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from ui.audio import audio_input_picker, show_notes
 from ui.charts import plotly_chart
+from ui.links import link
 from ui.state import show_error
 from ui.widgets import completeness_tolerance_input
 
@@ -183,16 +184,28 @@ def audio_explain_section(bundle: Bundle) -> None:
     c1, c2 = st.columns(2)
     labels = list(bundle.labels)
     target: int | None = None
-    kind = c1.radio("Explain", ["the predicted class", "another class"], horizontal=True, key="xa_target_kind")
+    kind = c1.radio(
+        "Explain",
+        ["the predicted class", "another class"],
+        horizontal=True,
+        key=link("xa_target_kind", choices=["the predicted class", "another class"]),
+    )
     if kind == "another class" and labels:
-        target = int(c1.selectbox("Class", range(len(labels)), format_func=lambda i: labels[i], key="xa_target"))
+        target = int(
+            c1.selectbox(
+                "Class",
+                range(len(labels)),
+                format_func=lambda i: labels[i],
+                key=link("xa_target", choices=range(len(labels))),
+            )
+        )
     methods = methods_for("audio")
     method = c2.selectbox(
         "Method",
         methods,
         index=methods.index(DEFAULT_METHOD) if DEFAULT_METHOD in methods else 0,
         format_func=lambda m: METHODS.get(m).title,
-        key="xa_method",
+        key=link("xa_method", choices=methods),
     )
     spec = METHODS.get(method)
     st.caption(f"{spec.description} Source: {spec.source}")
@@ -226,7 +239,13 @@ def audio_explain_section(bundle: Bundle) -> None:
         f"computed in {explanation.seconds:.2f} s)."
     )
     m1, m2 = st.columns([3, 1])
-    mode = m1.radio("Show", DISPLAY_MODES, format_func=lambda m: MODE_TITLES[m], horizontal=True, key="xa_mode")
+    mode = m1.radio(
+        "Show",
+        DISPLAY_MODES,
+        format_func=lambda m: MODE_TITLES[m],
+        horizontal=True,
+        key=link("xa_mode", choices=DISPLAY_MODES),
+    )
     if explanation.convergence_delta is not None:
         relative = explanation.relative_delta
         m2.metric(

@@ -29,6 +29,7 @@ from playground.robustness.sweep import SweepResult, sample_indices
 from playground.runner.jobs import BackgroundJob
 from ui.audio import audio_input_picker
 from ui.charts import plotly_chart
+from ui.links import link
 from ui.state import cached_dataset, show_error
 from ui.widgets import background_job_progress
 
@@ -102,10 +103,13 @@ def _one_clip(bundle: Bundle, pre: AudioPreprocessing) -> None:
     names = audio_perturbations()
     c1, c2, c3 = st.columns([3, 2, 1])
     pert = c1.selectbox(
-        "Perturbation", names, format_func=lambda n: f"{n} — {PERTURBATIONS.get(n).unit}", key="ra_pert"
+        "Perturbation",
+        names,
+        format_func=lambda n: f"{n} — {PERTURBATIONS.get(n).unit}",
+        key=link("ra_pert", choices=names),
     )
-    severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key="ra_sev")
-    seed = int(c3.number_input("Seed", 0, 10_000, 0, key="ra_seed"))
+    severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key=link("ra_sev", bounds=(0.0, 5.0), kind=float))
+    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=link("ra_seed", bounds=(0, 10_000), kind=int)))
     spec = PERTURBATIONS.get(pert)
     st.markdown(f"{spec.description} Severity **{severity:g}** → **{spec.level(severity):.3g}** ({spec.unit}).")
     try:
@@ -183,8 +187,10 @@ def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
         return
     names = audio_perturbations()
     c1, c2 = st.columns([3, 1])
-    n_clips = int(c1.slider(f"Validation clips of {dataset_name}", 50, 300, 100, 50, key="ra_n"))
-    sweep_seed = int(c2.number_input("Seed", 0, 10_000, 0, key="ra_sweep_seed"))
+    n_clips = int(
+        c1.slider(f"Validation clips of {dataset_name}", 50, 300, 100, 50, key=link("ra_n", bounds=(50, 300), kind=int))
+    )
+    sweep_seed = int(c2.number_input("Seed", 0, 10_000, 0, key=link("ra_sweep_seed", bounds=(0, 10_000), kind=int)))
     chosen = st.multiselect("Perturbations", names, default=[n for n in DEFAULT_SWEEP if n in names], key="ra_perts")
     severities = st.multiselect("Severities", [0, 1, 2, 3, 4, 5], default=[0, 1, 2, 3, 4, 5], key="ra_sevs")
 
@@ -242,7 +248,9 @@ def _adversarial(bundle: Bundle, pre: AudioPreprocessing) -> None:
         return
     decoded, name = picked
     c1, c2, c3 = st.columns([1, 3, 1])
-    method = c1.selectbox("Method", ["fgsm", "pgd"], format_func=str.upper, key="ra_method")
+    method = c1.selectbox(
+        "Method", ["fgsm", "pgd"], format_func=str.upper, key=link("ra_method", choices=["fgsm", "pgd"])
+    )
     epsilon = float(c2.select_slider("ε (share of full scale)", EPSILONS, value=2e-3, key="ra_eps"))
     steps = int(c3.number_input("PGD steps", 1, 200, 10, key="ra_steps", disabled=method != "pgd"))
     window = _window(pre, decoded)[0]  # (S,)

@@ -128,3 +128,13 @@ def test_the_figure_pack_holds_the_charts_the_page_drew(link_app) -> None:  # ty
     assert any(b.proto.label == "Figure pack (.zip)" for b in at.sidebar.get("download_button"))
     with zipfile.ZipFile(io.BytesIO(figure_pack(list(drawn.items()), page="Filters", model="m"))) as pack:
         assert sum(n.endswith(".html") for n in pack.namelist()) == len(drawn)
+
+
+def test_a_link_restores_the_audio_pages_clip_and_settings(link_app) -> None:  # type: ignore[no-untyped-def]
+    at = link_app("pages/predict.py", model="checkpoint:audio_cnn-fsdd", p_audio_sample="three_theo")
+    assert_clean(at)
+    assert at.selectbox(key="p_audio_sample").value == "three_theo"
+    assert ": 3 (" in at.subheader[0].value, [s.value for s in at.subheader]  # the clip the link named, read as 3
+    at = link_app("pages/robustness.py", model="checkpoint:audio_cnn-fsdd", ra_pert="white_noise", ra_sev="1.5")
+    assert_clean(at)
+    assert at.selectbox(key="ra_pert").value == "white_noise" and at.slider(key="ra_sev").value == 1.5
