@@ -67,7 +67,6 @@ class TextPrediction:
     prediction: Prediction
 
 
-@torch.no_grad()
 def untrained_head(bundle: Bundle) -> bool:
     """Whether ``bundle`` is a pretrained encoder with a new, untrained classification head.
 
@@ -80,6 +79,7 @@ def untrained_head(bundle: Bundle) -> bool:
     return bundle.card.weights == "pretrained" and not bundle.card.dataset and has_new_head
 
 
+@torch.no_grad()
 def predict_pixels(bundle: Bundle, pixels: torch.Tensor, top_k: int = 5) -> list[Prediction]:
     """Classify images that are already model-sized pixels (e.g. after a perturbation).
 
@@ -114,7 +114,7 @@ def _rank(bundle: Bundle, logits: torch.Tensor, top_k: int) -> list[Prediction]:
 
 def _ranked(bundle: Bundle, probs: torch.Tensor, top_k: int) -> list[TopK]:
     """The ``top_k`` most probable classes of ``(K,)`` probabilities, most probable first."""
-    values, indices = probs.detach().topk(min(top_k, probs.shape[-1]))  # a caller may pass probabilities with grad
+    values, indices = probs.topk(min(top_k, probs.shape[-1]))
     return [TopK(bundle.labels[int(j)], int(j), float(p)) for p, j in zip(values, indices, strict=True)]
 
 
