@@ -8,8 +8,8 @@ import torch
 
 from playground.bundle import Bundle
 from playground.figures.arithmetic import conv_step_figure, layer_input_figure, pool_step_figure
-from playground.inspection.arithmetic import conv_step, layer_input_output, max_pool_step, rnn_output_step
-from playground.inspection.features import conv_layers
+from playground.inspection.arithmetic import conv_step, max_pool_step, rnn_output_step
+from playground.inspection.features import capture_input_output, conv_layers
 from playground.models.seed_cnn import SeedCNN
 from ui.charts import plotly_chart
 from ui.links import link
@@ -88,7 +88,7 @@ def convolution_lesson(bundle: Bundle, x: torch.Tensor, x_key: str) -> None:
     name = c1.selectbox("Conv layer", layers, key=link("l_conv", choices=layers))
     conv = dict(conv_layers(bundle.model))[name]
     layer_in, layer_out = session_memo(
-        "learn_conv", (name, x_key), lambda: layer_input_output(bundle.model, x, name), anchor=bundle.model
+        "learn_conv", (name, x_key), lambda: capture_input_output(bundle.model, x, name), anchor=bundle.model
     )
     c_out, h_out, w_out = layer_out.shape[1:]
     channel = int(
@@ -147,7 +147,7 @@ def pooling_lesson(bundle: Bundle, x: torch.Tensor, x_key: str) -> None:
     name = c1.selectbox("Pool layer", pools, key=link("l_pool", choices=pools))
     pool = dict(bundle.model.named_modules())[name]
     pool_in, pool_out = session_memo(
-        "learn_pool", (name, x_key), lambda: layer_input_output(bundle.model, x, name), anchor=bundle.model
+        "learn_pool", (name, x_key), lambda: capture_input_output(bundle.model, x, name), anchor=bundle.model
     )
     c_out, h_out, w_out = pool_out.shape[1:]
     channel = int(c2.number_input("Channel", 0, c_out - 1, 0, key=link("l_pc", bounds=(0, c_out - 1), kind=int)))

@@ -2,10 +2,10 @@
 
 The tutorial article's section 3.1 describes a convolution as a kernel sliding over the input,
 each output value the sum of the products under the kernel plus a bias, and max-pooling as the
-largest value of each window. Here the layer's real input and output are recorded with forward
-hooks on the model's own pass, one output position is recomputed from the window and the kernel,
-and the two numbers are compared: the same check the RNN-states and Attention pages make for
-their formulas.
+largest value of each window. Given a layer's real input and output on the model's own pass
+(:func:`playground.inspection.features.capture_input_output`), one output position is recomputed
+from the window and the kernel and the two numbers are compared: the same check the RNN-states
+and Attention pages make for their formulas.
 
 Conventions follow ``torch.nn.Conv2d`` / ``torch.nn.MaxPool2d`` (cross-correlation, zero
 padding, stride, dilation, groups): https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html.
@@ -19,53 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.core.hooks import this_thread_only
 from playground.models.recurrent import RecurrentClassifier
 
 #: |recomputed - model| allowed, relative to the largest |product| (float32 sums in another order).
 TOLERANCE = 1e-4
-
-
-class _Recorded(Exception):
-    """Ends the forward pass once the layer's input and output are recorded."""
-
-
-@torch.no_grad()
-def layer_input_output(model: nn.Module, x: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first input and the output of the module ``name`` on ``model(x)`` (the pass stops there).
-
-    Args:
-        model: any module; put in eval mode.
-        x: the model's input batch, e.g. ``(1, C, H, W)`` float32 normalized, on the model's device.
-        name: a qualified module name (``model.named_modules()``).
-
-    Returns:
-        ``(input, output)`` float32 on the CPU with the batch dimension, e.g. ``(1, C_in, H, W)`` and
-        ``(1, C_out, H_out, W_out)`` for a conv layer.
-
-    Raises:
-        ValueError: no module of that name, or the pass never reached it.
-    """
-    modules = dict(model.named_modules())
-    if name not in modules:
-        raise ValueError(f"no module named {name!r} in this model")
-    recorded: list[torch.Tensor] = []
-
-    def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        recorded.extend([inputs[0].detach().float().cpu(), output.detach().float().cpu()])
-        raise _Recorded
-
-    model.eval()
-    handle = modules[name].register_forward_hook(this_thread_only(hook))
-    try:
-        model(x)
-    except _Recorded:
-        pass
-    finally:
-        handle.remove()
-    if not recorded:
-        raise ValueError(f"the forward pass never ran {name!r}")
-    return recorded[0], recorded[1]
 
 
 def _check_position(output: torch.Tensor, channel: int, row: int, col: int) -> None:

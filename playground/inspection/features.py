@@ -7,8 +7,9 @@ registered inside a ``try``/``finally``), so inspecting a model never changes it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -101,16 +102,53 @@ def capture_activations(model: nn.Module, x: torch.Tensor, layer_names: list[str
     Raises:
         ValueError: if a name is not a module of ``model``.
     """
+    return _capture(model, x, layer_names, lambda _inputs, output: output.detach().float().cpu())
+
+
+@torch.no_grad()
+def capture_input_output(model: nn.Module, x: torch.Tensor, layer_name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``model(x)`` up to the named module and record its first input and its output.
+
+    Args:
+        model: any module; it is put in eval mode.
+        x: the model's input batch, e.g. ``(1, C, H, W)`` float32 normalized, on the model's device.
+        layer_name: a qualified module name.
+
+    Returns:
+        ``(input, output)`` float32 on the CPU with the batch dimension, e.g. ``(1, C_in, H, W)`` and
+        ``(1, C_out, H_out, W_out)`` for a conv layer.
+
+    Raises:
+        ValueError: no module of that name, or the forward pass never ran it.
+    """
+    recorded = _capture(
+        model, x, [layer_name], lambda inputs, output: (inputs[0].detach().float().cpu(), output.detach().float().cpu())
+    )
+    if layer_name not in recorded:
+        raise ValueError(f"the forward pass never ran {layer_name!r}")
+    pair: tuple[torch.Tensor, torch.Tensor] = recorded[layer_name]
+    return pair
+
+
+def _capture(
+    model: nn.Module, x: torch.Tensor, layer_names: list[str], pick: Callable[[tuple[Any, ...], Any], Any]
+) -> dict[str, Any]:
+    """``{name: pick(inputs, output)}`` of each named module's first call on ``model(x)``; the pass ends
+    once every name has given its record (hooks act on this thread's pass only and are always removed).
+
+    Raises:
+        ValueError: if a name is not a module of ``model``.
+    """
     modules = dict(model.named_modules())
     missing = [n for n in layer_names if n not in modules]
     if missing:
         raise ValueError(f"no module named {missing[0]!r} in this model")
-    recorded: dict[str, torch.Tensor] = {}
+    recorded: dict[str, Any] = {}
     handles = []
 
     def hook_for(name: str):  # a closure per layer, so each hook knows its name
-        def hook(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-            recorded.setdefault(name, output.detach().float().cpu())
+        def hook(_module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            recorded.setdefault(name, pick(inputs, output))
             if len(recorded) == len(set(layer_names)):
                 raise _AllCaptured  # nothing after this layer is needed
 

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from playground.bundle import load_bundle
-from playground.inspection.arithmetic import conv_step, layer_input_output, max_pool_step
+from playground.inspection.arithmetic import conv_step, max_pool_step
+from playground.inspection.features import capture_input_output
 from playground.modalities.image.decode import load_sample
 
 CONVS = [
@@ -63,11 +64,11 @@ def test_lenet5_conv_and_pool_on_a_digit_equal_the_models_own_numbers() -> None:
     bundle = load_bundle("assets/checkpoints/lenet5-mnist")
     pixels = bundle.image_preprocessing.pixels_from_pil(load_sample("digit_3"))
     x = bundle.image_preprocessing.normalize(pixels).unsqueeze(0)  # (1, 1, 28, 28)
-    conv_in, conv_out = layer_input_output(bundle.model, x, "conv1")
+    conv_in, conv_out = capture_input_output(bundle.model, x, "conv1")
     assert torch.equal(conv_in, x)  # the first layer sees the normalized digit
     step = conv_step(bundle.model.conv1, conv_in[0], conv_out[0], channel=2, row=14, col=12)
     assert step.matches and step.window.shape == (1, 5, 5)
-    pool_in, pool_out = layer_input_output(bundle.model, x, "pool1")
+    pool_in, pool_out = capture_input_output(bundle.model, x, "pool1")
     assert torch.equal(pool_in, torch.relu(conv_out))  # conv -> ReLU -> pool, as the model runs
     pool = max_pool_step(bundle.model.pool1, pool_in[0], pool_out[0], channel=2, row=7, col=6)
     assert pool.matches and pool.top_left == (14, 12) and pool.value == pool_in[0, 2, 14:16, 12:14].max()
