@@ -54,7 +54,7 @@ from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry, lesson_link
 from ui.state import active_model, show_error
-from ui.widgets import completeness_tolerance_input, input_image_picker, text_input_picker
+from ui.widgets import completeness_tolerance_input, input_image_picker, target_class_picker, text_input_picker
 
 # The method shown first. Images: Grad-CAM answers in ~0.05 s where Integrated Gradients with its
 # completeness check takes ~50 s on a 224×224 EfficientNet on two CPU cores; a transformer has no
@@ -308,19 +308,7 @@ if untrained_head(bundle):
 
 # ---- target and method
 c1, c2 = st.columns(2)
-target: int | None = None
-labels = list(bundle.labels)
-kinds = ["the predicted class", "another class"]
-target_kind = c1.radio("Explain", kinds, horizontal=True, key=link("x_target_kind", choices=kinds))
-if target_kind == "another class" and labels:
-    target = int(
-        c1.selectbox(
-            "Class",
-            range(len(labels)),
-            format_func=lambda i: labels[i],
-            key=link("x_target", choices=range(len(labels))),
-        )
-    )
+target = target_class_picker(c1, list(bundle.labels), "x")
 methods = methods_for(modality)
 is_vit = modality == "image" and isinstance(bundle.model, AttentionModel)
 default_method = DEFAULT_METHODS["vit" if is_vit else modality]

@@ -57,27 +57,28 @@ POLLING = _any_live(list_runs(runs_dir))
 @st.fragment(run_every=2.0 if POLLING else None)
 def runs_view() -> None:
     """The table and what is selected in it (only reads files); stops polling after the last live run."""
-    draw_runs()
+    live = draw_runs()
     # Last, after the page's own buttons: a click handled in this run must not be lost to the rerun.
-    if POLLING and not _any_live(list_runs(runs_dir)):
+    if POLLING and not live:
         st.rerun()  # the last live run ended: redraw once, then stop polling
 
 
-def draw_runs() -> None:
-    """The table and what is selected in it."""
+def draw_runs() -> bool:
+    """The table and what is selected in it; returns whether a run in the table is queued or training."""
     schedule(runs_dir)  # start queued runs whose turn has come (a worker that ended may not have)
     runs = list_runs(runs_dir)
     if not runs:
         st.info("No runs yet: start one on the Train page.", icon=":material/model_training:")
         st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-        return
-    rows, readable = [], []
+        return False
+    rows, readable, live = [], [], False
     for run in runs:
         try:
             row = run_row(run)
         except ValueError:
             continue  # a folder with an unreadable spec.json is not a run this page can show
         readable.append(run)
+        live = live or row.status in LIVE
         status = row.status + (f" (#{row.queue_position} in queue)" if row.queue_position else "")
         rows.append(
             {
@@ -105,7 +106,7 @@ def draw_runs() -> None:
     chosen = [readable[i] for i in event.selection.rows if i < len(readable)]  # type: ignore[attr-defined]
     if not chosen:
         st.caption("Select one run to act on it, several to compare them.")
-        return
+        return live
     histories = {f"{r.spec().title} ({r.name[-6:]})": r.epochs() for r in chosen}
     if any(histories.values()):
         plotly_chart(runs_comparison_figure(histories), key="r_curves")
@@ -121,6 +122,7 @@ def draw_runs() -> None:
         )
     else:
         actions(chosen[0])
+    return live
 
 
 def actions(run: RunFolder) -> None:

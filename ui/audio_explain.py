@@ -31,7 +31,7 @@ from ui.audio import audio_input_picker, show_notes
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.state import show_error
-from ui.widgets import completeness_tolerance_input
+from ui.widgets import completeness_tolerance_input, target_class_picker
 
 GRADIENT_BASES = ("saliency", "input_x_gradient", "integrated_gradients", "guided_backprop")
 MODE_TITLES = {
@@ -183,22 +183,7 @@ def audio_explain_section(bundle: Bundle) -> None:
     # ---- target and method
     c1, c2 = st.columns(2)
     labels = list(bundle.labels)
-    target: int | None = None
-    kind = c1.radio(
-        "Explain",
-        ["the predicted class", "another class"],
-        horizontal=True,
-        key=link("xa_target_kind", choices=["the predicted class", "another class"]),
-    )
-    if kind == "another class" and labels:
-        target = int(
-            c1.selectbox(
-                "Class",
-                range(len(labels)),
-                format_func=lambda i: labels[i],
-                key=link("xa_target", choices=range(len(labels))),
-            )
-        )
+    target = target_class_picker(c1, labels, "xa")
     methods = methods_for("audio")
     method = c2.selectbox(
         "Method",

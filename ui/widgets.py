@@ -351,3 +351,27 @@ def ood_hint(bundle: Bundle, logits: torch.Tensor) -> None:
         "answer may mean little. (Energy score, Liu et al. 2020; a hint, not a guarantee.)",
         icon=":material/help:",
     )
+
+
+TARGET_KINDS = ["the predicted class", "another class"]
+
+
+def target_class_picker(col: Any, labels: list[str], key: str) -> int | None:
+    """ "Explain the predicted class / another class" and the class: ``None`` for the prediction.
+
+    Args:
+        col: the column (or ``st``) to draw in.
+        labels: the model's class names.
+        key: the page's key prefix: the widgets are ``<key>_target_kind`` and ``<key>_target`` (linked).
+    """
+    kind = col.radio("Explain", TARGET_KINDS, horizontal=True, key=link(f"{key}_target_kind", choices=TARGET_KINDS))
+    if kind != TARGET_KINDS[1] or not labels:
+        return None
+    return int(
+        col.selectbox(
+            "Class",
+            range(len(labels)),
+            format_func=lambda i: labels[i],
+            key=link(f"{key}_target", choices=range(len(labels))),
+        )
+    )
