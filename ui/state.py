@@ -258,7 +258,9 @@ def set_active_model(bundle: Bundle, origin: str, link: str | None = None) -> No
     """Make ``bundle`` the active model of every page, and rerun the app at once.
 
     ``link``: how a link names this model (``ui.links.model_link``); ``None`` when it cannot travel
-    in one (an upload, a model built with random weights). The sidebar (drawn by app.py before the page) already shows the old model in this run, so the
+    in one (an upload, a model built with random weights).
+
+    The sidebar (drawn by app.py before the page) already shows the old model in this run, so the
     app reruns; the confirmation comes back as a toast there (:func:`show_flash`).
     """
     st.session_state.active_model = ActiveModel(bundle, origin, link)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ class Evaluation:
     probs: np.ndarray
     targets: np.ndarray
     misclassified: np.ndarray
-    energy: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    energy: np.ndarray
 
     @property
     def num_examples(self) -> int:
