@@ -1,10 +1,9 @@
 """The one theme of every figure: fonts, margins, colours, line widths, marker sizes and the export config.
 
 Every builder in :mod:`playground.figures` draws with these constants and ends with
-:func:`apply_theme`, which sets the layout's font and margins (and the title and height). One
-factor, :data:`SCALE` (or ``apply_theme(..., scale=...)``), multiplies every font size, line width
-and marker size of a figure; at 1.0 the figure is drawn exactly as built. The classroom's
-presentation mode draws :func:`for_projector`'s copy: larger, and no text under 18 px.
+:func:`apply_theme`, which sets the layout's font and margins (and the title and height). The
+classroom's presentation mode draws :func:`for_projector`'s copy of a figure: every font, line
+width and marker size times one factor, and no text under 18 px.
 
 The colours are the Tableau 10 / Vega palette (blue ``#4C78A8``, orange ``#F58518``, ...); the
 colour scales are plotly's named ones (https://plotly.com/python/builtin-colorscales/).
@@ -67,10 +66,6 @@ COUNTS = "Blues"  # a confusion matrix
 
 # -- scale and export ------------------------------------------------------------------------------
 
-#: Multiplies every font size, line width and marker size when a figure is built (1.0: as built).
-#: Presentation mode does not change it (it is one value for every session): it draws a copy
-#: made by :func:`for_projector`.
-SCALE = 1.0
 #: Every chart's config (``ui.charts.plotly_chart`` passes it; a test checks no page draws around it):
 #: the toolbar's camera button saves the figure as a PNG at 3× its size on screen, sharp on a slide;
 #: no plotly logo.
@@ -111,18 +106,8 @@ def rgba(colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha:g})"
 
 
-def scaled(size: float, scale: float | None = None) -> float:
-    """``size`` (a font size, line width or marker size) times ``scale`` (default :data:`SCALE`)."""
-    return size * (SCALE if scale is None else scale)
-
-
-def _scale_sizes(fig: go.Figure, factor: float, *, fonts: bool = True) -> None:
-    """Multiply the shapes' line widths, the traces' line widths and marker sizes and (``fonts``) the
-    annotations' and traces' text sizes."""
-    if fonts:
-        for note in fig.layout.annotations:
-            if note.font.size is not None:
-                note.font.size *= factor
+def _scale_lines_and_markers(fig: go.Figure, factor: float) -> None:
+    """Multiply the shapes' line widths and the traces' line widths and marker sizes (in place)."""
     for shape in fig.layout.shapes:
         if isinstance(shape.line.width, int | float):
             shape.line.width *= factor
@@ -137,9 +122,6 @@ def _scale_sizes(fig: go.Figure, factor: float, *, fonts: bool = True) -> None:
             outline = getattr(marker, "line", None)
             if outline is not None and isinstance(outline.width, int | float):
                 outline.width *= factor
-        textfont = getattr(trace, "textfont", None) if fonts else None
-        if textfont is not None and isinstance(textfont.size, int | float):
-            textfont.size *= factor
 
 
 def apply_theme(
@@ -148,33 +130,28 @@ def apply_theme(
     title: str | None = None,
     height: int | None = None,
     margin: Mapping[str, int] | None = None,
-    scale: float | None = None,
 ) -> go.Figure:
     """Set the theme's font and margins on ``fig`` (in place) and return it.
 
     Args:
-        fig: a figure as its builder drew it, sizes at scale 1.
+        fig: a figure as its builder drew it.
         title: the figure's title (already escaped); ``None`` keeps the figure's own.
         height: in pixels; ``None`` keeps the figure's own.
         margin: overrides of :data:`MARGIN` and the top margin (e.g. :data:`IMAGE_MARGIN`); the top
             margin is otherwise :data:`TOP_MARGIN_TITLE` when the figure has a title, else :data:`TOP_MARGIN`.
-        scale: multiplies the font sizes, line widths and marker sizes; default :data:`SCALE`.
 
     Returns:
         ``fig``.
     """
-    factor = SCALE if scale is None else scale
     if title is not None:
         fig.update_layout(title=title)
     top = TOP_MARGIN_TITLE if fig.layout.title.text else TOP_MARGIN
-    font: dict[str, Any] = {"size": FONT_SIZE if factor == 1.0 else FONT_SIZE * factor}
+    font: dict[str, Any] = {"size": FONT_SIZE}
     if FONT_FAMILY is not None:
         font["family"] = FONT_FAMILY
     fig.update_layout(font=font, margin={**MARGIN, "t": top, **(margin or {})})
     if height is not None:
         fig.update_layout(height=height)
-    if factor != 1.0:
-        _scale_sizes(fig, factor)
     return fig
 
 
@@ -227,7 +204,7 @@ def for_projector(
     if isinstance(layout.get("height"), int | float):
         layout["height"] = layout["height"] * height_scale
     big = go.Figure(spec)
-    _scale_sizes(big, scale, fonts=False)
+    _scale_lines_and_markers(big, scale)
     _pin_inherited_fonts(big, layout["font"]["size"])
     _fit_subscripts(big, min_font)
     return big

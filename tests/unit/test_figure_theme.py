@@ -31,7 +31,9 @@ def test_scale_multiplies_fonts_lines_and_markers_and_one_changes_nothing() -> N
 
     as_built = theme.apply_theme(build(), title="t", height=300)
     assert as_built.data[0].line.width == 2 and as_built.data[0].marker.size == 9
-    big = theme.apply_theme(build(), title="t", height=300, scale=2.0)
+    big = theme.for_projector(
+        theme.apply_theme(build(), title="t", height=300), scale=2.0, height_scale=1.0, min_font=0
+    )
     assert big.layout.font.size == 2 * theme.FONT_SIZE and big.layout.annotations[0].font.size == 22
     assert big.data[0].line.width == 4 and big.data[0].marker.size == 18
     assert big.layout.height == 300 and big.layout.title.text == "t"
