@@ -8,9 +8,9 @@ import streamlit as st
 
 from playground.bundle import default_runs_dir
 from ui.charts import figure_pack_button, start_page_figures
-from ui.links import share_box, write_model_param
+from ui.links import share_box, start_page_links, stop_page_links, write_model_param
 from ui.pages import mark_app_entry, navigation, set_page_config
-from ui.presentation import display_settings
+from ui.presentation import display_settings, pinned_controls
 from ui.seq2seq_train import seq2seq_status
 from ui.state import (
     active_model,
@@ -59,9 +59,14 @@ with st.sidebar:
     figure_pack_button(figures, page.title, model_title)
     share_slot = st.container()  # filled after the page ran: the link then holds the page's settings
 
+pins_slot = st.container()  # presentation mode: the page's controls, folded away but for the pinned ones
 mark_app_entry()
+controls = start_page_links()
 try:
     page.run()
 finally:  # also when the page stops early (st.stop)
+    stop_page_links()
+    with pins_slot:
+        pinned_controls(page.url_path, controls)
     with share_slot:
         share_box(page.url_path)

@@ -40,7 +40,9 @@ for row in range(0, len(PAGES_IN_ORDER), 4):
 st.subheader("In a classroom")
 st.markdown(
     "Turn on **Presentation mode** in the sidebar (or add `?present=1` to the address) for larger text and "
-    "charts that read on a projector. The address bar always holds the page's view (model, input and "
-    "settings): copy it, or use **Share this view** in the sidebar, and a student who opens it sees the same "
+    "charts that read on a projector; each page's controls fold away except the ones you pin in its "
+    "**Controls** bar. Light or dark: the ⋮ menu at the top right (both read on a projector). "
+    "The address bar always holds the page's view (model, input, settings and pins): copy it, or use "
+    "**Share this view** in the sidebar, and a student who opens it sees the same "
     "thing. **Figure pack** downloads every chart of a page for your slides."
 )

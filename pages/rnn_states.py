@@ -251,7 +251,7 @@ if units:
             tokens, series[what][:, colour_unit], value_range or _symmetric(series[what][:, colour_unit])
         )
     )
-    st.caption("Red: positive, blue: negative (white at 0); hover a token for its value.")
+    st.caption("Red: positive, blue: negative (no colour at 0); hover a token for its value.")
 else:
     st.info("Pick one or more units to plot them over the tokens.")
 

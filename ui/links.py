@@ -40,6 +40,7 @@ from playground.models import MODELS
 MODEL_PARAM = "model"
 MAX_TEXT_CHARS = 2_000  # longer typed text is not put in the URL (browsers cut URLs near 8 k characters)
 _NOTICES = "_link_notices"  # session-state key: notices already shown (each once per session)
+_PAGE_LINKS = "_page_links"  # session-state key: the keys linked while the page runs (presentation's pins)
 
 
 def encode(value: object) -> str:
@@ -152,7 +153,23 @@ def link(
         restore(key, choices=choices, bounds=bounds, kind=kind)
     else:
         mirror(key, default=default, unlinked=unlinked)
+    page_links = st.session_state.get(_PAGE_LINKS)
+    if page_links is not None and key not in page_links:
+        page_links.append(key)
     return key
+
+
+def start_page_links() -> list[str]:
+    """Record the keys :func:`link` ties while the page runs (app.py calls it just before the page);
+    returns the record, filled in drawing order. :func:`stop_page_links` ends it."""
+    keys: list[str] = []
+    st.session_state[_PAGE_LINKS] = keys
+    return keys
+
+
+def stop_page_links() -> None:
+    """End the record: the sidebar's own settings, drawn before the page, are not the page's controls."""
+    st.session_state.pop(_PAGE_LINKS, None)
 
 
 def restore(

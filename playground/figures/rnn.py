@@ -310,6 +310,10 @@ def trajectory_figure(
                 "color": steps,
                 "colorscale": SEQUENTIAL,
                 "size": MARKER_SIZE,
+                "line": {
+                    "color": GUIDE_GREY,
+                    "width": 1,
+                },  # Viridis' first steps are near-black: visible on a dark theme
                 "colorbar": {"title": "step", "thickness": COLORBAR_THICKNESS},
             },
             hovertemplate="step %{customdata[0]} · %{customdata[1]}<extra></extra>",
@@ -363,7 +367,8 @@ def prefix_figure(
 
 
 def _color(value: float, lo: float, hi: float) -> str:
-    """A diverging colour: blue (lo) – white (0) – red (hi); or white – green for ``lo >= 0``."""
+    """A translucent colour (no colour at 0, so it reads on light and dark themes): blue (lo) – red (hi); or
+    green growing from ``lo`` for ``lo >= 0``."""
     if lo >= 0.0:
         a = 0.0 if hi <= lo else min(1.0, max(0.0, (value - lo) / (hi - lo)))
         colour = GREEN
@@ -386,7 +391,7 @@ def colored_tokens_html(
     Args:
         tokens: T tokens.
         values: T values of one unit.
-        value_range: ``(lo, hi)``; red for positive, blue for negative (white at 0), or white to
+        value_range: ``(lo, hi)``; red for positive, blue for negative (no colour at 0), or none to
             green for a range that starts at 0 (gates).
 
     Returns:

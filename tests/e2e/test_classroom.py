@@ -151,3 +151,60 @@ def test_the_share_box_gives_a_link_that_opens_the_same_view_in_another_tab(app_
         assert any("one for all" in c for c in checked), checked
     finally:
         student.close()
+
+
+def test_presentation_mode_folds_the_controls_but_the_pinned(app_server: App, page: Page) -> None:
+    open_link(page, app_server, "pages/features.py", 'present=1&pin_features=["f_scale"]')
+    assert page.locator(".st-key-f_scale").is_visible()
+    assert not page.locator(".st-key-f_layer").is_visible() and not page.locator(".st-key-f_order").is_visible()
+    assert page.locator(".st-key-f_layer").count() == 1  # folded away, not gone: the page still reads it
+    page.locator('[data-testid="stExpander"] summary').filter(has_text="Controls: 1 pinned").click()
+    page.locator(".st-key-pin_show_all label").click()
+    wait_idle(page)
+    assert page.locator(".st-key-f_layer").is_visible() and "pin_show_all=1" in page.url
+
+
+#: In the dark theme: chart backgrounds that are light (opaque, luminance > 0.8) and markers whose
+#: fill and outline are both near-black (luminance < 0.1): either leaves a label or a marker unreadable.
+DARK_THEME_MISFITS = """() => {
+  const luminance = c => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const [r, g, b, a] = m[1].split(',').map(Number);
+    return a === 0 ? null : (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  const out = {backgrounds: 0, marks: 0, light_backgrounds: [], dark_marks: []};
+  document.querySelectorAll('[data-testid="stPlotlyChart"] svg rect.bg').forEach(r => {
+    const s = getComputedStyle(r);
+    out.backgrounds += 1;
+    const l = parseFloat(s.fillOpacity) === 0 ? null : luminance(s.fill);
+    if (l !== null && l > 0.8) out.light_backgrounds.push(s.fill);
+  });
+  document.querySelectorAll('[data-testid="stPlotlyChart"] svg .scatterlayer path.point').forEach(p => {
+    const s = getComputedStyle(p);
+    out.marks += 1;
+    const shown = [[s.fill, s.fillOpacity], [s.stroke, s.strokeOpacity]]
+      .map(([colour, opacity]) => (parseFloat(opacity) === 0 || colour === 'none' ? null : luminance(colour)))
+      .filter(l => l !== null);
+    if (shown.length && shown.every(l => l < 0.1)) out.dark_marks.push(s.fill);  // a readable outline is enough
+  });
+  return out;
+}"""
+
+
+def test_charts_read_in_the_dark_theme(app_server: App, page: Page, shoot: Shoot) -> None:
+    page.emulate_media(color_scheme="dark")  # Streamlit's default theme follows the system's
+    backgrounds = marks = 0
+    for script, query in [
+        ("pages/attention.py", "model=checkpoint:vit_tiny-mnist&at_view=head"),
+        ("pages/attention.py", "model=checkpoint:vit_tiny-mnist&at_view=formula"),
+        ("pages/rnn_states.py", PAGE_LINKS["pages/rnn_states.py"]),
+        ("pages/learn.py", ""),
+    ]:
+        open_link(page, app_server, script, query)
+        found = page.evaluate(DARK_THEME_MISFITS)
+        assert found["light_backgrounds"] == [] and found["dark_marks"] == [], f"{script}?{query}: {found}"
+        backgrounds += found["backgrounds"]
+        marks += found["marks"]
+        shoot(page, f"dark_{Path(script).stem}_{query.rsplit('=', 1)[-1][:8]}")
+    assert backgrounds > 10 and marks > 20  # charts were drawn and their colours read

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from playground.figures.attention.common import check_tokens, token_label, token_ticks
 from playground.figures.helpers import display_token
-from playground.figures.theme import BLUE, GREEN, LABEL_FONT_SIZE, RED, apply_theme
+from playground.figures.theme import BLUE, GREEN, LABEL_FONT_SIZE, ORANGE, RED, apply_theme
 from playground.inspection.attention.formula import AttentionFormula
 
 
@@ -105,7 +105,7 @@ def formula_figure(formula: AttentionFormula, tokens: Sequence[str]) -> go.Figur
             mode="markers",
             customdata=labels,
             name="model's row",
-            marker={"symbol": "line-ew-open", "size": 14, "line": {"width": 3, "color": "black"}, "color": "black"},
+            marker={"symbol": "line-ew-open", "size": 14, "line": {"width": 3, "color": ORANGE}, "color": ORANGE},
             hovertemplate="%{customdata}: %{y:.4f}<extra>model</extra>",
         ),
         row=2,

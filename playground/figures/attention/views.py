@@ -268,7 +268,6 @@ def head_view(
         "yaxis": {"visible": False, "autorange": "reversed"},
         "legend": {"title": {"text": "head (click to toggle)"}},
         "hovermode": "closest",
-        "plot_bgcolor": "white",
     }
     fig = go.Figure(data=data, layout=layout)
     return apply_theme(fig, title=title, height=int(max(420, 28 * (stop - start) + 140)))
