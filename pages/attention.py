@@ -80,7 +80,7 @@ def _token_window(n_tokens: int) -> tuple[int, int]:
         0,
         n_tokens,
         (0, LONG_INPUT),
-        key="at_window",
+        key=link("at_window", choices=range(n_tokens + 1), kind=list),
     )
     start = min(int(start), n_tokens - 1)  # both handles at the end still leave one token
     return start, max(int(stop), start + 1)
@@ -127,8 +127,21 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
         layers, heads = list(range(maps.num_layers)), list(range(maps.num_heads))
         if maps.num_layers * maps.num_heads > 24:  # a big grid: let the person narrow it down
             c1, c2 = st.columns(2)
-            layers = c1.multiselect("Layers", layers, default=layers, key=f"at_mv_layers_{maps.num_layers}") or layers
-            heads = c2.multiselect("Heads", heads, default=heads, key=f"at_mv_heads_{maps.num_heads}") or heads
+            layers = (
+                c1.multiselect(
+                    "Layers",
+                    layers,
+                    default=layers,
+                    key=link(f"at_mv_layers_{maps.num_layers}", choices=layers, kind=list),
+                )
+                or layers
+            )
+            heads = (
+                c2.multiselect(
+                    "Heads", heads, default=heads, key=link(f"at_mv_heads_{maps.num_heads}", choices=heads, kind=list)
+                )
+                or heads
+            )
         fig = model_view(maps.attention_probs, tokens, layers=layers, heads=heads)
         plotly_chart(fig, key="at_model_view", filename="model_view")
         st.caption(

@@ -126,7 +126,11 @@ def audio_predict_section(bundle: Bundle) -> None:
         return
     decoded, name = picked
     top_k = st.slider(
-        "Top-k", 1, min(10, bundle.card.num_classes), min(5, bundle.card.num_classes), key="p_audio_top_k"
+        "Top-k",
+        1,
+        k_max := min(10, bundle.card.num_classes),
+        min(5, bundle.card.num_classes),
+        key=link("p_audio_top_k", bounds=(1, k_max), kind=int),
     )
     try:
         result = predict_audio(bundle, decoded.waveform, decoded.sample_rate, top_k=top_k)

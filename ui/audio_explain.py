@@ -176,7 +176,7 @@ def audio_explain_section(bundle: Bundle) -> None:
                 last,
                 0.0,
                 0.1,
-                key="xa_start",
+                key=link("xa_start", bounds=(0.0, last), kind=float),
             )
         )
 
@@ -265,7 +265,7 @@ def audio_explain_section(bundle: Bundle) -> None:
             round(100 * KEEP_FRACTION),
             5,
             format="%d %%",
-            key="xa_keep",
+            key=link("xa_keep", bounds=(5, 100), kind=int),
         )
         / 100
     )

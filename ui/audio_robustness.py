@@ -191,8 +191,15 @@ def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
         c1.slider(f"Validation clips of {dataset_name}", 50, 300, 100, 50, key=link("ra_n", bounds=(50, 300), kind=int))
     )
     sweep_seed = int(c2.number_input("Seed", 0, 10_000, 0, key=link("ra_sweep_seed", bounds=(0, 10_000), kind=int)))
-    chosen = st.multiselect("Perturbations", names, default=[n for n in DEFAULT_SWEEP if n in names], key="ra_perts")
-    severities = st.multiselect("Severities", [0, 1, 2, 3, 4, 5], default=[0, 1, 2, 3, 4, 5], key="ra_sevs")
+    chosen = st.multiselect(
+        "Perturbations",
+        names,
+        default=[n for n in DEFAULT_SWEEP if n in names],
+        key=link("ra_perts", choices=names, kind=list),
+    )
+    severities = st.multiselect(
+        "Severities", [0, 1, 2, 3, 4, 5], default=[0, 1, 2, 3, 4, 5], key=link("ra_sevs", choices=range(6), kind=list)
+    )
 
     job: BackgroundJob | None = st.session_state.get(JOB_KEY)
     running = job is not None and job.status == "running"
@@ -229,7 +236,8 @@ def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
     rows = result.to_rows()
     if not rows:
         return
-    metric = st.radio("Metric", ["accuracy", "mean_true_confidence", "flip_rate"], horizontal=True, key="ra_metric")
+    metrics = ["accuracy", "mean_true_confidence", "flip_rate"]
+    metric = st.radio("Metric", metrics, horizontal=True, key=link("ra_metric", choices=metrics))
     plotly_chart(sweep_figure(rows, metric), key="ra_sweep_fig")
     if any(r["perturbation"] == "white_noise" and r["severity"] > 0 for r in rows):
         plotly_chart(_snr_figure(result, "white_noise"), key="ra_snr_fig")
@@ -251,8 +259,14 @@ def _adversarial(bundle: Bundle, pre: AudioPreprocessing) -> None:
     method = c1.selectbox(
         "Method", ["fgsm", "pgd"], format_func=str.upper, key=link("ra_method", choices=["fgsm", "pgd"])
     )
-    epsilon = float(c2.select_slider("ε (share of full scale)", EPSILONS, value=2e-3, key="ra_eps"))
-    steps = int(c3.number_input("PGD steps", 1, 200, 10, key="ra_steps", disabled=method != "pgd"))
+    epsilon = float(
+        c2.select_slider("ε (share of full scale)", EPSILONS, value=2e-3, key=link("ra_eps", choices=EPSILONS))
+    )
+    steps = int(
+        c3.number_input(
+            "PGD steps", 1, 200, 10, key=link("ra_steps", bounds=(1, 200), kind=int), disabled=method != "pgd"
+        )
+    )
     window = _window(pre, decoded)[0]  # (S,)
     request = (_digest(window), method, epsilon, steps)
     if st.button("Run the attack", type="primary", key="ra_attack"):

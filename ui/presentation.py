@@ -36,6 +36,7 @@ CONTROL_NAMES = {
     "adv_steps": "attack PGD steps",
     "arch": "architecture",
     "att_gain": "attack: magnify the difference",
+    "audio_top_k": "top-k",
     "c": "output channel c",
     "colour_unit": "colour the tokens by unit",
     "compare": "methods compared",
@@ -49,6 +50,7 @@ CONTROL_NAMES = {
     "input": "input image",
     "j": "output column j",
     "k": "input channel shown",
+    "keep": "kept share",
     "kind": "states",
     "min_weight": "hide links weaker than",
     "mode": "show",
@@ -73,6 +75,7 @@ CONTROL_NAMES = {
     "sev": "severity",
     "sevs": "severities",
     "side": "input height and width",
+    "start": "window start",
     "step": "step t",
     "sweep_seed": "sweep seed",
     "target": "target class",
@@ -81,10 +84,19 @@ CONTROL_NAMES = {
     "threshold": "on-threshold",
     "top_k": "top-k",
     "unit": "unit j",
+    "window": "token window",
 }
 #: Keys made from a name (``f"f_in_{layer}"``, a picker's ``f"{key}_source"``): the name of
 #: what the key starts (after the page's prefix) or ends with.
-_PREFIX_NAMES = {"head_": "head", "in_": "input channel", "page_": "page", "sample_": "sample", "weights_": "weights"}
+_PREFIX_NAMES = {
+    "head_": "head",
+    "in_": "input channel",
+    "mv_heads_": "heads shown",
+    "mv_layers_": "layers shown",
+    "page_": "page",
+    "sample_": "sample",
+    "weights_": "weights",
+}
 _SUFFIX_NAMES = {"_source": "input source", "_text": "typed text", "_sample": "sample", "_target_kind": "explain"}
 
 

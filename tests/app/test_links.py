@@ -131,10 +131,21 @@ def test_the_figure_pack_holds_the_charts_the_page_drew(link_app) -> None:  # ty
 
 
 def test_a_link_restores_the_audio_pages_clip_and_settings(link_app) -> None:  # type: ignore[no-untyped-def]
-    at = link_app("pages/predict.py", model="checkpoint:audio_cnn-fsdd", p_audio_sample="three_theo")
+    at = link_app("pages/predict.py", model="checkpoint:audio_cnn-fsdd", p_audio_sample="three_theo", p_audio_top_k="3")
     assert_clean(at)
-    assert at.selectbox(key="p_audio_sample").value == "three_theo"
+    assert at.selectbox(key="p_audio_sample").value == "three_theo" and at.slider(key="p_audio_top_k").value == 3
     assert ": 3 (" in at.subheader[0].value, [s.value for s in at.subheader]  # the clip the link named, read as 3
     at = link_app("pages/robustness.py", model="checkpoint:audio_cnn-fsdd", ra_pert="white_noise", ra_sev="1.5")
     assert_clean(at)
     assert at.selectbox(key="ra_pert").value == "white_noise" and at.slider(key="ra_sev").value == 1.5
+    at = link_app(
+        "pages/robustness.py",
+        model="checkpoint:audio_cnn-fsdd",
+        ra_perts='["reverb"]',
+        ra_sevs="[0, 2]",
+        ra_eps="0.005",
+        ra_steps="7",
+    )
+    assert_clean(at)
+    assert at.multiselect(key="ra_perts").value == ["reverb"] and at.multiselect(key="ra_sevs").value == [0, 2]
+    assert at.select_slider(key="ra_eps").value == 0.005 and at.number_input(key="ra_steps").value == 7
