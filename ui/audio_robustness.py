@@ -15,7 +15,7 @@ import torch
 
 from playground.bundle import Bundle
 from playground.core.device import model_device
-from playground.data import DATASETS, AudioDataset, split_dataset
+from playground.data import DATASETS, AudioDataset
 from playground.figures.theme import PALETTE, apply_theme
 from playground.figures.viz import sweep_figure, topk_bar
 from playground.inspection.predict import TopK
@@ -23,9 +23,9 @@ from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.decode import DecodedAudio, wav_bytes
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.robustness.audio_attacks import attack_waveform, snr_db
-from playground.robustness.audio_sweep import audio_sweep, level_curve
+from playground.robustness.audio_sweep import audio_sweep, level_curve, validation_clips
 from playground.robustness.perturbations import PERTURBATIONS, audio_perturbations, perturb_audio
-from playground.robustness.sweep import SweepResult, sample_indices
+from playground.robustness.sweep import SweepResult
 from playground.runner.jobs import BackgroundJob
 from ui.audio import audio_input_picker
 from ui.charts import plotly_chart
@@ -142,14 +142,6 @@ def _one_clip(bundle: Bundle, pre: AudioPreprocessing) -> None:
 # ---------------------------------------------------------------- sweep
 
 
-def _validation_clips(data: AudioDataset, n: int, seed: int) -> tuple[AudioClips, torch.Tensor]:
-    """``n`` validation clips (the dataset's own validation part when it has one) and their labels."""
-    val = data.val_indices if data.val_indices is not None else split_dataset(data, 0.1, 0).val_indices
-    val = torch.as_tensor(val, dtype=torch.int64)
-    keep = val[sample_indices(len(val), min(n, len(val)), seed)]
-    return data.clips.take(keep), data.targets[keep]
-
-
 def _snr_figure(result: SweepResult, perturbation: str) -> go.Figure:
     """Accuracy against the SNR in dB of one noise perturbation (the identity drawn as the clean line)."""
     curve = [(level, p) for level, p in level_curve(result, perturbation) if p.severity > 0]
@@ -212,7 +204,7 @@ def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
                 raise ValueError(
                     f"{bundle.title} has {len(bundle.labels)} classes but {dataset_name} has {len(data.classes)}"
                 )
-            clips, targets = _validation_clips(data, n_clips, sweep_seed)
+            clips, targets = validation_clips(data, n_clips, sweep_seed)
             sevs = sorted(float(s) for s in severities)
             perts = list(chosen)
 

@@ -1,13 +1,20 @@
-"""``python -m playground attack``: an FGSM / PGD adversarial attack on one image.
+"""``python -m playground attack``: an FGSM / PGD adversarial attack on one image or audio clip.
 
     python -m playground attack --model M --input digit.png --method pgd --epsilon-255 8 [--json] [--out adv.png]
+    python -m playground attack --model assets/checkpoints/audio_cnn-fsdd --input seven.wav \
+        --epsilon-amplitude 0.002 [--json] [--out adv.wav]
 
-The budget ``--epsilon-255`` is in 1/255 pixel units (``8`` is ε = 8/255), in the ``--norm`` chosen.
+An image's budget ``--epsilon-255`` is in 1/255 pixel units (``8`` is ε = 8/255), in the ``--norm``
+chosen. A clip's budget ``--epsilon-amplitude`` is an L∞ bound on the waveform's [-1, 1] amplitude
+scale (:func:`playground.robustness.audio_attacks.attack_waveform`); the JSON gives the
+perturbation's SNR in dB.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
 from typing import Any
 
 from playground.cli.common import (
@@ -24,20 +31,31 @@ from playground.cli.common import (
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``attack`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
-    p: argparse.ArgumentParser = subparsers.add_parser("attack", help="FGSM / PGD adversarial attack on one image")
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "attack", help="FGSM / PGD adversarial attack on one image or audio clip"
+    )
     add_model_argument(p)
-    p.add_argument("--input", required=True, help="image file")
+    p.add_argument("--input", required=True, help="image file, or audio clip for an audio model")
     p.add_argument("--method", choices=["fgsm", "pgd"], default="pgd")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epsilon-255", type=float, default=8.0, help="budget in 1/255 pixel units (default 8)")
     budget.add_argument(
         "--epsilon", dest="epsilon_255", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )  # the earlier name
-    p.add_argument("--norm", choices=["Linf", "L2"], default="Linf")
+    p.add_argument(
+        "--epsilon-amplitude",
+        type=float,
+        default=0.002,
+        help="audio: L∞ budget on the waveform's [-1, 1] amplitude scale (default 0.002)",
+    )
+    p.add_argument("--norm", choices=["Linf", "L2"], default="Linf", help="images: the norm of ε (audio: L∞ only)")
     p.add_argument("--steps", type=int, default=40, help="PGD iterations")
     p.add_argument("--target-class", type=int, default=None, help="class index for a targeted attack")
     add_top_k_argument(p)
-    p.add_argument("--out", help="write the adversarial image here (saved as PNG: lossless, keeps the attack)")
+    p.add_argument(
+        "--out",
+        help="write the adversarial input here: an image as PNG, a clip as WAV (both lossless: they keep the attack)",
+    )
     add_json_argument(p)
     p.set_defaults(func=run)
     return p
@@ -55,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     check_top_k(args.top_k)
     bundle = load_model(args.model)
     source, data = read_input_file(args.input)
+    if bundle.modality == "audio":
+        return _attack_audio(bundle, args, source, data)
     image = decode_image(data, source.name)
     pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
     config = AttackConfig(
@@ -92,6 +112,54 @@ def run(args: argparse.Namespace) -> int:
     text = (
         f"{args.method} {args.norm} ε={args.epsilon_255:g}/255: {clean} → {adv} "
         f"({'success' if out['success'] else 'the model held'}; L∞ = {out['linf_255']:.2f}/255)"
+    )
+    print_result(out, args.json, text)
+    return 0
+
+
+def _attack_audio(bundle: Any, args: argparse.Namespace, source: Any, data: bytes) -> int:
+    """Attack the clip's first window on its waveform; print the predictions before and after.
+
+    Raises:
+        ValueError: an unreadable clip, ``--norm L2`` or ``--target-class`` (the waveform attack is
+            untargeted L∞), a budget or step count out of range.
+    """
+    from playground.modalities.audio.decode import decode_audio, wav_bytes
+    from playground.robustness.audio_attacks import attack_waveform
+    from playground.robustness.audio_sweep import audio_preprocessing
+
+    if args.norm != "Linf" or args.target_class is not None:
+        raise ValueError("an audio model is attacked untargeted in L∞ on its waveform: drop --norm L2 / --target-class")
+    pre = audio_preprocessing(bundle)
+    decoded = decode_audio(data, name=source.name)
+    waveform = decoded.waveform
+    if decoded.sample_rate != pre.sample_rate:
+        from playground.modalities.audio.resample import resample
+
+        waveform = resample(waveform, decoded.sample_rate, pre.sample_rate)  # (L',) at the model's rate
+    result = attack_waveform(
+        bundle, waveform, None, method=args.method, epsilon=args.epsilon_amplitude, steps=args.steps
+    )
+    if args.out:
+        Path(args.out).write_bytes(wav_bytes(result.adversarial, pre.sample_rate))
+    out: dict[str, Any] = {
+        "model": bundle.title,
+        "input": str(source),
+        "method": args.method,
+        "norm": "Linf",
+        "epsilon_amplitude": result.epsilon,
+        "steps": result.steps,
+        "clean": {"top_k": top_k_from_probs(result.clean_probs, bundle.labels, args.top_k)},
+        "adversarial": {"top_k": top_k_from_probs(result.adv_probs, bundle.labels, args.top_k)},
+        "success": result.adv_pred != result.clean_pred,
+        "linf_amplitude": result.linf,
+        "snr_db": result.snr_db if math.isfinite(result.snr_db) else None,  # None: no change (JSON has no inf)
+        "out": args.out,
+    }
+    clean, adv = out["clean"]["top_k"][0]["label"], out["adversarial"]["top_k"][0]["label"]
+    text = (
+        f"{args.method} L∞ ε={result.epsilon:g} (amplitude): {clean} → {adv} "
+        f"({'success' if out['success'] else 'the model held'}; SNR {result.snr_db:.1f} dB)"
     )
     print_result(out, args.json, text)
     return 0

@@ -3,11 +3,16 @@
     python -m playground explain --model efficientnet_lite0 --input cat.jpg --method integrated_gradients --json
     python -m playground explain --model runs/lstm-news --text "shares fell sharply" --method integrated_gradients
     python -m playground explain --model M --input cat.jpg --method grad_cam --out map.png
+    python -m playground explain --model assets/checkpoints/audio_cnn-fsdd --input seven.mp3 \
+        --method integrated_gradients --listen seven-explained [--json]
 
-Images (``--input`` photo), text (``--text`` or a ``.txt`` file as ``--input``) and numeric
+Images (``--input`` photo), text (``--text`` or a ``.txt`` file as ``--input``), numeric
 sequences (``--input`` a ``.npy`` array of shape ``(T, F)``, raw values: the model's
-standardization is applied). ``--json`` prints the attribution shape, summary numbers, the target
-and, where defined, the convergence delta; ``--out`` writes the map over the image as a PNG.
+standardization is applied) and audio (``--input`` a clip in any format the decoder reads; one
+window of the model's length from ``--start`` seconds). ``--json`` prints the attribution shape,
+summary numbers, the target and, where defined, the convergence delta; ``--out`` writes the map
+over the image as a PNG; ``--listen`` writes what the most attributed time-frequency cells sound
+like, and everything else, as two WAV files (:func:`playground.explain.audio.listen`).
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_model_argument(p)
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", help="image file, .txt file (text models) or .npy (T, F) array (sequence models)")
+    source.add_argument(
+        "--input",
+        help="image file, .txt file (text models), .npy (T, F) array (sequence models) or audio clip (audio models)",
+    )
     source.add_argument("--text", help="text to explain (text models)")
     p.add_argument("--method", required=True, help="attribution method, e.g. integrated_gradients, grad_cam, occlusion")
     p.add_argument("--target", type=int, default=None, help="class index to explain (default: the predicted class)")
@@ -62,6 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mode", choices=["signed", "positive", "absolute"], default="signed", help="map shown by --out")
     p.add_argument("--out", help="write the map over the image as a PNG (image models; enlarged to at least 448 px)")
+    p.add_argument("--start", type=float, default=0.0, help="audio: where the explained window starts, seconds")
+    p.add_argument(
+        "--listen",
+        metavar="PREFIX",
+        help="audio: write PREFIX-kept.wav (the most attributed cells only) and PREFIX-removed.wav (all but them)",
+    )
+    p.add_argument("--keep", type=float, default=0.2, help="--listen: share of the cells kept, in (0, 1] (default 0.2)")
     add_json_argument(p)
     p.set_defaults(func=run)
     return p
@@ -144,7 +159,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise ValueError(f"--out: the folder {Path(args.out).resolve().parent} does not exist")
     bundle = load_model(args.model)
-    inputs, tokens = _read_input(bundle, args)
+    if (args.listen or args.start) and bundle.modality != "audio":
+        raise ValueError(f"--listen and --start are for audio models; {bundle.title} takes {bundle.modality} input")
+    if not 0 < args.keep <= 1:
+        raise ValueError(f"--keep must be in (0, 1], got {args.keep}")
+    if args.listen and not Path(args.listen).resolve().parent.is_dir():
+        raise ValueError(f"--listen: the folder {Path(args.listen).resolve().parent} does not exist")
     params = ExplainParams(
         n_steps=args.n_steps,
         delta_tolerance=args.delta_tolerance or None,
@@ -162,7 +182,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"\r{args.method}: {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    result = explain(bundle, inputs, args.method, target=args.target, params=params, on_progress=progress)
+    tokens: list[str] | None = None
+    audio: dict[str, Any] | None = None
+    if bundle.modality == "audio":
+        result, audio = _explain_audio(bundle, args, params, progress)
+    else:
+        inputs, tokens = _read_input(bundle, args)
+        result = explain(bundle, inputs, args.method, target=args.target, params=params, on_progress=progress)
     if not args.json:
         print(file=sys.stderr)
     if args.out:
@@ -194,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
     if tokens is not None:
         order = a.abs().argsort(descending=True)[:10].tolist()
         out["top_tokens"] = [{"token": tokens[i], "position": i, "attribution": float(a[i])} for i in order]
+    if audio is not None:
+        out["audio"] = audio
     text = (
         f"{result.method} for {result.label or result.target} (p = {result.probability:.3f}): attributions "
         f"{tuple(result.attributions.shape)}, sum {out['summary']['sum']:+.4g}"
@@ -204,5 +232,71 @@ def run(args: argparse.Namespace) -> int:
         text += "\n" + "\n".join(f"{t['attribution']:+.4f}  {t['token']}" for t in out["top_tokens"])
     if args.out:
         text += f"\nwrote {args.out}"
+    if audio is not None:
+        text += (
+            f"\nwindow {audio['start_s']:g}–{audio['start_s'] + audio['window_s']:g} s; most attributed moments: "
+            + ", ".join(f"{m['time_s']:.2f} s ({m['attribution']:+.3g})" for m in audio["top_times"][:5])
+        )
+        text += "".join(
+            f"\nwrote {w['path']}: the model hears {w['heard']['label']} (p = {w['heard']['probability']:.3f})"
+            for w in audio["listen"].values()
+        )
     print_result(out, args.json, text)
     return 0
+
+
+def _explain_audio(bundle: Any, args: argparse.Namespace, params: Any, progress: Any) -> tuple[Any, dict[str, Any]]:
+    """An audio clip's window explained (:func:`playground.explain.audio.explain_audio`): the
+    explanation and the ``audio`` object of the JSON; with ``--listen`` the two WAV files written.
+
+    Raises:
+        ValueError: ``--text`` or ``--out`` (not for audio), an unreadable clip, a start past its end.
+    """
+    import torch
+
+    from playground.explain.audio import explain_audio, heard_probabilities, listen
+    from playground.modalities.audio.decode import decode_audio, wav_bytes
+
+    if args.text is not None:
+        raise ValueError(f"--text is for text models; {bundle.title} takes audio input (use --input)")
+    if args.out:
+        raise ValueError("--out draws the map over an image; for audio use --listen PREFIX or --json")
+    source, data = read_input_file(args.input)
+    decoded = decode_audio(data, name=source.name)
+    heard = explain_audio(
+        bundle,
+        decoded.waveform,
+        decoded.sample_rate,
+        args.method,
+        start_s=args.start,
+        target=args.target,
+        params=params,
+        on_progress=progress,
+    )
+    pre = bundle.preprocessing
+    order = heard.curve.abs().argsort(descending=True)[:10].tolist()  # the frames that mattered most
+    written: dict[str, dict[str, Any]] = {}
+    if args.listen:
+        kept, removed = listen(heard.waveform, heard.explanation.attributions, pre, keep_fraction=args.keep)
+        with torch.no_grad():
+            probs = heard_probabilities(bundle, torch.stack([kept, removed]))  # (2, K): what the model hears in each
+        for (name, clip), p in zip((("kept", kept), ("removed", removed)), probs, strict=True):
+            path = f"{args.listen}-{name}.wav"
+            Path(path).write_bytes(wav_bytes(clip, pre.sample_rate))
+            written[name] = {
+                "path": path,
+                "heard": class_score(bundle.labels[int(p.argmax())], int(p.argmax()), float(p.max())),
+            }
+    audio = {
+        "seconds": round(decoded.duration_s, 3),
+        "notes": list(decoded.notes),
+        "start_s": heard.start_s,
+        "window_s": pre.clip_samples / pre.sample_rate,
+        "top_times": [
+            {"time_s": round(heard.start_s + float(heard.times_s[i]), 4), "attribution": float(heard.curve[i])}
+            for i in order
+        ],
+        "keep": args.keep,
+        "listen": written,
+    }
+    return heard.explanation, audio

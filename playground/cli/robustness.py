@@ -3,8 +3,14 @@
     python -m playground robustness --model M --dataset mnist --perturbations gaussian_noise,rotation \\
         --severities 0,1,2,3,4,5 --samples 200 [--json]
     python -m playground robustness --model M --dataset mnist --attack pgd --epsilons 0,2,4,8,16 [--norm L2] [--json]
+    python -m playground robustness --model assets/checkpoints/audio_cnn-fsdd --dataset fsdd \
+        --perturbations white_noise,reverb --samples 200 [--json]
 
-The images are a sample of the validation split that ``train`` uses (``--val-fraction``, ``--split-seed``).
+The images (or clips) are a sample of the validation split that ``train`` uses (``--val-fraction``,
+``--split-seed``; a dataset's own test split, such as FSDD's, where it has one). An audio model on
+an audio dataset is swept with the audio perturbations
+(:func:`playground.robustness.audio_sweep.audio_sweep`); each row gives the severity's level too
+(``level``, ``unit``: e.g. an SNR in dB).
 """
 
 from __future__ import annotations
@@ -75,16 +81,13 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset)
     if len(dataset.classes) != len(bundle.labels):
         raise ValueError(f"the model has {len(bundle.labels)} classes but {args.dataset} has {len(dataset.classes)}")
+    if bundle.modality == "audio":
+        return _run_audio(args, bundle, dataset)
     images, targets = split_dataset(dataset, args.val_fraction, args.split_seed).val_tensors()
     keep = sample_indices(len(images), min(args.samples, len(images)), args.seed)
     if args.attack is not None:
         return _run_attacks(args, bundle, images[keep], targets[keep])
     perturbations = [p.strip() for p in args.perturbations.split(",") if p.strip()]
-
-    def progress(done: int, total: int, message: str = "") -> None:
-        if not args.json:
-            print(f"\r{done}/{total} batches", end="", file=sys.stderr, flush=True)
-
     result = sweep(
         bundle,
         images[keep],
@@ -92,14 +95,19 @@ def run(args: argparse.Namespace) -> int:
         perturbations,
         parse_severities(args.severities),
         seed=args.seed,
-        on_progress=progress,
+        on_progress=_progress(args),
     )
     if not args.json:
         print(file=sys.stderr)
-    rows = result.to_rows()
+    return _print_sweep(args, bundle, result, result.to_rows(), "images")
+
+
+def _print_sweep(args: argparse.Namespace, bundle: Any, result: Any, rows: list[dict[str, Any]], what: str) -> int:
+    """Print a sweep's points (text, or the JSON summary); returns the exit status (0)."""
     text = "\n".join(
         f"{r['perturbation']:<16} severity {r['severity']:>4g}  accuracy {r['accuracy']:.3f}  "
         f"confidence {r['mean_true_confidence']:.3f}  flip rate {r['flip_rate']:.3f}"
+        + (f"  (level {r['level']:g}: {r['unit']})" if "level" in r else "")
         for r in rows
     )
     summary = {
@@ -109,8 +117,58 @@ def run(args: argparse.Namespace) -> int:
         "clean_accuracy": result.clean_accuracy,
         "points": rows,
     }
-    print_result(summary, args.json, f"clean accuracy {result.clean_accuracy:.3f} on {result.n} images\n{text}")
+    print_result(summary, args.json, f"clean accuracy {result.clean_accuracy:.3f} on {result.n} {what}\n{text}")
     return 0
+
+
+def _progress(args: argparse.Namespace) -> Any:
+    """The sweep's progress callback: a counter on stderr (nothing with ``--json``)."""
+
+    def progress(done: int, total: int, message: str = "") -> None:
+        if not args.json:
+            print(f"\r{done}/{total} batches", end="", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _run_audio(args: argparse.Namespace, bundle: Any, dataset: Any) -> int:
+    """An audio model on an audio dataset: the audio perturbations swept on validation clips; each
+    row also gives the severity's ``level`` and its ``unit`` (an SNR in dB, a gain in dB, ...).
+
+    Raises:
+        ValueError: ``--attack`` (robust accuracy under attack is for image models here), a dataset
+            that is not audio, an unknown or non-audio perturbation, a severity outside [0, 5].
+    """
+    from playground.data import AudioDataset
+    from playground.robustness.audio_sweep import audio_sweep, validation_clips
+    from playground.robustness.perturbations.base import PERTURBATIONS
+
+    if args.attack is not None:
+        raise ValueError(
+            "--attack sweeps image models; attack one clip with `python -m playground attack --input clip.wav`"
+        )
+    if not isinstance(dataset, AudioDataset):
+        raise ValueError(f"{bundle.title} is an audio model but {args.dataset} is not an audio dataset")
+    clips, targets = validation_clips(
+        dataset, args.samples, args.seed, val_fraction=args.val_fraction, split_seed=args.split_seed
+    )
+    perturbations = [p.strip() for p in args.perturbations.split(",") if p.strip()]
+    result = audio_sweep(
+        bundle,
+        clips,
+        targets,
+        perturbations,
+        parse_severities(args.severities),
+        seed=args.seed,
+        on_progress=_progress(args),
+    )
+    if not args.json:
+        print(file=sys.stderr)
+    rows = result.to_rows()
+    for row in rows:  # the registry knows every name the sweep accepted
+        spec = PERTURBATIONS.get(row["perturbation"])
+        row["level"], row["unit"] = spec.level(row["severity"]), spec.unit
+    return _print_sweep(args, bundle, result, rows, "clips")
 
 
 def _run_attacks(args: argparse.Namespace, bundle: Any, images: Any, targets: Any) -> int:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from playground.core.device import model_device
+from playground.data import AudioDataset, split_dataset
 from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.robustness.sweep import (
@@ -35,6 +36,7 @@ from playground.robustness.sweep import (
     SweepResult,
     clean_scores,
     identity_severities,
+    sample_indices,
     score_point,
 )
 
@@ -53,6 +55,28 @@ def audio_preprocessing(bundle: Bundle) -> AudioPreprocessing:
     if not isinstance(bundle.preprocessing, AudioPreprocessing):
         raise ValueError(f"this needs an audio model, but {bundle.title} takes {bundle.modality} input")
     return bundle.preprocessing
+
+
+def validation_clips(
+    data: AudioDataset, n: int, seed: int = 0, *, val_fraction: float = 0.1, split_seed: int = 0
+) -> tuple[AudioClips, torch.Tensor]:
+    """``n`` clips of the validation split, drawn with ``seed``, and their labels.
+
+    The split is the one ``train`` uses: the dataset's own validation part when it has one (FSDD's
+    official test recordings, a held-out speaker), else ``val_fraction`` of it split with
+    ``split_seed`` (:func:`~playground.data.split_dataset`).
+
+    Returns:
+        ``(clips, targets)``: ``min(n, n_val)`` clips and their ``(n,)`` int64 labels.
+
+    Raises:
+        ValueError: ``n`` below 1.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1 clip, got {n}")
+    val = torch.as_tensor(split_dataset(data, val_fraction, split_seed).val_indices, dtype=torch.int64)
+    keep = val[sample_indices(len(val), min(n, len(val)), seed)]
+    return data.clips.take(keep), data.targets[keep]
 
 
 def audio_sweep(

@@ -241,7 +241,10 @@ SCHEMAS: dict[str, list[Obj]] = {
                             "mean_true_confidence": NUM,
                             "flip_rate": NUM,
                             "n": int,
-                        }
+                            "level": NUM,
+                            "unit": str,
+                        },
+                        optional=frozenset({"level", "unit"}),  # audio sweeps: the severity's level
                     )
                 ),
             }
@@ -264,7 +267,23 @@ SCHEMAS: dict[str, list[Obj]] = {
                 "l2": NUM,
                 "out": Nullable(str),
             }
-        )
+        ),
+        Obj(  # an audio clip, attacked on its waveform
+            {
+                "model": str,
+                "input": str,
+                "method": str,
+                "norm": str,
+                "epsilon_amplitude": NUM,
+                "steps": int,
+                "clean": Obj({"top_k": TOP_K}),
+                "adversarial": Obj({"top_k": TOP_K}),
+                "success": bool,
+                "linf_amplitude": NUM,
+                "snr_db": Nullable(NUM),
+                "out": Nullable(str),
+            }
+        ),
     ],
     "rnn-states": [
         Obj(
@@ -320,8 +339,19 @@ SCHEMAS: dict[str, list[Obj]] = {
                 "out": Nullable(str),
                 "completeness": Obj({"sum": NUM, "output_difference": NUM}),
                 "top_tokens": ListOf(Obj({"token": str, "position": int, "attribution": NUM})),
+                "audio": Obj(
+                    {
+                        "seconds": NUM,
+                        "notes": ListOf(str),
+                        "start_s": NUM,
+                        "window_s": NUM,
+                        "top_times": ListOf(Obj({"time_s": NUM, "attribution": NUM})),
+                        "keep": NUM,
+                        "listen": Obj({}, open=True),
+                    }
+                ),
             },
-            optional=frozenset({"completeness", "top_tokens"}),
+            optional=frozenset({"completeness", "top_tokens", "audio"}),
         )
     ],
     "attention": [
@@ -473,6 +503,62 @@ def test_predict_audio_clips_of_any_format_and_length(capsys: pytest.CaptureFixt
     assert not long["audio"]["padded"] and len(windows) > 5 and long["audio"]["seconds"] > 5
     assert [w["start_s"] for w in windows[:3]] == [0.0, 0.5, 1.0]  # 1 s windows every 0.5 s
     check_shared(mp3, [str(d) for d in range(10)])
+
+
+def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run a command that must fail; its one ``error:`` line (without the prefix)."""
+    assert main(list(argv)) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: "), err
+    return err[-1].removeprefix("error: ")
+
+
+AUDIO_CNN = str(ROOT / "assets/checkpoints/audio_cnn-fsdd")
+FIVE = str(ROOT / "assets/samples/audio/five_lucas.ogg")  # a voice outside FSDD, read as 5
+
+
+def test_explain_an_audio_clip_and_listen_to_the_explanation(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["explain", "--model", AUDIO_CNN, "--input", FIVE, "--method", "integrated_gradients"]
+    out = run_json(capsys, *argv, "--listen", str(tmp_path / "five"), "--keep", "0.3")
+    assert out["modality"] == "audio" and out["target"]["label"] == "5" and out["shape"] == [1, 40, 101]
+    assert out["relative_delta"] <= 0.01  # completeness: the attributions sum to F(x) - F(baseline)
+    audio = out["audio"]
+    assert audio["start_s"] == 0 and audio["window_s"] == 1.0 and audio["keep"] == 0.3
+    assert all(0 <= t["time_s"] <= 1 for t in audio["top_times"]) and len(audio["top_times"]) == 10
+    assert abs(audio["top_times"][0]["attribution"]) >= abs(audio["top_times"][-1]["attribution"])
+    kept, removed = audio["listen"]["kept"], audio["listen"]["removed"]
+    assert kept["path"] == str(tmp_path / "five-kept.wav") and (tmp_path / "five-removed.wav").stat().st_size > 1000
+    # the 30 % of cells that made the decision still say "5"; the model hears less of it in the rest
+    assert kept["heard"]["label"] == "5" and kept["heard"]["probability"] > removed["heard"]["probability"]
+    assert refused(capsys, *argv, "--out", str(tmp_path / "map.png")).endswith("use --listen PREFIX or --json")
+    assert "are for audio models" in refused(
+        capsys, "explain", "--model", LENET, "--input", DIGIT_7, "--method", "saliency", "--listen", "x"
+    )
+
+
+def test_attack_an_audio_clip_on_its_waveform(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    wav = tmp_path / "adv.wav"
+    argv = ["attack", "--model", AUDIO_CNN, "--input", FIVE, "--method", "pgd", "--steps", "10"]
+    out = run_json(capsys, *argv, "--epsilon-amplitude", "0.002", "--out", str(wav), variant=1)
+    assert out["clean"]["top_k"][0]["label"] == "5" and out["epsilon_amplitude"] == 0.002 and out["steps"] == 10
+    assert out["linf_amplitude"] <= 0.002 + 1e-6 and out["snr_db"] > 20  # a quiet perturbation
+    assert out["success"] == (out["adversarial"]["top_k"][0]["index"] != out["clean"]["top_k"][0]["index"])
+    assert wav.read_bytes()[:4] == b"RIFF"
+    tiny = run_json(capsys, *argv, "--epsilon-amplitude", "0", variant=1)
+    assert not tiny["success"] and tiny["linf_amplitude"] == 0 and tiny["snr_db"] is None  # no budget, no change
+    assert "untargeted in L∞" in refused(capsys, *argv, "--norm", "L2")
+
+
+def test_robustness_of_an_audio_model_gives_each_level_with_its_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["robustness", "--model", AUDIO_CNN, "--dataset", "fsdd", "--samples", "60", "--severities", "0,5"]
+    out = run_json(capsys, *argv, "--perturbations", "white_noise,gain")
+    assert out["samples"] == 60 and out["clean_accuracy"] >= 0.95  # FSDD's official test recordings
+    by_name = {(p["perturbation"], p["severity"]): p for p in out["points"]}
+    assert by_name["white_noise", 5.0]["level"] == 0.0 and "ratio in dB" in by_name["white_noise", 5.0]["unit"]
+    assert by_name["white_noise", 5.0]["accuracy"] < by_name["white_noise", 0.0]["accuracy"]  # 0 dB SNR hurts
+    assert "--attack sweeps image models" in refused(capsys, *argv, "--attack", "pgd")
 
 
 def test_predict_and_attention_of_a_seq2seq_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
