@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--model", required=True, help="registry name of the architecture")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--data-path", help="folder (or .zip) of class-named sub-folders (dataset 'folder')")
+    p.add_argument("--data-path", help="folder of class-named sub-folders (datasets 'folder' and 'audio_folder')")
     p.add_argument(
         "--dataset-option",
         action="append",

@@ -4,6 +4,7 @@ Importing this package registers every entry; ``DATASETS.names()`` lists them.
 """
 
 from playground.data import (  # noqa: F401  (imported for their @register_dataset side effect)
+    audio_folder,
     bbc_news,
     brackets,
     cifar10,

@@ -60,12 +60,14 @@ _LAYOUT = (
 )
 
 
-def _hidden(name: str) -> bool:
+def is_hidden(name: str) -> bool:
+    """A hidden file or folder (``.DS_Store``, ``.git``) or macOS's ``__MACOSX`` zip folder: never read."""
     return name.startswith(".") or name == "__MACOSX"
 
 
-def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_SUFFIXES)
+def has_suffix(name: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> bool:
+    """Whether the file ``name`` is of the kind ``suffixes`` names (case-insensitive)."""
+    return name.lower().endswith(suffixes)
 
 
 # -- zip extraction ----------------------------------------------------------------------------
@@ -127,16 +129,17 @@ def extract_to(zf: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, str]], 
             raise ValueError(f"not a valid zip: member {info.filename!r} cannot be read ({err})") from err
 
 
-def extract_zip(zip_bytes: bytes, root: Path) -> Path:
-    """Check an uploaded zip and extract its image files under ``root / "uploads"``.
+def extract_zip(zip_bytes: bytes, root: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path:
+    """Check an uploaded zip and extract its image (or other ``suffixes``) files under ``root / "uploads"``.
 
     The folder is named by the archive's SHA-256, so the same upload is extracted once. Nothing is
-    written unless every member passes the checks; hidden files and non-image files are not
+    written unless every member passes the checks; hidden files and files of other kinds are not
     extracted.
 
     Args:
         zip_bytes: the bytes of a .zip file.
         root: folder under which ``uploads/zip-<sha256[:16]>`` is created.
+        suffixes: the file name endings extracted (lower case), e.g. ``(".wav", ".flac")``.
 
     Returns:
         The folder holding the extracted files.
@@ -160,7 +163,7 @@ def extract_zip(zip_bytes: bytes, root: Path) -> Path:
         for info in infos:
             name = check_member(info)  # every member, so one bad entry refuses the archive
             parts = PurePosixPath(name).parts
-            if info.is_dir() or not parts or any(_hidden(p) for p in parts) or not _is_image_name(parts[-1]):
+            if info.is_dir() or not parts or any(is_hidden(p) for p in parts) or not has_suffix(parts[-1], suffixes):
                 continue
             members.append((info, name))
         uploads = Path(root) / "uploads"
@@ -186,20 +189,20 @@ def extract_zip(zip_bytes: bytes, root: Path) -> Path:
 # -- reading a class-folder tree ---------------------------------------------------------------
 
 
-def _visible_children(folder: Path) -> tuple[list[Path], list[Path]]:
-    """``(sub-folders, image files)`` directly in ``folder``, hidden ones left out, sorted."""
-    entries = sorted(p for p in folder.iterdir() if not _hidden(p.name))
-    return [p for p in entries if p.is_dir()], [p for p in entries if p.is_file() and _is_image_name(p.name)]
+def visible_children(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> tuple[list[Path], list[Path]]:
+    """``(sub-folders, files of the kind)`` directly in ``folder``, hidden ones left out, sorted."""
+    entries = sorted(p for p in folder.iterdir() if not is_hidden(p.name))
+    return [p for p in entries if p.is_dir()], [p for p in entries if p.is_file() and has_suffix(p.name, suffixes)]
 
 
-def find_class_root(folder: Path) -> Path:
+def find_class_root(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path:
     """The folder whose sub-folders are the classes: ``folder`` or its single sub-folder.
 
-    A single visible sub-folder (and no images beside it) that itself holds sub-folders is taken
-    as a wrapper, as in a zip of one top folder.
+    A single visible sub-folder (and no files of the kind, ``suffixes``, beside it) that itself
+    holds sub-folders is taken as a wrapper, as in a zip of one top folder.
     """
-    subdirs, images = _visible_children(folder)
-    if len(subdirs) == 1 and not images and _visible_children(subdirs[0])[0]:
+    subdirs, files = visible_children(folder, suffixes)
+    if len(subdirs) == 1 and not files and visible_children(subdirs[0], suffixes)[0]:
         return subdirs[0]
     return folder
 
@@ -289,11 +292,11 @@ def folder(
         raise ValueError(f"{NAME}: give exactly one of path= (a folder) or zip_bytes= (an uploaded .zip)")
 
     class_root = find_class_root(top)
-    class_dirs, _ = _visible_children(class_root)
+    class_dirs, _ = visible_children(class_root)
 
     def is_valid_file(file: str) -> bool:
         parts = Path(file).relative_to(class_root).parts
-        return _is_image_name(parts[-1]) and not any(_hidden(p) for p in parts)
+        return has_suffix(parts[-1]) and not any(is_hidden(p) for p in parts)
 
     if not class_dirs:
         raise ValueError(f"{NAME}: found no class folders in {where}; {_LAYOUT}")

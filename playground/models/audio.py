@@ -10,10 +10,52 @@ hyper-parameters to the modality's ``fit_preprocessing``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
-from playground.models.base import register_model
+from playground.models.base import WeightsUnavailableError, register_model
+
+#: Pretrained weights of the audio entries: the shipped checkpoints trained here, by weights name.
+#: ``audio_cnn`` with ``weights="fsdd"`` starts from the digit model (fine-tuning on the user's
+#: own clips: ``playground.bundle.audio.pretrained_audio_bundle`` also gives its preprocessing).
+PRETRAINED_CHECKPOINTS: dict[tuple[str, str], Path] = {
+    ("audio_cnn", "fsdd"): Path(__file__).resolve().parents[2] / "assets" / "checkpoints" / "audio_cnn-fsdd",
+}
+
+
+def load_pretrained(model: nn.Module, architecture: str, weights: str) -> nn.Module:
+    """Load a shipped checkpoint's weights into ``model`` (in place; returned).
+
+    Every tensor must fit but the classifier head's when ``model`` has another number of classes:
+    that head keeps its fresh initialisation (fine-tuning on new classes).
+
+    Raises:
+        WeightsUnavailableError: no such weights, or the shipped file is missing.
+        ValueError: the model's other layers do not fit the weights (another ``channels``, ...).
+    """
+    from safetensors.torch import load_file
+
+    folder = PRETRAINED_CHECKPOINTS.get((architecture, weights))
+    if folder is None:
+        raise WeightsUnavailableError(f"{architecture} has no pretrained weights {weights!r}")
+    path = folder / "model.safetensors"
+    if not path.is_file():
+        raise WeightsUnavailableError(f"the shipped weights {path} are missing; reinstall the project")
+    state = load_file(str(path))
+    own = model.state_dict()
+    head = [k for k, v in state.items() if k.startswith("classifier.") and own.get(k, v).shape != v.shape]
+    for key in head:  # another number of classes: the new head stays as initialised
+        del state[key]
+    try:
+        model.load_state_dict(state, strict=not head)
+    except RuntimeError as exc:
+        raise ValueError(f"{architecture} does not fit its {weights!r} weights ({exc})") from exc
+    missing = set(own) - set(state) - set(head)
+    if missing:
+        raise ValueError(f"{architecture}'s {weights!r} weights lack {sorted(missing)[:5]}")
+    return model
 
 
 def _check_features(name: str, features: str, allowed: tuple[str, ...]) -> None:
@@ -117,6 +159,7 @@ class M5(nn.Module):
     description="A small 2-D CNN on the log-mel spectrogram (time x frequency), the usual keyword spotter.",
     defaults={"features": "log_mel", "channels": 16, "dropout": 0.2},
     choices={"features": ("log_mel", "mfcc"), "channels": (8, 16, 32)},
+    weights=("fsdd",),
 )
 def audio_cnn(
     num_classes: int = 10,
@@ -129,9 +172,8 @@ def audio_cnn(
     weights: str | None = None,
 ) -> nn.Module:
     _check_features("audio_cnn", features, ("log_mel", "mfcc"))
-    if weights is not None:
-        raise ValueError(f"audio_cnn has no pretrained weights {weights!r}; load a checkpoint instead")
-    return AudioCNN(num_classes, input_bins, input_frames, channels, dropout)
+    model = AudioCNN(num_classes, input_bins, input_frames, channels, dropout)
+    return model if weights is None else load_pretrained(model, "audio_cnn", weights)
 
 
 @register_model(

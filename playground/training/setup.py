@@ -90,7 +90,8 @@ def bundle_for_split(
       its own tokenizer (only ``max_length`` of the options applies, capped at the model's) and
       its pretrained weights, with a new head;
     * numeric sequences: per-feature mean / std of the training part;
-    * any other modality: its registered ``fit_preprocessing`` on the training part;
+    * any other modality: its registered ``fit_preprocessing`` on the training part; an audio model
+      with ``weights`` (fine-tuning a shipped checkpoint) keeps that checkpoint's preprocessing;
     * hyper-parameters not given in ``hparams`` come from the dataset's ``model_defaults`` (where
       the architecture has them), then the architecture's defaults;
     * the initial weights are drawn from ``seed`` (``None``: the process's random state), without
@@ -126,6 +127,11 @@ def bundle_for_split(
             hparams=hparams,
             max_length=options.max_length,
         )
+    if weights is not None and dataset.modality == "audio":
+        # Fine-tuning a shipped audio model: its preprocessing comes with its weights (see bundle.audio).
+        from playground.bundle.audio import pretrained_audio_bundle
+
+        return pretrained_audio_bundle(architecture, weights, list(dataset.classes), hparams=hparams)
     if weights is not None:
         raise ValueError(f"{architecture} has no pretrained weights for {dataset.name}; train it from scratch")
     fit = MODALITIES.get(dataset.modality).fit_preprocessing
