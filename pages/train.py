@@ -46,6 +46,7 @@ from playground.runner.spec import RunSpec
 from playground.training.evaluate import mistakes
 from playground.training.setup import model_hparams_for, tokenizer_options_for, train_config_for
 from ui.audio import audio_examples, audio_mistakes, validation_choice
+from ui.audio_dataset import own_clips_source
 from ui.charts import plotly_chart
 from ui.links import checkpoint_name, mirror, model_link, restore
 from ui.pages import ensure_app_entry
@@ -240,6 +241,8 @@ try:
             dataset = st.session_state.folder_dataset[1]
             run_options = {"image_size": side, "files": {"zip_bytes": "upload.zip"}}
             run_files = {"upload.zip": data}
+    elif dataset_name == "audio_folder":
+        dataset, run_options, run_files = own_clips_source()
     elif dataset_name == "text_csv":
         upload = st.file_uploader(
             "A CSV file with a column of texts and a column of labels",
@@ -382,10 +385,14 @@ if spec.text_preprocessing is not None:
     )
 finetune = False
 freeze = False
-if spec.weights and modality == "image":
-    finetune = st.checkbox(
-        f"Fine-tune from pretrained {spec.weights[0]} weights (new head for this dataset's classes)", key=f"t_ft_{arch}"
-    )
+if spec.weights and modality in ("image", "audio"):
+    what = f"the shipped {spec.weights[0]} model" if modality == "audio" else f"pretrained {spec.weights[0]} weights"
+    finetune = st.checkbox(f"Fine-tune from {what} (new head for this dataset's classes)", key=f"t_ft_{arch}")
+    if finetune and modality == "audio":
+        st.caption(
+            "The clips are heard as the pretrained model hears them: its sample rate, window and spectrogram "
+            "settings, and the statistics it was standardised with."
+        )
     if finetune:
         freeze = st.checkbox("Freeze the backbone (train the head only)", value=True, key=f"t_freeze_{arch}")
 if spec.text_preprocessing is not None:

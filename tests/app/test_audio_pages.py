@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ui.state import ActiveModel
 MakeApp = Callable[..., AppTest]
 AUDIO_CNN = SHIPPED_CHECKPOINTS / "audio_cnn-fsdd"
 JOB_TIMEOUT_S = 180
+SAMPLES = Path(__file__).resolve().parents[2] / "assets/samples/audio"
 
 
 def assert_clean(at: AppTest) -> None:
@@ -121,3 +123,51 @@ def test_every_page_handles_an_audio_crnn(app: MakeApp, entry) -> None:
     )
     at.run()
     assert_clean(at)
+
+
+def test_train_on_your_own_clips_fine_tuning_the_digit_model(app: MakeApp, runs_dir: Path) -> None:
+    """A zip of class folders (three digits from FSDD's official test recordings, named as words),
+    the shipped digit model fine-tuned on it; then recorded clips make a dataset of their own."""
+    data = DATASETS.get("fsdd").loader()
+    assert data.val_indices is not None
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for digit, word in ((0, "zero"), (1, "one"), (7, "seven")):
+            for i in [int(i) for i in data.val_indices if int(data.targets[i]) == digit]:
+                wav = io.BytesIO()
+                sf.write(wav, data.clips.clip(i).numpy(), data.sample_rate, format="WAV")
+                zf.writestr(f"my_words/{word}/{i}.wav", wav.getvalue())
+    at = app("pages/train.py")
+    at.radio(key="t_modality").set_value("audio").run()
+    at.selectbox(key="t_dataset").set_value("audio_folder").run()
+    assert_clean(at)
+    assert any("Upload a .zip" in i.value for i in at.info)
+    at.file_uploader(key="t_audio_zip").upload("words.zip", archive.getvalue(), "application/zip").run()
+    assert_clean(at)
+    assert any("3 classes" in m.value for m in at.markdown), [m.value for m in at.markdown]
+    at.checkbox(key="t_ft_audio_cnn").check().run()
+    assert any("as the pretrained model hears them" in c.value for c in at.caption)
+    assert at.number_input(key="t_epochs").value == 30 and at.checkbox(key="t_freeze_audio_cnn").value  # the defaults
+    at.button(key="t_start").click().run()
+    assert_clean(at)
+    job = at.session_state["job"]
+    assert job.run.spec().weights == "fsdd" and job.run.spec().dataset_files == {"zip_bytes": "clips.zip"}
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while job.status in ("pending", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job.status == "done", job.error_message
+    at.run()
+    assert_clean(at)
+    assert job.result.bundle.labels == ["one", "seven", "zero"] and job.result.bundle.card.weights == "fsdd"
+    assert job.result.metrics["val_accuracy"] >= 0.9  # a new head on what the digit model already hears
+
+    five, nine = (SAMPLES / "five_lucas.ogg").read_bytes(), (SAMPLES / "nine_yweweler.opus").read_bytes()
+    at.session_state["t_recordings"] = {"yes": [five] * 3, "no": [nine] * 2}
+    at.radio(key="t_clips_src").set_value("record").run()
+    assert_clean(at)
+    assert any("no: fewer than 3 clips" in i.value for i in at.info)
+    assert at.button(key="t_rec_no_undo") is not None
+    at.session_state["t_recordings"] = {"yes": [five] * 3, "no": [nine] * 3}
+    at.run()
+    assert_clean(at)
+    assert any("2 classes" in m.value for m in at.markdown) and not at.button(key="t_start").disabled
