@@ -11,6 +11,7 @@ import hashlib
 import html
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -29,6 +30,7 @@ from playground.figures.attention import (
 from playground.inspection.attention import (
     AttentionMaps,
     NoAttentionError,
+    audio_attention,
     class_token_map,
     head_summaries,
     image_attention,
@@ -37,6 +39,7 @@ from playground.inspection.attention import (
     text_attention,
 )
 from playground.inspection.predict import untrained_head
+from ui.audio import audio_input_picker
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry, lesson_link
@@ -53,6 +56,16 @@ VIEWS = {
     "rollout": "Rollout",
     "formula": "The formula, with the numbers",
 }
+
+
+def _overlay(maps: AttentionMaps, grid_map: torch.Tensor, title: str, *, spectrogram: bool) -> go.Figure:
+    """A patch map over the image, or over the spectrogram with its lowest bands at the bottom (an
+    image's row 0 is drawn at the top; a spectrogram's row 0 is its lowest band: both flip)."""
+    if maps.pixels is None:
+        raise ValueError("a patch map needs the input the model saw")
+    if spectrogram:
+        return image_overlay(maps.pixels.flip(-2), grid_map.flip(0), title=title)
+    return image_overlay(maps.pixels, grid_map, title=title)
 
 
 def _maps_for(bundle: Bundle, key: tuple[object, ...], compute: object) -> AttentionMaps:
@@ -119,6 +132,7 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
     """Every view of one input's attention; the person picks which."""
     tokens = maps.tokens
     n = len(tokens)
+    audio = bundle.modality == "audio"  # patches of a spectrogram: drawn with the lowest bands at the bottom
     view = st.radio(
         "View", list(VIEWS), format_func=VIEWS.__getitem__, horizontal=True, key=link("at_view", choices=list(VIEWS))
     )
@@ -197,17 +211,22 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
             c1, c2 = st.columns(2)
             raw = _matrix(maps, depth, None)
             plotly_chart(
-                image_overlay(maps.pixels, class_token_map(maps, raw), title=f"raw: [CLS] → patches, layer {depth}"),
+                _overlay(maps, class_token_map(maps, raw), f"raw: [CLS] → patches, layer {depth}", spectrogram=audio),
                 key="at_raw_overlay",
                 filename="cls_attention",
                 where=c1,
             )
             plotly_chart(
-                image_overlay(maps.pixels, class_token_map(maps, rolled[depth]), title=f"rollout up to layer {depth}"),
+                _overlay(maps, class_token_map(maps, rolled[depth]), f"rollout up to layer {depth}", spectrogram=audio),
                 key="at_rollout_overlay",
                 filename="rollout",
                 where=c2,
             )
+            if audio:
+                st.caption(
+                    "Over the log-mel spectrogram the model heard: time to the right, the lowest mel bands at the "
+                    "bottom; each cell is one patch, and its colour how much the class token takes from it."
+                )
         else:
             received = rolled[depth].mean(dim=0)  # (T,): how much of each input token reaches the top, on average
             plotly_chart(rollout_bars(received, tokens), key="at_rollout_bars", filename="rollout")
@@ -353,8 +372,24 @@ try:
         if text is None:
             st.stop()
         maps = _maps_for(bundle, ("text", text), lambda: text_attention(bundle, text))
+    elif bundle.modality == "audio":
+        picked = audio_input_picker("at_audio")
+        if picked is None:
+            st.stop()
+        decoded, name = picked
+        digest = hashlib.sha256(decoded.waveform.numpy().tobytes()).hexdigest()
+        maps = _maps_for(
+            bundle,
+            ("audio", decoded.sample_rate, digest),
+            lambda: audio_attention(bundle, decoded.waveform, decoded.sample_rate),
+        )
+        rows, cols = maps.patch_grid or (0, 0)
+        st.caption(
+            f"Each token is a patch of the log-mel spectrogram: {rows} groups of mel bands (f0 the lowest) × {cols} "
+            "groups of frames (t0 the first), after the class token [CLS]."
+        )
     else:
-        st.info(f"{bundle.title} takes numeric sequences; the Attention page shows text and image transformers.")
+        st.info(f"{bundle.title} takes numeric sequences; the Attention page shows text, image and audio transformers.")
         st.stop()
 except (NoAttentionError, ValueError, TypeError) as exc:
     show_error(exc, "read the attention")

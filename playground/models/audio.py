@@ -1,4 +1,4 @@
-"""Audio classifiers: a small 2-D CNN on the log-mel spectrogram, M5 on the raw waveform, and a CRNN.
+"""Audio classifiers: a small 2-D CNN on the log-mel spectrogram, M5 on the raw waveform, a CRNN and an AST-style transformer.
 
 Every audio model takes the audio modality's input ``(B, 1, F, T)`` float32 (standardized; F mel
 bands / MFCCs / 1 for the waveform, T frames / samples; see
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from playground.models.base import WeightsUnavailableError, register_model
+from playground.models.vit import VisionTransformer
 
 #: Pretrained weights of the audio entries: the shipped checkpoints trained here, by weights name.
 #: ``audio_cnn`` with ``weights="fsdd"`` starts from the digit model (fine-tuning on the user's
@@ -273,3 +274,55 @@ def crnn(
     if weights is not None:
         raise ValueError(f"crnn has no pretrained weights {weights!r}; load a checkpoint instead")
     return CRNN(num_classes, input_bins, input_frames, channels, hidden_size)
+
+
+@register_model(
+    "audio_transformer",
+    family="transformer",
+    modality="audio",
+    source="Gong et al. 2021, AST: Audio Spectrogram Transformer, https://arxiv.org/abs/2104.01778; "
+    "Dosovitskiy et al. 2020, https://arxiv.org/abs/2010.11929",
+    description=(
+        "A small AST-style transformer: the log-mel spectrogram cut into patches of mel bands x frames, "
+        "a class token, 4 blocks of 4 heads; its attention is on the Attention page."
+    ),
+    defaults={
+        "features": "log_mel",
+        "patch_bins": 8,
+        "patch_frames": 10,
+        "d_model": 64,
+        "num_layers": 4,
+        "num_heads": 4,
+        "dropout": 0.1,
+    },
+    # No convolutional prior: like vit_tiny it needs AdamW, weight decay and a longer cosine schedule.
+    train_defaults={"epochs": 40, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05, "schedule": "cosine"},
+    choices={
+        "features": ("log_mel", "mfcc"),
+        "patch_bins": (4, 5, 8, 10, 20),
+        "patch_frames": (5, 10, 20),
+        "num_heads": (1, 2, 4, 8),
+    },
+)
+def audio_transformer(
+    num_classes: int = 10,
+    *,
+    input_bins: int = 40,
+    input_frames: int = 101,
+    features: str = "log_mel",
+    patch_bins: int = 8,
+    patch_frames: int = 10,
+    d_model: int = 64,
+    num_layers: int = 4,
+    num_heads: int = 4,
+    dropout: float = 0.1,
+    weights: str | None = None,
+) -> nn.Module:
+    """The ViT of :mod:`playground.models.vit` over ``(1, F, T)`` features: ``(F / patch_bins) x
+    (T / patch_frames)`` patches (frames left over at the end are not seen), each a token."""
+    _check_features("audio_transformer", features, ("log_mel", "mfcc"))
+    if weights is not None:
+        raise ValueError(f"audio_transformer has no pretrained weights {weights!r}; load a checkpoint instead")
+    return VisionTransformer(
+        num_classes, 1, (input_bins, input_frames), (patch_bins, patch_frames), d_model, num_layers, num_heads, dropout
+    )

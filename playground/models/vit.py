@@ -6,7 +6,9 @@ convolution), a learned class token ``[CLS]`` is put in front, learned positions
 pre-LN transformer blocks mix the tokens; the class token's final vector goes to the head.
 
 Token order: ``[CLS]`` first, then the ``(H/P) x (W/P)`` patches row by row, so the class token's
-attention row, minus its first entry, reshapes to the patch grid.
+attention row, minus its first entry, reshapes to the patch grid. Inputs and patches may be
+rectangular (``image_size=(H, W)``, ``patch_size=(P_h, P_w)``): ``audio_transformer`` is this model
+over a spectrogram's mel bands x frames (Gong et al. 2021, AST).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ class VisionTransformer(nn.Module):
     Args:
         num_classes: outputs K.
         in_channels: 1 or 3.
-        image_size: input side H = W in pixels; must be divisible by ``patch_size``.
-        patch_size: P, the side of a patch in pixels.
+        image_size: input side H = W in pixels, or ``(H, W)``; a remainder that no whole patch
+            covers (``H mod P_h`` rows at the bottom, ``W mod P_w`` columns at the right) is
+            left out, as a strided convolution leaves it.
+        patch_size: P, the side of a patch in pixels, or ``(P_h, P_w)``.
         d_model: C.
         num_layers: blocks.
         num_heads: must divide ``d_model``.
@@ -34,7 +38,7 @@ class VisionTransformer(nn.Module):
     Input ``(B, in_channels, H, W)`` float32 (normalized); output ``(B, K)`` logits.
 
     Raises:
-        ValueError: ``image_size`` not divisible by ``patch_size``, or sizes out of range.
+        ValueError: a patch larger than the input, or sizes out of range.
     """
 
     prefix_tokens = ("[CLS]",)
@@ -43,24 +47,26 @@ class VisionTransformer(nn.Module):
         self,
         num_classes: int,
         in_channels: int,
-        image_size: int,
-        patch_size: int = 4,
+        image_size: int | tuple[int, int],
+        patch_size: int | tuple[int, int] = 4,
         d_model: int = 64,
         num_layers: int = 4,
         num_heads: int = 4,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if patch_size < 1 or image_size % patch_size:
-            raise ValueError(f"image_size ({image_size}) must be divisible by patch_size ({patch_size})")
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+        patch_h, patch_w = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
+        if not (1 <= patch_h <= height and 1 <= patch_w <= width):
+            raise ValueError(f"patches of {patch_h} x {patch_w} do not fit inputs of {height} x {width}")
         if d_model < 1 or num_layers < 1:
             raise ValueError(f"d_model and num_layers must be at least 1, got {d_model} and {num_layers}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.patch_size = patch_size
-        self.grid = image_size // patch_size
-        num_patches = self.grid * self.grid
-        self.patch_embed = nn.Conv2d(in_channels, d_model, kernel_size=patch_size, stride=patch_size)
+        self.patch_size = (patch_h, patch_w)
+        self.grid = (height // patch_h, width // patch_w)  # (rows, columns) of patches
+        num_patches = self.grid[0] * self.grid[1]
+        self.patch_embed = nn.Conv2d(in_channels, d_model, kernel_size=self.patch_size, stride=self.patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model))
         self.positions = nn.Parameter(torch.randn(1, num_patches + 1, d_model) * 0.02)
         self.drop = nn.Dropout(dropout)
@@ -71,7 +77,7 @@ class VisionTransformer(nn.Module):
     @property
     def patch_grid(self) -> tuple[int, int]:
         """(rows, columns) of patches."""
-        return self.grid, self.grid
+        return self.grid
 
     def forward_with_attention(self, x: torch.Tensor) -> AttentionOutput:
         """Logits and every layer's attention probabilities over ``1 + (H/P)(W/P)`` tokens.
@@ -86,9 +92,11 @@ class VisionTransformer(nn.Module):
         Raises:
             ValueError: an input of another size than the model was built for.
         """
-        if x.ndim != 4 or x.shape[-1] // self.patch_size != self.grid or x.shape[-2] // self.patch_size != self.grid:
-            side = self.grid * self.patch_size
-            raise ValueError(f"expected images of shape (B, C, {side}, {side}), got {tuple(x.shape)}")
+        (rows, cols), (patch_h, patch_w) = self.grid, self.patch_size
+        if x.ndim != 4 or x.shape[-2] // patch_h != rows or x.shape[-1] // patch_w != cols:
+            raise ValueError(
+                f"expected inputs of shape (B, C, {rows * patch_h}, {cols * patch_w}), got {tuple(x.shape)}"
+            )
         patches = self.patch_embed(x)  # (B, C, H/P, W/P)
         h = patches.flatten(2).transpose(1, 2)  # (B, N, C): patches row by row
         h = torch.cat([self.cls_token.expand(h.shape[0], -1, -1), h], dim=1)  # (B, 1+N, C)

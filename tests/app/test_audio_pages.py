@@ -171,3 +171,36 @@ def test_train_on_your_own_clips_fine_tuning_the_digit_model(app: MakeApp, runs_
     at.run()
     assert_clean(at)
     assert any("2 classes" in m.value for m in at.markdown) and not at.button(key="t_start").disabled
+
+
+def audio_transformer_model() -> ActiveModel:
+    from playground.bundle import create_bundle_from_preprocessing
+
+    torch.manual_seed(0)
+    pre = load_bundle(AUDIO_CNN).preprocessing
+    return ActiveModel(create_bundle_from_preprocessing("audio_transformer", pre, list("0123456789")), "test")
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=[p.path for p in PAGES])
+def test_every_page_handles_an_audio_transformer(app: MakeApp, entry) -> None:
+    at = app(entry.path)
+    at.session_state["active_model"] = audio_transformer_model()
+    at.run()
+    assert_clean(at)
+
+
+def test_attention_page_shows_an_audio_transformer_over_its_spectrogram(app: MakeApp) -> None:
+    at = app("pages/attention.py")
+    at.session_state["active_model"] = audio_transformer_model()
+    at.run()
+    assert_clean(at)
+    assert any("51 tokens · 4 layers × 4 heads" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any("5 groups of mel bands" in c.value and "10 groups of frames" in c.value for c in at.caption)
+    assert "at_model_view" in {c.key for c in at.get("plotly_chart")}
+    at.radio(key="at_view").set_value("rollout").run()
+    assert_clean(at)
+    assert {"at_raw_overlay", "at_rollout_overlay"} <= {c.key for c in at.get("plotly_chart")}
+    assert any("lowest mel bands at the bottom" in c.value for c in at.caption)
+    at.radio(key="at_view").set_value("formula").run()
+    assert_clean(at)
+    assert len(at.success) == 1 and "formula" in {c.key.removeprefix("at_") for c in at.get("plotly_chart")}

@@ -90,7 +90,12 @@ def supports_attention(model: torch.nn.Module) -> bool:
     return isinstance(model, AttentionModel)
 
 
-def _attention_model(bundle: Bundle) -> AttentionModel:
+def attention_model(bundle: Bundle) -> AttentionModel:
+    """The bundle's model as an :class:`AttentionModel`.
+
+    Raises:
+        NoAttentionError: the model does not expose its attention.
+    """
     model = bundle.model
     if not isinstance(model, AttentionModel):
         raise NoAttentionError(
@@ -101,7 +106,12 @@ def _attention_model(bundle: Bundle) -> AttentionModel:
 
 
 @torch.no_grad()
-def _run(model: AttentionModel, x: torch.Tensor) -> AttentionOutput:
+def run_attention(model: AttentionModel, x: torch.Tensor) -> AttentionOutput:
+    """One forward pass with attention, in eval mode on the model's device (``x``: a batch of one).
+
+    Raises:
+        NoAttentionError: the model gave no attention probabilities (a fused kernel).
+    """
     module = model if isinstance(model, torch.nn.Module) else None
     if module is not None:
         module.eval()
@@ -116,7 +126,8 @@ def _run(model: AttentionModel, x: torch.Tensor) -> AttentionOutput:
     return output
 
 
-def _stack(output: AttentionOutput, keep: torch.Tensor | None = None) -> torch.Tensor:
+def stack_attention(output: AttentionOutput, keep: torch.Tensor | None = None) -> torch.Tensor:
+    """The first input's ``(L, H, T, T)`` float32 attention on the CPU; ``keep``: ``(T,)`` token indices."""
     probs = torch.stack([a[0].detach().float().cpu() for a in output.attentions])  # (L, H, T, T)
     if keep is not None:
         probs = probs[:, :, keep][:, :, :, keep]  # padding rows and columns out
@@ -139,13 +150,13 @@ def text_attention(bundle: Bundle, text: str) -> AttentionMaps:
     """
     if not isinstance(bundle.preprocessing, TextPreprocessing):
         raise ValueError(f"this needs a text model, but {bundle.title} takes {bundle.modality} input")
-    model = _attention_model(bundle)
+    model = attention_model(bundle)
     encoded = bundle.preprocessing.encode(text)
-    output = _run(model, encoded.ids.unsqueeze(0))  # (1, T)
+    output = run_attention(model, encoded.ids.unsqueeze(0))  # (1, T)
     tokens = list(encoded.tokens)
     return AttentionMaps(
         tokens=tokens,
-        attention_probs=_stack(output),
+        attention_probs=stack_attention(output),
         special=[tok in SPECIAL_TOKENS for tok in tokens],
         logits=output.logits[0].detach().float().cpu(),
         labels=list(bundle.labels),
@@ -171,13 +182,13 @@ def image_attention(bundle: Bundle, image: Image.Image | torch.Tensor) -> Attent
         ValueError: not an image model.
     """
     preprocessing = bundle.image_preprocessing
-    model = _attention_model(bundle)
+    model = attention_model(bundle)
     if isinstance(image, Image.Image):
         pixels = preprocessing.pixels_from_pil(image)  # (C, H, W)
     else:
         pixels = preprocessing.pixels_from_batch(image.unsqueeze(0))[0]
-    output = _run(model, preprocessing.normalize(pixels).unsqueeze(0))  # (1, C, H, W) in
-    probs = _stack(output)
+    output = run_attention(model, preprocessing.normalize(pixels).unsqueeze(0))  # (1, C, H, W) in
+    probs = stack_attention(output)
     rows, cols = getattr(model, "patch_grid", (0, 0))
     prefix = len(getattr(model, "prefix_tokens", ()))
     if rows * cols + prefix != probs.shape[-1]:
