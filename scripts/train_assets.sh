@@ -10,3 +10,5 @@ $PY -m playground train --model lstm --dataset brackets --seed 0 --out assets/ch
 $PY -m playground train --model vit_tiny --dataset mnist --seed 0 --out assets/checkpoints/vit_tiny-mnist --json
 # A small log-mel CNN on the spoken digits (the audio model every page offers offline; ~2 min).
 $PY -m playground train --model audio_cnn --dataset fsdd --seed 0 --out assets/checkpoints/audio_cnn-fsdd --json
+# An AST-style transformer on the same clips (the Attention page's audio demo; its registry defaults: 40 epochs, ~4 min).
+$PY -m playground train --model audio_transformer --dataset fsdd --seed 0 --out assets/checkpoints/audio_transformer-fsdd --json

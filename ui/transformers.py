@@ -1,5 +1,6 @@
 """Widgets that load a pretrained or shipped transformer: MiniLM offline, BERT / DistilBERT online,
-any Hugging Face id, and the playground's own ViT trained on MNIST.
+any Hugging Face id, and the playground's own ViT trained on MNIST and audio transformer trained on
+spoken digits.
 
 Shared by the Models page and the Attention page (which offers them when the active model has no
 attention). Every loader shows a clear error (offline, unknown id, unsupported tokenizer) instead of
@@ -19,6 +20,7 @@ from ui.links import model_link
 from ui.state import pretrained_bundle, set_active_model, show_error
 
 SHIPPED_VIT = SHIPPED_CHECKPOINTS / "vit_tiny-mnist"
+SHIPPED_AUDIO_TRANSFORMER = SHIPPED_CHECKPOINTS / "audio_transformer-fsdd"
 TEXT_TRANSFORMERS = {
     "minilm": "MiniLM (all-MiniLM-L6-v2: 6 layers × 12 heads; offline)",
     "bert-base-uncased": "BERT base uncased (the article's example; online or cached)",
@@ -71,15 +73,26 @@ def offer_transformers(key: str, preselect: str | None = None) -> None:
     )
     if c1.button("Use it", key=f"{key}_use_text", icon=":material/download:"):
         _use(lambda: pretrained_bundle(name), name, "pretrained (Hugging Face)", model_link("pretrained", name))
-    if Path(SHIPPED_VIT).is_dir():
-        c2.caption("vit_tiny trained here on MNIST (4×4-pixel patches, 4 layers × 4 heads), shipped with the app.")
-        if c2.button("Use the MNIST ViT", key=f"{key}_use_vit", icon=":material/grid_on:"):
-            _use(
-                lambda: load_bundle(SHIPPED_VIT),
-                "the shipped ViT",
-                "shipped checkpoint",
-                model_link("checkpoint", SHIPPED_VIT.name),
-            )
+    for folder, caption, label, icon, what in (
+        (
+            SHIPPED_VIT,
+            "vit_tiny trained here on MNIST (4×4-pixel patches, 4 layers × 4 heads), shipped with the app.",
+            "Use the MNIST ViT",
+            ":material/grid_on:",
+            "the shipped ViT",
+        ),
+        (
+            SHIPPED_AUDIO_TRANSFORMER,
+            "audio_transformer trained here on spoken digits (patches of 8 mel bands × 10 frames), shipped with the app.",
+            "Use the spoken-digit transformer",
+            ":material/graphic_eq:",
+            "the shipped audio transformer",
+        ),
+    ):
+        if Path(folder).is_dir():
+            c2.caption(caption)
+            if c2.button(label, key=f"{key}_use_{folder.name}", icon=icon):
+                _use(lambda f=folder: load_bundle(f), what, "shipped checkpoint", model_link("checkpoint", folder.name))
     model_id = st.text_input(
         "Or any Hugging Face model id (BERT-family tokenizers; needs the internet or the local cache)",
         placeholder="e.g. google/bert_uncased_L-2_H-128_A-2",

@@ -49,3 +49,15 @@ def test_audio_attention_maps_onto_the_spectrogram_and_the_formula_recomputes_a_
         assert torch.allclose(bundle.model(x)[0], maps.logits, atol=1e-5)
     with pytest.raises(ValueError, match="non-empty"):
         audio_attention(bundle, torch.zeros(0), 8000)
+
+
+def test_the_shipped_audio_transformer_reads_the_official_test_split() -> None:
+    shipped = load_bundle(SHIPPED_CHECKPOINTS / "audio_transformer-fsdd")
+    assert shipped.card.architecture == "audio_transformer" and shipped.card.dataset == "fsdd"
+    data = load_dataset("fsdd")
+    assert data.val_indices is not None and len(data.val_indices) == 300
+    pre = shipped.preprocessing
+    with torch.no_grad():
+        logits = shipped.model(pre.encode(pre.fit_clips(data.clips.take(data.val_indices))))  # (300, 10)
+    accuracy = float((logits.argmax(-1) == data.targets[data.val_indices]).float().mean())
+    assert accuracy >= 0.95 and accuracy == pytest.approx(shipped.card.metrics["val_accuracy"], abs=0.01)
