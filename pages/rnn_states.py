@@ -47,6 +47,7 @@ from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry, lesson_link
 from ui.state import active_model, cached_dataset, show_error
+from ui.vad import vad_section
 from ui.widgets import shorten, text_input_picker
 
 SEARCH_LIMIT = 300  # dataset inputs searched by "find similar" (states computed once, cached)
@@ -126,6 +127,12 @@ if not is_recurrent(bundle):
         icon=":material/info:",
     )
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    with st.expander(
+        "Meanwhile: the LSTM inside a pretrained speech detector (Silero VAD), on a clip",
+        expanded=bundle.modality == "audio",
+        icon=":material/graphic_eq:",
+    ):
+        vad_section()
     st.stop()
 
 model_key = weights_fingerprint(bundle.model)

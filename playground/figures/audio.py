@@ -10,7 +10,15 @@ import plotly.graph_objects as go
 import torch
 
 from playground.figures.helpers import plain_label
-from playground.figures.theme import BLUE, COLORBAR_THICKNESS, LINE_WIDTH, PALETTE, THIN_LINE_WIDTH, apply_theme
+from playground.figures.theme import (
+    BLUE,
+    COLORBAR_THICKNESS,
+    DIVERGING,
+    LINE_WIDTH,
+    PALETTE,
+    THIN_LINE_WIDTH,
+    apply_theme,
+)
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 
 MAX_POINTS = 4000  # waveform points drawn: min/max per bucket beyond this keeps the envelope
@@ -151,3 +159,67 @@ def channel_time_figure(feature_map: torch.Tensor, duration_s: float, title: str
     fig.update_xaxes(title="time (s)")
     fig.update_yaxes(title="channel", type="category", showticklabels=grid.shape[0] <= 40)
     return apply_theme(fig, title=title, height=360)
+
+
+def speech_trace_figure(
+    probs: torch.Tensor,
+    hidden: torch.Tensor,
+    frame_seconds: float,
+    units: Sequence[int],
+    correlations: Sequence[float],
+    *,
+    threshold: float = 0.5,
+) -> go.Figure:
+    """Silero VAD over a clip: the speech probability per frame above, chosen LSTM units below.
+
+    Args:
+        probs: ``(N,)`` speech probability per frame, in [0, 1].
+        hidden: ``(N, H)`` LSTM hidden state after each frame.
+        frame_seconds: seconds per frame (0.032); frame i is drawn at its start, ``i * frame_seconds``.
+        units: the unit indices drawn (e.g. ``playground.inspection.vad.speech_units``).
+        correlations: each drawn unit's correlation with ``probs``, shown in its label.
+        threshold: the probability above which a frame counts as speech (the reference's 0.5).
+
+    Raises:
+        ValueError: ``hidden`` with another number of frames than ``probs``, or units and
+            correlations of different lengths.
+    """
+    from plotly.subplots import make_subplots
+
+    p = probs.detach().float().cpu().numpy()
+    h = hidden.detach().float().cpu().numpy()
+    if h.shape[0] != p.shape[0] or len(units) != len(correlations):
+        raise ValueError(f"expected {p.shape[0]} frames of states and one correlation per unit")
+    times = np.arange(len(p)) * frame_seconds
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        row_heights=[0.4, 0.6],
+        subplot_titles=("speech probability per 32 ms frame", "LSTM hidden state h_t of the units that follow it"),
+    )
+    fig.add_trace(
+        go.Scatter(x=times, y=p, mode="lines", name="speech probability", line={"width": LINE_WIDTH, "color": BLUE}),
+        row=1,
+        col=1,
+    )
+    fig.add_hline(y=threshold, line={"dash": "dash", "width": THIN_LINE_WIDTH, "color": PALETTE[3]}, row=1, col=1)
+    fig.add_trace(
+        go.Heatmap(
+            z=h[:, list(units)].T,  # (k, N): one row per unit
+            x=times,
+            y=[f"unit {u} (r = {r:+.2f})" for u, r in zip(units, correlations, strict=True)],
+            colorscale=DIVERGING,
+            zmid=0,
+            colorbar={"title": "h", "thickness": COLORBAR_THICKNESS, "len": 0.55, "y": 0.3},
+            hovertemplate="%{y}<br>%{x:.3f} s: %{z:.3f}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(title="p(speech)", range=[-0.02, 1.02], row=1, col=1)
+    fig.update_yaxes(autorange="reversed", row=2, col=1)
+    fig.update_xaxes(title="time (s)", row=2, col=1)
+    fig.update_layout(showlegend=False)
+    return apply_theme(fig, height=220 + 22 * len(units) + 160)
