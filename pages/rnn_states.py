@@ -43,6 +43,8 @@ from playground.inspection.rnn import (
     unit_correlations,
     update_formula,
 )
+from playground.inspection.rnn.audio import is_audio_recurrent
+from ui.audio_rnn import crnn_states_section
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry, lesson_link
@@ -119,6 +121,11 @@ st.caption(
 )
 lesson_link("3.2 the RNN update")
 bundle = active_model().bundle
+if is_audio_recurrent(bundle):
+    crnn_states_section(bundle)
+    with st.expander("Also: the LSTM inside a pretrained speech detector (Silero VAD)", icon=":material/graphic_eq:"):
+        vad_section()
+    st.stop()
 if not is_recurrent(bundle):
     st.info(
         f"The active model, **{bundle.title}**, is not a recurrent text or sequence model. Train one on the "

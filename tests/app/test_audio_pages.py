@@ -215,3 +215,17 @@ def test_rnn_states_page_shows_the_speech_detectors_lstm_for_an_audio_model(app:
     assert any("frames of 32 ms" in c.value for c in at.caption)
     at.selectbox(key="rs_vad_sample").set_value(at.selectbox(key="rs_vad_sample").options[-1]).run()
     assert_clean(at)
+
+
+def test_rnn_states_page_recomputes_a_crnns_gru_over_a_clip(app: MakeApp) -> None:
+    from playground.bundle import create_bundle_from_preprocessing
+
+    at = app("pages/rnn_states.py")
+    torch.manual_seed(0)
+    crnn = create_bundle_from_preprocessing("crnn", load_bundle(AUDIO_CNN).preprocessing, list("0123456789"))
+    at.session_state["active_model"] = ActiveModel(crnn, "test")
+    at.run()
+    assert_clean(at)
+    assert {"rs_crnn_heatmap", "rs_crnn_gates"} <= {c.key for c in at.get("plotly_chart")}
+    assert any("Recomputed states match PyTorch" in s.value for s in at.success)
+    assert any("GRU · 64 units · 25 steps" in c.value for c in at.caption), [c.value for c in at.caption]

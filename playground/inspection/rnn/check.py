@@ -95,7 +95,8 @@ def check_states(model: nn.Module, states: RecurrentStates) -> StatesCheck:
     """Compare recomputed states with PyTorch's own forward pass on the model's device.
 
     Args:
-        model: the recurrent classifier the states came from.
+        model: the recurrent classifier the states came from, or its ``nn.RNN`` / ``nn.LSTM`` /
+            ``nn.GRU`` itself (a model whose recurrent layer reads other layers' outputs, e.g. a CRNN).
         states: from :func:`~playground.inspection.rnn.states.compute_states` / :func:`~playground.inspection.rnn.states.recompute`.
 
     Returns:
@@ -105,7 +106,7 @@ def check_states(model: nn.Module, states: RecurrentStates) -> StatesCheck:
         TypeError: not a recurrent classifier.
         ValueError: states of another shape than this model produces.
     """
-    rnn = recurrent_model(model).eval().rnn
+    rnn = (model if isinstance(model, nn.RNNBase) else recurrent_model(model).rnn).eval()
     if states.num_layers != rnn.num_layers or states.hidden_size != rnn.hidden_size:
         raise ValueError(
             f"states of {states.num_layers} layers x {states.hidden_size} units do not come from this model "
