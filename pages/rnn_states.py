@@ -123,8 +123,8 @@ lesson_link("3.2 the RNN update")
 bundle = active_model().bundle
 if is_audio_recurrent(bundle):
     crnn_states_section(bundle)
-    with st.expander("Also: the LSTM inside a pretrained speech detector (Silero VAD)", icon=":material/graphic_eq:"):
-        vad_section()
+    if st.toggle("Also: the LSTM inside a pretrained speech detector (Silero VAD)", key="rs_vad_on"):
+        vad_section()  # only when asked: loading the detector takes ~1 s
     st.stop()
 if not is_recurrent(bundle):
     st.info(
@@ -134,12 +134,12 @@ if not is_recurrent(bundle):
         icon=":material/info:",
     )
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
-    with st.expander(
+    if st.toggle(
         "Meanwhile: the LSTM inside a pretrained speech detector (Silero VAD), on a clip",
-        expanded=bundle.modality == "audio",
-        icon=":material/graphic_eq:",
+        value=bundle.modality == "audio",
+        key=f"rs_vad_on_{bundle.modality}",  # its own default per kind of model
     ):
-        vad_section()
+        vad_section()  # only when asked (or for an audio model): loading the detector takes ~1 s
     st.stop()
 
 model_key = weights_fingerprint(bundle.model)

@@ -209,7 +209,7 @@ def test_attention_page_shows_an_audio_transformer_over_its_spectrogram(app: Mak
 def test_rnn_states_page_shows_the_speech_detectors_lstm_for_an_audio_model(app: MakeApp) -> None:
     at = with_audio_model(app("pages/rnn_states.py"))  # the digit CNN: not recurrent
     assert_clean(at)
-    assert at.expander[0].proto.expanded  # an audio model: the detector's section is open
+    assert at.toggle(key="rs_vad_on_audio").value  # an audio model: the detector's section is on
     assert {"rs_vad_wave", "rs_vad_trace"} <= {c.key for c in at.get("plotly_chart")}
     assert any("matches the model" in s.value for s in at.success), [s.value for s in at.success]
     assert any("frames of 32 ms" in c.value for c in at.caption)
