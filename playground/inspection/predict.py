@@ -140,11 +140,17 @@ def predict_texts(bundle: Bundle, texts: list[str], top_k: int = 5) -> list[Text
         ValueError: not a text model, no texts, ``top_k < 1``, or a text that is empty after
             cleaning (the message gives its position, counting from 1).
     """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    encoded, logits = _text_logits(bundle, texts)
+    return [TextPrediction(e, p) for e, p in zip(encoded, _rank(bundle, logits, top_k), strict=True)]
+
+
+def _text_logits(bundle: Bundle, texts: list[str]) -> tuple[list[EncodedText], torch.Tensor]:
+    """Every text encoded and classified, :data:`TEXT_BATCH_SIZE` at a time: ``(encoded, (B, K) logits)``."""
     preprocessing = _text_preprocessing(bundle)
     if not texts:
         raise ValueError("expected at least one text, got none")
-    if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
     encoded: list[EncodedText] = []
     for i, text in enumerate(texts, start=1):
         try:
@@ -153,15 +159,24 @@ def predict_texts(bundle: Bundle, texts: list[str], top_k: int = 5) -> list[Text
             raise ValueError(f"text {i} of {len(texts)}: {exc}" if len(texts) > 1 else str(exc)) from exc
     model = bundle.model.eval()
     device = model_device(model)
-    out: list[TextPrediction] = []
+    logits = []
     for start in range(0, len(encoded), TEXT_BATCH_SIZE):
         chunk = encoded[start : start + TEXT_BATCH_SIZE]
         ids = torch.full((len(chunk), max(len(e.ids) for e in chunk)), PAD_ID, dtype=torch.int64)  # (B, T)
         for row, e in enumerate(chunk):
             ids[row, : len(e.ids)] = e.ids
-        logits = model(ids.to(device)).float().cpu()  # (B, K)
-        out.extend(TextPrediction(e, p) for e, p in zip(chunk, _rank(bundle, logits, top_k), strict=True))
-    return out
+        logits.append(model(ids.to(device)).float().cpu())  # (B, K)
+    return encoded, torch.cat(logits)
+
+
+@torch.no_grad()
+def text_probabilities(bundle: Bundle, texts: list[str]) -> torch.Tensor:
+    """``(B, K)`` float32 softmax probabilities of B texts (cleaned and truncated as for prediction).
+
+    Raises:
+        ValueError: not a text model, no texts, or a text that is empty after cleaning.
+    """
+    return _text_logits(bundle, texts)[1].softmax(-1)
 
 
 def predict_text(bundle: Bundle, text: str, top_k: int = 5) -> TextPrediction:
