@@ -1,4 +1,5 @@
-"""``python -m playground attack``: an FGSM / PGD adversarial attack on one image or audio clip.
+"""``python -m playground attack``: an FGSM / PGD attack on one image or audio clip, or a word-level
+attack on one text.
 
     python -m playground attack --model M --input digit.png --method pgd --epsilon-255 8 [--json] [--out adv.png]
     python -m playground attack --model assets/checkpoints/audio_cnn-fsdd --input seven.wav \
@@ -7,7 +8,11 @@
 An image's budget ``--epsilon-255`` is in 1/255 pixel units (``8`` is ε = 8/255), in the ``--norm``
 chosen. A clip's budget ``--epsilon-amplitude`` is an L∞ bound on the waveform's [-1, 1] amplitude
 scale (:func:`playground.robustness.audio_attacks.attack_waveform`); the JSON gives the
-perturbation's SNR in dB.
+perturbation's SNR in dB. A text model is attacked word by word (``--method word``: embedding
+neighbours; ``--method char``: typos and homoglyphs; :func:`playground.robustness.text_attack.word_attack`)
+within ``--max-queries`` model queries:
+
+    python -m playground attack --model runs/lstm-bbc_news-<time> --text "Shares fell sharply." [--method char] [--json]
 """
 
 from __future__ import annotations
@@ -32,11 +37,20 @@ from playground.cli.common import (
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``attack`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "attack", help="FGSM / PGD adversarial attack on one image or audio clip"
+        "attack", help="adversarial attack on one image or audio clip (FGSM / PGD) or one text (word / char)"
     )
     add_model_argument(p)
-    p.add_argument("--input", required=True, help="image file, or audio clip for an audio model")
-    p.add_argument("--method", choices=["fgsm", "pgd"], default="pgd")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="image file, audio clip for an audio model, or .txt file for a text model")
+    source.add_argument("--text", help="text to attack (text models)")
+    p.add_argument(
+        "--method",
+        choices=["fgsm", "pgd", "word", "char"],
+        default=None,
+        help="fgsm or pgd (images, audio; default pgd); word or char (text; default word)",
+    )
+    p.add_argument("--max-queries", type=int, default=500, help="text: the budget of model queries")
+    p.add_argument("--max-changed", type=float, default=0.3, help="text: the largest share of words changed")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epsilon-255", type=float, default=8.0, help="budget in 1/255 pixel units (default 8)")
     budget.add_argument(
@@ -72,6 +86,13 @@ def run(args: argparse.Namespace) -> int:
 
     check_top_k(args.top_k)
     bundle = load_model(args.model)
+    if bundle.modality == "text":
+        return _attack_text(bundle, args)
+    if args.text is not None:
+        raise ValueError(f"--text is for text models; {bundle.title} takes {bundle.modality} input (use --input)")
+    if args.method in ("word", "char"):
+        raise ValueError(f"--method {args.method} attacks text models; use fgsm or pgd for {bundle.title}")
+    args.method = args.method or "pgd"
     source, data = read_input_file(args.input)
     if bundle.modality == "audio":
         return _attack_audio(bundle, args, source, data)
@@ -162,4 +183,50 @@ def _attack_audio(bundle: Any, args: argparse.Namespace, source: Any, data: byte
         f"({'success' if out['success'] else 'the model held'}; SNR {result.snr_db:.1f} dB)"
     )
     print_result(out, args.json, text)
+    return 0
+
+
+def _attack_text(bundle: Any, args: argparse.Namespace) -> int:
+    """A word-level (or character-level) attack on a text; print the texts and the predictions.
+
+    Raises:
+        ValueError: ``--method`` fgsm / pgd, an unreadable file, a text with nothing to attack, bad budgets.
+    """
+    from playground.modalities.text.clean import decode_text_file
+    from playground.robustness.text_attack import AttackMode, word_attack
+
+    method: AttackMode = "char" if args.method == "char" else "word"
+    if args.method not in (None, "word", "char"):
+        raise ValueError(f"a text model is attacked with --method word or char, not {args.method}")
+    if args.out:
+        raise ValueError("--out writes an image or a clip; a text attack prints its text (--json has it too)")
+    text, source = args.text, None
+    if text is None:
+        path, data = read_input_file(args.input)
+        text, source = decode_text_file(data, path.name), str(path)
+    result = word_attack(bundle, text, mode=method, max_queries=args.max_queries, max_changed=args.max_changed)
+    out: dict[str, Any] = {
+        "model": bundle.title,
+        "input": source,
+        "method": method,
+        "clean": {"top_k": top_k_from_probs(result.original_probs, bundle.labels, args.top_k)},
+        "adversarial": {"top_k": top_k_from_probs(result.adversarial_probs, bundle.labels, args.top_k)},
+        "success": result.success,
+        "text": result.original,
+        "adversarial_text": result.adversarial,
+        "changes": [
+            {"position": c.position, "original": c.original, "replacement": c.replacement, "similarity": c.similarity}
+            for c in result.changes
+        ],
+        "words": result.words,
+        "queries": result.queries,
+    }
+    clean, adv = out["clean"]["top_k"][0]["label"], out["adversarial"]["top_k"][0]["label"]
+    swaps = ", ".join(f"{c.original} → {c.replacement}" for c in result.changes) or "none"
+    text_out = (
+        f"{method} attack: {clean} → {adv} ({'success' if result.success else 'the model held'}; "
+        f"{len(result.changes)} of {result.words} words changed, {result.queries} queries)\n"
+        f"changes: {swaps}\n{result.adversarial}"
+    )
+    print_result(out, args.json, text_out)
     return 0

@@ -284,6 +284,23 @@ SCHEMAS: dict[str, list[Obj]] = {
                 "out": Nullable(str),
             }
         ),
+        Obj(  # a text, attacked word by word
+            {
+                "model": str,
+                "input": Nullable(str),
+                "method": str,
+                "clean": Obj({"top_k": TOP_K}),
+                "adversarial": Obj({"top_k": TOP_K}),
+                "success": bool,
+                "text": str,
+                "adversarial_text": str,
+                "changes": ListOf(
+                    Obj({"position": int, "original": str, "replacement": str, "similarity": Nullable(NUM)})
+                ),
+                "words": int,
+                "queries": int,
+            }
+        ),
     ],
     "rnn-states": [
         Obj(
@@ -549,6 +566,22 @@ def test_attack_an_audio_clip_on_its_waveform(capsys: pytest.CaptureFixture[str]
     tiny = run_json(capsys, *argv, "--epsilon-amplitude", "0", variant=1)
     assert not tiny["success"] and tiny["linf_amplitude"] == 0 and tiny["snr_db"] is None  # no budget, no change
     assert "untargeted in L∞" in refused(capsys, *argv, "--norm", "L2")
+
+
+def test_attack_a_text_word_by_word(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from tests.unit.test_text_attack import trained_reviews_lstm
+
+    folder = trained_reviews_lstm().save(tmp_path / "reviews-lstm")
+    out = run_json(capsys, "attack", "--model", str(folder), "--text", "The acting was good.", variant=2)
+    assert out["method"] == "word" and out["input"] is None and out["success"] and out["queries"] <= 500
+    assert out["clean"]["top_k"][0]["label"] == "positive" and out["adversarial"]["top_k"][0]["label"] == "negative"
+    assert out["changes"][0]["original"] == "good" and out["adversarial_text"] != out["text"] == "The acting was good."
+    note = tmp_path / "review.txt"
+    note.write_text("the plot was great and the story was excellent")
+    typos = run_json(capsys, "attack", "--model", str(folder), "--input", str(note), "--method", "char", variant=2)
+    assert typos["input"] == str(note) and all(c["similarity"] is None for c in typos["changes"])
+    assert "attacks text models" in refused(capsys, "attack", "--model", LENET, "--input", DIGIT_7, "--method", "word")
+    assert "word or char" in refused(capsys, "attack", "--model", str(folder), "--text", "good", "--method", "pgd")
 
 
 def test_robustness_of_an_audio_model_gives_each_level_with_its_unit(capsys: pytest.CaptureFixture[str]) -> None:
