@@ -31,6 +31,7 @@ from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error, tensor_key
+from ui.text_robustness import text_robustness_section
 from ui.widgets import background_job_progress, input_image_picker
 
 ensure_app_entry()
@@ -39,9 +40,12 @@ bundle = active_model().bundle
 if bundle.modality == "audio":
     audio_robustness_section(bundle)
     st.stop()
+if bundle.modality == "text":
+    text_robustness_section(bundle)
+    st.stop()
 if bundle.modality != "image" or bundle.card.in_channels not in (1, 3):
     st.info(
-        f"The Robustness page works on image models, and {bundle.title} takes {bundle.modality} input. "
+        f"The Robustness page works on image, text and audio models, and {bundle.title} takes {bundle.modality} input. "
         "Pick an image model on the Models page.",
         icon=":material/info:",
     )

@@ -119,3 +119,34 @@ def test_robust_accuracy_against_epsilon_runs_in_the_background(lenet_app: AppTe
     accuracy = list(table.accuracy)
     assert accuracy[0] >= 0.9 and accuracy[0] >= accuracy[1] >= accuracy[2] and accuracy[2] <= 0.1
     assert [c for c in at.get("plotly_chart") if c.key == "r_adv_fig"]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_text_model_is_perturbed_and_attacked_word_by_word(app: MakeApp) -> None:
+    from tests.unit.test_text_attack import trained_reviews_lstm
+
+    at = app("pages/robustness.py")
+    at.session_state["active_model"] = ActiveModel(trained_reviews_lstm(), "test")
+    at.run()
+    assert_clean(at)
+    at.radio(key="rt_input_source").set_value("type").run()
+    at.text_area(key="rt_input_text").input("The acting was good, and the music too.").run()
+    assert_clean(at)
+    assert {"rt_top_orig", "rt_top_pert"} <= {c.key for c in at.get("plotly_chart")}
+    at.selectbox(key="rt_pert").set_value("word_dropout")
+    at.slider(key="rt_sev").set_value(5.0).run()
+    assert_clean(at)
+    assert any("Press Attack" in i.value for i in at.info)
+    at.button(key="rt_attack").click().run()
+    assert_clean(at)
+    assert any(e.value.startswith("Flipped: positive → negative") for e in at.error), [e.value for e in at.error]
+    marked = [h.proto.body for h in at.get("html") if "<mark>" in h.proto.body]
+    changes = at.dataframe[0].value  # the changes, then the probabilities
+    assert changes["word"].iloc[0] == "good"
+    assert len(marked) == 2 and "<mark>good</mark>" in marked[0]  # the original, then the adversarial text
+    assert f"<mark>{changes['became'].iloc[0]}</mark>" in marked[1]
+    at.radio(key="rt_method").set_value("char").run()  # other settings: the old result is not shown as theirs
+    assert any("Press Attack" in i.value for i in at.info)
