@@ -21,6 +21,11 @@ from ui.state import pretrained_bundle, set_active_model, show_error
 
 SHIPPED_VIT = SHIPPED_CHECKPOINTS / "vit_tiny-mnist"
 SHIPPED_AUDIO_TRANSFORMER = SHIPPED_CHECKPOINTS / "audio_transformer-fsdd"
+#: MiniLM with heads trained here on frozen embeddings (scripts/train_text_heads.py): head-only checkpoints.
+SHIPPED_TEXT_HEADS = {
+    "minilm-bbc_news": "MiniLM + a head for BBC News topics (5 classes; offline)",
+    "minilm-tweet_sentiment": "MiniLM + a head for tweet sentiment (negative / neutral / positive; offline)",
+}
 TEXT_TRANSFORMERS = {
     "minilm": "MiniLM (all-MiniLM-L6-v2: 6 layers × 12 heads; offline)",
     "bert-base-uncased": "BERT base uncased (the article's example; online or cached)",
@@ -73,6 +78,14 @@ def offer_transformers(key: str, preselect: str | None = None) -> None:
     )
     if c1.button("Use it", key=f"{key}_use_text", icon=":material/download:"):
         _use(lambda: pretrained_bundle(name), name, "pretrained (Hugging Face)", model_link("pretrained", name))
+    if name == "minilm":
+        c1.caption("Its classification head is untrained: for predictions, use one trained here.")
+        for folder_name, title in SHIPPED_TEXT_HEADS.items():
+            folder = SHIPPED_CHECKPOINTS / folder_name
+            if folder.is_dir() and c1.button(title, key=f"{key}_use_{folder_name}", icon=":material/label:"):
+                _use(
+                    lambda f=folder: load_bundle(f), title, "shipped checkpoint", model_link("checkpoint", folder_name)
+                )
     for folder, caption, label, icon, what in (
         (
             SHIPPED_VIT,

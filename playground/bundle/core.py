@@ -35,6 +35,7 @@ from playground.core.modality import MODALITIES, InputPreprocessing, checkpoint_
 from playground.core.processes import pid_alive
 from playground.modalities.image.preprocessing import Preprocessing
 from playground.models import MODELS, ModelSpec
+from playground.models.adapt import classifier_head
 
 CARD_FILE = "card.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -141,8 +142,13 @@ class Bundle:
         """Total number of parameters (trainable or not)."""
         return sum(p.numel() for p in self.model.parameters())
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, *, head_only: bool = False) -> Path:
         """Write ``model.safetensors``, ``card.json`` (and ``tokenizer.json``) into ``folder``, atomically.
+
+        ``head_only``: write only the classifier head's weights (the last ``nn.Linear``), for a model
+        whose other weights are still the pretrained ones its card names (``card.weights``, e.g. a
+        MiniLM head trained on frozen embeddings: kilobytes instead of 90 MB); loading builds the
+        pretrained model first and puts the head on it (the card records ``head_only``).
 
         The files are written to a temporary sibling folder that then replaces ``folder`` by a
         rename, so an interrupted save never leaves a half-written checkpoint.
@@ -175,12 +181,18 @@ class Bundle:
         try:
             # safetensors refuses shared / non-contiguous storage: clone each tensor.
             state = {k: v.detach().to("cpu").contiguous().clone() for k, v in self.model.state_dict().items()}
+            if head_only:
+                if self.card.weights is None:
+                    raise ValueError("head_only needs a model that starts from pretrained weights (card.weights)")
+                head_name, _ = classifier_head(self.model)
+                state = {k: v for k, v in state.items() if k.startswith(head_name + ".")}
             save_file(state, str(tmp / WEIGHTS_FILE))
             card = {
                 "version": CARD_VERSION,
                 **asdict(self.card),
                 "labels": self.labels,
                 "preprocessing": self.preprocessing.to_dict(),
+                **({"head_only": True} if head_only else {}),
             }
             (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default))
             for name, data in self.preprocessing.files().items():
@@ -383,14 +395,21 @@ def read_state_dict(data: bytes, filename: str) -> dict[str, torch.Tensor]:
     )
 
 
-def load_weights(model: nn.Module, data: bytes, filename: str) -> None:
+def load_weights(model: nn.Module, data: bytes, filename: str, *, head_only: bool = False) -> None:
     """Load a state dict file's bytes into ``model``, strictly.
+
+    Args:
+        head_only: the file holds only the classifier head (:meth:`Bundle.save` with ``head_only``)
+            and ``model`` already has the pretrained rest; every other key may be missing.
 
     Raises:
         ValueError: unreadable file, keys / shapes that do not match the model (the message
             names the first few), or NaN / infinite values (a diverged run, a damaged file).
     """
     state = read_state_dict(data, filename)
+    if head_only:
+        head_name, _ = classifier_head(model)
+        state = {**{k: v for k, v in model.state_dict().items() if not k.startswith(head_name + ".")}, **state}
     broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if broken:
         raise ValueError(
@@ -458,6 +477,7 @@ def bundle_from_files(
     try:
         labels = [str(x) for x in raw.pop("labels")]
         preprocessing_entry = raw.pop("preprocessing")
+        head_only = raw.pop("head_only", False) is True
         raw.pop("version", None)
         known = set(ModelCard.__dataclass_fields__)
         card = ModelCard(**{k: v for k, v in raw.items() if k in known})
@@ -469,16 +489,22 @@ def bundle_from_files(
         raise ValueError(f"card.json: {card.num_classes} classes but {len(labels)} labels")
     if not isinstance(preprocessing_entry, dict):
         raise ValueError("card.json: the preprocessing entry must be a JSON object")
-    # Build with random init (no download), then load the saved weights over it.
+    # Build with random init (no download), then load the saved weights over it; a head-only
+    # checkpoint builds its pretrained model first (offline only where the weights ship, e.g. MiniLM).
     spec = MODELS.get(card.architecture)
+    if head_only and card.weights not in spec.weights:
+        raise ValueError(
+            f"card.json: a head-only checkpoint needs {card.architecture}'s pretrained weights, got {card.weights!r}"
+        )
     if card.modality not in MODALITIES:
         *others, last = (repr(name) for name in MODALITIES.names())
         raise ValueError(f"card.json: modality must be {', '.join(others)} or {last}, got {card.modality!r}")
     preprocessing = MODALITIES.get(card.modality).preprocessing.from_dict(preprocessing_entry, files or {})
     sizes = preprocessing.model_sizes()
     _check_card_sizes(card, sizes, spec)
-    model = spec.builder(num_classes=card.num_classes, weights=None, **sizes, **{**spec.defaults, **card.hparams})
-    load_weights(model, weights, weights_name)
+    start = card.weights if head_only else None
+    model = spec.builder(num_classes=card.num_classes, weights=start, **sizes, **{**spec.defaults, **card.hparams})
+    load_weights(model, weights, weights_name, head_only=head_only)
     return Bundle(model.eval(), preprocessing, labels, card)
 
 

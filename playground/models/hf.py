@@ -163,13 +163,26 @@ class HFTextClassifier(nn.Module):
         )
         if self.head is None or self.dropout is None:
             return out.logits, out, mask
-        h = out.last_hidden_state  # (B, T, C)
+        return self.head(self.dropout(self._pool(out.last_hidden_state, mask))), out, mask
+
+    def _pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C)`` last hidden states -> ``(B, C)``: the [CLS] vector, or the mean over real tokens."""
         if self.pooling == "cls":
-            pooled = h[:, 0]  # (B, C): the [CLS] token's vector
-        else:
-            m = mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
-            pooled = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)  # (B, C): mean over real tokens
-        return self.head(self.dropout(pooled)), out, mask
+            return h[:, 0]
+        m = mask.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
+        return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` int64 token ids -> ``(B, C)`` float32: the vector the new head reads (before its
+        dropout), e.g. to train a head on frozen embeddings computed once.
+
+        Raises:
+            ValueError: a model with its own pretrained head (no pooled vector of ours).
+        """
+        if self.head is None:
+            raise ValueError("this model keeps its own pretrained head; it has no pooled vector of ours")
+        out = self.backbone(input_ids=x, attention_mask=(x != PAD_ID).long(), return_dict=True)
+        return self._pool(out.last_hidden_state, x != PAD_ID)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` int64 token ids -> ``(B, K)`` logits.

@@ -359,8 +359,16 @@ def test_upload_a_text_checkpoint_needs_its_tokenizer(app: MakeApp, text_bundle:
     )
 
 
-@pytest.mark.parametrize("page", ["pages/features.py", "pages/robustness.py"])
-def test_image_only_pages_say_so_for_a_text_model(app: MakeApp, text_bundle: Bundle, page: str) -> None:
-    at = with_model(app, text_bundle, page)
+def test_the_filters_page_says_so_for_a_text_model(app: MakeApp, text_bundle: Bundle) -> None:
+    at = with_model(app, text_bundle, "pages/features.py")
     assert_clean(at)
     assert len(at.info) == 1 and "takes text input" in at.info[0].value
+
+
+def test_the_robustness_page_perturbs_a_text_models_input(app: MakeApp, text_bundle: Bundle) -> None:
+    at = with_model(app, text_bundle, "pages/robustness.py")
+    assert_clean(at)
+    at.text_area(key="rt_input_text").input("the film was superb").run()
+    assert_clean(at)
+    assert at.selectbox(key="rt_pert").value == "char_swap" and at.button(key="rt_attack")
+    assert {"rt_top_orig", "rt_top_pert"} <= {c.key for c in at.get("plotly_chart")}
