@@ -34,7 +34,16 @@ def test_two_digit_models_side_by_side_on_one_digit(fresh) -> None:  # type: ign
     assert chart(at, "cmp_map_B")  # the ViT's own map, at its own input
 
 
-def test_a_text_model_with_nothing_to_compare_says_so(fresh) -> None:  # type: ignore[no-untyped-def]
-    at = fresh("pages/compare.py", model="checkpoint:lstm-brackets")
+def test_two_text_models_on_one_text_the_shipped_news_head_among_them(fresh) -> None:  # type: ignore[no-untyped-def]
+    at = fresh(
+        "pages/compare.py",
+        model="checkpoint:lstm-brackets",
+        cmp_model="checkpoint:minilm-bbc_news",
+        cmp_text_text="Shares fell sharply after the bank's results.",
+    )
     assert_clean(at)
-    assert any("no other text model" in i.value for i in at.info)
+    titles = at.selectbox(key="cmp_model").options
+    assert sum(("minilm · bbc_news" in t) + ("minilm · tweet_sentiment" in t) for t in titles) == 2, titles
+    answers = [s.value for s in at.subheader]
+    assert len(answers) == 2 and answers[1].startswith("business ("), answers  # the news head reads the news
+    assert any("are unknown to lstm · brackets" in w.value for w in at.warning)  # the bracket LSTM cannot read it
