@@ -21,6 +21,9 @@ from typing import Any
 
 from playground.cli.common import add_json_argument, add_model_argument, load_model, print_result
 
+IMAGE_EPSILONS = "0,2,4,8,16"  # 1/255 pixel units
+AUDIO_EPSILONS = "0,0.0005,0.001,0.002,0.005"  # amplitude: 0.002 is about 40 dB below a full-scale clip
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``robustness`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
@@ -38,7 +41,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--perturbation", dest="perturbations", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     p.add_argument("--severities", default="0,1,2,3,4,5", help="severities (0-5), separated by commas")
-    p.add_argument("--epsilons", default="0,2,4,8,16", help="--attack: budgets ε in 1/255, separated by commas")
+    p.add_argument(
+        "--epsilons",
+        default=None,
+        help="--attack: budgets ε separated by commas; images in 1/255 (default 0,2,4,8,16), audio on the "
+        "waveform's [-1, 1] amplitude scale (default 0,0.0005,0.001,0.002,0.005)",
+    )
     p.add_argument("--norm", choices=["Linf", "L2"], default="Linf", help="--attack: the norm of ε (PGD)")
     p.add_argument("--steps", type=int, default=20, help="--attack pgd: iterations")
     p.add_argument("--samples", type=int, default=200, help="validation images to use")
@@ -135,23 +143,25 @@ def _run_audio(args: argparse.Namespace, bundle: Any, dataset: Any) -> int:
     """An audio model on an audio dataset: the audio perturbations swept on validation clips; each
     row also gives the severity's ``level`` and its ``unit`` (an SNR in dB, a gain in dB, ...).
 
+    With ``--attack``: robust accuracy at each ε on the waveform's amplitude scale
+    (:func:`playground.robustness.audio_attacks.amplitude_robust_accuracy`), each row with the
+    median SNR of its perturbations.
+
     Raises:
-        ValueError: ``--attack`` (robust accuracy under attack is for image models here), a dataset
-            that is not audio, an unknown or non-audio perturbation, a severity outside [0, 5].
+        ValueError: a dataset that is not audio, an unknown or non-audio perturbation, a severity
+            outside [0, 5], an ε outside [0, 2] or ``--norm L2`` with ``--attack``.
     """
     from playground.data import AudioDataset
     from playground.robustness.audio_sweep import audio_sweep, validation_clips
     from playground.robustness.perturbations.base import PERTURBATIONS
 
-    if args.attack is not None:
-        raise ValueError(
-            "--attack sweeps image models; attack one clip with `python -m playground attack --input clip.wav`"
-        )
     if not isinstance(dataset, AudioDataset):
         raise ValueError(f"{bundle.title} is an audio model but {args.dataset} is not an audio dataset")
     clips, targets = validation_clips(
         dataset, args.samples, args.seed, val_fraction=args.val_fraction, split_seed=args.split_seed
     )
+    if args.attack is not None:
+        return _run_audio_attacks(args, bundle, clips, targets)
     perturbations = [p.strip() for p in args.perturbations.split(",") if p.strip()]
     result = audio_sweep(
         bundle,
@@ -171,13 +181,57 @@ def _run_audio(args: argparse.Namespace, bundle: Any, dataset: Any) -> int:
     return _print_sweep(args, bundle, result, rows, "clips")
 
 
+def _run_audio_attacks(args: argparse.Namespace, bundle: Any, clips: Any, targets: Any) -> int:
+    """``--attack`` on an audio model: one row per ε (amplitude), in the sweep's schema."""
+    from playground.robustness.audio_attacks import amplitude_robust_accuracy
+
+    if args.norm != "Linf":
+        raise ValueError("an audio model is attacked in L∞ on its waveform: drop --norm L2")
+    epsilons = sorted({0.0, *parse_severities(args.epsilons or AUDIO_EPSILONS, "--epsilons")})
+    points = amplitude_robust_accuracy(
+        bundle, clips, targets, epsilons, method=args.attack, steps=args.steps, on_progress=_progress(args)
+    )
+    if not args.json:
+        print(file=sys.stderr)
+    name = f"{args.attack} Linf"
+    rows: list[dict[str, Any]] = [
+        {
+            "model": bundle.title,
+            "perturbation": name,
+            "severity": p.epsilon,
+            "accuracy": p.accuracy,
+            "mean_true_confidence": p.mean_true_confidence,
+            "flip_rate": p.flip_rate,
+            "n": len(clips),
+            "level": p.epsilon,
+            "unit": "L∞ budget on the waveform's [-1, 1] amplitude scale",
+            "median_snr_db": p.median_snr_db,
+        }
+        for p in points
+    ]
+    text = "\n".join(
+        f"{name} ε {r['severity']:>7g}  accuracy {r['accuracy']:.3f}"
+        + (f"  (median SNR {r['median_snr_db']:.1f} dB)" if r["median_snr_db"] is not None else "")
+        for r in rows
+    )
+    summary = {
+        "model": bundle.title,
+        "dataset": args.dataset,
+        "samples": len(clips),
+        "clean_accuracy": points[0].accuracy,
+        "points": rows,
+    }
+    print_result(summary, args.json, f"clean accuracy {points[0].accuracy:.3f} on {len(clips)} clips\n{text}")
+    return 0
+
+
 def _run_attacks(args: argparse.Namespace, bundle: Any, images: Any, targets: Any) -> int:
     """``--attack``: robust accuracy at each ε (:mod:`playground.robustness.robust_curve`), printed with
     the corruption sweep's schema: the attack and its norm as the ``perturbation``, ε in 1/255 as the
     ``severity``; ``clean_accuracy`` is the ε = 0 point (measured first, whether asked for or not)."""
     from playground.robustness.robust_curve import robust_accuracy
 
-    epsilons = sorted({0.0, *parse_severities(args.epsilons, "--epsilons")})
+    epsilons = sorted({0.0, *parse_severities(args.epsilons or IMAGE_EPSILONS, "--epsilons")})
     pixels = bundle.image_preprocessing.pixels_from_batch(images)  # (n, C, H, W) in [0, 1]
 
     def progress(done: int, total: int, message: str = "") -> None:

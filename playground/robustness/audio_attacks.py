@@ -25,7 +25,8 @@ Sources:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -251,3 +252,113 @@ def attack_waveform(
         linf=float(delta.abs().max()),
         snr_db=snr_db(clean_cpu, delta),
     )
+
+
+@dataclass(frozen=True)
+class AmplitudePoint:
+    """Robust accuracy of an audio model at one waveform budget.
+
+    Attributes:
+        epsilon: the L∞ budget on the ``[-1, 1]`` amplitude scale (0: the clean clips).
+        accuracy: share of the clips still classified right, in [0, 1].
+        mean_true_confidence: mean probability of the true class under the attack.
+        flip_rate: share of clips whose prediction the attack changed (0 at ε = 0).
+        median_snr_db: the median clip-to-perturbation ratio in dB (``None`` at ε = 0).
+    """
+
+    epsilon: float
+    accuracy: float
+    mean_true_confidence: float
+    flip_rate: float
+    median_snr_db: float | None
+
+
+def amplitude_robust_accuracy(
+    bundle: Bundle,
+    clips: AudioClips,
+    targets: torch.Tensor,
+    epsilons: Sequence[float],
+    *,
+    method: WaveformMethod = "pgd",
+    steps: int = 10,
+    batch_size: int = 64,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> list[AmplitudePoint]:
+    """Accuracy of an audio model on ``clips`` under the waveform attack at each ε (the audio twin of
+    :func:`playground.robustness.robust_curve.robust_accuracy`).
+
+    Each batch is attacked at once, untargeted, away from its true labels, with the same steps as
+    :func:`attack_waveform`; ε = 0 is the clean accuracy, computed without an attack.
+
+    Args:
+        bundle: an audio model.
+        clips: ``N`` clips (fitted here to the model's rate and window, as in :func:`attack_waveform`).
+        targets: ``(N,)`` int64 true labels.
+        epsilons: budgets on the amplitude scale, each in [0, 2].
+        method, steps: the attack.
+        batch_size: clips per forward/backward pass.
+        on_progress: called as ``on_progress(done, total, message)`` after each (ε, batch).
+        stop_event: set it to stop after the current ε (the points then hold the ε done).
+
+    Raises:
+        ValueError: not an audio model, no ε or no clips, mismatched targets, a bad ε / method / steps.
+    """
+    pre = audio_preprocessing(bundle)
+    if not epsilons or len(clips) == 0 or targets.shape != (len(clips),):
+        raise ValueError(f"expected at least one epsilon and one clip, and ({len(clips)},) targets")
+    for eps in epsilons:
+        _check_request(torch.zeros(1), None, len(bundle.labels), method, float(eps), steps, None)
+    model = bundle.model
+    device = model_device(model)
+    fitted = pre.fit_clips(clips)  # (N, S) at the model's rate, peak-normalized
+    batches = [(fitted[i : i + batch_size], targets[i : i + batch_size]) for i in range(0, len(clips), batch_size)]
+    was_training = model.training
+    model.eval()
+
+    def logits_of(w: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = model(pre.encode(w.to(device))).float()
+        return out
+
+    try:
+        with torch.no_grad():
+            clean_pred = torch.cat([logits_of(x).argmax(-1).cpu() for x, _ in batches])  # (N,)
+        points: list[AmplitudePoint] = []
+        total, done = len(epsilons) * len(batches), 0
+        for eps in epsilons:
+            if stop_event is not None and stop_event.is_set():
+                break
+            probs, snrs = [], []
+            for x, y in batches:
+                x, label = x.to(device), y.to(device)
+                if eps > 0:
+
+                    def gradient(w: torch.Tensor, label: torch.Tensor = label) -> torch.Tensor:
+                        w = w.detach().requires_grad_(True)
+                        (grad,) = torch.autograd.grad(F.cross_entropy(logits_of(w), label), w)
+                        return grad
+
+                    adv, _, _ = _sign_steps(x, gradient, method, float(eps), steps, None)
+                    snrs += [snr_db(c, a - c) for c, a in zip(x.cpu(), adv.cpu(), strict=True)]
+                else:
+                    adv = x
+                with torch.no_grad():
+                    probs.append(logits_of(adv).softmax(-1).cpu())
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, total, f"ε = {eps:g}")
+            p = torch.cat(probs)  # (N, K)
+            predicted = p.argmax(-1)
+            finite = [s for s in snrs if math.isfinite(s)]
+            points.append(
+                AmplitudePoint(
+                    epsilon=float(eps),
+                    accuracy=float((predicted == targets).float().mean()),
+                    mean_true_confidence=float(p.gather(1, targets.view(-1, 1)).mean()),
+                    flip_rate=float((predicted != clean_pred).float().mean()),
+                    median_snr_db=float(torch.tensor(finite).median()) if finite else None,
+                )
+            )
+    finally:
+        model.train(was_training)
+    return points

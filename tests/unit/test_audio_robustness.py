@@ -440,3 +440,27 @@ def test_pgd_stays_in_the_ball_and_beats_fgsm(two_tones: tuple[Bundle, AudioClip
         attack_waveform(bundle, clips.clip(1), None, "cw", epsilon=0.01)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="target"):
         attack_waveform(bundle, clips.clip(1), 7, "fgsm", epsilon=0.01)
+
+
+def test_robust_accuracy_against_the_amplitude_budget_falls_as_the_snr_falls() -> None:
+    from pathlib import Path
+
+    from playground.bundle import load_bundle
+    from playground.data import load_dataset
+    from playground.robustness.audio_attacks import amplitude_robust_accuracy
+    from playground.robustness.audio_sweep import validation_clips
+
+    bundle = load_bundle(Path(__file__).resolve().parents[2] / "assets/checkpoints/audio_cnn-fsdd")
+    clips, targets = validation_clips(load_dataset("fsdd"), 64, 0)
+    points = amplitude_robust_accuracy(bundle, clips, targets, [0.0, 0.001, 0.005], steps=5)
+    with torch.no_grad():
+        pre = bundle.preprocessing
+        clean = bundle.model(pre.encode(pre.fit_clips(clips))).argmax(-1)
+    assert points[0].accuracy == float((clean == targets).float().mean()) and points[0].flip_rate == 0.0
+    assert points[0].accuracy >= points[1].accuracy >= points[2].accuracy and points[2].accuracy <= 0.5
+    assert points[0].median_snr_db is None and points[1].median_snr_db > points[2].median_snr_db > 20
+    stop = threading.Event()
+    stop.set()
+    assert amplitude_robust_accuracy(bundle, clips, targets, [0.0, 0.001], stop_event=stop) == []
+    with pytest.raises(ValueError, match="epsilon must be in"):
+        amplitude_robust_accuracy(bundle, clips, targets, [3.0])

@@ -243,8 +243,9 @@ SCHEMAS: dict[str, list[Obj]] = {
                             "n": int,
                             "level": NUM,
                             "unit": str,
+                            "median_snr_db": Nullable(NUM),
                         },
-                        optional=frozenset({"level", "unit"}),  # audio sweeps: the severity's level
+                        optional=frozenset({"level", "unit", "median_snr_db"}),  # audio: the severity's level
                     )
                 ),
             }
@@ -591,7 +592,12 @@ def test_robustness_of_an_audio_model_gives_each_level_with_its_unit(capsys: pyt
     by_name = {(p["perturbation"], p["severity"]): p for p in out["points"]}
     assert by_name["white_noise", 5.0]["level"] == 0.0 and "ratio in dB" in by_name["white_noise", 5.0]["unit"]
     assert by_name["white_noise", 5.0]["accuracy"] < by_name["white_noise", 0.0]["accuracy"]  # 0 dB SNR hurts
-    assert "--attack sweeps image models" in refused(capsys, *argv, "--attack", "pgd")
+    attacked = run_json(capsys, *argv, "--attack", "pgd", "--epsilons", "0.005,0.001", "--steps", "5")
+    curve = [(p["severity"], p["accuracy"], p["median_snr_db"]) for p in attacked["points"]]
+    assert [c[0] for c in curve] == [0.0, 0.001, 0.005] and curve[0][2] is None  # ε = 0 always: the clean clips
+    assert curve[0][1] == attacked["clean_accuracy"] == out["clean_accuracy"] and curve[2][1] < curve[0][1]
+    assert curve[1][2] > curve[2][2] > 20  # a larger budget: a louder perturbation, still quiet
+    assert "drop --norm L2" in refused(capsys, *argv, "--attack", "pgd", "--norm", "L2")
 
 
 def test_predict_and_attention_of_a_seq2seq_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
