@@ -7,22 +7,25 @@ so a quiet perturbation would play loud.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from playground.bundle import Bundle
+from playground.core.csv_export import csv_bytes
 from playground.core.device import model_device
 from playground.data import DATASETS, AudioDataset
 from playground.figures.theme import PALETTE, apply_theme
-from playground.figures.viz import sweep_figure, topk_bar
+from playground.figures.viz import robust_accuracy_figure, sweep_figure, topk_bar
 from playground.inspection.predict import TopK
 from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.decode import DecodedAudio, wav_bytes
 from playground.modalities.audio.preprocessing import AudioPreprocessing
-from playground.robustness.audio_attacks import attack_waveform, snr_db
+from playground.robustness.audio_attacks import amplitude_robust_accuracy, attack_waveform, snr_db
 from playground.robustness.audio_sweep import audio_sweep, level_curve, validation_clips
 from playground.robustness.perturbations import PERTURBATIONS, audio_perturbations, perturb_audio
 from playground.robustness.sweep import SweepResult
@@ -54,6 +57,7 @@ def audio_robustness_section(bundle: Bundle) -> None:
         _sweep(bundle, pre)
     with attack_tab:
         _adversarial(bundle, pre)
+        _robust_curve(bundle)
 
 
 # ---------------------------------------------------------------- helpers
@@ -166,16 +170,37 @@ def _snr_figure(result: SweepResult, perturbation: str) -> go.Figure:
     return apply_theme(fig, title=f"Accuracy against SNR ({perturbation})", height=380)
 
 
-def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
-    dataset_name = bundle.card.dataset
-    spec = DATASETS.get(dataset_name) if dataset_name in DATASETS else None
+def _labelled_dataset(bundle: Bundle, fallback: str) -> str | None:
+    """The name of the offline audio dataset the model was trained on, or ``None`` (saying so)."""
+    name = bundle.card.dataset
+    spec = DATASETS.get(name) if name in DATASETS else None
     if spec is None or spec.modality != "audio" or not spec.offline():
         st.info(
-            f"{bundle.title} was not trained on a dataset available offline here "
-            f"({dataset_name or 'none recorded'}), so there are no labelled clips to sweep over. "
-            "Use the One clip tab.",
+            f"{bundle.title} was not trained on a dataset available offline here ({name or 'none recorded'}), "
+            f"so there are no labelled clips to use. {fallback}",
             icon=":material/info:",
         )
+        return None
+    return name
+
+
+def _validation_sample(bundle: Bundle, dataset_name: str, n: int, seed: int) -> tuple[AudioClips, torch.Tensor]:
+    """``n`` validation clips of the model's dataset and their labels.
+
+    Raises:
+        ValueError: not an audio dataset, or other classes than the model's.
+    """
+    data = cached_dataset(dataset_name)
+    if not isinstance(data, AudioDataset):
+        raise ValueError(f"{dataset_name} is not an audio dataset")
+    if len(data.classes) != len(bundle.labels):
+        raise ValueError(f"{bundle.title} has {len(bundle.labels)} classes but {dataset_name} has {len(data.classes)}")
+    return validation_clips(data, n, seed)
+
+
+def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
+    dataset_name = _labelled_dataset(bundle, "Use the One clip tab.")
+    if dataset_name is None:
         return
     names = audio_perturbations()
     c1, c2 = st.columns([3, 1])
@@ -197,14 +222,7 @@ def _sweep(bundle: Bundle, pre: AudioPreprocessing) -> None:
     running = job is not None and job.status == "running"
     if st.button("Run the sweep", type="primary", disabled=running or not chosen or not severities, key="ra_run"):
         try:
-            data = cached_dataset(dataset_name)
-            if not isinstance(data, AudioDataset):
-                raise ValueError(f"{dataset_name} is not an audio dataset")
-            if len(data.classes) != len(bundle.labels):
-                raise ValueError(
-                    f"{bundle.title} has {len(bundle.labels)} classes but {dataset_name} has {len(data.classes)}"
-                )
-            clips, targets = validation_clips(data, n_clips, sweep_seed)
+            clips, targets = _validation_sample(bundle, dataset_name, n_clips, sweep_seed)
             sevs = sorted(float(s) for s in severities)
             perts = list(chosen)
 
@@ -291,3 +309,59 @@ def _adversarial(bundle: Bundle, pre: AudioPreprocessing) -> None:
         st.warning("The attack succeeded: the prediction changed.", icon=":material/gpp_bad:")
     else:
         st.success("The model held: the prediction did not change.", icon=":material/verified_user:")
+
+
+ROBUST_JOB_KEY = "ra_robust_job"
+
+
+def _robust_curve(bundle: Bundle) -> None:
+    """Accuracy over validation clips against ε, in the background (cancel, CSV)."""
+    st.subheader("Robust accuracy against ε")
+    st.caption(
+        "Every clip of a validation sample attacked at each budget, away from its true label; ε = 0 is the clean "
+        "accuracy. The median SNR says how loud the perturbations were."
+    )
+    dataset_name = _labelled_dataset(bundle, "Attack one clip above instead.")
+    if dataset_name is None:
+        return
+    c1, c2, c3 = st.columns([1, 1, 3])
+    method = c1.selectbox(
+        "Attack", ["pgd", "fgsm"], format_func=str.upper, key=link("ra_rob_method", choices=["pgd", "fgsm"])
+    )
+    n_clips = int(
+        c2.select_slider("Clips", [50, 100, 200, 300], value=100, key=link("ra_rob_n", choices=[50, 100, 200, 300]))
+    )
+    epsilons = c3.multiselect(
+        "ε (share of full scale)",
+        EPSILONS,
+        default=[5e-4, 1e-3, 2e-3, 5e-3],
+        key=link("ra_rob_eps", choices=EPSILONS, kind=list),
+    )
+    job: BackgroundJob | None = st.session_state.get(ROBUST_JOB_KEY)
+    running = job is not None and job.status == "running"
+    if st.button("Run the attacks", type="primary", disabled=running or not epsilons, key="ra_rob_run"):
+        try:
+            clips, targets = _validation_sample(bundle, dataset_name, n_clips, 0)
+            budgets = sorted({0.0, *(float(e) for e in epsilons)})
+
+            def work(on_progress, stop_event):  # type: ignore[no-untyped-def]
+                return amplitude_robust_accuracy(
+                    bundle, clips, targets, budgets, method=method, on_progress=on_progress, stop_event=stop_event
+                )
+
+            st.session_state[ROBUST_JOB_KEY] = BackgroundJob(work, "audio robust accuracy").start()
+        except (ValueError, TypeError, OSError, RuntimeError) as exc:
+            show_error(exc, "start the attacks")
+    background_job_progress(ROBUST_JOB_KEY, stop_label="Cancel", stop_key="ra_rob_cancel", what="attack sweep")
+    job = st.session_state.get(ROBUST_JOB_KEY)
+    if job is None or job.status not in ("done", "stopped") or not job.result:
+        return
+    if job.status == "stopped":
+        st.warning("The attacks were cancelled; the curve below is partial.")
+    rows = [{"model": bundle.title, **dataclasses.asdict(p)} for p in job.result]
+    plotly_chart(robust_accuracy_figure(rows, x="epsilon", x_title="ε (share of full scale)"), key="ra_rob_fig")
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+    st.download_button(
+        "Download the table (CSV)", csv_bytes(table), "audio_robust_accuracy.csv", "text/csv", key="ra_rob_csv"
+    )

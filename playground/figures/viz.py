@@ -399,19 +399,23 @@ def sweep_figure(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> go
     return apply_theme(fig, title=f"{_METRIC_TITLES[metric]} against severity", height=380)
 
 
-def robust_accuracy_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
-    """Accuracy against the attack budget ε (in 1/255), one line per model.
+def robust_accuracy_figure(
+    rows: Sequence[dict[str, Any]], x: str = "epsilon_255", x_title: str = "ε (1/255 of the pixel range)"
+) -> go.Figure:
+    """Accuracy against the attack budget ε, one line per model.
 
     Args:
-        rows: dicts with ``model``, ``epsilon_255`` and ``accuracy``
-            (``playground.robustness.robust_curve.RobustCurve.rows``).
+        rows: dicts with ``model``, ``accuracy`` and the budget under the key ``x``
+            (``playground.robustness.robust_curve.RobustCurve.rows``: ``epsilon_255``; an audio
+            model's ``epsilon`` on the amplitude scale).
+        x, x_title: the budget's key and its axis title.
     """
     fig = go.Figure()
     for i, model in enumerate(dict.fromkeys(r["model"] for r in rows)):
-        pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r["epsilon_255"])
+        pts = sorted((r for r in rows if r["model"] == model), key=lambda r: r[x])
         fig.add_trace(
             go.Scatter(
-                x=[r["epsilon_255"] for r in pts],
+                x=[r[x] for r in pts],
                 y=[r["accuracy"] for r in pts],
                 mode="lines+markers",
                 name=plain_label(model),
@@ -419,6 +423,6 @@ def robust_accuracy_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
                 marker={"size": MARKER_SIZE},
             )
         )
-    fig.update_xaxes(title="ε (1/255 of the pixel range)")
+    fig.update_xaxes(title=x_title)
     fig.update_yaxes(title="accuracy under attack", range=[0, 1.02], tickformat=".0%")
     return apply_theme(fig, title="Robust accuracy against the attack budget", height=380)

@@ -78,3 +78,21 @@ def test_pgd_attack_on_the_clip(audio_app: AppTest) -> None:
     assert metrics["Perturbation below the clip (SNR)"].endswith(" dB")
     assert metrics["Clean prediction"] != metrics["Adversarial prediction"]  # 2 % of full scale moves a small CNN
     assert len(at.get("audio")) == 4  # tab 1's two players and the clean / adversarial pair
+
+
+def test_robust_accuracy_against_epsilon_runs_in_the_background(audio_app: AppTest) -> None:
+    at = audio_app
+    at.select_slider(key="ra_rob_n").set_value(50)
+    at.multiselect(key="ra_rob_eps").set_value([1e-3, 5e-3])
+    at.button(key="ra_rob_run").click().run()
+    assert_clean(at)
+    job = at.session_state["ra_robust_job"]
+    assert job.join(JOB_TIMEOUT_S), job.status
+    at.run()
+    assert job.status == "done", job.error_message
+    assert_clean(at)
+    assert [p.epsilon for p in job.result] == [0.0, 1e-3, 5e-3]  # ε = 0 added: the clean accuracy
+    assert job.result[0].accuracy >= 0.9 and job.result[2].accuracy < job.result[0].accuracy
+    assert "ra_rob_fig" in {c.key for c in at.get("plotly_chart")}
+    table = at.dataframe[-1].value
+    assert list(table["epsilon"]) == [0.0, 1e-3, 5e-3] and table["median_snr_db"].iloc[2] > 20
