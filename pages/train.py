@@ -153,10 +153,14 @@ def apply_dataset_defaults(name: str) -> None:
             auto[key] = value
 
 
+#: Datasets of the user's own files (each has its own upload section below): listed after the ready ones.
+OWN_DATA = ("folder", "text_csv", "audio_folder")
+
+
 def datasets_of(modality: str) -> list[str]:
-    """Registered datasets of one kind, offline ones first."""
+    """Registered datasets of one kind: ready offline ones first, then the user's own, then downloads."""
     names = [n for n, s in DATASETS.items() if s.modality == modality]
-    return sorted(names, key=lambda n: not DATASETS.get(n).offline())
+    return sorted(names, key=lambda n: (not DATASETS.get(n).offline(), n in OWN_DATA))
 
 
 def on_modality_change() -> None:

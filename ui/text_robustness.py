@@ -33,11 +33,17 @@ def text_robustness_section(bundle: Bundle) -> None:
     text = text_input_picker(bundle, key="rt_input")
     if text is None:
         return
-    perturb_tab, attack_tab = st.tabs(["Perturb the text", "Word-level attack"])
-    with perturb_tab:
-        _perturb(bundle, text)
-    with attack_tab:
+    # A segmented control, not tabs: the Attack button reruns the page, and the chosen view stays.
+    views = {"perturb": "Perturb the text", "attack": "Word-level attack"}
+    key = link("rt_view", choices=list(views), default="perturb")
+    st.session_state.setdefault(key, "perturb")
+    view = st.segmented_control(
+        "View", list(views), format_func=views.__getitem__, key=key, label_visibility="collapsed"
+    )
+    if view == "attack":
         _attack(bundle, text)
+    else:
+        _perturb(bundle, text)
 
 
 def _perturb(bundle: Bundle, text: str) -> None:

@@ -139,6 +139,7 @@ def test_a_text_model_is_perturbed_and_attacked_word_by_word(app: MakeApp) -> No
     at.selectbox(key="rt_pert").set_value("word_dropout")
     at.slider(key="rt_sev").set_value(5.0).run()
     assert_clean(at)
+    at.segmented_control(key="rt_view").set_value("attack").run()
     assert any("Press Attack" in i.value for i in at.info)
     at.button(key="rt_attack").click().run()
     assert_clean(at)

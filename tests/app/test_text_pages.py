@@ -370,5 +370,5 @@ def test_the_robustness_page_perturbs_a_text_models_input(app: MakeApp, text_bun
     assert_clean(at)
     at.text_area(key="rt_input_text").input("the film was superb").run()
     assert_clean(at)
-    assert at.selectbox(key="rt_pert").value == "char_swap" and at.button(key="rt_attack")
+    assert at.selectbox(key="rt_pert").value == "char_swap"
     assert {"rt_top_orig", "rt_top_pert"} <= {c.key for c in at.get("plotly_chart")}
