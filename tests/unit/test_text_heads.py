@@ -57,3 +57,17 @@ def test_a_head_only_save_round_trips_and_refuses_a_model_without_pretrained_wei
         assert torch.allclose(again.model(ids), bundle.model.eval()(ids), atol=1e-5)
     with pytest.raises(ValueError, match="pretrained weights"):
         create_bundle("lenet5", weights=None).save(tmp_path / "lenet", head_only=True)
+
+
+def test_integrated_gradients_on_a_shipped_head_keeps_cls_and_sep_in_the_baseline() -> None:
+    from playground.explain import explain
+    from playground.explain.base import ModelView
+
+    bundle = load_bundle(SHIPPED / "minilm-bbc_news")
+    assert ModelView.from_bundle(bundle).special_ids == (101, 102)  # [CLS], [SEP] of MiniLM's vocabulary
+    encoded = bundle.preprocessing.encode("Shares fell sharply after the bank's results.")  # type: ignore[attr-defined]
+    result = explain(bundle, encoded.ids, "integrated_gradients")
+    assert result.label == "business" and result.relative_delta is not None and result.relative_delta <= 0.01
+    a = result.attributions  # (T,): one per token; the baseline keeps [CLS] and [SEP], so they get none
+    assert a.shape == (len(encoded.tokens),) and float(a[0]) == 0.0 and float(a[-1]) == 0.0
+    assert encoded.tokens[int(a.argmax())] in {"shares", "bank", "results"}

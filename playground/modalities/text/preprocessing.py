@@ -66,6 +66,12 @@ class TextPreprocessing:
         """Number of token ids."""
         return self.tokenizer.vocab_size
 
+    @property
+    def special_ids(self) -> tuple[int, ...]:
+        """Ids the tokenizer adds around every text (``[CLS]`` / ``[SEP]`` of a pretrained model; none
+        for trained tokenizers): an attribution baseline keeps them (``explain.base.ModelView``)."""
+        return self.tokenizer.special_ids
+
     def unknown_fraction(self, encoded: EncodedText) -> float:
         """The share of ``encoded``'s tokens that the tokenizer does not know (its unknown id), in [0, 1].
 

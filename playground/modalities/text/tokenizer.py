@@ -100,6 +100,11 @@ class TextTokenizer:
         return UNK_ID
 
     @property
+    def special_ids(self) -> tuple[int, ...]:
+        """Ids that :meth:`encode` adds around every text (none here; ``[CLS]`` / ``[SEP]`` for BERT's)."""
+        return ()
+
+    @property
     def vocab_size(self) -> int:
         """Number of ids, special tokens included."""
         return int(self.tokenizer.get_vocab_size(with_added_tokens=True))
@@ -213,6 +218,13 @@ class PretrainedTokenizer(TextTokenizer):
     def unk_id(self) -> int:
         """The model's ``[UNK]`` id (100 for BERT's vocabulary)."""
         return self._unk_id
+
+    @property
+    def special_ids(self) -> tuple[int, ...]:
+        """The ids the post-processor adds around every text: ``(101, 102)``, ``[CLS]`` and ``[SEP]``,
+        for BERT's vocabulary (an attribution baseline keeps them: ``explain.baselines.text_baseline``)."""
+        empty = self._encoder.encode("", add_special_tokens=False)
+        return tuple(dict.fromkeys(int(i) for i in self._encoder.post_process(empty).ids))
 
     def tokenize(self, text: str) -> tuple[list[str], list[int]]:
         """Tokens and ids of ``text`` without special tokens and without truncation."""
