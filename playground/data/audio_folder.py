@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 
 from playground.data.audio import AudioDataset, duration_facts
-from playground.data.base import default_data_root, register_dataset
-from playground.data.folder import extract_zip, find_class_root, has_suffix, is_hidden, visible_children
+from playground.data.base import register_dataset
+from playground.data.folder import class_folders_source, find_class_root, has_suffix, is_hidden, visible_children
 from playground.data.idx import reject_unknown_options
 from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.decode import AudioDecodeError, decode_audio, wav_bytes
@@ -126,16 +126,7 @@ def audio_folder(
     """
     reject_unknown_options(NAME, unknown, _OPTIONS)
     rate = check_rate(sample_rate, f"{NAME}: sample_rate")
-    if zip_bytes is not None and path is None:
-        top = extract_zip(zip_bytes, Path(root) if root is not None else default_data_root() / NAME, AUDIO_SUFFIXES)
-        where = "the uploaded zip"
-    elif path is not None and zip_bytes is None:
-        top = Path(path)
-        if not top.is_dir():
-            raise ValueError(f"{NAME}: expected a folder with one sub-folder per class, got {str(top)!r}")
-        where = str(top)
-    else:
-        raise ValueError(f"{NAME}: give exactly one of path= (a folder) or zip_bytes= (an uploaded .zip)")
+    top, where = class_folders_source(NAME, root, path, zip_bytes, AUDIO_SUFFIXES)
 
     class_root = find_class_root(top, AUDIO_SUFFIXES)
     class_dirs, _ = visible_children(class_root, AUDIO_SUFFIXES)

@@ -189,6 +189,36 @@ def extract_zip(zip_bytes: bytes, root: Path, suffixes: tuple[str, ...] = IMAGE_
 # -- reading a class-folder tree ---------------------------------------------------------------
 
 
+def class_folders_source(
+    name: str,
+    root: Path | None,
+    path: str | Path | None,
+    zip_bytes: bytes | None,
+    suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
+) -> tuple[Path, str]:
+    """The folder a class-folder loader reads, and how to name it in messages.
+
+    Args:
+        name: the loader's registry name (for messages and the default extraction folder).
+        root: where a zip is extracted (default ``default_data_root() / name``).
+        path, zip_bytes: exactly one: a folder on disk, or an uploaded zip's bytes
+            (:func:`extract_zip` with ``suffixes``).
+
+    Raises:
+        ValueError: neither or both given, a path that is not a folder, or a bad or unsafe zip.
+    """
+    if zip_bytes is not None and path is None:
+        return extract_zip(zip_bytes, Path(root) if root is not None else default_data_root() / name, suffixes), (
+            "the uploaded zip"
+        )
+    if path is not None and zip_bytes is None:
+        top = Path(path)
+        if not top.is_dir():
+            raise ValueError(f"{name}: expected a folder with one sub-folder per class, got {str(top)!r}")
+        return top, str(top)
+    raise ValueError(f"{name}: give exactly one of path= (a folder) or zip_bytes= (an uploaded .zip)")
+
+
 def visible_children(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> tuple[list[Path], list[Path]]:
     """``(sub-folders, files of the kind)`` directly in ``folder``, hidden ones left out, sorted."""
     entries = sorted(p for p in folder.iterdir() if not is_hidden(p.name))
@@ -280,16 +310,7 @@ def folder(
     """
     reject_unknown_options(NAME, unknown, _OPTIONS)
     size = _check_image_size(image_size)
-    if zip_bytes is not None and path is None:
-        top = extract_zip(zip_bytes, Path(root) if root is not None else default_data_root() / NAME)
-        where = "the uploaded zip"
-    elif path is not None and zip_bytes is None:
-        top = Path(path)
-        if not top.is_dir():
-            raise ValueError(f"{NAME}: expected a folder with one sub-folder per class, got {str(top)!r}")
-        where = str(top)
-    else:
-        raise ValueError(f"{NAME}: give exactly one of path= (a folder) or zip_bytes= (an uploaded .zip)")
+    top, where = class_folders_source(NAME, root, path, zip_bytes)
 
     class_root = find_class_root(top)
     class_dirs, _ = visible_children(class_root)
