@@ -6,6 +6,8 @@ import hashlib
 
 import numpy as np
 import streamlit as st
+import torch
+from torch import nn
 
 from playground.bundle import Bundle
 from playground.core.fingerprint import weights_fingerprint
@@ -20,10 +22,13 @@ GATE_UNITS = 6  # lines per panel of the gates figure: the units that vary most
 
 @st.cache_data(max_entries=8, show_spinner="Recomputing every step from the weights…")
 def _clip_states(
-    _bundle: Bundle, model_key: str, digest: str, _waveform: object, sample_rate: int
+    _bundle: Bundle, model_key: str, digest: str, _waveform: torch.Tensor, sample_rate: int
 ) -> tuple[RecurrentStates, StatesCheck]:
-    states = states_for_clip(_bundle, _waveform, sample_rate)  # type: ignore[arg-type]
-    return states, check_states(_bundle.model.rnn, states)  # type: ignore[arg-type]
+    states = states_for_clip(_bundle, _waveform, sample_rate)
+    rnn = getattr(_bundle.model, "rnn", None)
+    if not isinstance(rnn, nn.RNNBase):
+        raise TypeError(f"{_bundle.title} has no recurrent layer")
+    return states, check_states(rnn, states)
 
 
 def crnn_states_section(bundle: Bundle) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import streamlit as st
+import torch
 
 from playground.figures.audio import speech_trace_figure, waveform_figure
 from playground.inspection.vad import CellCheck, lstm_cell_steps, speech_units
@@ -22,10 +23,10 @@ def _vad() -> SileroVAD:
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the detector frame by frame…")
-def _trace(digest: str, _waveform: object, sample_rate: int) -> tuple[SpeechTrace, CellCheck]:
+def _trace(digest: str, _waveform: torch.Tensor, sample_rate: int) -> tuple[SpeechTrace, CellCheck]:
     model = _vad()
-    trace = model.speech_probs(_waveform, sample_rate)  # type: ignore[arg-type]
-    return trace, lstm_cell_steps(model, _waveform, trace, sample_rate)  # type: ignore[arg-type]
+    trace = model.speech_probs(_waveform, sample_rate)
+    return trace, lstm_cell_steps(model, _waveform, trace, sample_rate)
 
 
 def vad_section() -> None:
