@@ -318,7 +318,7 @@ def _robust_curve(bundle: Bundle) -> None:
     """Accuracy over validation clips against ε, in the background (cancel, CSV)."""
     st.subheader("Robust accuracy against ε")
     st.caption(
-        "Every clip of a validation sample attacked at each budget, away from its true label; ε = 0 is the clean "
+        "Every clip of a validation sample attacked at each budget (PGD: 10 steps), away from its true label; ε = 0 is the clean "
         "accuracy. The median SNR says how loud the perturbations were."
     )
     dataset_name = _labelled_dataset(bundle, "Attack one clip above instead.")
