@@ -32,7 +32,7 @@ from ui.links import link
 from ui.pages import ensure_app_entry
 from ui.state import active_model, cached_dataset, show_error, tensor_key
 from ui.text_robustness import text_robustness_section
-from ui.widgets import background_job_progress, input_image_picker
+from ui.widgets import background_job_progress, input_image_picker, perturbation_picker
 
 ensure_app_entry()
 st.title("Robustness")
@@ -53,7 +53,6 @@ if bundle.modality != "image" or bundle.card.in_channels not in (1, 3):
 st.caption(f"Model: **{bundle.title}**. Perturbations act on raw pixels in [0, 1], before the model's normalization.")
 
 names = image_perturbations()
-describe = {n: f"{n} — {PERTURBATIONS.get(n).unit}" for n in names}
 
 
 one_tab, attack_tab, sweep_tab = st.tabs(["One input", "Adversarial attack", "Sweep & compare models"])
@@ -62,12 +61,8 @@ one_tab, attack_tab, sweep_tab = st.tabs(["One input", "Adversarial attack", "Sw
 with one_tab:
     image, image_name = input_image_picker(bundle, key="r_input")
     pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
-    c1, c2, c3 = st.columns([3, 2, 1])
-    name = c1.selectbox("Perturbation", names, format_func=lambda n: describe[n], key=link("r_pert", choices=names))
-    severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key=link("r_sev", bounds=(0.0, 5.0), kind=float))
-    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=link("r_seed", bounds=(0, 10_000), kind=int)))
+    name, severity, seed = perturbation_picker(names, "r")
     spec = PERTURBATIONS.get(name)
-    st.caption(f"{spec.description} Severity {severity:g} → {spec.level(severity):.3g} ({spec.unit}).")
     perturbed = perturb_images(name, pixels, severity, seed=seed)
     try:
         original_pred, perturbed_pred = predict_pixels(bundle, torch.cat([pixels, perturbed]), top_k=5)

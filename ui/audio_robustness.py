@@ -27,14 +27,14 @@ from playground.modalities.audio.decode import DecodedAudio, wav_bytes
 from playground.modalities.audio.preprocessing import AudioPreprocessing
 from playground.robustness.audio_attacks import amplitude_robust_accuracy, attack_waveform, snr_db
 from playground.robustness.audio_sweep import audio_sweep, level_curve, validation_clips
-from playground.robustness.perturbations import PERTURBATIONS, audio_perturbations, perturb_audio
+from playground.robustness.perturbations import audio_perturbations, perturb_audio
 from playground.robustness.sweep import SweepResult
 from playground.runner.jobs import BackgroundJob
 from ui.audio import audio_input_picker
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.state import cached_dataset, show_error
-from ui.widgets import background_job_progress
+from ui.widgets import background_job_progress, perturbation_picker
 
 DEFAULT_SWEEP = ("white_noise", "pink_noise", "reverb")
 EPSILONS = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2]
@@ -104,18 +104,7 @@ def _one_clip(bundle: Bundle, pre: AudioPreprocessing) -> None:
     if picked is None:
         return
     decoded, name = picked
-    names = audio_perturbations()
-    c1, c2, c3 = st.columns([3, 2, 1])
-    pert = c1.selectbox(
-        "Perturbation",
-        names,
-        format_func=lambda n: f"{n} — {PERTURBATIONS.get(n).unit}",
-        key=link("ra_pert", choices=names),
-    )
-    severity = c2.slider("Severity", 0.0, 5.0, 3.0, 0.5, key=link("ra_sev", bounds=(0.0, 5.0), kind=float))
-    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=link("ra_seed", bounds=(0, 10_000), kind=int)))
-    spec = PERTURBATIONS.get(pert)
-    st.markdown(f"{spec.description} Severity **{severity:g}** → **{spec.level(severity):.3g}** ({spec.unit}).")
+    pert, severity, seed = perturbation_picker(audio_perturbations(), "ra")
     try:
         window = _window(pre, decoded)  # (1, S)
         perturbed = perturb_audio(pert, window, severity, seed, sample_rate=pre.sample_rate)  # (1, S)

@@ -12,12 +12,12 @@ from playground.bundle import Bundle
 from playground.core.fingerprint import weights_fingerprint
 from playground.figures.viz import topk_bar
 from playground.inspection.predict import predict_texts
-from playground.robustness.perturbations import PERTURBATIONS, perturb_text
+from playground.robustness.perturbations import perturb_text, text_perturbations
 from playground.robustness.text_attack import TextAttackResult, word_attack
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.state import show_error
-from ui.widgets import text_input_picker
+from ui.widgets import perturbation_picker, text_input_picker
 
 METHODS = {"word": "words → embedding neighbours (TextFooler-style)", "char": "typos and look-alike letters"}
 _RESULT = "rt_attack_result"  # session-state key: (settings key, result) of the last attack
@@ -47,17 +47,7 @@ def text_robustness_section(bundle: Bundle) -> None:
 
 
 def _perturb(bundle: Bundle, text: str) -> None:
-    names = [n for n, s in PERTURBATIONS.items() if s.modality == "text"]
-    c1, c2, c3 = st.columns([2, 2, 1])
-    name = c1.selectbox(
-        "Perturbation",
-        names,
-        format_func=lambda n: f"{n} — {PERTURBATIONS.get(n).unit}",
-        key=link("rt_pert", choices=names),
-    )
-    severity = float(c2.slider("Severity", 0.0, 5.0, 2.0, 0.5, key=link("rt_sev", bounds=(0.0, 5.0), kind=float)))
-    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=link("rt_seed", bounds=(0, 10_000), kind=int)))
-    st.caption(PERTURBATIONS.get(name).description)
+    name, severity, seed = perturbation_picker(text_perturbations(), "rt", default_severity=2.0)
     changed = perturb_text(name, text, severity, seed)
     try:
         before, after = predict_texts(bundle, [text, changed])

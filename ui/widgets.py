@@ -375,3 +375,25 @@ def target_class_picker(col: Any, labels: list[str], key: str) -> int | None:
             key=link(f"{key}_target", choices=range(len(labels))),
         )
     )
+
+
+def perturbation_picker(names: list[str], prefix: str, default_severity: float = 3.0) -> tuple[str, float, int]:
+    """One perturbation at one severity, with its seed, for the Robustness page's one-input views
+    (image, text, audio): ``(name, severity, seed)``, each tied to the link (``<prefix>_pert``,
+    ``<prefix>_sev``, ``<prefix>_seed``), and a caption with what the severity means in its unit."""
+    from playground.robustness.perturbations import PERTURBATIONS
+
+    c1, c2, c3 = st.columns([3, 2, 1])
+    name = c1.selectbox(
+        "Perturbation",
+        names,
+        format_func=lambda n: f"{n} — {PERTURBATIONS.get(n).unit}",
+        key=link(f"{prefix}_pert", choices=names),
+    )
+    severity = float(
+        c2.slider("Severity", 0.0, 5.0, default_severity, 0.5, key=link(f"{prefix}_sev", bounds=(0.0, 5.0), kind=float))
+    )
+    seed = int(c3.number_input("Seed", 0, 10_000, 0, key=link(f"{prefix}_seed", bounds=(0, 10_000), kind=int)))
+    spec = PERTURBATIONS.get(name)
+    st.caption(f"{spec.description} Severity {severity:g} → {spec.level(severity):.3g} ({spec.unit}).")
+    return name, severity, seed

@@ -37,7 +37,7 @@ def test_one_clip_under_white_noise(audio_app: AppTest) -> None:
     at.selectbox(key="ra_pert").set_value("white_noise")
     at.slider(key="ra_sev").set_value(5.0).run()
     assert_clean(at)
-    assert any("Severity **5** → **0**" in m.value for m in at.markdown), "the level of severity 5: SNR 0 dB"
+    assert any("Severity 5 → 0 (" in c.value for c in at.caption), "the level of severity 5: SNR 0 dB"
     lines = [m.value for m in at.markdown if "original: **" in m.value]
     assert len(lines) == 1 and "perturbed: **" in lines[0]
     # The two players of tab 1 (the attack tab shows none before an attack is run); WAV bytes, not arrays.
