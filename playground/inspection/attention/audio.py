@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from playground.inspection.attention.core import AttentionMaps, attention_model, run_attention, stack_attention
+from playground.inspection.attention.core import AttentionMaps, attention_model, grid_attention, run_attention
 from playground.modalities.audio.clips import AudioClips
 from playground.modalities.audio.preprocessing import AudioPreprocessing
-from playground.models.attention import NoAttentionError
 
 if TYPE_CHECKING:
     from playground.bundle import Bundle
@@ -48,25 +47,8 @@ def audio_attention(bundle: Bundle, waveform: torch.Tensor, sample_rate: int) ->
     model = attention_model(bundle)
     fitted = pre.fit_clips(AudioClips.from_list([waveform.detach().cpu().float()], sample_rate))  # (1, S)
     output = run_attention(model, pre.encode(fitted))  # (1, 1, F, T) in
-    probs = stack_attention(output)
     rows, cols = getattr(model, "patch_grid", (0, 0))
     patch_h, patch_w = getattr(model, "patch_size", (1, 1))
-    prefix = len(getattr(model, "prefix_tokens", ()))
-    if rows * cols + prefix != probs.shape[-1]:
-        raise NoAttentionError(f"{bundle.title}'s attention does not map onto a grid of spectrogram patches")
     db = pre.raw_features(fitted)[0, 0, : rows * patch_h, : cols * patch_w]  # (F', T'): the part the patches cover
     pixels = ((db - db.min()) / (db.max() - db.min()).clamp(min=1e-6)).unsqueeze(0)  # (1, F', T') in [0, 1]
-    tokens = list(getattr(model, "prefix_tokens", ())) + [f"f{r} t{c}" for r in range(rows) for c in range(cols)]
-    return AttentionMaps(
-        tokens=tokens,
-        attention_probs=probs,
-        special=[i < prefix for i in range(len(tokens))],
-        logits=output.logits[0].detach().float().cpu(),
-        labels=list(bundle.labels),
-        output=output,
-        model=model,
-        patch_grid=(rows, cols),
-        patch_size=1,
-        num_prefix=prefix,
-        pixels=pixels.detach().cpu(),
-    )
+    return grid_attention(bundle, model, output, "f{r} t{c}", pixels, 1, "spectrogram patches")

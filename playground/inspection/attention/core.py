@@ -188,12 +188,39 @@ def image_attention(bundle: Bundle, image: Image.Image | torch.Tensor) -> Attent
     else:
         pixels = preprocessing.pixels_from_batch(image.unsqueeze(0))[0]
     output = run_attention(model, preprocessing.normalize(pixels).unsqueeze(0))  # (1, C, H, W) in
+    cols = getattr(model, "patch_grid", (0, 1))[1] or 1
+    return grid_attention(bundle, model, output, "patch {r},{c}", pixels, pixels.shape[-1] // cols, "image patches")
+
+
+def grid_attention(
+    bundle: Bundle,
+    model: AttentionModel,
+    output: AttentionOutput,
+    token_name: str,
+    pixels: torch.Tensor,
+    patch_size: int,
+    what: str,
+) -> AttentionMaps:
+    """:class:`AttentionMaps` of a model whose tokens are its prefix (``[CLS]``) then a grid of patches,
+    row by row (a ViT on an image, an AST on a spectrogram).
+
+    Args:
+        output: the model's forward pass with attention on one input.
+        token_name: each patch's label, formatted with its row ``r`` and column ``c`` (``"patch {r},{c}"``).
+        pixels: ``(C, H, W)`` in [0, 1], what the patches cover (for the overlays).
+        patch_size: pixels per patch side, for distances in the head summaries (1: in patches).
+        what: what the patches are, for the error message.
+
+    Raises:
+        NoAttentionError: the attention does not have one token per patch plus the prefix.
+    """
     probs = stack_attention(output)
     rows, cols = getattr(model, "patch_grid", (0, 0))
     prefix = len(getattr(model, "prefix_tokens", ()))
     if rows * cols + prefix != probs.shape[-1]:
-        raise NoAttentionError(f"{bundle.title}'s attention does not map onto a grid of image patches")
-    tokens = list(getattr(model, "prefix_tokens", ())) + [f"patch {r},{c}" for r in range(rows) for c in range(cols)]
+        raise NoAttentionError(f"{bundle.title}'s attention does not map onto a grid of {what}")
+    names = [token_name.format(r=r, c=c) for r in range(rows) for c in range(cols)]
+    tokens = list(getattr(model, "prefix_tokens", ())) + names
     return AttentionMaps(
         tokens=tokens,
         attention_probs=probs,
@@ -203,7 +230,7 @@ def image_attention(bundle: Bundle, image: Image.Image | torch.Tensor) -> Attent
         output=output,
         model=model,
         patch_grid=(rows, cols),
-        patch_size=pixels.shape[-1] // cols,
+        patch_size=patch_size,
         num_prefix=prefix,
         pixels=pixels.detach().cpu(),
     )
