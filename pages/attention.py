@@ -11,7 +11,6 @@ import hashlib
 import html
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
@@ -56,16 +55,6 @@ VIEWS = {
     "rollout": "Rollout",
     "formula": "The formula, with the numbers",
 }
-
-
-def _overlay(maps: AttentionMaps, grid_map: torch.Tensor, title: str, *, spectrogram: bool) -> go.Figure:
-    """A patch map over the image, or over the spectrogram with its lowest bands at the bottom (an
-    image's row 0 is drawn at the top; a spectrogram's row 0 is its lowest band: both flip)."""
-    if maps.pixels is None:
-        raise ValueError("a patch map needs the input the model saw")
-    if spectrogram:
-        return image_overlay(maps.pixels.flip(-2), grid_map.flip(0), title=title)
-    return image_overlay(maps.pixels, grid_map, title=title)
 
 
 def _maps_for(bundle: Bundle, key: tuple[object, ...], compute: object) -> AttentionMaps:
@@ -211,13 +200,23 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
             c1, c2 = st.columns(2)
             raw = _matrix(maps, depth, None)
             plotly_chart(
-                _overlay(maps, class_token_map(maps, raw), f"raw: [CLS] → patches, layer {depth}", spectrogram=audio),
+                image_overlay(
+                    maps.pixels,
+                    class_token_map(maps, raw),
+                    title=f"raw: [CLS] → patches, layer {depth}",
+                    row_zero_at_bottom=audio,
+                ),
                 key="at_raw_overlay",
                 filename="cls_attention",
                 where=c1,
             )
             plotly_chart(
-                _overlay(maps, class_token_map(maps, rolled[depth]), f"rollout up to layer {depth}", spectrogram=audio),
+                image_overlay(
+                    maps.pixels,
+                    class_token_map(maps, rolled[depth]),
+                    title=f"rollout up to layer {depth}",
+                    row_zero_at_bottom=audio,
+                ),
                 key="at_rollout_overlay",
                 filename="rollout",
                 where=c2,

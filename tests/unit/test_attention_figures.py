@@ -248,3 +248,12 @@ def test_default_figures_at_512_tokens_stay_under_10_mb() -> None:
     assert sizes["model_view"] < 1_000_000  # 72 panels of 32 x 32, not of 512 x 512
     assert np.asarray(figs["head_heatmap"].data[0].z).shape == (t, t)  # every cell of the chosen head
     assert figure_bytes(figs["rollout"]) == len(figs["rollout"].to_json())
+
+
+def test_an_overlay_can_put_row_zero_at_the_bottom_for_a_spectrogram() -> None:
+    pixels, grid = np.zeros((1, 40, 100)), np.arange(50, dtype=np.float32).reshape(5, 10)
+    image = image_overlay(pixels, grid)
+    spectrogram = image_overlay(pixels, grid, row_zero_at_bottom=True)
+    assert list(image.layout.yaxis.range) == [39.5, -0.5]  # an image: row 0 at the top
+    assert list(spectrogram.layout.yaxis.range) == [-0.5, 39.5]  # the lowest band at the bottom
+    assert np.array_equal(spectrogram.data[1].z, image.data[1].z)  # the same data: only the axis turns

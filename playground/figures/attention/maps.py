@@ -222,7 +222,13 @@ def rollout_bars(
 
 
 def image_overlay(
-    pixels: ArrayLike, grid_map: ArrayLike, *, title: str = "", opacity: float = 0.5, zmax: float | None = None
+    pixels: ArrayLike,
+    grid_map: ArrayLike,
+    *,
+    title: str = "",
+    opacity: float = 0.5,
+    zmax: float | None = None,
+    row_zero_at_bottom: bool = False,
 ) -> go.Figure:
     """A ViT's patch map (the class token's attention or rollout) over the image.
 
@@ -236,6 +242,8 @@ def image_overlay(
         title: plain text (escaped here).
         opacity: of the map, in ``[0, 1]``.
         zmax: top of the colour scale (bottom 0); default the map's maximum.
+        row_zero_at_bottom: draw row 0 at the bottom (a spectrogram's lowest band), not at the top
+            (an image's first row); the image and the map turn together.
 
     Returns:
         A figure: an ``Image`` trace ``(H, W, 3)`` and a ``Heatmap`` covering exactly
@@ -271,5 +279,7 @@ def image_overlay(
         )
     )
     fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    bottom, top_edge = -0.5, height - 0.5
+    y_range = [bottom, top_edge] if row_zero_at_bottom else [top_edge, bottom]  # an image: row 0 on top
+    fig.update_yaxes(visible=False, range=y_range, scaleanchor="x")
     return apply_theme(fig, title=html.escape(title) if title else None, height=420, margin=IMAGE_MARGIN)
