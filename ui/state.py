@@ -199,7 +199,12 @@ def model_from_link(text: str) -> ActiveModel:
     kind, name, weights = resolve_model(text)
     if kind == "pretrained":
         return ActiveModel(pretrained_bundle(name, weights or "default"), "pretrained (from the link)", text)
-    return ActiveModel(load_bundle(name), f"checkpoint {checkpoint_name(name)} (from the link)", text)
+    folder = Path(name)
+    # A shipped checkpoint is shared read-only, like a pretrained model: a class opening one link
+    # holds one copy (a MiniLM head is MiniLM's 90 MB), not one per student.
+    shipped = folder.resolve().parent == SHIPPED_CHECKPOINTS.resolve()
+    bundle = shipped_bundle(folder.name) if shipped else load_bundle(folder)
+    return ActiveModel(bundle, f"checkpoint {checkpoint_name(name)} (from the link)", text)
 
 
 def active_model() -> ActiveModel:
@@ -232,7 +237,7 @@ def open_example(page: str, model: str, params: dict[str, str]) -> None:
     st.switch_page(page, query_params={MODEL_PARAM: model, **params})
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def shipped_bundle(name: str) -> Bundle:
     """A checkpoint shipped in ``assets/checkpoints`` (e.g. ``"lenet5-mnist"``), loaded once per
     server and shared read-only, like :func:`pretrained_bundle`."""

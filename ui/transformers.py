@@ -13,11 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from playground.bundle import Bundle, load_bundle
+from playground.bundle import Bundle
 from playground.bundle.runs import SHIPPED_CHECKPOINTS
 from playground.models import WeightsUnavailableError
 from ui.links import model_link
-from ui.state import pretrained_bundle, set_active_model, show_error
+from ui.state import pretrained_bundle, set_active_model, shipped_bundle, show_error
 
 SHIPPED_VIT = SHIPPED_CHECKPOINTS / "vit_tiny-mnist"
 SHIPPED_AUDIO_TRANSFORMER = SHIPPED_CHECKPOINTS / "audio_transformer-fsdd"
@@ -84,7 +84,10 @@ def offer_transformers(key: str, preselect: str | None = None) -> None:
             folder = SHIPPED_CHECKPOINTS / folder_name
             if folder.is_dir() and c1.button(title, key=f"{key}_use_{folder_name}", icon=":material/label:"):
                 _use(
-                    lambda f=folder: load_bundle(f), title, "shipped checkpoint", model_link("checkpoint", folder_name)
+                    lambda f=folder_name: shipped_bundle(f),
+                    title,
+                    "shipped checkpoint",
+                    model_link("checkpoint", folder_name),
                 )
     for folder, caption, label, icon, what in (
         (
@@ -105,7 +108,12 @@ def offer_transformers(key: str, preselect: str | None = None) -> None:
         if Path(folder).is_dir():
             c2.caption(caption)
             if c2.button(label, key=f"{key}_use_{folder.name}", icon=icon):
-                _use(lambda f=folder: load_bundle(f), what, "shipped checkpoint", model_link("checkpoint", folder.name))
+                _use(
+                    lambda f=folder.name: shipped_bundle(f),
+                    what,
+                    "shipped checkpoint",
+                    model_link("checkpoint", folder.name),
+                )
     model_id = st.text_input(
         "Or any Hugging Face model id (BERT-family tokenizers; needs the internet or the local cache)",
         placeholder="e.g. google/bert_uncased_L-2_H-128_A-2",
