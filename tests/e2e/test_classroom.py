@@ -161,6 +161,8 @@ def test_presentation_mode_folds_the_controls_but_the_pinned(app_server: App, pa
     page.locator('[data-testid="stExpander"] summary').filter(has_text="Controls: 1 pinned").click()
     page.locator(".st-key-pin_show_all label").click()
     wait_idle(page)
+    # The hiding style is replaced at the end of the rerun: wait for it rather than read at once.
+    page.locator(".st-key-f_layer").wait_for(state="visible", timeout=30_000)
     assert page.locator(".st-key-f_layer").is_visible() and "pin_show_all=1" in page.url
 
 
