@@ -8,24 +8,20 @@ A model's input passes two stages, kept apart on purpose:
 2. *normalize*: ``(pixels - mean) / std``, per channel. Result: what ``model.forward`` takes.
 
 ``denormalize`` inverts stage 2, so a page can show "what the model sees".
-All steps are torchvision ``transforms.v2`` operations; they work on a PIL image or on a
+The steps equal torchvision ``transforms.v2``'s ``Resize`` / ``CenterCrop`` / ``Grayscale`` / ``RGB``
+bit for bit but do not import torchvision (``geometry``); they work on a PIL image or on a
 ``(B, C, H, W)`` tensor batch alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from PIL import Image
 
-if TYPE_CHECKING:
-    from torchvision.transforms import v2
-
-# torchvision is imported in the methods that use it, not with this module: ``import torchvision``
-# takes about 1 s on 2 cores (its ops pull in ``torch._dynamo``), and building a model's
-# preprocessing, as the app does before its first page, needs none of it.
+from playground.modalities.image import geometry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,17 +62,12 @@ class Preprocessing:
             raise ValueError(f"resize ({self.resize}) must be at least image_size ({self.image_size})")
 
     # -- stage 1: pixels -------------------------------------------------------------------
-    def _geometry(self) -> list[v2.Transform]:
-        from torchvision.transforms import v2
-
+    def _geometry(self, images: torch.Tensor) -> torch.Tensor:
+        """Resize (and center-crop) ``(..., C, H, W)`` images to ``(..., C, image_size, image_size)``."""
         if self.resize is None:
-            return [v2.Resize((self.image_size, self.image_size), antialias=True)]
-        return [v2.Resize(self.resize, antialias=True), v2.CenterCrop(self.image_size)]
-
-    def _channel_conversion(self) -> v2.Transform:
-        from torchvision.transforms import v2
-
-        return v2.Grayscale(num_output_channels=1) if self.channels == 1 else v2.RGB()
+            return geometry.resize(images, self.image_size, self.image_size)
+        height, width = geometry.shorter_side_size(images.shape[-2], images.shape[-1], self.resize)
+        return geometry.center_crop(geometry.resize(images, height, width), self.image_size)
 
     def pixels_from_pil(self, image: Image.Image) -> torch.Tensor:
         """Resize, crop and convert a decoded image.
@@ -87,13 +78,8 @@ class Preprocessing:
         Returns:
             ``(C, H, W)`` float32 in ``[0, 1]``.
         """
-        from torchvision.transforms import v2
-
-        pipeline = v2.Compose(
-            [v2.ToImage(), self._channel_conversion(), *self._geometry(), v2.ToDtype(torch.float32, scale=True)]
-        )
-        out: torch.Tensor = pipeline(image)
-        return out.as_subclass(torch.Tensor)
+        pixels = self._geometry(geometry.to_channels(geometry.pil_to_tensor(image), self.channels))  # uint8
+        return pixels.to(torch.float32).mul_(1.0 / 255)  # as v2.ToDtype(torch.float32, scale=True)
 
     def pixels_from_batch(self, images: torch.Tensor) -> torch.Tensor:
         """The same as :meth:`pixels_from_pil` for a tensor batch.
@@ -110,11 +96,7 @@ class Preprocessing:
         if images.ndim != 4 or images.shape[1] not in (1, 3):
             raise ValueError(f"expected a (B, 1|3, H, W) batch, got shape {tuple(images.shape)}")
         x = images.to(torch.float32) / 255.0 if images.dtype == torch.uint8 else images.to(torch.float32)
-        if x.shape[1] != self.channels:
-            x = self._channel_conversion()(x)
-        if x.shape[-2:] != (self.image_size, self.image_size) or self.resize is not None:
-            for t in self._geometry():
-                x = t(x)
+        x = self._geometry(geometry.to_channels(x, self.channels))
         return x.clamp(0.0, 1.0)
 
     # -- stage 2: normalize ----------------------------------------------------------------

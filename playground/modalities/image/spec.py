@@ -6,6 +6,7 @@ import torch
 
 from playground.core.modality import ExplainHooks, ModalitySpec, register_modality
 from playground.modalities.image.decode import decode_image
+from playground.modalities.image.geometry import pil_to_tensor
 from playground.modalities.image.preprocessing import Preprocessing
 
 
@@ -15,8 +16,6 @@ def read_images(data: bytes, filename: str) -> torch.Tensor:
     Raises:
         ValueError: (``ImageDecodeError``) empty, corrupt, huge or non-image files.
     """
-    from torchvision.transforms.v2.functional import pil_to_tensor  # imported when used: ~1 s (see preprocessing)
-
     return pil_to_tensor(decode_image(data, filename)).unsqueeze(0)  # (C, H, W) -> (1, C, H, W)
 
 
