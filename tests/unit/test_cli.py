@@ -43,6 +43,19 @@ def test_predict_tabby_cat_offline(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["top_k"][0]["label"] in CAT_CLASSES
 
 
+def test_predict_imports_neither_torchvision_nor_dynamo() -> None:
+    """``import torchvision`` (with ``torch._dynamo``) was 0.9 s of a 3.1 s predict (bench/README.md)."""
+    script = (
+        "import sys\n"
+        "from playground.cli.main import main\n"
+        f"assert main(['predict', '--model', 'efficientnet_lite0', '--input', {str(ROOT / 'assets/samples/cat.jpg')!r}]) == 0\n"
+        "print(sorted(m for m in ('torchvision', 'torch._dynamo', 'transformers', 'captum') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_train_then_predict_with_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = run_json(
         capsys, "train", "--model", "seed_cnn", "--dataset", "digits", "--epochs", "3", "--out", str(tmp_path / "run")
