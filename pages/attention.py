@@ -42,7 +42,7 @@ from ui.audio import audio_input_picker
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry, lesson_link
-from ui.state import active_model, show_error
+from ui.state import active_model, session_memo, show_error
 from ui.transformers import import_model_code, offer_transformers
 from ui.widgets import input_image_picker, seq2seq_source, shorten, text_input_picker
 
@@ -170,12 +170,17 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
         fig = attention_heatmap(matrix, tokens, title=title, window=(start, stop))
         plotly_chart(fig, key="at_heatmap", filename="attention_heatmap")
     elif view == "summaries":
-        summaries = head_summaries(
-            maps.attention_probs,
-            maps.special,
-            patch_grid=maps.patch_grid,
-            patch_size=maps.patch_size,
-            num_prefix=maps.num_prefix,
+        summaries = session_memo(  # once per result: a display change of another view does not redo it
+            "at_summaries",
+            None,
+            lambda: head_summaries(
+                maps.attention_probs,
+                maps.special,
+                patch_grid=maps.patch_grid,
+                patch_size=maps.patch_size,
+                num_prefix=maps.num_prefix,
+            ),
+            anchor=maps,
         )
         plotly_chart(head_summary_figure(summaries), key="at_summaries", filename="head_summaries")
         st.caption(
@@ -186,7 +191,10 @@ def show_views(maps: AttentionMaps, bundle: Bundle) -> None:
     elif view == "rollout":
         fusions = ["mean", "max", "min"]
         fusion = st.radio("Heads combined by", fusions, horizontal=True, key=link("at_fusion", choices=fusions))
-        rolled = rollout(maps.attention_probs, head_fusion=fusion)  # (L, T, T)
+        # (L, T, T), once per result and fusion: the depth slider and the token window only redraw
+        rolled = session_memo(
+            "at_rollout", fusion, lambda: rollout(maps.attention_probs, head_fusion=fusion), anchor=maps
+        )
         depth = int(
             st.slider(
                 "Rolled out up to layer",

@@ -79,6 +79,44 @@ def test_text_views_show_the_models_numbers(app: MakeApp, text_bundle: Bundle) -
         assert chart(at, key)["data"]
 
 
+def test_display_changes_recompute_neither_rollout_nor_summaries(
+    app: MakeApp, text_bundle: Bundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The depth slider, the fusion back and forth and a change of view reuse what the result already gave."""
+    import playground.inspection.attention as attention
+
+    calls: list[str] = []
+    for name in ("rollout", "head_summaries"):
+        real = getattr(attention, name)
+        monkeypatch.setattr(
+            attention, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k)
+        )
+    forwards: list[int] = []
+    handle = text_bundle.model.register_forward_pre_hook(lambda *_: forwards.append(1))
+    try:
+        at = app()
+        at.session_state["active_model"] = ActiveModel(text_bundle, "test")
+        at.switch_page("pages/attention.py").run()
+        at.text_area(key="at_input_text").input(TEXT).run()
+        at.radio(key="at_view").set_value("rollout").run()
+        assert_clean(at)
+        assert calls == ["rollout"]
+        passes = len(forwards)
+        at.slider(key="at_rollout_depth").set_value(0).run()
+        assert_clean(at)
+        assert "rollout up to layer 0" in json.dumps(chart(at, "at_rollout_heatmap")["layout"]["title"])
+        at.radio(key="at_fusion").set_value("max").run()
+        assert calls == ["rollout", "rollout"]  # another fusion is another result
+        at.radio(key="at_view").set_value("summaries").run()
+        at.radio(key="at_view").set_value("heatmap").run()
+        at.radio(key="at_view").set_value("summaries").run()
+        assert_clean(at)
+        assert calls == ["rollout", "rollout", "head_summaries"]
+        assert len(forwards) == passes  # and no forward pass for any of it
+    finally:
+        handle.remove()
+
+
 def test_vit_rollout_over_the_image(app: MakeApp) -> None:
     torch.manual_seed(0)
     bundle = create_bundle("vit_tiny", weights=None)
