@@ -82,6 +82,7 @@ def start_app(
     extra_args: Sequence[str] = (),
     script: str = "app.py",
     env: Mapping[str, str] | None = None,
+    launcher: Sequence[str] = ("-m", "streamlit"),
 ) -> Iterator[App]:
     """Run the app headless on a free port until the block ends.
 
@@ -93,6 +94,8 @@ def start_app(
         extra_args: more ``streamlit run`` options, e.g. ``["--client.toolbarMode", "viewer"]``.
         script: the app file (relative to the repository, or absolute), e.g. a benchmark's baseline page.
         env: more environment variables for the server.
+        launcher: what Python runs before ``run <script>``: Streamlit's CLI, or a benchmark's wrapper
+            of it (``bench/timed_server.py``).
 
     Raises:
         RuntimeError: if the server exits or is not healthy in time (the message has its log).
@@ -103,8 +106,7 @@ def start_app(
     server_env = {**os.environ, "PLAYGROUND_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
     cmd = [
         sys.executable,
-        "-m",
-        "streamlit",
+        *launcher,
         "run",
         script,
         "--server.headless",
