@@ -16,7 +16,7 @@ from playground.data import load_dataset, split_dataset
 from playground.runner.folder import RunFolder, list_runs
 from playground.runner.launcher import schedule, start_run, stop_run
 from playground.runner.spec import RunSpec
-from playground.runner.worker import run_worker
+from playground.runner.worker import WORKER_NICENESS, run_worker
 from playground.training import train
 from playground.training.setup import bundle_for_split, train_config_for
 
@@ -101,6 +101,8 @@ def test_a_worker_process_stops_on_sigterm_and_keeps_its_weights(tmp_path: Path)
     run = start_run(RunSpec.resolve("lenet5", "digits", epochs=500), tmp_path, limit=1)
     assert run.status()["status"] == "running"
     wait_for(lambda: len(run.epochs()) >= 2, what="two epochs")
+    # batch work below the server's priority (the page's runs come first)
+    assert os.getpriority(os.PRIO_PROCESS, run.status()["pid"]) == WORKER_NICENESS > os.nice(0)
     assert stop_run(run) == "signalled"
     wait_for(lambda: finished(run))
     status = run.status()
