@@ -681,21 +681,33 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
         while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < end:
             await asyncio.sleep(0.2)
         records = [r for u in users for r in u.records]
-        server_seconds(records, run_log)
-    return {**summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs), "cpu": cpu}
+        collections = server_seconds(records, run_log)
+    gc_stats = {
+        "count": len(collections),
+        "total_s": round(sum(collections), 2),
+        "max_s": round(max(collections, default=0.0), 3),
+    }
+    return {**summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs), "cpu": cpu, "gc": gc_stats}
 
 
-def server_seconds(records: list[dict[str, Any]], run_log: Path) -> None:
+def server_seconds(records: list[dict[str, Any]], run_log: Path) -> list[float]:
     """Add ``server_s`` to each record: its first rerun request's arrival to its last full run's end.
 
     ``run_log`` is ``bench/timed_server.py``'s log. ``None`` where the log has no request and end
     of that session within the action's span (e.g. an action that started no run).
+
+    Returns:
+        The length in seconds of each full garbage collection the server did meanwhile.
     """
     events: dict[str, list[dict[str, Any]]] = {}
+    collections: list[float] = []
     for line in run_log.read_text(encoding="utf-8").splitlines():
         with contextlib.suppress(ValueError):
             event = json.loads(line)
-            events.setdefault(event["session"], []).append(event)
+            if event["event"] == "gc":
+                collections.append(event["seconds"])
+            else:
+                events.setdefault(event["session"], []).append(event)
     full_run_end = {int(status) for status in FULL_RUN_END}
     for r in records:
         start, end = r["wall"]
@@ -705,6 +717,7 @@ def server_seconds(records: list[dict[str, Any]], run_log: Path) -> None:
             e["t"] for e in mine if e["event"] == "finished" and e["status"] in full_run_end and start <= e["t"] <= end
         ]
         r["server_s"] = round(ends[-1] - requests[0], 3) if requests and ends and ends[-1] > requests[0] else None
+    return collections
 
 
 def summarize(
@@ -816,6 +829,12 @@ def print_table(summary: dict[str, Any]) -> None:
             f"CPU over the measured time: machine busy {cpu['machine_busy_s']:.0f} of {cpu['machine_s']:.0f} core-s "
             f"({cpu['machine_busy_s'] / cpu['machine_s']:.0%}); the server process {cpu['server_s']:.0f} core-s "
             f"({cpu['server_s'] / max(cpu['machine_busy_s'], 1e-9):.0%} of the busy time)"
+        )
+    collections = summary.get("gc")
+    if collections:  # every session waits while one runs
+        print(
+            f"full garbage collections in the server: {collections['count']}, "
+            f"{collections['total_s']:.1f} s in all, the longest {collections['max_s']:.2f} s"
         )
     print(
         "by action: p50 / p95 s (p95 in the server); median CPU s meanwhile of the server / Chromium"

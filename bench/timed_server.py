@@ -6,7 +6,8 @@ The same server as ``python -m streamlit``, with two of Streamlit's own methods 
 session's rerun request arrives (``AppSession.handle_backmsg``, a ``rerun_script`` message) and when
 one of its runs ends (``AppSession._enqueue_forward_msg``, a ``script_finished`` message), one JSON
 line goes to ``$PLAYGROUND_RUN_LOG``: ``{"session": id, "event": "request" | "finished", "t": unix
-seconds, "status": script_finished status}``. The benchmark reads it to time an action from the
+seconds, "status": script_finished status}``, and one line per full garbage collection
+(``{"event": "gc", "t": ..., "seconds": its length}``: the whole process waits for it). The benchmark reads it to time an action from the
 moment its request reached the server to the end of its run, without the browser's share of the
 machine in it (the browsers run on the same two cores here, on the students' machines in a class).
 A benchmark helper: the app never imports it.
@@ -14,6 +15,7 @@ A benchmark helper: the app never imports it.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -50,6 +52,23 @@ def enqueue_forward_msg(self: AppSession, msg: ForwardMsg) -> None:
         _write(self, "finished", status=int(msg.script_finished))
 
 
+_gc_started = 0.0
+
+
+def on_gc(phase: str, info: dict[str, int]) -> None:
+    """Log each full collection (generation 2) with its length: every session waits while it runs."""
+    global _gc_started
+    if info["generation"] != 2:
+        return
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    else:
+        line = json.dumps({"event": "gc", "t": time.time(), "seconds": round(time.perf_counter() - _gc_started, 4)})
+        with _LOCK:
+            _LOG.write(line + "\n")
+
+
+gc.callbacks.append(on_gc)
 AppSession.handle_backmsg = handle_backmsg  # type: ignore[method-assign]
 AppSession._enqueue_forward_msg = enqueue_forward_msg  # type: ignore[method-assign]
 
