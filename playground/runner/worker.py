@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # the library is imported after the SIGTERM handler is in pla
 PROGRESS_INTERVAL_S = 0.2  # at most five progress lines a second in metrics.jsonl
 # Training is batch work beside an interactive server: one step down in CPU priority (nice 10) and a
 # page's script run comes first when both want the cores, while the run still gets every cycle the
-# pages leave. Nothing changes on an idle machine or on a GPU. Measured with 8 users and a training
-# run every ~3 minutes each: a prediction's p95 in the server 2.67 s at nice 0 (bench/README.md).
+# pages leave. Nothing changes on an idle machine or on a GPU. The load test's runs are 2-epoch digits
+# runs of a few seconds: its p95s moved within their run-to-run spread (bench/README.md).
 WORKER_NICENESS = 10
 
 
