@@ -30,7 +30,7 @@ from ui.audio_robustness import audio_robustness_section
 from ui.charts import plotly_chart
 from ui.links import link
 from ui.pages import ensure_app_entry
-from ui.state import active_model, cached_dataset, show_error, tensor_key
+from ui.state import active_model, cached_dataset, session_memo, show_error, tensor_key
 from ui.text_robustness import text_robustness_section
 from ui.widgets import background_job_progress, input_image_picker, perturbation_picker
 
@@ -63,9 +63,15 @@ with one_tab:
     pixels = bundle.image_preprocessing.pixels_from_pil(image).unsqueeze(0)  # (1, C, H, W) in [0, 1]
     name, severity, seed = perturbation_picker(names, "r")
     spec = PERTURBATIONS.get(name)
-    perturbed = perturb_images(name, pixels, severity, seed=seed)
-    try:
-        original_pred, perturbed_pred = predict_pixels(bundle, torch.cat([pixels, perturbed]), top_k=5)
+
+    def perturb_and_predict() -> tuple[torch.Tensor, Any, Any]:
+        perturbed = perturb_images(name, pixels, severity, seed=seed)  # (1, C, H, W)
+        return perturbed, *predict_pixels(bundle, torch.cat([pixels, perturbed]), top_k=5)
+
+    try:  # once per image, perturbation, severity and seed: the magnifier below only redraws
+        perturbed, original_pred, perturbed_pred = session_memo(
+            "r_one", (tensor_key(pixels), name, severity, seed), perturb_and_predict, anchor=bundle.model
+        )
     except (ValueError, RuntimeError) as exc:
         show_error(exc, "run the model")
         st.stop()

@@ -50,6 +50,23 @@ def test_one_input_flip_search(lenet_app: AppTest) -> None:
     assert not [i.value for i in at.info if "first changes at severity" in i.value]
 
 
+def test_the_magnifier_only_redraws(lenet_app: AppTest) -> None:
+    """"Magnify the difference" changes how the difference is drawn: no perturbation, no forward pass."""
+    at = lenet_app
+    model = at.session_state["active_model"].bundle.model
+    calls: list[int] = []
+    handle = model.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        at.select_slider(key="r_gain").set_value(20).run()
+        assert not at.exception and calls == []
+        captions = [caption for element in at.get("image") for caption in element.captions]
+        assert "|difference| × 20" in captions, captions  # the difference drawn at the new gain
+        at.slider(key="r_sev").set_value(1.0).run()
+        assert calls == [1]  # a new severity is one pass (the original and the perturbed in one batch)
+    finally:
+        handle.remove()
+
+
 def test_attack_flips_a_digit_within_budget(lenet_app: AppTest) -> None:
     at = lenet_app
     at.number_input(key="r_eps").set_value(76.0)
