@@ -110,12 +110,19 @@ class RunWatch:
         self.started = 0.0  # perf_counter of the last full run's new_session
         self.finished = 0.0  # ... and of the last full run's script_finished
         self.status: int | None = None
+        self.sent: list[
+            float
+        ] = []  # perf_counter of each message the page sent (bench_app times from it), the last 100
         self.session = ""  # the Streamlit session this tab is (new_session's session_id)
         page.on("websocket", self._on_websocket)
 
     def _on_websocket(self, ws: WebSocket) -> None:
         if "_stcore/stream" in ws.url:
             ws.on("framereceived", self._on_frame)
+            ws.on("framesent", self._on_sent)
+
+    def _on_sent(self, payload: str | bytes) -> None:
+        self.sent = [*self.sent[-99:], time.perf_counter()]
 
     def _on_frame(self, payload: str | bytes) -> None:
         if isinstance(payload, str) or len(payload) > 65_536:  # deltas with images and charts: not lifecycle
