@@ -600,10 +600,17 @@ def niced_chromium(folder: Path, niceness: int) -> str:
 
     With ``--browser-nice 19`` the server gets the CPU first and the tabs take what is left, as if
     each student's browser ran on their own machine (the classroom case); without it the tabs
-    compete with the server on equal terms (a worst case for the server).
+    compete with the server on equal terms (a worst case for the server). Playwright starts Chromium
+    in a session of its own, which Linux schedules as its own group (autogroups, man 7 sched): the
+    group's weight is set too (``/proc/self/autogroup``), or the nice value would not count against
+    the server's group. Before 2026-12-07 only the nice value was set (see bench/README.md).
     """
     wrapper = folder / "chromium-niced"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(niceness)} "{chromium_path()}" "$@"\n')
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"echo {int(niceness)} > /proc/self/autogroup 2>/dev/null\n"
+        f'exec nice -n {int(niceness)} "{chromium_path()}" "$@"\n'
+    )
     wrapper.chmod(0o755)
     return str(wrapper)
 

@@ -25,10 +25,9 @@ if TYPE_CHECKING:  # the library is imported after the SIGTERM handler is in pla
     from playground.runner.folder import RunStatus
 
 PROGRESS_INTERVAL_S = 0.2  # at most five progress lines a second in metrics.jsonl
-# Training is batch work beside an interactive server: one step down in CPU priority (nice 10) and a
-# page's script run comes first when both want the cores, while the run still gets every cycle the
-# pages leave. Nothing changes on an idle machine or on a GPU. The load test's runs are 2-epoch digits
-# runs of a few seconds: its p95s moved within their run-to-run spread (bench/README.md).
+# Training is batch work beside an interactive server: at a lower CPU priority (nice 10) a page's
+# script run comes first when both want the cores, while the run still gets every cycle the pages
+# leave. Nothing changes on an idle machine or on a GPU.
 WORKER_NICENESS = 10
 
 
@@ -109,6 +108,20 @@ def run_worker(folder: Path, stop_event: threading.Event | None = None) -> RunSt
     return status
 
 
+def lower_priority(niceness: int) -> None:
+    """Run this process, and its session's scheduling group, at ``nice`` ``niceness`` (never higher).
+
+    ``os.nice`` alone is not enough on Linux with autogroups on (``/proc/sys/kernel/sched_autogroup_enabled``,
+    the default of most distributions): every session (a worker is one: ``start_new_session``) is its
+    own scheduling group, groups share the CPU equally whatever their tasks' nice values, and the
+    group's own weight is set through ``/proc/self/autogroup`` (man 7 sched, "The autogroup feature").
+    Where that file does not exist (autogroups off, macOS) the nice value does the work.
+    """
+    os.nice(max(0, niceness - os.nice(0)))  # a standby started by a worker is already there
+    with contextlib.suppress(OSError):  # no autogroups here, or a group that is already lower
+        Path("/proc/self/autogroup").write_text(f"{niceness}\n", encoding="ascii")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the folder given, then start the next queued run of the same runs folder.
 
@@ -123,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     stop_event = threading.Event()
     # First of all, before the seconds that importing torch takes: a Stop pressed at once is a stop.
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
-    # Below the server (WORKER_NICENESS); a standby started by a worker already is. Under torchrun
-    # each rank runs this module and lowers itself.
-    os.nice(max(0, WORKER_NICENESS - os.nice(0)))
+    lower_priority(WORKER_NICENESS)  # below the server (under torchrun each rank lowers itself)
     import torch
 
     from playground.runner.folder import RunFolder

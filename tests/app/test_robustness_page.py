@@ -51,7 +51,7 @@ def test_one_input_flip_search(lenet_app: AppTest) -> None:
 
 
 def test_the_magnifier_only_redraws(lenet_app: AppTest) -> None:
-    """"Magnify the difference" changes how the difference is drawn: no perturbation, no forward pass."""
+    """The magnifier changes how the difference is drawn: no perturbation, no forward pass."""
     at = lenet_app
     model = at.session_state["active_model"].bundle.model
     calls: list[int] = []

@@ -101,8 +101,12 @@ def test_a_worker_process_stops_on_sigterm_and_keeps_its_weights(tmp_path: Path)
     run = start_run(RunSpec.resolve("lenet5", "digits", epochs=500), tmp_path, limit=1)
     assert run.status()["status"] == "running"
     wait_for(lambda: len(run.epochs()) >= 2, what="two epochs")
-    # batch work below the server's priority (the page's runs come first)
-    assert os.getpriority(os.PRIO_PROCESS, run.status()["pid"]) == WORKER_NICENESS > os.nice(0)
+    # batch work below the server's priority (the page's runs come first), its scheduling group too
+    pid = run.status()["pid"]
+    assert os.getpriority(os.PRIO_PROCESS, pid) == WORKER_NICENESS > os.nice(0)
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():  # Linux with autogroups on: "/autogroup-123 nice 10"
+        assert autogroup.read_text().split()[-1] == str(WORKER_NICENESS)
     assert stop_run(run) == "signalled"
     wait_for(lambda: finished(run))
     status = run.status()
