@@ -114,6 +114,7 @@ class RunWatch:
             float
         ] = []  # perf_counter of each message the page sent (bench_app times from it), the last 100
         self.session = ""  # the Streamlit session this tab is (new_session's session_id)
+        self.wall_span: tuple[float, float] | None = None  # set by wait_done: its click and run end, wall clock
         page.on("websocket", self._on_websocket)
 
     def _on_websocket(self, ws: WebSocket) -> None:
@@ -161,6 +162,8 @@ async def wait_done(page: Page, watch: RunWatch, t0: float, timeout_s: float = R
         if watch.over_since(t0) and await title.count() > 0 and await running.count() == 0:
             quiet_since = quiet_since or now
             if now - quiet_since >= SETTLE_S and watch.over_since(t0):
+                # the click and the run's end in wall-clock time, for server_seconds()
+                watch.wall_span = (time.time() - (time.perf_counter() - t0), time.time() - (now - watch.finished))
                 return watch.finished - t0
         else:
             quiet_since = None
@@ -306,7 +309,7 @@ class User:
         cpu0 = (cpu_seconds(self.app.pid), browser_cpu_seconds())
         error = ""
         seconds: float | None = None
-        wall0 = time.time()  # the server's run log is in wall-clock time
+        self.watch.wall_span = None
         try:
             seconds = await action()
             if seconds is None:
@@ -325,9 +328,10 @@ class User:
                 "name": name,
                 "t": round(t0 - self.t_start, 2),
                 "seconds": round(seconds, 3),
-                # for server_seconds(): this tab's session and the action's span in wall-clock time
+                # for server_seconds(): this tab's session and, for an action timed to the end of its
+                # run (not "start training", timed to the page's message), the click and the run end
                 "session": self.watch.session,
-                "wall": [round(wall0, 3), round(time.time(), 3)],
+                "wall": None if self.watch.wall_span is None else [round(t, 3) for t in self.watch.wall_span],
                 # CPU used meanwhile; with one user, the action's own cost (else others' work too)
                 "server_cpu_s": round(cpu_seconds(self.app.pid) - cpu0[0], 3),
                 "browser_cpu_s": round(browser_cpu_seconds() - cpu0[1], 3),
@@ -724,7 +728,10 @@ def server_seconds(records: list[dict[str, Any]], run_log: Path) -> list[float]:
                 events.setdefault(event["session"], []).append(event)
     full_run_end = {int(status) for status in FULL_RUN_END}
     for r in records:
-        start, end = r["wall"]
+        if r["wall"] is None:
+            r["server_s"] = None
+            continue
+        start, end = r["wall"][0], r["wall"][1] + 0.05  # the end as Playwright read it: a little after
         mine = events.get(r["session"], [])
         requests = [e["t"] for e in mine if e["event"] == "request" and not e["fragment"] and start <= e["t"] <= end]
         ends = [
