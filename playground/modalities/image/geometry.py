@@ -79,9 +79,9 @@ def resize(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
     )
     numel = x.numel()
     if x.shape[0] == 1 and x.is_contiguous(memory_format=torch.channels_last) and x.stride()[0] != numel:
-        # One channels-last image (a PIL image as a tensor is one): give it the batch stride that
-        # interpolate() expects of channels-last input, or the uint8 kernel may allocate a contiguous
-        # output and fail (pytorch/pytorch#68430; torchvision's resize_image does the same).
+        # One channels-last image (a PIL image as a tensor is one): give it the batch stride of a
+        # channels-last batch, or interpolate() allocates a contiguous output and repacks it
+        # (pytorch/pytorch#68430). torchvision's resize_image does the same, step for step.
         x = x.as_strided((1, channels, old_height, old_width), (numel, *x.stride()[1:]))
     dtype = x.dtype
     if not native:
