@@ -12,8 +12,10 @@ One run measures every row of the budget table of the issue "Interactive speed i
   the end of the script run, and the model forward passes it ran, counted in the server by
   ``playground.core.forward_count`` (budget ≤ 0.3 s and 0 passes);
 * switching the layer and the input image on Filters & feature maps (≤ 0.5 s);
-* making a model the active one: "Use it" for MiniLM on Attention (≤ 1.5 s);
-* a prediction on an uploaded photo (Predict) and on a typed sentence (MiniLM) (≤ 0.5 s);
+* making a model the active one: "Use it" for MiniLM on Attention, "Use this checkpoint" for the
+  shipped spoken-digit CNN (``audio_cnn-fsdd``) on Models (≤ 1.5 s);
+* a prediction on an uploaded photo (Predict), a typed sentence (MiniLM) and an uploaded WAV clip
+  (the digit CNN) (≤ 0.5 s);
 * the server's RSS after visiting every page once (≤ 1.5 GB), and its growth over 100 Top-k reruns
   (≤ 5 %);
 * the CLI: ``python -m playground predict`` with the shipped EfficientNet-Lite0 on a photo, whole
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -52,6 +55,7 @@ from harness import CHROMIUM_ARGS, chromium_path, page_url, start_app  # noqa: E
 from playwright.async_api import Page, async_playwright  # noqa: E402
 
 from playground.core.forward_count import ENV_VAR  # noqa: E402
+from playground.modalities.audio.samples import get_audio_sample  # noqa: E402
 from playground.runner.folder import RunFolder  # noqa: E402
 
 HELLO = 'import streamlit as st\nimport torch\n\nst.title(f"Hello, torch {torch.__version__}")\n'
@@ -139,6 +143,14 @@ class Session:
         option = self.page.get_by_role("option", name=wanted, exact=True).first
         await option.wait_for()
         return option.click
+
+    async def choose(self, key: str, typed: str, option: re.Pattern[str]) -> None:
+        """Pick the option of selectbox ``key`` that matches ``option``, found by typing ``typed`` (not timed)."""
+        combobox = self.key(key).locator('input[role="combobox"]')
+        await combobox.click()
+        await self.page.keyboard.type(typed)
+        await self.page.get_by_role("option").filter(has_text=option).first.click()
+        await wait_done(self.page, self.watch, time.perf_counter())
 
 
 async def training_throughput(s: Session, runs: Path, rounds: int) -> dict[str, list[float]]:
@@ -265,6 +277,21 @@ async def interactions(rounds: int, folder: Path) -> dict[str, Any]:
                 await box.fill(f"{SENTENCE} ({i})")
                 typed.append(await s.timed(lambda: box.press("Control+Enter")))
             found["prediction: a typed sentence (MiniLM)"] = typed
+
+            await s.open("models")
+            await page.locator(MAIN).get_by_role("tab", name="Saved runs").click()
+            await s.choose("m_run", "audio_cnn", re.compile(r"audio_cnn-fsdd$"))
+            use = page.locator(MAIN).get_by_role("button", name="Use this checkpoint")
+            found["model: Use audio_cnn · fsdd"] = [await s.timed(lambda: use.click())]
+            await s.open("predict")
+            clip = get_audio_sample("seven_jackson").path.read_bytes()  # 1.1 s of FSDD's test speaker at 8 kHz
+            heard = []
+            for i in range(rounds):
+                await s.timed(page.locator(MAIN).get_by_text("Upload", exact=True).click)
+                named = {"name": f"seven{i}.wav", "mimeType": "audio/wav", "buffer": clip}
+                heard.append(await s.timed(lambda named=named: dropzone.set_input_files(named)))
+                await s.timed(page.locator(MAIN).get_by_text("Sample clip", exact=True).click)
+            found["prediction: an uploaded clip (audio_cnn)"] = heard
             overhead = sorted(s.click_overhead_s)
             found["click_overhead_s"] = {
                 "median": round(overhead[len(overhead) // 2], 3),
