@@ -1,7 +1,7 @@
 """Load test: N simulated users act out a lesson on one server at once, in headless Chromium.
 
     .venv/bin/python bench/bench_load.py [--users 8] [--minutes 10] [--pause 5] [--seed 0] [--json] [--out FILE]
-                                         [--browser-nice 19] [--shots DIR] [--verbose]
+                                         [--browser-nice 19] [--after-close 180] [--rounds 1] [--shots DIR] [--verbose]
 
 Starts the app (``streamlit run app.py``, headless, a temporary runs folder, as ``tests/e2e`` does)
 and Debian's Chromium (Playwright's async API): one browser, one context and one tab per user,
@@ -657,39 +657,52 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
         ) as app:
             async with async_playwright() as p:
                 executable = niced_chromium(Path(tmp), args.browser_nice) if args.browser_nice else chromium_path()
-                browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-                warm_s = await warm_up(browser, app)
-                t_start = time.perf_counter()
                 samples: list[dict[str, float]] = []
+                users: list[User] = []
+                violations: list[str] = []
+                notes: list[str] = []
+                after_close: list[dict[str, float]] = []
+                elapsed = 0.0
                 stop = asyncio.Event()
-                sampler = asyncio.create_task(sample_rss(app.pid, t_start, samples, stop))
-                cpu_start = (cpu_seconds(app.pid), *machine_cpu_seconds())
-                users = []
-                for i in range(args.users):
-                    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-                    context.set_default_timeout(FIND_TIMEOUT_MS)
-                    users.append(User(i, await context.new_page(), app, args, t_start))
-                deadline = t_start + args.minutes * 60
-                await asyncio.gather(*(u.run(deadline) for u in users))
-                elapsed = time.perf_counter() - t_start
-                server_s, busy_s, total_s = (
-                    b - a for a, b in zip(cpu_start, (cpu_seconds(app.pid), *machine_cpu_seconds()), strict=True)
-                )
+                for round_index in range(args.rounds):  # one server: a second round shows what the first left
+                    browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+                    if round_index == 0:
+                        warm_s = await warm_up(browser, app)
+                        t_start = time.perf_counter()
+                        sampler = asyncio.create_task(sample_rss(app.pid, t_start, samples, stop))
+                        cpu_start = (cpu_seconds(app.pid), *machine_cpu_seconds())
+                    t_round = time.perf_counter()
+                    cohort = []
+                    for i in range(args.users):
+                        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+                        context.set_default_timeout(FIND_TIMEOUT_MS)
+                        cohort.append(User(i, await context.new_page(), app, args, t_start))
+                    deadline = t_round + args.minutes * 60
+                    await asyncio.gather(*(u.run(deadline) for u in cohort))
+                    elapsed += time.perf_counter() - t_round
+                    users += cohort
+                    for u in cohort:
+                        found, noted = await u.check()
+                        violations += found
+                        notes += noted
+                    last_round = round_index == args.rounds - 1
+                    if last_round:
+                        server_s, busy_s, total_s = (
+                            b - a
+                            for a, b in zip(cpu_start, (cpu_seconds(app.pid), *machine_cpu_seconds()), strict=True)
+                        )
+                        stop.set()
+                        await sampler
+                        samples.append(rss_sample(app.pid, time.perf_counter() - t_start))
+                    await browser.close()
+                    if args.after_close:  # every session ended (disconnectedSessionTTL) and the reclaimer's tick
+                        await asyncio.sleep(args.after_close)
+                        after_close.append({"seconds": args.after_close, "server_mb": round(_vm_rss_mb(app.pid), 1)})
                 cpu = {
                     "server_s": round(server_s, 1),
                     "machine_busy_s": round(busy_s, 1),
                     "machine_s": round(total_s, 1),
                 }
-                violations: list[str] = []
-                notes: list[str] = []
-                for u in users:
-                    found, noted = await u.check()
-                    violations += found
-                    notes += noted
-                stop.set()
-                await sampler
-                samples.append(rss_sample(app.pid, time.perf_counter() - t_start))
-                await browser.close()
             n_runs = sum(1 for r in runs_dir.iterdir() if r.is_dir() and not r.name.startswith("."))
             workers = _descendants(app.pid)
         for pid in workers:  # workers of the server this script started (queued runs, the standby)
@@ -705,7 +718,8 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
         "total_s": round(sum(collections), 2),
         "max_s": round(max(collections, default=0.0), 3),
     }
-    return {**summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs), "cpu": cpu, "gc": gc_stats}
+    summary = summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs)
+    return {**summary, "cpu": cpu, "gc": gc_stats, "rss_after_close": after_close}
 
 
 def server_seconds(records: list[dict[str, Any]], run_log: Path) -> list[float]:
@@ -794,6 +808,7 @@ def summarize(
     return {
         "users": args.users,
         "minutes": args.minutes,
+        "rounds": args.rounds,
         "pause_s": args.pause,
         "seed": args.seed,
         "browser_nice": args.browser_nice,
@@ -821,7 +836,9 @@ def print_table(summary: dict[str, Any]) -> None:
         return "-" if value is None else f"{value:.2f}"
 
     print(
-        f"{summary['users']} users for {summary['minutes']:g} min, pause {summary['pause_s']:g} s ±50 %, "
+        f"{summary['users']} users for {summary['minutes']:g} min"
+        + (f" x {summary['rounds']} rounds" if summary["rounds"] > 1 else "")
+        + f", pause {summary['pause_s']:g} s ±50 %, "
         f"{summary['cpus']} CPUs, Chromium at nice {summary['browser_nice']} (warm-up {summary['warm_up_s']:.0f} s, measured {summary['elapsed_s']:.0f} s)"
     )
     print(
@@ -843,6 +860,12 @@ def print_table(summary: dict[str, Any]) -> None:
         print(
             f"{title}: start {r['start']:.0f} MB, max {r['max']:.0f} MB, end {r['end']:.0f} MB, "
             f"slope over the last 5 min {num(r['slope_last_5min_mb_per_min'])} MB/min"
+        )
+    closed = summary.get("rss_after_close")
+    if closed:  # what the sessions held, given back or not; a later round's shows whether it adds up
+        print(
+            f"server RSS {closed[0]['seconds']:.0f} s after the tabs closed, by round: "
+            + ", ".join(f"{c['server_mb']:.0f} MB" for c in closed)
         )
     cpu = summary.get("cpu")
     if cpu:  # how much of the machine the server had: the rest went to Chromium's tabs and the workers
@@ -892,6 +915,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--browser-nice", type=int, default=0, help="run Chromium at this nice value (19: the server comes first)"
+    )
+    parser.add_argument(
+        "--after-close",
+        type=float,
+        default=0.0,
+        help="then close the tabs and read the server's RSS this many seconds later (180: every session ended)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat the lesson this many times on one server (new tabs each time)"
     )
     parser.add_argument("--json", action="store_true", help="print everything as JSON")
     parser.add_argument("--verbose", action="store_true", help="print each action to stderr as it ends")
