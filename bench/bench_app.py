@@ -121,10 +121,8 @@ class Session:
     def key(self, key: str) -> Any:
         return self.page.locator(f"{MAIN} .st-key-{key}")
 
-    async def pick(self, key: str) -> Callable[[], Awaitable[None]]:
-        """Open the selectbox with widget key ``key`` and find the next option that is not shown, a
-        sample or a layer (not "current image" or "upload"); returns the click on it, to be timed
-        (opening the list is the browser's own work, and a retry here would count seconds)."""
+    async def _open_list(self, key: str) -> tuple[str, list[str]]:
+        """Open the selectbox with widget key ``key``: the option it shows and the texts of its options."""
         combobox = self.key(key).locator('input[role="combobox"]')
         shown = " ".join((await combobox.input_value()).split())
         options = self.page.get_by_role("option")
@@ -135,24 +133,38 @@ class Session:
                 break
             except Exception:
                 await self.page.keyboard.press("Escape")
-        texts = [" ".join(t.split()) for t in await options.all_inner_texts()]
-        usable = [t for t in texts if not t.startswith(("current image", "upload"))]
-        wanted = usable[(usable.index(shown) + 1) % len(usable)] if shown in usable else usable[0]
-        # typed first, as bench_load does: a click aimed far down a virtualised list can land on no option
-        await self.page.keyboard.type(wanted)
-        option = self.page.get_by_role("option", name=wanted, exact=True).first
+        return shown, [" ".join(t.split()) for t in await options.all_inner_texts()]
+
+    async def _option(self, text: str) -> Callable[[], Awaitable[None]]:
+        """The click on the open list's option ``text``, found by typing it into the box first, as
+        bench_load does: a click aimed far down a virtualised list can land on no option."""
+        await self.page.keyboard.press("Control+A")  # over any filter typed before
+        await self.page.keyboard.type(text)
+        option = self.page.get_by_role("option", name=text, exact=True).first
         await option.wait_for()
         return option.click
 
+    async def pick(self, key: str) -> Callable[[], Awaitable[None]]:
+        """Open the selectbox with widget key ``key`` and find the next option that is not shown, a
+        sample or a layer (not "current image" or "upload"); returns the click on it, to be timed
+        (opening the list is the browser's own work, and a retry here would count seconds)."""
+        shown, texts = await self._open_list(key)
+        usable = [t for t in texts if not t.startswith(("current image", "upload"))]
+        wanted = usable[(usable.index(shown) + 1) % len(usable)] if shown in usable else usable[0]
+        return await self._option(wanted)
+
     async def choose(self, key: str, typed: str, option: re.Pattern[str]) -> None:
-        """Pick the option of selectbox ``key`` that matches ``option``, found by typing ``typed`` (not timed)."""
-        combobox = self.key(key).locator('input[role="combobox"]')
-        if option.search(" ".join((await combobox.input_value()).split())):
-            return  # already shown: a click on it starts no run
-        await combobox.click()
+        """Pick the option of selectbox ``key`` that matches ``option``, the list narrowed by typing
+        ``typed`` (a long list is virtualised), and wait for its run (not timed)."""
+        shown, _ = await self._open_list(key)
+        if option.search(shown):
+            await self.page.keyboard.press("Escape")  # already shown: a click on it starts no run
+            return
         await self.page.keyboard.type(typed)
+        texts = [" ".join(t.split()) for t in await self.page.get_by_role("option").all_inner_texts()]
+        click = await self._option(next(t for t in texts if option.search(t)))
         t0 = time.perf_counter()
-        await self.page.get_by_role("option").filter(has_text=option).first.click()
+        await click()
         await wait_done(self.page, self.watch, t0)
 
 

@@ -661,7 +661,7 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
                 users: list[User] = []
                 violations: list[str] = []
                 notes: list[str] = []
-                after_close: list[dict[str, float]] = []
+                after_close_mb: list[float] = []  # per round
                 elapsed = 0.0
                 stop = asyncio.Event()
                 for round_index in range(args.rounds):  # one server: a second round shows what the first left
@@ -685,8 +685,7 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
                         found, noted = await u.check()
                         violations += found
                         notes += noted
-                    last_round = round_index == args.rounds - 1
-                    if last_round:
+                    if round_index == args.rounds - 1:
                         server_s, busy_s, total_s = (
                             b - a
                             for a, b in zip(cpu_start, (cpu_seconds(app.pid), *machine_cpu_seconds()), strict=True)
@@ -697,7 +696,7 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
                     await browser.close()
                     if args.after_close:  # every session ended (disconnectedSessionTTL) and the reclaimer's tick
                         await asyncio.sleep(args.after_close)
-                        after_close.append({"seconds": args.after_close, "server_mb": round(_vm_rss_mb(app.pid), 1)})
+                        after_close_mb.append(round(_vm_rss_mb(app.pid), 1))
                 cpu = {
                     "server_s": round(server_s, 1),
                     "machine_busy_s": round(busy_s, 1),
@@ -719,7 +718,8 @@ async def load_test(args: argparse.Namespace) -> dict[str, Any]:
         "max_s": round(max(collections, default=0.0), 3),
     }
     summary = summarize(args, records, samples, violations, notes, elapsed, warm_s, n_runs)
-    return {**summary, "cpu": cpu, "gc": gc_stats, "rss_after_close": after_close}
+    closed = {"seconds": args.after_close, "server_mb": after_close_mb} if after_close_mb else None
+    return {**summary, "cpu": cpu, "gc": gc_stats, "rss_after_close": closed}
 
 
 def server_seconds(records: list[dict[str, Any]], run_log: Path) -> list[float]:
@@ -864,8 +864,8 @@ def print_table(summary: dict[str, Any]) -> None:
     closed = summary.get("rss_after_close")
     if closed:  # what the sessions held, given back or not; a later round's shows whether it adds up
         print(
-            f"server RSS {closed[0]['seconds']:.0f} s after the tabs closed, by round: "
-            + ", ".join(f"{c['server_mb']:.0f} MB" for c in closed)
+            f"server RSS {closed['seconds']:.0f} s after the tabs closed, by round: "
+            + ", ".join(f"{mb:.0f} MB" for mb in closed["server_mb"])
         )
     cpu = summary.get("cpu")
     if cpu:  # how much of the machine the server had: the rest went to Chromium's tabs and the workers
